@@ -1,0 +1,26 @@
+"""The wire model: attrs shapes of the 11 operations, typed transcript items, the
+ContentType registry and the converters to and from PascalCase wire dicts.
+
+No I/O. See :mod:`participant.model.items`, :mod:`participant.model.shapes` and
+:mod:`participant.model.operations`.
+"""
+
+from ._wire import from_wire, to_wire, wire_name
+from .items import *  # noqa: F403
+from .items import __all__ as _items_all
+from .operations import OPERATIONS, Member, Operation, validate, validate_member
+from .shapes import *  # noqa: F403
+from .shapes import __all__ as _shapes_all
+
+__all__ = [
+    "OPERATIONS",
+    "Member",
+    "Operation",
+    "from_wire",
+    "to_wire",
+    "validate",
+    "validate_member",
+    "wire_name",
+    *_items_all,
+    *_shapes_all,
+]

@@ -1,0 +1,282 @@
+"""participant.model: wire round trips for every shape, typed items, frames."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+import botocore.session
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from participant import model
+from participant.errors import InvalidFrameError
+from participant.model import (
+    CONTENT_TYPES,
+    ContentType,
+    Item,
+    decode_chat_frame,
+    encode_chat_frame,
+    from_wire,
+    item_to_wire,
+    parse_item,
+    to_wire,
+)
+from participant.model.operations import snake_name
+
+MODEL = botocore.session.get_session().get_service_model("connectparticipant")
+
+# ---------------------------------------------------------------- strategies from the model
+
+JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                 max_size=3),
+    max_leaves=6,
+)
+
+
+def _shape_strategy(shape: Any) -> st.SearchStrategy[Any]:
+    kind = shape.type_name
+    if kind == "structure":
+        members = {name: _shape_strategy(sub) for name, sub in shape.members.items()}
+        unknown = st.dictionaries(
+            st.text(min_size=1, max_size=8).filter(lambda k: k not in shape.members),
+            JSON_VALUES,
+            max_size=2,
+        )
+        return st.tuples(st.fixed_dictionaries({}, optional=members), unknown).map(
+            lambda pair: {**pair[1], **pair[0]}
+        )
+    if kind == "string":
+        text = st.text(max_size=20)
+        if shape.enum:
+            # known values and values the model does not list (kept as plain str)
+            return st.sampled_from(shape.enum) | text
+        return text
+    if kind in ("integer", "long"):
+        return st.integers(min_value=-(2**40), max_value=2**40)
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "list":
+        return st.lists(_shape_strategy(shape.member), max_size=3)
+    if kind == "map":
+        return st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=3)
+    raise AssertionError(f"unexpected shape type {kind}")
+
+
+def _all_structures() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    def walk(shape: Any) -> None:
+        if shape is None:
+            return
+        if shape.type_name == "structure":
+            if shape.name in found:
+                return
+            if not shape.metadata.get("exception"):
+                found[shape.name] = shape
+            for sub in shape.members.values():
+                walk(sub)
+        elif shape.type_name == "list":
+            walk(shape.member)
+
+    for name in MODEL.operation_names:
+        op = MODEL.operation_model(name)
+        walk(op.input_shape)
+        walk(op.output_shape)
+    return found
+
+
+STRUCTURES = _all_structures()
+
+
+def test_every_model_structure_has_a_class_with_every_member() -> None:
+    assert len(STRUCTURES) >= 30
+    for name, shape in STRUCTURES.items():
+        cls = getattr(model, name)
+        assert attrs.has(cls) and attrs.fields_dict(cls).get("extra") is not None, name
+        fields = attrs.fields_dict(cls)
+        for member in shape.members:
+            assert snake_name(member) in fields, f"{name}.{member}"
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURES))
+def test_wire_roundtrip_is_identity(name: str) -> None:
+    shape = STRUCTURES[name]
+    cls = getattr(model, name)
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(_shape_strategy(shape))
+    def check(wire: dict[str, Any]) -> None:
+        obj = from_wire(cls, wire)
+        assert to_wire(obj) == wire
+        # every member the model knows lands in its attribute, never in ``extra``
+        for member in shape.members:
+            if wire.get(member) is not None:
+                assert member not in obj.extra
+                assert getattr(obj, snake_name(member)) is not None
+        # frozen: equal wire gives equal (and, for hashable content, equal-hash) objects
+        assert from_wire(cls, json.loads(json.dumps(wire))) == obj
+
+    check()
+
+
+def test_nulls_and_wrong_types_are_kept_in_extra() -> None:
+    wire = {"Id": None, "Attachments": "not-a-list", "MessageMetadata": [1], "Content": {"a": 1}}
+    item = parse_item(wire)
+    assert item.id is None and item.attachments is None and item.content is None
+    assert item_to_wire(item) == wire
+
+
+# ---------------------------------------------------------------- typed items
+
+ITEM = {
+    "Id": "item-1",
+    "AbsoluteTime": "2019-11-08T02:41:28.172Z",
+    "Type": "MESSAGE",
+    "ContentType": "text/plain",
+    "Content": "hello",
+    "ParticipantId": "p-1",
+    "DisplayName": "Customer",
+    "ParticipantRole": "CUSTOMER",
+    "ContactId": "c-1",
+    "InitialContactId": "c-0",
+}
+
+
+@pytest.mark.parametrize("content_type", sorted(CONTENT_TYPES))
+def test_registry_gives_the_typed_class(content_type: str) -> None:
+    wire = {**ITEM, "ContentType": content_type, "Type": "EVENT"}
+    item = parse_item(wire)
+    assert type(item) is CONTENT_TYPES[content_type]
+    assert isinstance(item, Item)
+    assert item.id == "item-1" and item.absolute_time == ITEM["AbsoluteTime"]
+    assert item_to_wire(item) == wire
+
+
+def test_every_protocol_content_type_is_registered() -> None:
+    constants = {
+        v for k, v in vars(ContentType).items()
+        if k.isupper() and isinstance(v, str) and k != "EVENT_PREFIX"
+    }
+    assert len(constants) >= 30
+    assert constants <= set(CONTENT_TYPES)
+    names = {cls.__name__ for cls in CONTENT_TYPES.values()}
+    assert {"TextMessage", "MarkdownMessage", "JsonMessage", "InteractiveMessage",
+            "InteractiveResponse", "Typing", "MessageDelivered", "MessageRead",
+            "MessageMetadataEvent", "ParticipantJoined", "ParticipantLeft", "ChatEnded"} <= names
+
+
+def test_attachment_type_wins_over_content_type() -> None:
+    wire = {
+        **ITEM,
+        "Type": "ATTACHMENT",
+        "ContentType": "text/plain",  # the file's MIME type, not a text message
+        "Attachments": [{"AttachmentId": "a1", "AttachmentName": "x.txt",
+                         "ContentType": "text/plain", "Status": "APPROVED"}],
+    }
+    item = parse_item(wire)
+    assert isinstance(item, model.AttachmentMessage)
+    assert item.attachments is not None and item.attachments[0].attachment_id == "a1"
+
+
+def test_unknown_content_type_and_type_are_kept() -> None:
+    wire = {**ITEM, "Type": "BRAND_NEW", "ContentType": "application/vnd.new+json", "Z": [1]}
+    item = parse_item(wire)
+    assert isinstance(item, model.UnknownItem)
+    assert item.type == "BRAND_NEW" and item.extra == {"Z": [1]}
+    assert item_to_wire(item) == wire
+
+
+def test_receipts_arrive_as_messagemetadata() -> None:
+    wire = {
+        "Id": "r-1",
+        "AbsoluteTime": "2019-11-08T02:41:29.000Z",
+        "Type": "MESSAGEMETADATA",
+        "ContentType": ContentType.MESSAGE_METADATA,
+        "MessageMetadata": {
+            "MessageId": "item-1",
+            "Receipts": [{"DeliveredTimestamp": "2019-11-08T02:41:29.000Z",
+                          "RecipientParticipantId": "p-2"}],
+        },
+    }
+    item = parse_item(wire)
+    assert isinstance(item, model.MessageMetadataEvent)
+    assert item.type == "MESSAGEMETADATA"
+    assert item.message_id == "item-1"
+    assert item.message_metadata is not None and item.message_metadata.receipts is not None
+    assert item.message_metadata.receipts[0].recipient_participant_id == "p-2"
+    read = parse_item({**ITEM, "ContentType": ContentType.MESSAGE_READ,
+                       "Content": json.dumps({"messageId": "m-9"})})
+    assert isinstance(read, model.MessageRead) and read.message_id == "m-9"
+
+
+def test_items_are_frozen_and_hashable() -> None:
+    a = parse_item(ITEM)
+    b = parse_item(dict(ITEM))
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        a.id = "x"  # type: ignore[misc]
+    assert a != parse_item({**ITEM, "ContentType": "text/markdown"})
+
+
+ITEM_SHAPE = MODEL.shape_for("Item")
+
+
+@settings(max_examples=100, deadline=None)
+@given(_shape_strategy(ITEM_SHAPE) | st.sampled_from(sorted(CONTENT_TYPES)).map(
+    lambda ct: {**ITEM, "ContentType": ct}))
+def test_transcript_entry_and_socket_frame_give_identical_items(wire: dict[str, Any]) -> None:
+    from_transcript = from_wire(model.GetTranscriptResponse, {"Transcript": [wire]}).transcript
+    assert from_transcript is not None
+    frame = {"topic": "aws/chat", "contentType": "application/json", "content": json.dumps(wire)}
+    from_socket = decode_chat_frame(json.loads(json.dumps(frame)))
+    assert from_transcript[0] == from_socket
+    assert type(from_transcript[0]) is type(from_socket)
+    assert item_to_wire(from_socket) == wire
+    assert decode_chat_frame(encode_chat_frame(from_socket)) == from_socket
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"topic": "aws/heartbeat"},
+        {"topic": "aws/chat", "content": "{not json"},
+        {"topic": "aws/chat", "content": "[1, 2]"},
+        {"topic": "aws/chat"},
+        {"message": "Forbidden", "connectionId": "x", "requestId": "y"},
+    ],
+)
+def test_bad_frames_raise_invalid_frame_error(frame: dict[str, Any]) -> None:
+    with pytest.raises(InvalidFrameError):
+        decode_chat_frame(frame)
+
+
+def test_tokens_never_in_repr() -> None:
+    secret_p, secret_c, secret_j = "PTOKEN-SECRET", "CTOKEN-SECRET", "JOIN-SECRET"
+    objs = [
+        from_wire(model.CreateParticipantConnectionResponse, {
+            "Websocket": {"Url": "wss://h/?sig=" + secret_c, "ConnectionExpiry": "t"},
+            "ConnectionCredentials": {"ConnectionToken": secret_c, "Expiry": "t"},
+            "WebRTCConnection": {"Attendee": {"AttendeeId": "a", "JoinToken": secret_j}},
+        }),
+        model.CreateParticipantConnectionRequest(participant_token=secret_p),
+        model.SendMessageRequest(content="x", connection_token=secret_c),
+    ]
+    for obj in objs:
+        text = repr(obj)
+        for secret in (secret_p, secret_c, secret_j):
+            assert secret not in text
+    assert objs[0].connection_credentials.connection_token == secret_c  # type: ignore[union-attr]
+
+
+def test_start_position_and_request_shapes_serialize() -> None:
+    req = model.GetTranscriptRequest(
+        max_results=5, start_position=model.StartPosition(most_recent=3), connection_token="c"
+    )
+    assert to_wire(req) == {"MaxResults": 5, "StartPosition": {"MostRecent": 3},
+                            "ConnectionToken": "c"}
