@@ -1,0 +1,27 @@
+"""A local, faithful emulator of the Amazon Connect Participant Service.
+
+REST (the 11 operations), the websocket protocol, StartChatContact (``PUT /contact/chat``),
+the documented limits and a fault API; in memory (httpx transport + websocket connector)
+or on loopback under hypercorn's trio worker. See ``docs/emulator.md``.
+"""
+
+from participant.emulator.config import DEFAULT_RATE_LIMITS, EmulatorConfig
+from participant.emulator.core import (
+    MEMORY_ENDPOINT_URL,
+    Emulator,
+    Faults,
+    ParticipantHandle,
+    StartedChat,
+)
+from participant.emulator.service import ApiError
+
+__all__ = [
+    "DEFAULT_RATE_LIMITS",
+    "MEMORY_ENDPOINT_URL",
+    "ApiError",
+    "Emulator",
+    "EmulatorConfig",
+    "Faults",
+    "ParticipantHandle",
+    "StartedChat",
+]

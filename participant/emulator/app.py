@@ -1,0 +1,319 @@
+"""The emulator's ASGI application: REST (Participant Service and StartChatContact),
+presigned attachment URLs, the admin/fault API under ``/emulator/`` and the websocket.
+
+One app serves everything on one port (loopback under hypercorn) and in memory (through
+``httpx.ASGITransport``). Routes are documented in ``docs/emulator.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import urllib.parse
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from participant.emulator.service import JSON, ApiError
+from participant.emulator.websocket import AdapterClosed, run_session
+
+if TYPE_CHECKING:
+    from participant.emulator.core import Emulator
+
+log = logging.getLogger("participant.emulator.app")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: (method, path) -> operation of the Participant Service (protocol.md §1).
+REST_ROUTES: dict[tuple[str, str], str] = {
+    ("POST", "/participant/connection"): "CreateParticipantConnection",
+    ("POST", "/participant/message"): "SendMessage",
+    ("POST", "/participant/event"): "SendEvent",
+    ("POST", "/participant/transcript"): "GetTranscript",
+    ("POST", "/participant/disconnect"): "DisconnectParticipant",
+    ("POST", "/participant/start-attachment-upload"): "StartAttachmentUpload",
+    ("POST", "/participant/complete-attachment-upload"): "CompleteAttachmentUpload",
+    ("POST", "/participant/attachment"): "GetAttachment",
+    ("POST", "/participant/authentication-url"): "GetAuthenticationUrl",
+    ("POST", "/participant/cancel-authentication"): "CancelParticipantAuthentication",
+}
+_VIEW_PATH = re.compile(r"^/participant/views/(?P<token>[^/]+)$")
+_STORAGE_PATH = re.compile(r"^/emulator-storage/(?P<id>[^/]+)$")
+
+
+class _Response:
+    def __init__(
+        self, status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers or []
+
+
+def _json(status: int, data: JSON, headers: list[tuple[str, str]] | None = None) -> _Response:
+    return _Response(
+        status,
+        json.dumps(data).encode(),
+        [("content-type", "application/json"), *(headers or [])],
+    )
+
+
+def _error(exc: ApiError, request_id: str) -> _Response:
+    return _json(
+        exc.status,
+        {"message": exc.message},
+        [("x-amzn-errortype", exc.code), ("x-amzn-requestid", request_id)],
+    )
+
+
+def _s3_error(exc: ApiError) -> _Response:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>'
+        f"{exc.code}</Code><Message>{exc.message}</Message></Error>"
+    )
+    return _Response(exc.status, body.encode(), [("content-type", "application/xml")])
+
+
+def _base_url(scope: Scope, fallback: str) -> str:
+    headers = dict(scope.get("headers") or [])
+    host = headers.get(b"host")
+    if not host:
+        return fallback
+    scheme = scope.get("scheme", "http")
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    return f"{scheme}://{host.decode('latin-1')}"
+
+
+class EmulatorApp:
+    """ASGI 3 application over an :class:`~participant.emulator.core.Emulator`."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self._request_counter = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "http":
+            body = await self._read_body(receive)
+            try:
+                response = await self._http(scope, body)
+            except Exception:
+                log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
+                response = _error(
+                    ApiError("InternalServerException", "Internal error"), self._request_id()
+                )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": [
+                        (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
+                    ]
+                    + [(b"content-length", str(len(response.body)).encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": response.body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    @staticmethod
+    async def _read_body(receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _request_id(self) -> str:
+        self._request_counter += 1
+        return f"emulator-{self._request_counter:08d}"
+
+    async def _http(self, scope: Scope, body: bytes) -> _Response:
+        method = scope["method"]
+        path = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        base_url = _base_url(scope, self.emulator.endpoint_url)
+        service = self.emulator.service
+        request_id = self._request_id()
+        operation = REST_ROUTES.get((method, path))
+        view = _VIEW_PATH.match(path) if method == "GET" else None
+        if operation is not None or view is not None:
+            try:
+                data = self._parse_json(body)
+                if view is not None:
+                    operation = "DescribeView"
+                    data["ViewToken"] = urllib.parse.unquote(view.group("token"))
+                assert operation is not None
+                answer = service.call(operation, headers.get("x-amz-bearer"), data, base_url)
+            except ApiError as exc:
+                log.info("%s -> %s", operation, exc.code)
+                return _error(exc, request_id)
+            return _json(200, answer, [("x-amzn-requestid", request_id)])
+        if method == "PUT" and path == "/contact/chat":
+            try:
+                status = service.faults.take_failure("StartChatContact")
+                if status is not None:
+                    code = "LimitExceededException" if status == 429 else "InternalServiceException"
+                    raise ApiError(code, f"Injected fault ({status})", status)
+                answer = service.start_chat_contact(self._parse_json(body, connect=True))
+            except ApiError as exc:
+                return _error(exc, request_id)
+            return _json(200, answer, [("x-amzn-requestid", request_id)])
+        storage = _STORAGE_PATH.match(path)
+        if storage is not None:
+            return self._storage(method, storage.group("id"), query, headers, body)
+        if path.startswith("/emulator/"):
+            try:
+                return await self._admin(method, path, self._parse_json(body), query)
+            except ApiError as exc:
+                return _error(exc, request_id)
+        return _error(ApiError("UnknownOperationException", "Unknown operation", 404), request_id)
+
+    @staticmethod
+    def _parse_json(body: bytes, *, connect: bool = False) -> dict[str, Any]:
+        if not body.strip():
+            return {}
+        try:
+            data = json.loads(body)
+        except ValueError:
+            code = "InvalidRequestException" if connect else "ValidationException"
+            raise ApiError(code, "Request body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise ApiError("ValidationException", "Request body must be a JSON object")
+        return data
+
+    def _storage(
+        self,
+        method: str,
+        attachment_id: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> _Response:
+        service = self.emulator.service
+        try:
+            if method == "PUT":
+                signature = (query.get("X-Amz-Signature") or [None])[0]
+                service.upload(attachment_id, signature, headers, body)
+                return _Response(200, b"", [("etag", '"emulator"')])
+            if method == "GET":
+                attachment, data = service.download(
+                    attachment_id, (query.get("Expires") or [None])[0]
+                )
+                disposition = (query.get("response-content-disposition") or ["attachment"])[0]
+                quoted = urllib.parse.quote(attachment.name)
+                return _Response(
+                    200,
+                    data,
+                    [
+                        ("content-type", attachment.content_type),
+                        ("content-disposition", f"{disposition}; filename*=UTF-8''{quoted}"),
+                    ],
+                )
+        except ApiError as exc:
+            return _s3_error(exc)
+        return _s3_error(ApiError("MethodNotAllowed", "Method not allowed", 405))
+
+    async def _admin(
+        self, method: str, path: str, data: dict[str, Any], query: dict[str, list[str]]
+    ) -> _Response:
+        from participant.emulator.admin import handle_admin
+
+        status, answer = await handle_admin(self.emulator, method, path, data)
+        return _json(status, answer)
+
+    # ------------------------------------------------------------------ websocket
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        first = await receive()
+        if first["type"] != "websocket.connect":
+            return
+        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        token = (query.get("AuthToken") or [None])[0] if scope["path"] == "/connect" else None
+        extensions = scope.get("extensions") or {}
+
+        async def accept() -> _AsgiAdapter:
+            await send({"type": "websocket.accept"})
+            return _AsgiAdapter(receive, send)
+
+        async def reject(status: int) -> None:
+            if "websocket.http.response" in extensions:
+                body = json.dumps({"message": "Forbidden"}).encode()
+                await send(
+                    {
+                        "type": "websocket.http.response.start",
+                        "status": status,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "websocket.http.response.body", "body": body})
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+
+        await run_session(self.emulator.service, token, accept, reject)
+
+
+class _AbortSocket(Exception):
+    """Raised out of the ASGI app to make the server drop the connection."""
+
+
+class _AsgiAdapter:
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self._receive = receive
+        self._send = send
+        self._closed = False
+
+    async def receive_text(self) -> str:
+        while True:
+            if self._closed:
+                raise AdapterClosed
+            message = await self._receive()
+            if message["type"] == "websocket.disconnect":
+                self._closed = True
+                raise AdapterClosed
+            if message["type"] == "websocket.receive":
+                text = message.get("text")
+                if text is None:
+                    raw = message.get("bytes") or b""
+                    text = raw.decode("utf-8", errors="replace")
+                return str(text)
+
+    async def send_text(self, text: str) -> None:
+        if self._closed:
+            raise AdapterClosed
+        try:
+            await self._send({"type": "websocket.send", "text": text})
+        except Exception as exc:
+            self._closed = True
+            raise AdapterClosed from exc
+
+    async def close(self, code: int, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        except Exception as exc:
+            raise AdapterClosed from exc
+
+    async def abort(self) -> None:
+        self._closed = True
+        raise _AbortSocket

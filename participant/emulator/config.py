@@ -1,0 +1,84 @@
+"""Configuration of the emulator: every lifetime and limit of the service, with its defaults.
+
+Units: seconds for durations, bytes for sizes, requests per second for rate limits.
+Sources: protocol.md §2 (lifetimes), §6 (attachments), §8 (rate limits).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+#: protocol.md §8: (steady, burst) requests per second per instance and operation.
+DEFAULT_RATE_LIMITS: dict[str, tuple[float, int]] = {
+    "CreateParticipantConnection": (6.0, 9),
+    "DisconnectParticipant": (3.0, 5),
+    "GetTranscript": (8.0, 12),
+    "GetAttachment": (8.0, 12),
+    "SendMessage": (10.0, 15),
+    "SendEvent": (10.0, 15),
+    "StartAttachmentUpload": (2.0, 5),
+    "CompleteAttachmentUpload": (2.0, 5),
+    "StartChatContact": (5.0, 8),
+}
+
+#: protocol.md §6: file name extensions accepted by StartAttachmentUpload.
+DEFAULT_ATTACHMENT_EXTENSIONS: frozenset[str] = frozenset(
+    ".csv .doc .docx .heic .jfif .jpeg .jpg .mov .mp4 .pdf .png .ppt .pptx .rtf .txt .wav"
+    " .xls .xlsx".split()
+)
+
+
+@attrs.frozen(kw_only=True)
+class EmulatorConfig:
+    """Lifetimes and limits of the emulated service (defaults: the service's values).
+
+    Attributes (seconds unless stated):
+        url_open_window: a websocket URL must be opened within this time (§2: 100 s).
+        connection_expiry: the server closes a websocket this long after its URL was issued;
+            returned as ``Websocket.ConnectionExpiry`` (§2: about an hour).
+        connection_token_ttl: lifetime of a ConnectionToken (``ConnectionCredentials.Expiry``,
+            §2: 1 day).
+        participant_token_first_use_window: CreateParticipantConnection must first be called
+            within this time of the participant joining (§2: 5 minutes); ``None`` disables it.
+        max_sockets_per_participant: open websockets per participant (§2: 5); one more is refused.
+        rate_limits: apply the per-instance token buckets of ``rate_limit_table`` (§8).
+        rate_limit_table: operation -> (steady per second, burst).
+        default_chat_duration_minutes: ChatDurationInMinutes when not given (§7: 1500).
+        max_message_bytes: Content length limit of SendMessage/SendEvent (characters, 16384).
+        max_attachment_bytes: largest attachment (§6: 20 MB).
+        max_attachments_per_chat: attachments per contact (§6: 35).
+        attachment_extensions: accepted file name extensions (§6).
+        upload_url_ttl: lifetime of an upload URL from StartAttachmentUpload.
+        default_attachment_url_expiry: GetAttachment's UrlExpiryInSeconds when not given.
+        attachment_scan_delay: ``None``: attachments are APPROVED at completion; a number: the
+            ATTACHMENT item says IN_PROGRESS and a second one says APPROVED after that delay.
+        authentication_url_window: GetAuthenticationUrl works this long after the
+            authentication.initiated event (§1: a minute).
+        last_page_next_token: NextToken of a transcript's last page: ``""`` (as the service
+            may send, §5) or ``None`` to leave it out.
+        transcript_includes_typing: whether typing events are stored in the transcript
+            (the service only streams them).
+        default_instance_id: InstanceId of chats started from Python without one.
+    """
+
+    url_open_window: float = 100.0
+    connection_expiry: float = 3600.0
+    connection_token_ttl: float = 86400.0
+    participant_token_first_use_window: float | None = 300.0
+    max_sockets_per_participant: int = 5
+    rate_limits: bool = True
+    rate_limit_table: dict[str, tuple[float, int]] = attrs.field(
+        factory=lambda: dict(DEFAULT_RATE_LIMITS)
+    )
+    default_chat_duration_minutes: int = 1500
+    max_message_bytes: int = 16384
+    max_attachment_bytes: int = 20 * 1024 * 1024
+    max_attachments_per_chat: int = 35
+    attachment_extensions: frozenset[str] = DEFAULT_ATTACHMENT_EXTENSIONS
+    upload_url_ttl: float = 300.0
+    default_attachment_url_expiry: int = 300
+    attachment_scan_delay: float | None = None
+    authentication_url_window: float = 60.0
+    last_page_next_token: str | None = ""
+    transcript_includes_typing: bool = False
+    default_instance_id: str = "00000000-0000-4000-8000-000000000000"

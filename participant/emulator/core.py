@@ -1,0 +1,410 @@
+"""The :class:`Emulator`: chat state + ASGI app + in-memory transports + faults."""
+
+from __future__ import annotations
+
+import logging
+import math
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import httpx
+import trio
+import trio.testing
+import trio_websocket
+
+from participant.emulator._wire import WallClock, system_clock
+from participant.emulator.app import EmulatorApp
+from participant.emulator.config import EmulatorConfig
+from participant.emulator.service import JSON, ApiError, ChatService, Participant
+from participant.emulator.websocket import AdapterClosed, WebSocketAdapter, run_session
+
+log = logging.getLogger("participant.emulator")
+
+#: Base URL of an emulator used in memory (never resolved: the transports route it).
+MEMORY_ENDPOINT_URL = "http://participant.emulator.invalid"
+
+
+@attrs.frozen
+class StartedChat:
+    """A chat started on the emulator (StartChatContact's answer)."""
+
+    contact_id: str
+    participant_id: str
+    participant_token: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class ParticipantHandle:
+    """A participant added to a contact; ``participant_token`` goes to CreateParticipantConnection."""
+
+    contact_id: str
+    participant_id: str
+    role: str
+    display_name: str
+    participant_token: str = attrs.field(repr=False)
+
+
+def _handle(p: Participant) -> ParticipantHandle:
+    return ParticipantHandle(
+        contact_id=p.contact_id,
+        participant_id=p.participant_id,
+        role=p.role,
+        display_name=p.display_name,
+        participant_token=p.participant_token,
+    )
+
+
+class Faults:
+    """Fault injection (Python side of ``/emulator/faults/...``)."""
+
+    def __init__(self, service: ChatService) -> None:
+        self._service = service
+
+    def drop_sockets(
+        self,
+        participant_id: str,
+        *,
+        close_frame: bool = True,
+        count: int | None = None,
+        code: int = 1001,
+        reason: str = "Going away",
+    ) -> int:
+        """Drop ``count`` (default all) open sockets of the participant, oldest first, with a
+        close frame (``code``, ``reason``) or without one (transport cut). Returns how many."""
+        sockets = list(self._service.participant(participant_id).sockets)
+        chosen = sockets if count is None else sockets[:count]
+        for sock in chosen:
+            sock.drop(close_frame=close_frame, code=code, reason=reason)
+        return len(chosen)
+
+    def stop_heartbeats(self, participant_id: str) -> None:
+        """Stop echoing ``aws/heartbeat`` on every socket of the participant."""
+        self._service.participant(participant_id)
+        self._service.faults.silent_heartbeats.add(participant_id)
+
+    def resume_heartbeats(self, participant_id: str) -> None:
+        """Echo heartbeats again."""
+        self._service.faults.silent_heartbeats.discard(participant_id)
+
+    def fail_next(self, operation: str, count: int = 1, *, status: int = 429) -> None:
+        """Answer the next ``count`` calls of ``operation`` (e.g. ``"SendMessage"``,
+        ``"StartChatContact"``) with 429 (ThrottlingException) or 500 (InternalServerException)."""
+        from participant.emulator.service import OPERATIONS
+
+        if operation not in OPERATIONS:
+            raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}")
+        if status not in (429, 500):
+            raise ValueError(f"status must be 429 or 500, got {status}")
+        queue = self._service.faults.fail_next.setdefault(operation, __import__("collections").deque())
+        queue.extend([status] * count)
+
+    def expire_connection_token(self, participant_id: str) -> int:
+        """Every ConnectionToken of the participant expires now (then AccessDeniedException)."""
+        return self._service.revoke_connection_tokens(participant_id)
+
+    def expire_websocket_url(self, participant_id: str) -> int:
+        """Every issued, unopened websocket URL of the participant expires now."""
+        return self._service.revoke_websocket_urls(participant_id)
+
+    def expire_connection(self, participant_id: str) -> int:
+        """ConnectionExpiry now: the server closes every socket of the participant."""
+        return self.drop_sockets(participant_id, close_frame=True, code=1000,
+                                 reason="ConnectionExpiry")
+
+    def delay_frames(self, seconds: float, participant_id: str | None = None) -> None:
+        """Delay every frame to the participant (``None``: everyone) by ``seconds``; 0 stops."""
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        if seconds == 0:
+            self._service.faults.frame_delay.pop(participant_id, None)
+        else:
+            self._service.faults.frame_delay[participant_id] = seconds
+
+    def reorder_frames(self, batch: int, participant_id: str | None = None) -> None:
+        """Hold chat frames in batches of ``batch`` and send each batch reversed; 0/1 stops."""
+        if batch <= 1:
+            self._service.faults.reorder.pop(participant_id, None)
+        else:
+            self._service.faults.reorder[participant_id] = batch
+
+    def end_chat(self, contact_id: str) -> None:
+        """End the chat now (CHAT_ENDED, tokens stop working, sockets close)."""
+        self._service.end_chat(contact_id, reason="fault")
+
+    def set_rate_limits(self, enabled: bool) -> None:
+        """Switch the per-instance rate limits (protocol.md §8) on or off."""
+        self._service.rate_limits_enabled = enabled
+
+    def reset(self) -> None:
+        """Clear every fault switch."""
+        state = self._service.faults
+        state.fail_next.clear()
+        state.silent_heartbeats.clear()
+        state.frame_delay.clear()
+        state.reorder.clear()
+
+
+class _TrioWebSocketAdapter:
+    def __init__(self, connection: trio_websocket.WebSocketConnection, stream: trio.abc.Stream):
+        self._connection = connection
+        self._stream = stream
+
+    async def receive_text(self) -> str:
+        try:
+            message = await self._connection.get_message()
+        except trio_websocket.ConnectionClosed as exc:
+            raise AdapterClosed from exc
+        if isinstance(message, bytes):
+            return message.decode("utf-8", errors="replace")
+        return str(message)
+
+    async def send_text(self, text: str) -> None:
+        try:
+            await self._connection.send_message(text)
+        except trio_websocket.ConnectionClosed as exc:
+            raise AdapterClosed from exc
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._connection.aclose(code, reason)
+
+    async def abort(self) -> None:
+        await trio.aclose_forcefully(self._stream)
+
+
+class Emulator:
+    """A local Amazon Connect Participant Service (plus StartChatContact and faults).
+
+    ``wall_clock`` gives epoch seconds (default: the system clock); under
+    ``trio.testing.MockClock`` pass ``participant._time.trio_clock()`` so lifetimes follow
+    the mock clock. Use inside ``async with emulator.run():``.
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        wall_clock: WallClock | None = None,
+        endpoint_url: str = MEMORY_ENDPOINT_URL,
+    ) -> None:
+        self.config = config or EmulatorConfig()
+        self.service = ChatService(self.config, wall_clock or system_clock)
+        self.faults = Faults(self.service)
+        self.endpoint_url = endpoint_url
+        self.app = EmulatorApp(self)
+        self._nursery: trio.Nursery | None = None
+
+    def __repr__(self) -> str:
+        return f"Emulator(endpoint_url={self.endpoint_url!r})"
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[Emulator]:
+        """Run the emulator's timers (chat duration, scans) and in-memory sockets."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self.service.nursery = nursery
+            try:
+                yield self
+            finally:
+                self.service.nursery = None
+                self._nursery = None
+                nursery.cancel_scope.cancel()
+
+    def _require_nursery(self) -> trio.Nursery:
+        if self._nursery is None:
+            raise RuntimeError("use the emulator inside `async with emulator.run():`")
+        return self._nursery
+
+    # ------------------------------------------------------------------ in-memory transports
+    def http_transport(self) -> httpx.AsyncBaseTransport:
+        """An httpx transport that hands requests to the emulator's ASGI app (no socket)."""
+        return httpx.ASGITransport(app=self.app)
+
+    def websocket_connector(
+        self,
+    ) -> Callable[[trio.Nursery, str], Any]:
+        """``async (nursery, url) -> trio_websocket.WebSocketConnection`` over in-memory
+        streams: the real websocket protocol, no socket. Refusals raise
+        ``trio_websocket.ConnectionRejected`` (status 403, or 429 past 5 sockets)."""
+
+        async def connect(nursery: trio.Nursery, url: str) -> trio_websocket.WebSocketConnection:
+            own = self._require_nursery()
+            parts = urllib.parse.urlsplit(url)
+            client_stream, server_stream = trio.testing.memory_stream_pair()
+            own.start_soon(self._serve_memory_socket, server_stream)
+            resource = parts.path or "/"
+            if parts.query:
+                resource += "?" + parts.query
+            return await trio_websocket.wrap_client_stream(
+                nursery, client_stream, parts.netloc or "localhost", resource
+            )
+
+        return connect
+
+    async def _serve_memory_socket(self, stream: trio.abc.Stream) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                request = await trio_websocket.wrap_server_stream(nursery, stream)
+                parts = urllib.parse.urlsplit(request.path)
+                query = urllib.parse.parse_qs(parts.query)
+                token = (query.get("AuthToken") or [None])[0] if parts.path == "/connect" else None
+                holder: list[trio_websocket.WebSocketConnection] = []
+
+                async def accept() -> WebSocketAdapter:
+                    connection = await request.accept()
+                    holder.append(connection)
+                    return _TrioWebSocketAdapter(connection, stream)
+
+                async def reject(status: int) -> None:
+                    await request.reject(status, body=b'{"message":"Forbidden"}')
+
+                await run_session(self.service, token, accept, reject)
+                if holder and not holder[0].closed:
+                    await holder[0].aclose()
+                nursery.cancel_scope.cancel()
+        except (trio.BrokenResourceError, trio.ClosedResourceError,
+                trio_websocket.ConnectionClosed) as exc:
+            log.debug("in-memory socket ended: %r", exc)
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    # ------------------------------------------------------------------ driving a chat
+    async def start_chat(
+        self,
+        display_name: str = "Customer",
+        *,
+        instance_id: str | None = None,
+        initial_message: str | None = None,
+        duration_minutes: int | None = None,
+        source_contact_id: str | None = None,
+        related_contact_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> StartedChat:
+        """Start a chat as StartChatContact does: a contact whose CUSTOMER has joined.
+
+        ``source_contact_id`` starts a persistent chat (ENTIRE_PAST_SESSION) continuing an
+        ended contact. Raises :class:`ApiError` like the Connect API.
+        """
+        await trio.lowlevel.checkpoint()
+        self._require_nursery()
+        body: JSON = {
+            "InstanceId": instance_id or self.config.default_instance_id,
+            "ContactFlowId": "emulator-flow",
+            "ParticipantDetails": {"DisplayName": display_name},
+        }
+        if initial_message is not None:
+            body["InitialMessage"] = {"ContentType": "text/plain", "Content": initial_message}
+        if duration_minutes is not None:
+            body["ChatDurationInMinutes"] = duration_minutes
+        if source_contact_id is not None:
+            body["PersistentChat"] = {
+                "RehydrationType": "ENTIRE_PAST_SESSION",
+                "SourceContactId": source_contact_id,
+            }
+        if related_contact_id is not None:
+            body["RelatedContactId"] = related_contact_id
+        if attributes:
+            body["Attributes"] = dict(attributes)
+        answer = self.service.start_chat_contact(body)
+        return StartedChat(
+            contact_id=answer["ContactId"],
+            participant_id=answer["ParticipantId"],
+            participant_token=answer["ParticipantToken"],
+        )
+
+    async def add_participant(
+        self, contact_id: str, *, role: str = "AGENT", display_name: str = "Agent"
+    ) -> ParticipantHandle:
+        """Add an AGENT, CUSTOM_BOT, SUPERVISOR (or CUSTOMER) participant; emits
+        participant.joined."""
+        await trio.lowlevel.checkpoint()
+        return _handle(self.service.add_participant(contact_id, role=role,
+                                                    display_name=display_name))
+
+    async def send_message_as(
+        self,
+        contact_id: str,
+        participant_id: str,
+        *,
+        content: str,
+        content_type: str = "text/plain",
+    ) -> JSON:
+        """Send a message as a participant (any ContentType, e.g. interactive templates).
+        Returns the item (wire dict)."""
+        await trio.lowlevel.checkpoint()
+        self._check_member(contact_id, participant_id)
+        return self.service.send_as(participant_id, content_type=content_type, content=content)
+
+    async def send_event_as(
+        self,
+        contact_id: str,
+        participant_id: str,
+        *,
+        content_type: str,
+        content: str | None = None,
+    ) -> JSON:
+        """Send an event (typing, receipts ``{"messageId": ...}``, ...) as a participant."""
+        await trio.lowlevel.checkpoint()
+        self._check_member(contact_id, participant_id)
+        return self.service.send_as(
+            participant_id, content_type=content_type, content=content, kind="EVENT"
+        )
+
+    def _check_member(self, contact_id: str, participant_id: str) -> None:
+        if self.service.participant(participant_id).contact_id != contact_id:
+            raise ApiError("ResourceNotFoundException", "Participant is not in this contact")
+
+    async def disconnect_participant(self, participant_id: str) -> None:
+        """The participant leaves (as DisconnectParticipant)."""
+        await trio.lowlevel.checkpoint()
+        self.service.disconnect(participant_id)
+
+    async def transfer(
+        self, contact_id: str, *, succeeded: bool = True, display_name: str | None = None
+    ) -> ParticipantHandle | None:
+        """Transfer: TRANSFER_SUCCEEDED (agents leave; a new agent joins if ``display_name``)
+        or TRANSFER_FAILED."""
+        await trio.lowlevel.checkpoint()
+        p = self.service.transfer(contact_id, succeeded=succeeded, display_name=display_name)
+        return None if p is None else _handle(p)
+
+    async def end_chat(self, contact_id: str) -> None:
+        """End the chat: CHAT_ENDED, then tokens give AccessDeniedException, sockets close."""
+        await trio.lowlevel.checkpoint()
+        self.service.end_chat(contact_id)
+
+    async def initiate_authentication(self, participant_id: str) -> str:
+        """Emit authentication.initiated; returns the SessionId for GetAuthenticationUrl."""
+        await trio.lowlevel.checkpoint()
+        return self.service.initiate_authentication(participant_id)
+
+    def add_view(self, view_token: str, view: Mapping[str, Any]) -> None:
+        """Register a view for DescribeView (``view``: the wire ``View`` shape)."""
+        self.service.views[view_token] = dict(view)
+
+    def transcript(self, contact_id: str) -> list[JSON]:
+        """Every stored item of the contact, oldest first (copies of the wire dicts)."""
+        import json as _json
+
+        return [_json.loads(_json.dumps(e.wire)) for e in self.service.contact(contact_id).entries]
+
+    def open_sockets(self, participant_id: str) -> int:
+        """How many websockets of the participant are open."""
+        return len(self.service.participant(participant_id).sockets)
+
+    @asynccontextmanager
+    async def item_stream(self) -> AsyncIterator[trio.MemoryReceiveChannel[tuple[str, JSON]]]:
+        """A channel of ``(contact_id, item)`` for every item emitted while it is open."""
+        send, receive = trio.open_memory_channel[tuple[str, JSON]](math.inf)
+
+        def hook(contact_id: str, item: JSON) -> None:
+            send.send_nowait((contact_id, dict(item)))
+
+        self.service.on_item.append(hook)
+        try:
+            yield receive
+        finally:
+            self.service.on_item.remove(hook)
+            send.close()

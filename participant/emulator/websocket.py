@@ -1,0 +1,219 @@
+"""The service's side of the websocket protocol (protocol.md §3), once, over a small adapter.
+
+Both the ASGI websocket (loopback server) and the in-memory trio-websocket server side
+implement :class:`WebSocketAdapter`; :func:`run_session` does the rest: subscribe reply,
+heartbeat echo, ``aws/ping`` reply, error frames, chat frames, the close at
+ConnectionExpiry and the faults (drop, silent heartbeats, delayed or reordered frames).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any, Protocol
+
+import trio
+
+from participant.emulator._wire import new_id
+from participant.emulator.service import JSON, ChatService, Participant, WebsocketUrl
+
+log = logging.getLogger("participant.emulator.websocket")
+
+
+class AdapterClosed(Exception):
+    """The peer closed the websocket (or the transport broke)."""
+
+
+class WebSocketAdapter(Protocol):
+    """What a session needs from one accepted websocket."""
+
+    async def receive_text(self) -> str:
+        """Next text message; raises :class:`AdapterClosed` when the socket is closed."""
+        ...
+
+    async def send_text(self, text: str) -> None:
+        """Send a text message; raises :class:`AdapterClosed` when the socket is closed."""
+        ...
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close with a close frame."""
+        ...
+
+    async def abort(self) -> None:
+        """Drop the transport without a close frame."""
+        ...
+
+
+class ServerSocket:
+    """One open websocket of a participant (the service sees it as a ``SocketHandle``)."""
+
+    def __init__(self, service: ChatService, participant: Participant, url: WebsocketUrl) -> None:
+        self.service = service
+        self.socket_id = new_id()
+        self.participant_id = participant.participant_id
+        self.connection_expiry = url.connection_expiry
+        self.subscribed = False
+        self._send, self._receive = trio.open_memory_channel[JSON](math.inf)
+        self._dropped: tuple[bool, int, str] | None = None
+        self._drop_event = trio.Event()
+
+    def __repr__(self) -> str:
+        return f"ServerSocket(socket_id={self.socket_id!r}, participant_id={self.participant_id!r})"
+
+    def deliver(self, frame: JSON) -> None:
+        """Queue a frame for this socket (never blocks)."""
+        try:
+            self._send.send_nowait(frame)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+
+    def drop(self, *, close_frame: bool, code: int = 1000, reason: str = "") -> None:
+        """Close this socket soon: with a close frame (``code``, ``reason``) or without."""
+        if self._dropped is None:
+            self._dropped = (close_frame, code, reason)
+            self._drop_event.set()
+
+    async def run(self, adapter: WebSocketAdapter) -> None:
+        """Serve the socket until the peer closes, a drop, or ConnectionExpiry."""
+        participant = self.service.participant(self.participant_id)
+        if self not in participant.sockets:
+            participant.sockets.append(self)
+        log.info(
+            "socket %s opened for participant %s", self.socket_id, self.participant_id
+        )
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._reader, adapter)
+                nursery.start_soon(self._writer, adapter)
+                nursery.start_soon(self._expiry_timer)
+                await self._drop_event.wait()
+                nursery.cancel_scope.cancel()
+        finally:
+            if self in participant.sockets:
+                participant.sockets.remove(self)
+            self._send.close()
+        if self._dropped is None:
+            return
+        close_frame, code, reason = self._dropped
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(5):
+                try:
+                    if close_frame:
+                        await adapter.close(code, reason)
+                    else:
+                        await adapter.abort()
+                except AdapterClosed:
+                    pass
+        log.info("socket %s closed by the server (%s)", self.socket_id, reason or "dropped")
+
+    async def _expiry_timer(self) -> None:
+        await trio.sleep_until(self.service.trio_deadline(self.connection_expiry))
+        self.drop(close_frame=True, code=1000, reason="ConnectionExpiry")
+
+    async def _reader(self, adapter: WebSocketAdapter) -> None:
+        try:
+            while True:
+                text = await adapter.receive_text()
+                self._handle(text)
+        except AdapterClosed:
+            if self._dropped is None:
+                log.info("socket %s closed by the client", self.socket_id)
+                self._drop_event.set()
+
+    def _error(self, message: str) -> JSON:
+        return {"message": message, "connectionId": self.socket_id, "requestId": new_id()}
+
+    def _handle(self, text: str) -> None:
+        try:
+            frame: Any = json.loads(text)
+            if not isinstance(frame, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            log.warning("socket %s: bad frame (not JSON object), answered with an error", self.socket_id)
+            self.deliver(self._error("Bad Request"))
+            return
+        topic = frame.get("topic")
+        if topic == "aws/heartbeat":
+            if self.participant_id not in self.service.faults.silent_heartbeats:
+                self.deliver({"topic": "aws/heartbeat"})
+        elif topic == "aws/ping":
+            self.deliver({"topic": "aws/ping", "statusCode": 200, "statusContent": "OK"})
+        elif topic == "aws/subscribe":
+            content = frame.get("content")
+            topics = content.get("topics") if isinstance(content, dict) else None
+            if isinstance(topics, list) and topics and all(t == "aws/chat" for t in topics):
+                self.subscribed = True
+                self.deliver(
+                    {
+                        "topic": "aws/subscribe",
+                        "content": {"status": "success", "topics": ["aws/chat"]},
+                    }
+                )
+            else:
+                log.warning("socket %s: subscribe to unknown topics", self.socket_id)
+                self.deliver(
+                    {
+                        "topic": "aws/subscribe",
+                        "content": {"status": "failure", "topics": [], "message": "Bad topics"},
+                    }
+                )
+        elif topic == "aws/unsubscribe":
+            self.subscribed = False
+            self.deliver(
+                {"topic": "aws/unsubscribe", "content": {"status": "success", "topics": []}}
+            )
+        else:
+            log.warning("socket %s: frame with topic %r refused", self.socket_id, topic)
+            self.deliver(self._error("Forbidden"))
+
+    async def _writer(self, adapter: WebSocketAdapter) -> None:
+        faults = self.service.faults
+        held: list[JSON] = []
+        async for frame in self._receive:
+            delay = faults.delay_for(self.participant_id)
+            if delay > 0:
+                await trio.sleep(delay)
+            batch = faults.reorder_for(self.participant_id)
+            if batch > 1 and frame.get("topic") == "aws/chat":
+                held.append(frame)
+                if len(held) < batch:
+                    continue
+                frames, held = held[::-1], []
+            else:
+                frames, held = [*held, frame], []
+            for out in frames:
+                try:
+                    await adapter.send_text(json.dumps(out))
+                except AdapterClosed:
+                    self.drop(close_frame=False, reason="transport closed")
+                    return
+
+
+async def run_session(
+    service: ChatService, url_token: str | None, accept: _Accept, reject: _Reject
+) -> None:
+    """Claim the URL, accept or reject the handshake, then serve the socket."""
+    try:
+        participant, url = service.claim_websocket_url(url_token)
+    except Exception as exc:
+        status = getattr(exc, "status", 403)
+        log.info("websocket refused (%s)", getattr(exc, "message", "error"))
+        await reject(int(status))
+        return
+    socket = ServerSocket(service, participant, url)
+    participant.sockets.append(socket)  # counts against the limit from the handshake on
+    try:
+        adapter = await accept()
+        await socket.run(adapter)
+    finally:
+        if socket in participant.sockets:
+            participant.sockets.remove(socket)
+
+
+class _Accept(Protocol):
+    async def __call__(self) -> WebSocketAdapter: ...
+
+
+class _Reject(Protocol):
+    async def __call__(self, status: int) -> None: ...
