@@ -1,0 +1,376 @@
+"""One websocket to the Participant Service: subscribe, heartbeat, frames (protocol.md §3).
+
+A :class:`ChatSocket` wraps one :class:`trio_websocket.WebSocketConnection`. It is
+started with :func:`serve_socket` (via ``nursery.start``), which opens the URL with an
+injectable :data:`WebSocketConnector`, runs a reader task and a heartbeat task in its own
+nursery, and hands the :class:`ChatSocket` back once the socket is open. The caller then
+awaits :meth:`ChatSocket.subscribe` and, later, :meth:`ChatSocket.aclose` or
+:attr:`ChatSocket.lost`.
+
+Behaviour (protocol.md §3, numbers from AWS's JS client, all in :class:`SocketConfig`):
+
+- subscribe to ``aws/chat``; re-send after ``subscribe_timeout`` (1 s) without a reply, give
+  up after ``subscribe_max_misses`` (3) misses; retry a non-success reply every
+  ``subscribe_retry_interval`` (0.5 s) up to ``subscribe_max_retries`` (5) times;
+- heartbeat on open and every ``heartbeat_interval`` (10 s); a heartbeat still unanswered at
+  the next tick means the socket is dead. While the reader is blocked handing an item to a
+  slow consumer it cannot read the echo, so such a tick is not counted against the socket;
+- ``aws/ping`` deep heartbeat every ``ping_interval`` seconds when set (off by default);
+  its answer is logged and never forces a reconnect;
+- chat frames are decoded twice (``content`` is JSON inside a string) by
+  :func:`participant.model.decode_chat_frame`; a bad frame is logged and skipped.
+
+Nothing but subscribe, heartbeat and ping frames is ever sent on the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+
+import attrs
+import trio
+import trio_websocket
+
+from participant.errors import TransportError
+from participant.model import Item, decode_chat_frame
+
+__all__ = [
+    "ChatSocket",
+    "ItemSink",
+    "SocketConfig",
+    "SocketOpenError",
+    "SubscribeError",
+    "WebSocketConnector",
+    "default_connector",
+    "serve_socket",
+]
+
+log = logging.getLogger("participant.socket")
+
+WebSocketConnector = Callable[[trio.Nursery, str], Awaitable[trio_websocket.WebSocketConnection]]
+"""Opens a websocket to a URL, running its background task in the given nursery."""
+
+ItemSink = Callable[[Item], Awaitable[None]]
+"""Receives each decoded chat item; may block (backpressure on the reader)."""
+
+TOPIC_SUBSCRIBE: Final = "aws/subscribe"
+TOPIC_HEARTBEAT: Final = "aws/heartbeat"
+TOPIC_PING: Final = "aws/ping"
+TOPIC_CHAT: Final = "aws/chat"
+
+_SUBSCRIBE_FRAME: Final = json.dumps(
+    {"topic": TOPIC_SUBSCRIBE, "content": {"topics": [TOPIC_CHAT]}}, separators=(",", ":")
+)
+_HEARTBEAT_FRAME: Final = json.dumps({"topic": TOPIC_HEARTBEAT}, separators=(",", ":"))
+_PING_FRAME: Final = json.dumps({"topic": TOPIC_PING}, separators=(",", ":"))
+
+
+async def default_connector(nursery: trio.Nursery, url: str) -> trio_websocket.WebSocketConnection:
+    """Open ``url`` with :func:`trio_websocket.connect_websocket_url` (TCP, TLS for wss)."""
+    return await trio_websocket.connect_websocket_url(nursery, url)
+
+
+class SocketOpenError(TransportError):
+    """The websocket could not be opened (handshake rejected, network error)."""
+
+
+class SubscribeError(TransportError):
+    """The ``aws/chat`` subscription was not acknowledged (protocol.md §3)."""
+
+
+def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+
+
+@attrs.frozen
+class SocketConfig:
+    """Timing of one websocket, in seconds (defaults: protocol.md §3 / AWS's JS client)."""
+
+    heartbeat_interval: float = attrs.field(default=10.0, validator=_positive)
+    subscribe_timeout: float = attrs.field(default=1.0, validator=_positive)
+    subscribe_max_misses: int = 3
+    subscribe_retry_interval: float = attrs.field(default=0.5, validator=_positive)
+    subscribe_max_retries: int = 5
+    ping_interval: float | None = None
+    close_timeout: float = attrs.field(default=2.0, validator=_positive)
+
+
+class ChatSocket:
+    """One open websocket; see the module docstring. Created by :func:`serve_socket`."""
+
+    def __init__(
+        self,
+        ws: trio_websocket.WebSocketConnection,
+        cancel_scope: trio.CancelScope,
+        on_item: ItemSink,
+        config: SocketConfig,
+        name: str,
+    ) -> None:
+        self._ws = ws
+        self._scope = cancel_scope
+        self._on_item = on_item
+        self._config = config
+        self.name = name
+        #: Set once the socket is gone, for any reason (loss or :meth:`aclose`).
+        self.done = trio.Event()
+        #: Set when the socket was lost (close by peer, error, missed heartbeat).
+        self.lost = trio.Event()
+        #: Why the socket was lost, ``None`` while it is not.
+        self.lost_reason: str | None = None
+        self.subscribed = False
+        self._closing = False
+        self._sub_event = trio.Event()
+        self._sub_reply: Mapping[str, Any] | None = None
+        self._heartbeat_outstanding = False
+        self._delivering = False
+        self._stalled = False
+        #: Frames received and chat items decoded (for stats).
+        self.frames_received = 0
+        self.bad_frames = 0
+
+    def __repr__(self) -> str:
+        state = "lost" if self.lost.is_set() else "subscribed" if self.subscribed else "open"
+        return f"<ChatSocket {self.name} {state}>"
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def _mark_lost(self, reason: str) -> None:
+        if self._closing or self.lost.is_set():
+            return
+        log.info("socket %s lost: %s", self.name, reason)
+        self.lost_reason = reason
+        self.lost.set()
+        self._sub_event.set()
+        self._scope.cancel()
+
+    async def aclose(self) -> None:
+        """Close the socket (close frame, bounded by ``close_timeout``); idempotent.
+
+        Not counted as a loss: :attr:`lost` stays unset.
+        """
+        if self._closing:
+            await self.done.wait()
+            return
+        self._closing = True
+        self._sub_event.set()
+        with trio.move_on_after(self._config.close_timeout) as scope:
+            scope.shield = True
+            try:
+                await self._ws.aclose()
+            except Exception:  # the peer may already be gone
+                log.debug("socket %s: error while closing", self.name, exc_info=True)
+        self._scope.cancel()
+        await self.done.wait()
+
+    async def _send(self, frame: str) -> None:
+        try:
+            await self._ws.send_message(frame)
+        except (trio_websocket.ConnectionClosed, trio.BrokenResourceError) as exc:
+            self._mark_lost(f"send failed: {_close_text(exc)}")
+            raise SubscribeError("websocket closed") from None
+
+    # ---- subscribe -------------------------------------------------------------------
+
+    async def subscribe(self) -> None:
+        """Subscribe to ``aws/chat``; returns when the service acknowledged it.
+
+        Raises:
+            SubscribeError: no reply after ``subscribe_max_misses`` tries, a non-success
+                reply more than ``subscribe_max_retries`` times, or the socket closed.
+        """
+        misses = 0
+        failures = 0
+        while True:
+            self._sub_event = trio.Event()
+            self._sub_reply = None
+            if self.lost.is_set() or self._closing:
+                raise SubscribeError(f"websocket closed: {self.lost_reason or 'closed'}")
+            await self._send(_SUBSCRIBE_FRAME)
+            with trio.move_on_after(self._config.subscribe_timeout):
+                await self._sub_event.wait()
+            if self.lost.is_set() or self._closing:
+                raise SubscribeError(f"websocket closed: {self.lost_reason or 'closed'}")
+            reply = self._subscribe_reply()
+            if reply is None:
+                misses += 1
+                log.debug("socket %s: subscribe unanswered (%d)", self.name, misses)
+                if misses >= self._config.subscribe_max_misses:
+                    raise SubscribeError(f"no subscribe reply after {misses} tries")
+                continue
+            if reply.get("status") == "success":
+                self.subscribed = True
+                return
+            failures += 1
+            log.info("socket %s: subscribe reply %r (%d)", self.name, reply.get("status"), failures)
+            if failures > self._config.subscribe_max_retries:
+                raise SubscribeError(f"subscribe failed {failures} times: {reply.get('status')!r}")
+            await trio.sleep(self._config.subscribe_retry_interval)
+
+    def _subscribe_reply(self) -> Mapping[str, Any] | None:
+        return self._sub_reply  # set by the reader task
+
+    # ---- tasks -----------------------------------------------------------------------
+
+    async def _reader(self) -> None:
+        try:
+            while True:
+                message = await self._ws.get_message()
+                self.frames_received += 1
+                await self._handle(message)
+        except trio_websocket.ConnectionClosed as exc:
+            self._mark_lost(f"closed: {_close_text(exc)}")
+        except trio.BrokenResourceError as exc:
+            self._mark_lost(f"broken: {exc}")
+
+    async def _handle(self, message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            self._bad(message, "binary frame")
+            return
+        try:
+            frame = json.loads(message)
+        except ValueError:
+            self._bad(message, "not JSON")
+            return
+        if not isinstance(frame, dict):
+            self._bad(message, "not a JSON object")
+            return
+        topic = frame.get("topic")
+        if topic == TOPIC_CHAT:
+            try:
+                item = decode_chat_frame(frame)
+            except Exception as exc:  # bad frames never crash the reader
+                self._bad(message, f"undecodable chat frame: {exc}")
+                return
+            await self._deliver(item)
+        elif topic == TOPIC_HEARTBEAT:
+            self._heartbeat_outstanding = False
+        elif topic == TOPIC_SUBSCRIBE:
+            content = frame.get("content")
+            self._sub_reply = content if isinstance(content, dict) else {"status": None}
+            self._sub_event.set()
+        elif topic == TOPIC_PING:
+            log.debug(
+                "socket %s: ping %s %s",
+                self.name,
+                frame.get("statusCode"),
+                frame.get("statusContent"),
+            )
+        elif topic is None and "message" in frame:
+            log.warning(
+                "socket %s: error frame %r (requestId %s)",
+                self.name,
+                frame.get("message"),
+                frame.get("requestId"),
+            )
+        else:
+            log.debug("socket %s: ignoring frame with topic %r", self.name, topic)
+
+    def _bad(self, message: str | bytes, why: str) -> None:
+        self.bad_frames += 1
+        log.warning("socket %s: skipping bad frame (%s): %.200r", self.name, why, message)
+
+    async def _deliver(self, item: Item) -> None:
+        self._delivering = True
+        started = trio.current_time()
+        try:
+            await self._on_item(item)
+        finally:
+            self._delivering = False
+            if trio.current_time() > started:
+                self._stalled = True
+
+    async def _heartbeat(self) -> None:
+        interval = self._config.heartbeat_interval
+        while True:
+            if self._heartbeat_outstanding:
+                if self._delivering or self._stalled:
+                    # The reader could not read the echo: give it another tick.
+                    self._stalled = False
+                    await trio.sleep(interval)
+                    continue
+                self._mark_lost("heartbeat unanswered")
+                return
+            self._stalled = False
+            self._heartbeat_outstanding = True
+            try:
+                await self._send(_HEARTBEAT_FRAME)
+            except SubscribeError:
+                return
+            await trio.sleep(interval)
+
+    async def _ping(self, interval: float) -> None:
+        while True:
+            await trio.sleep(interval)
+            try:
+                await self._send(_PING_FRAME)
+            except SubscribeError:
+                return
+
+
+def _close_text(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    if reason is None:
+        return type(exc).__name__
+    return f"code {getattr(reason, 'code', '?')} {getattr(reason, 'reason', '') or ''}".strip()
+
+
+async def serve_socket(
+    url: str,
+    *,
+    connector: WebSocketConnector,
+    on_item: ItemSink,
+    config: SocketConfig = SocketConfig(),
+    name: str = "ws",
+    task_status: trio.TaskStatus[ChatSocket] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Open ``url`` and run the socket until it is lost or closed.
+
+    Use as ``sock = await nursery.start(partial(serve_socket, url, ...))``: ``start``
+    returns the open (not yet subscribed) :class:`ChatSocket`, or raises
+    :class:`SocketOpenError` if the websocket could not be opened. The URL is a secret
+    (presigned): it is never logged.
+    """
+    error: BaseException | None = None
+    sock: ChatSocket | None = None
+    ws: trio_websocket.WebSocketConnection | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            ws = await connector(nursery, url)
+            sock = ChatSocket(ws, nursery.cancel_scope, on_item, config, name)
+            nursery.start_soon(sock._reader)
+            nursery.start_soon(sock._heartbeat)
+            if config.ping_interval is not None:
+                nursery.start_soon(sock._ping, config.ping_interval)
+            task_status.started(sock)
+    except* _OPEN_ERRORS as group:
+        # trio-websocket raises handshake failures from its background task, so they
+        # arrive here in a group. Before start: an open error; after: a loss.
+        error = group.exceptions[0]
+    finally:
+        if ws is not None:
+            # Release the transport now: aclose() cancelled at once still closes the stream.
+            with trio.CancelScope(shield=True, deadline=trio.current_time()):
+                try:
+                    await ws.aclose()
+                except Exception:
+                    log.debug("socket %s: error while aborting", name, exc_info=True)
+        if sock is not None:
+            if not sock.lost.is_set() and not sock._closing:
+                reason = "socket ended" if error is None else f"error: {type(error).__name__}"
+                sock._mark_lost(reason)
+            sock.done.set()
+    if sock is None and error is not None:
+        raise SocketOpenError(f"could not open websocket: {_close_text(error)}") from error
+
+
+_OPEN_ERRORS: Final = (
+    OSError,
+    trio_websocket.HandshakeError,
+    trio.BrokenResourceError,
+    trio_websocket.ConnectionClosed,
+)

@@ -1,0 +1,233 @@
+"""participant.socket against an in-memory fake server, under MockClock."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from functools import partial
+
+import pytest
+import trio
+import trio.testing
+
+from participant.model import Item, TextMessage, UnknownItem
+from participant.socket import (
+    ChatSocket,
+    SocketConfig,
+    SocketOpenError,
+    SubscribeError,
+    serve_socket,
+)
+
+from .conftest import FakeConnection, FakeServer
+
+
+def text_item(n: int) -> dict[str, object]:
+    return {
+        "Id": f"m{n}",
+        "Type": "MESSAGE",
+        "ContentType": "text/plain",
+        "Content": f"hi {n}",
+        "AbsoluteTime": "2024-01-01T00:00:00.000Z",
+        "ParticipantRole": "AGENT",
+    }
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        self.changed = trio.Event()
+        self.gate: trio.Event | None = None
+
+    async def __call__(self, item: Item) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
+        self.items.append(item)
+        self.changed.set()
+        self.changed = trio.Event()
+
+    async def wait_for(self, count: int) -> None:
+        while len(self.items) < count:
+            await self.changed.wait()
+
+
+async def open_socket(
+    nursery: trio.Nursery, server: FakeServer, sink: Sink, **config: float
+) -> tuple[ChatSocket, FakeConnection]:
+    sock: ChatSocket = await nursery.start(
+        partial(
+            serve_socket,
+            "wss://fake.invalid/connect?X-Amz-Security-Token=secret",
+            connector=server.connector,
+            on_item=sink,
+            config=SocketConfig(**config),
+        )
+    )
+    return sock, server.connections[-1]
+
+
+async def test_subscribe_then_items_flow_and_bad_frames_are_skipped(
+    autojump_clock: trio.testing.MockClock,
+    fake_server: FakeServer,
+    nursery: trio.Nursery,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = Sink()
+    sock, conn = await open_socket(nursery, fake_server, sink)
+    await sock.subscribe()
+    assert sock.subscribed
+    assert conn.sent("aws/subscribe")[0]["content"] == {"topics": ["aws/chat"]}
+    await conn.send_chat(text_item(1))
+    await conn.send_raw(b"\x00binary")
+    await conn.send_raw("not json")
+    await conn.send_raw("[1, 2]")
+    await conn.send_raw(json.dumps({"topic": "aws/chat", "content": "{broken"}))
+    await conn.send_raw(json.dumps({"message": "Forbidden", "connectionId": "c", "requestId": "r"}))
+    await conn.send_raw(json.dumps({"topic": "aws/something-new"}))
+    await conn.send_chat({**text_item(2), "ContentType": "application/x-new"})
+    await sink.wait_for(2)
+    assert isinstance(sink.items[0], TextMessage)
+    assert sink.items[0].content == "hi 1"
+    assert isinstance(sink.items[1], UnknownItem)
+    assert sock.bad_frames == 4
+    assert not sock.lost.is_set()
+    assert "secret" not in caplog.text
+    await sock.aclose()
+
+
+async def test_heartbeat_on_open_and_every_interval(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    sock, conn = await open_socket(nursery, fake_server, Sink(), heartbeat_interval=10.0)
+    beats = await conn.wait_for("aws/heartbeat", 4)
+    times = [b["_at"] for b in beats]
+    assert [round(b - a, 6) for a, b in itertools.pairwise(times)] == [10.0] * 3
+    assert not sock.lost.is_set()
+    await sock.aclose()
+
+
+async def test_unanswered_heartbeat_means_dead_socket(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    fake_server.answer_heartbeats = False
+    start = trio.current_time()
+    sock, conn = await open_socket(nursery, fake_server, Sink(), heartbeat_interval=10.0)
+    await sock.lost.wait()
+    assert sock.lost_reason == "heartbeat unanswered"
+    assert trio.current_time() - start == pytest.approx(10.0)
+    await conn.closed.wait()
+    await sock.done.wait()
+
+
+async def test_ping_is_sent_when_configured(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    sock, conn = await open_socket(nursery, fake_server, Sink(), ping_interval=30.0)
+    await conn.wait_for("aws/ping", 2)
+    assert not sock.lost.is_set()
+    await sock.aclose()
+
+
+@pytest.mark.parametrize("ignored", [0, 1, 2])
+async def test_subscribe_is_resent_after_a_second_without_reply(
+    autojump_clock: trio.testing.MockClock,
+    fake_server: FakeServer,
+    nursery: trio.Nursery,
+    ignored: int,
+) -> None:
+    fake_server.ignore_subscribes = ignored
+    sock, conn = await open_socket(nursery, fake_server, Sink())
+    await sock.subscribe()
+    sends = conn.sent("aws/subscribe")
+    assert len(sends) == ignored + 1
+    assert [round(b["_at"] - a["_at"], 6) for a, b in itertools.pairwise(sends)] == (
+        [1.0] * ignored
+    )
+    await sock.aclose()
+
+
+async def test_subscribe_gives_up_after_three_misses(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    fake_server.ignore_subscribes = 3
+    sock, conn = await open_socket(nursery, fake_server, Sink())
+    with pytest.raises(SubscribeError, match="3 tries"):
+        await sock.subscribe()
+    assert len(conn.sent("aws/subscribe")) == 3
+    await sock.aclose()
+
+
+@pytest.mark.parametrize(("failures", "ok"), [(5, True), (6, False)])
+async def test_non_success_reply_is_retried_every_half_second_up_to_five_times(
+    autojump_clock: trio.testing.MockClock,
+    fake_server: FakeServer,
+    nursery: trio.Nursery,
+    failures: int,
+    ok: bool,
+) -> None:
+    fake_server.fail_subscribes = failures
+    sock, conn = await open_socket(nursery, fake_server, Sink())
+    if ok:
+        await sock.subscribe()
+        sends = conn.sent("aws/subscribe")
+        assert len(sends) == 6
+        gaps = {round(b["_at"] - a["_at"], 6) for a, b in itertools.pairwise(sends)}
+        assert gaps == {0.5}
+    else:
+        with pytest.raises(SubscribeError, match="failed 6 times"):
+            await sock.subscribe()
+    await sock.aclose()
+
+
+async def test_server_close_is_a_loss(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    sock, conn = await open_socket(nursery, fake_server, Sink())
+    await sock.subscribe()
+    await conn.drop(1011)
+    await sock.lost.wait()
+    assert sock.lost_reason is not None and "1011" in sock.lost_reason
+    await sock.done.wait()
+    with pytest.raises(SubscribeError):
+        await sock.subscribe()
+
+
+async def test_aclose_is_not_a_loss(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    sock, conn = await open_socket(nursery, fake_server, Sink())
+    await sock.subscribe()
+    await sock.aclose()
+    await sock.aclose()  # idempotent
+    assert sock.done.is_set()
+    assert not sock.lost.is_set()
+    await conn.closed.wait()
+
+
+async def test_rejected_handshake_raises_socket_open_error(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    fake_server.reject = True
+    with pytest.raises(SocketOpenError):
+        await open_socket(nursery, fake_server, Sink())
+
+
+async def test_slow_consumer_does_not_kill_the_socket(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    sink = Sink()
+    sink.gate = trio.Event()
+    sock, conn = await open_socket(nursery, fake_server, sink, heartbeat_interval=10.0)
+    await sock.subscribe()
+    await conn.send_chat(text_item(1))
+    await conn.send_chat(text_item(2))
+    # The consumer stalls for a minute of virtual time: the reader is blocked, so it cannot
+    # read heartbeat echoes; the socket must not be declared dead for that.
+    with trio.move_on_after(60):
+        await sock.lost.wait()
+    assert not sock.lost.is_set()
+    sink.gate.set()
+    await sink.wait_for(2)
+    await conn.wait_for("aws/heartbeat", len(conn.sent("aws/heartbeat")) + 1)
+    assert not sock.lost.is_set()
+    await sock.aclose()
