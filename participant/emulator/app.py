@@ -77,6 +77,11 @@ def _s3_error(exc: ApiError) -> _Response:
     return _Response(exc.status, body.encode(), [("content-type", "application/xml")])
 
 
+def _first(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
 def _base_url(scope: Scope, fallback: str) -> str:
     headers = dict(scope.get("headers") or [])
     host = headers.get(b"host")
@@ -212,12 +217,12 @@ class EmulatorApp:
         service = self.emulator.service
         try:
             if method == "PUT":
-                signature = (query.get("X-Amz-Signature") or [None])[0]
+                signature = _first(query, "X-Amz-Signature")
                 service.upload(attachment_id, signature, headers, body)
                 return _Response(200, b"", [("etag", '"emulator"')])
             if method == "GET":
                 attachment, data = service.download(
-                    attachment_id, (query.get("Expires") or [None])[0]
+                    attachment_id, _first(query, "Expires")
                 )
                 disposition = (query.get("response-content-disposition") or ["attachment"])[0]
                 quoted = urllib.parse.quote(attachment.name)
@@ -247,7 +252,7 @@ class EmulatorApp:
         if first["type"] != "websocket.connect":
             return
         query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        token = (query.get("AuthToken") or [None])[0] if scope["path"] == "/connect" else None
+        token = _first(query, "AuthToken") if scope["path"] == "/connect" else None
         extensions = scope.get("extensions") or {}
 
         async def accept() -> _AsgiAdapter:

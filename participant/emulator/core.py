@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -38,7 +39,7 @@ class StartedChat:
 
 @attrs.frozen
 class ParticipantHandle:
-    """A participant added to a contact; ``participant_token`` goes to CreateParticipantConnection."""
+    """A participant added to a contact (its token goes to CreateParticipantConnection)."""
 
     contact_id: str
     participant_id: str
@@ -98,7 +99,7 @@ class Faults:
             raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}")
         if status not in (429, 500):
             raise ValueError(f"status must be 429 or 500, got {status}")
-        queue = self._service.faults.fail_next.setdefault(operation, __import__("collections").deque())
+        queue = self._service.faults.fail_next.setdefault(operation, deque())
         queue.extend([status] * count)
 
     def expire_connection_token(self, participant_id: str) -> int:
@@ -238,7 +239,10 @@ class Emulator:
             if parts.query:
                 resource += "?" + parts.query
             return await trio_websocket.wrap_client_stream(
-                nursery, client_stream, parts.netloc or "localhost", resource
+                nursery,
+                client_stream,  # type: ignore[arg-type]  # any trio Stream works
+                parts.netloc or "localhost",
+                resource,
             )
 
         return connect
@@ -249,7 +253,8 @@ class Emulator:
                 request = await trio_websocket.wrap_server_stream(nursery, stream)
                 parts = urllib.parse.urlsplit(request.path)
                 query = urllib.parse.parse_qs(parts.query)
-                token = (query.get("AuthToken") or [None])[0] if parts.path == "/connect" else None
+                values = query.get("AuthToken") if parts.path == "/connect" else None
+                token = values[0] if values else None
                 holder: list[trio_websocket.WebSocketConnection] = []
 
                 async def accept() -> WebSocketAdapter:

@@ -353,7 +353,9 @@ class ChatService:
         self._rate_limit(instance_id, "StartChatContact", connect=True)
         details = body.get("ParticipantDetails")
         if not isinstance(details, Mapping) or not isinstance(details.get("DisplayName"), str):
-            raise ApiError("InvalidParameterException", "ParticipantDetails.DisplayName is required")
+            raise ApiError(
+                "InvalidParameterException", "ParticipantDetails.DisplayName is required"
+            )
         display_name = str(details["DisplayName"])
         if not 1 <= len(display_name) <= 256:
             raise ApiError("InvalidParameterException", "DisplayName must have length 1..256")
@@ -609,7 +611,9 @@ class ChatService:
         return urllib.parse.urlunsplit((scheme, parts.netloc, "/connect", query, ""))
 
     # ------------------------------------------------------------------ REST entry
-    def call(self, operation: str, token: str | None, body: Mapping[str, Any], base_url: str) -> JSON:
+    def call(
+        self, operation: str, token: str | None, body: Mapping[str, Any], base_url: str
+    ) -> JSON:
         """Run one Participant Service operation; returns the wire answer or raises ApiError."""
         status = self.faults.take_failure(operation)
         if status is not None:
@@ -993,7 +997,9 @@ class ChatService:
             after_seq=after, participant=participant, past_in_scope=False,
         )
 
-    def _transcript_entries(self, own: Contact, past_ids: Iterable[str]) -> list[tuple[Entry, str | None]]:
+    def _transcript_entries(
+        self, own: Contact, past_ids: Iterable[str]
+    ) -> list[tuple[Entry, str | None]]:
         """(entry, RelatedContactId) of past contacts then of ``own``, in seq order."""
         result: list[tuple[Entry, str | None]] = []
         for past_id in past_ids:
@@ -1149,7 +1155,9 @@ class ChatService:
                     403,
                 )
         if len(data) != attachment.size:
-            raise ApiError("SignatureDoesNotMatch", "Body length differs from the declared size", 403)
+            raise ApiError(
+                "SignatureDoesNotMatch", "Body length differs from the declared size", 403
+            )
         attachment.data = data
 
     def _op_CompleteAttachmentUpload(
@@ -1212,7 +1220,9 @@ class ChatService:
         self, contact: Contact, participant: Participant, body: Mapping[str, Any], base_url: str
     ) -> JSON:
         if participant.role == "CUSTOM_BOT":
-            raise ApiError("AccessDeniedException", "CUSTOM_BOT participants may not get attachments")
+            raise ApiError(
+                "AccessDeniedException", "CUSTOM_BOT participants may not get attachments"
+            )
         attachment_id = body.get("AttachmentId")
         self._check_content("attachmentId", attachment_id, 256, True)
         expiry_s = body.get("UrlExpiryInSeconds", self.config.default_attachment_url_expiry)

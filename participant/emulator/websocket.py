@@ -130,7 +130,7 @@ class ServerSocket:
             if not isinstance(frame, dict):
                 raise ValueError("not an object")
         except ValueError:
-            log.warning("socket %s: bad frame (not JSON object), answered with an error", self.socket_id)
+            log.warning("socket %s: bad frame (not a JSON object), sent an error", self.socket_id)
             self.deliver(self._error("Bad Request"))
             return
         topic = frame.get("topic")
