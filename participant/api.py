@@ -1,0 +1,561 @@
+"""An async client of the Amazon Connect Participant Service (protocol.md §1).
+
+:class:`ParticipantClient` covers the 11 operations over one reused
+``httpx.AsyncClient``. Each call validates its input against the service model's
+constraints before anything is sent (:class:`~participant.errors.InvalidParameterError`),
+authenticates with the ``X-Amz-Bearer`` header, fills ``ClientToken`` with a UUID when
+the caller gives none (once per logical call: retries reuse it), and retries
+ThrottlingException, 5xx answers and transport errors with exponential backoff and full
+jitter (:class:`RetryPolicy`; sleeps with ``trio.sleep`` so ``MockClock`` drives them).
+
+Tokens are never logged and never appear in exception text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random as _random
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final, Self, TypeVar
+from urllib.parse import quote
+
+import attrs
+import httpx
+import trio
+
+from .errors import (
+    InvalidParameterError,
+    ServiceError,
+    TransportError,
+    error_from_response,
+)
+from .model import OPERATIONS, from_wire, to_wire
+from .model.items import Item
+from .model.operations import Operation, validate
+from .model.shapes import (
+    CompleteAttachmentUploadResponse,
+    CreateParticipantConnectionResponse,
+    DescribeViewResponse,
+    GetAttachmentResponse,
+    GetAuthenticationUrlResponse,
+    GetTranscriptResponse,
+    SendEventResponse,
+    SendMessageResponse,
+    StartAttachmentUploadResponse,
+    StartPosition,
+    UploadMetadata,
+)
+
+__all__ = ["DEFAULT_CONNECTION_TYPES", "ParticipantClient", "RetryPolicy", "endpoint_for_region"]
+
+log = logging.getLogger("participant.api")
+
+T = TypeVar("T")
+
+DEFAULT_CONNECTION_TYPES: Final = ("WEBSOCKET", "CONNECTION_CREDENTIALS")
+
+_JSON_HEADERS: Final = {"Content-Type": "application/json"}
+_NOT_IN_BODY: Final = frozenset({"ConnectionToken", "ParticipantToken", "ViewToken"})
+_OPS: Final = OPERATIONS
+_SEPARATORS: Final = (",", ":")
+
+
+def endpoint_for_region(region: str) -> str:
+    """``https://participant.connect.{region}.amazonaws.com`` (protocol.md §1)."""
+    return f"https://participant.connect.{region}.amazonaws.com"
+
+
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise InvalidParameterError(attribute.name, ">= 0", f"got {value}")
+
+
+def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if value < 1:
+        raise InvalidParameterError(attribute.name, ">= 1", f"got {value}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Retries of throttled (429), failed (5xx) and network-failed requests.
+
+    Attributes:
+        max_attempts: total attempts per call, first one included (>= 1).
+        base_delay: seconds; the cap of the n-th retry's delay is
+            ``min(max_delay, base_delay * 2 ** (n - 1))``.
+        max_delay: seconds; the largest cap.
+
+    The actual delay is drawn uniformly from ``[0, cap]`` ("full jitter").
+    """
+
+    max_attempts: int = attrs.field(default=4, validator=_at_least_one)
+    base_delay: float = attrs.field(default=0.2, validator=_positive)
+    max_delay: float = attrs.field(default=5.0, validator=_positive)
+
+    def cap(self, retry: int) -> float:
+        """The upper bound (seconds) of the delay before retry number ``retry`` (1-based)."""
+        return float(min(self.max_delay, self.base_delay * 2.0 ** (retry - 1)))
+
+    def delay(self, retry: int, random: Callable[[], float]) -> float:
+        """The delay (seconds) before retry number ``retry``; ``random()`` in [0, 1)."""
+        return random() * self.cap(retry)
+
+
+def _scrub(text: str, secrets: Sequence[str | None]) -> str:
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
+class ParticipantClient:
+    """Async client of the Participant Service's 11 operations (one ``httpx.AsyncClient``).
+
+    Use as ``async with ParticipantClient(region="us-west-2") as client: ...`` or call
+    :meth:`aclose`.
+
+    Args:
+        region: AWS region; the endpoint is ``https://participant.connect.{region}.amazonaws.com``.
+            Defaults to ``AWS_REGION``/``AWS_DEFAULT_REGION`` when no ``endpoint_url`` is given.
+        endpoint_url: explicit base URL (e.g. the emulator's), wins over ``region``.
+        transport: an ``httpx.AsyncBaseTransport`` (e.g. the emulator's in-memory one).
+        retry: the :class:`RetryPolicy`.
+        timeout: seconds for connect/read/write/pool of one attempt.
+        random: the jitter source, a function returning floats in [0, 1) (tests inject
+            a deterministic one); default ``random.random``.
+
+    Raises (from every operation):
+        InvalidParameterError: the input breaks a constraint of the model; nothing sent.
+        ServiceError: a subclass per service error (AccessDeniedException, ...), raised
+            at once or, for retryable ones, when attempts are exhausted.
+        TransportError: the network failed on every attempt.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        timeout: float = 10.0,
+        random: Callable[[], float] | None = None,
+    ) -> None:
+        if endpoint_url is None:
+            region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            if not region:
+                raise InvalidParameterError("region", "given (or endpoint_url)")
+            endpoint_url = endpoint_for_region(region)
+        self.endpoint_url: str = endpoint_url.rstrip("/")
+        self.region = region
+        self.retry = retry
+        self._random = random or _random.random
+        self._client = httpx.AsyncClient(
+            base_url=self.endpoint_url,
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"ParticipantClient(endpoint_url={self.endpoint_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections. The client cannot be used afterwards."""
+        await self._client.aclose()
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _send(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        content: bytes | None,
+        headers: Mapping[str, str],
+        secrets: Sequence[str | None],
+    ) -> httpx.Response:
+        """Send with retries; return the 2xx response or raise."""
+        policy = self.retry
+        attempt = 1
+        while True:
+            try:
+                response = await self._client.request(method, url, content=content,
+                                                      headers=headers)
+            except httpx.TransportError as exc:
+                if attempt >= policy.max_attempts:
+                    raise TransportError(
+                        _scrub(f"{operation}: network error after {attempt} attempt(s): "
+                               f"{type(exc).__name__}: {exc}", secrets)
+                    ) from exc
+                reason = type(exc).__name__
+            else:
+                status = response.status_code
+                if status < 300:
+                    if attempt > 1 or log.isEnabledFor(logging.DEBUG):
+                        log.debug("%s: HTTP %d (attempt %d)", operation, status, attempt)
+                    return response
+                error = error_from_response(status, response.headers, response.content)
+                if error.message:
+                    clean = _scrub(error.message, secrets)
+                    if clean != error.message:
+                        error.message = clean
+                        error.args = (clean,)
+                if not error.retryable or attempt >= policy.max_attempts:
+                    log.debug("%s: %s after %d attempt(s)", operation, error.code, attempt)
+                    raise error
+                reason = f"{error.code} (HTTP {status})"
+            delay = policy.delay(attempt, self._random)
+            log.info("%s: %s; retry %d in %.3f s", operation, reason, attempt, delay)
+            await trio.sleep(delay)
+            attempt += 1
+
+    async def _call(self, op: Operation, params: dict[str, Any], token_member: str,
+                    path: str | None = None) -> Any:
+        validate(op, params)
+        token: str = params[token_member]
+        headers = {"X-Amz-Bearer": token}
+        content: bytes | None = None
+        if op.method != "GET":
+            body = {k: v for k, v in params.items() if v is not None and k not in _NOT_IN_BODY}
+            content = json.dumps(body, separators=_SEPARATORS).encode()
+            headers.update(_JSON_HEADERS)
+        response = await self._send(op.name, op.method, path or op.path, content, headers,
+                                    (token,))
+        raw = response.content
+        if not raw:
+            return from_wire(op.response, {})
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ServiceError(
+                f"{op.name}: the response is not a JSON object",
+                code="InvalidResponse",
+                status_code=response.status_code,
+                request_id=response.headers.get("x-amzn-RequestId"),
+            )
+        return from_wire(op.response, data)
+
+    # ------------------------------------------------------------------ operations
+
+    async def create_participant_connection(
+        self,
+        participant_token: str,
+        *,
+        type: Sequence[str] = DEFAULT_CONNECTION_TYPES,
+        connect_participant: bool | None = None,
+    ) -> CreateParticipantConnectionResponse:
+        """CreateParticipantConnection: a websocket URL and/or a ConnectionToken.
+
+        Args:
+            participant_token: from StartChatContact (sent as ``X-Amz-Bearer``).
+            type: subset of WEBSOCKET, CONNECTION_CREDENTIALS, WEBRTC_CONNECTION (≥ 1).
+            connect_participant: acknowledge the connection (replaces the deprecated
+                connection.acknowledged event).
+
+        Returns: ``websocket`` (url to open within 100 s, connection_expiry) and
+        ``connection_credentials`` (connection_token, expiry ~1 day).
+        """
+        params = {
+            "Type": list(type) if isinstance(type, (list, tuple)) else type,
+            "ParticipantToken": participant_token,
+            "ConnectParticipant": connect_participant,
+        }
+        result: CreateParticipantConnectionResponse = await self._call(
+            _OPS["CreateParticipantConnection"], params, "ParticipantToken"
+        )
+        return result
+
+    async def send_message(
+        self,
+        connection_token: str,
+        *,
+        content_type: str,
+        content: str,
+        client_token: str | None = None,
+    ) -> SendMessageResponse:
+        """SendMessage: post a message (``content`` 1..16384 characters).
+
+        ``content_type``: text/plain, text/markdown, application/json or an interactive
+        type (:class:`participant.model.ContentType`). ``client_token`` (≤ 500 chars) is
+        the idempotency key; a UUID when omitted. Returns the item's ``id`` and
+        ``absolute_time``.
+        """
+        params = {
+            "ContentType": content_type,
+            "Content": content,
+            "ClientToken": str(uuid.uuid4()) if client_token is None else client_token,
+            "ConnectionToken": connection_token,
+        }
+        result: SendMessageResponse = await self._call(
+            _OPS["SendMessage"], params, "ConnectionToken"
+        )
+        return result
+
+    async def send_event(
+        self,
+        connection_token: str,
+        *,
+        content_type: str,
+        content: str | None = None,
+        client_token: str | None = None,
+    ) -> SendEventResponse:
+        """SendEvent: typing, receipts (``content`` ``{"messageId": ...}``) and other events.
+
+        Raises ConflictException for receipts in chats with more than two participants.
+        """
+        params = {
+            "ContentType": content_type,
+            "Content": content,
+            "ClientToken": str(uuid.uuid4()) if client_token is None else client_token,
+            "ConnectionToken": connection_token,
+        }
+        result: SendEventResponse = await self._call(_OPS["SendEvent"], params, "ConnectionToken")
+        return result
+
+    async def get_transcript(
+        self,
+        connection_token: str,
+        *,
+        contact_id: str | None = None,
+        max_results: int | None = None,
+        next_token: str | None = None,
+        scan_direction: str | None = None,
+        sort_order: str | None = None,
+        start_position: StartPosition | None = None,
+    ) -> GetTranscriptResponse:
+        """GetTranscript: one page of items (protocol.md §5).
+
+        ``max_results`` 0..100 (service default 10); ``scan_direction`` FORWARD | BACKWARD;
+        ``sort_order`` ASCENDING | DESCENDING; ``start_position`` with exactly one of
+        id, absolute_time, most_recent (0..100). The returned ``transcript`` holds typed
+        items; ``next_token`` is absent or ``""`` on the last page.
+        """
+        params = {
+            "ContactId": contact_id,
+            "MaxResults": max_results,
+            "NextToken": next_token,
+            "ScanDirection": scan_direction,
+            "SortOrder": sort_order,
+            "StartPosition": None if start_position is None else _start_position(start_position),
+            "ConnectionToken": connection_token,
+        }
+        result: GetTranscriptResponse = await self._call(
+            _OPS["GetTranscript"], params, "ConnectionToken"
+        )
+        return result
+
+    async def iter_transcript(
+        self,
+        connection_token: str,
+        *,
+        contact_id: str | None = None,
+        max_results: int | None = None,
+        scan_direction: str | None = None,
+        sort_order: str | None = None,
+        start_position: StartPosition | None = None,
+    ) -> AsyncIterator[Item]:
+        """Yield the items of every GetTranscript page, in the order the pages give them.
+
+        Follows ``NextToken`` until it is absent or ``""``; stops (with a warning) if the
+        service hands back the token it was just given. Raises as :meth:`get_transcript`.
+        """
+        next_token: str | None = None
+        while True:
+            page = await self.get_transcript(
+                connection_token,
+                contact_id=contact_id,
+                max_results=max_results,
+                next_token=next_token,
+                scan_direction=scan_direction,
+                sort_order=sort_order,
+                start_position=start_position,
+            )
+            for item in page.transcript or ():
+                yield item
+            if not page.next_token:
+                return
+            if page.next_token == next_token:
+                log.warning("GetTranscript returned the same NextToken again; stopping")
+                return
+            next_token = page.next_token
+
+    async def disconnect_participant(
+        self, connection_token: str, *, client_token: str | None = None
+    ) -> None:
+        """DisconnectParticipant: leave the chat (the ConnectionToken stops working)."""
+        params = {
+            "ClientToken": str(uuid.uuid4()) if client_token is None else client_token,
+            "ConnectionToken": connection_token,
+        }
+        await self._call(_OPS["DisconnectParticipant"], params, "ConnectionToken")
+
+    async def start_attachment_upload(
+        self,
+        connection_token: str,
+        *,
+        content_type: str,
+        attachment_size_in_bytes: int,
+        attachment_name: str,
+        client_token: str | None = None,
+    ) -> StartAttachmentUploadResponse:
+        """StartAttachmentUpload: get an attachment id and a presigned upload URL.
+
+        ``content_type`` the file's MIME type (1..255), ``attachment_size_in_bytes`` the
+        exact size (≥ 1 byte), ``attachment_name`` 1..256 characters. Raises
+        ServiceQuotaExceededException when the chat's attachment quota is used up.
+        """
+        params = {
+            "ContentType": content_type,
+            "AttachmentSizeInBytes": attachment_size_in_bytes,
+            "AttachmentName": attachment_name,
+            "ClientToken": str(uuid.uuid4()) if client_token is None else client_token,
+            "ConnectionToken": connection_token,
+        }
+        result: StartAttachmentUploadResponse = await self._call(
+            _OPS["StartAttachmentUpload"], params, "ConnectionToken"
+        )
+        return result
+
+    async def complete_attachment_upload(
+        self,
+        connection_token: str,
+        *,
+        attachment_ids: Sequence[str],
+        client_token: str | None = None,
+    ) -> CompleteAttachmentUploadResponse:
+        """CompleteAttachmentUpload: publish uploaded attachments (exactly one id).
+
+        Raises ConflictException / ServiceQuotaExceededException as the service does.
+        """
+        params = {
+            "AttachmentIds": (
+                list(attachment_ids) if isinstance(attachment_ids, (list, tuple))
+                else attachment_ids
+            ),
+            "ClientToken": str(uuid.uuid4()) if client_token is None else client_token,
+            "ConnectionToken": connection_token,
+        }
+        result: CompleteAttachmentUploadResponse = await self._call(
+            _OPS["CompleteAttachmentUpload"], params, "ConnectionToken"
+        )
+        return result
+
+    async def get_attachment(
+        self,
+        connection_token: str,
+        *,
+        attachment_id: str,
+        url_expiry_in_seconds: int | None = None,
+        url_content_disposition: str | None = None,
+    ) -> GetAttachmentResponse:
+        """GetAttachment: a presigned download URL (``url_expiry_in_seconds`` 5..300,
+        ``url_content_disposition`` INLINE | ATTACHMENT), its expiry and the size in bytes."""
+        params = {
+            "AttachmentId": attachment_id,
+            "ConnectionToken": connection_token,
+            "UrlExpiryInSeconds": url_expiry_in_seconds,
+            "UrlContentDisposition": url_content_disposition,
+        }
+        result: GetAttachmentResponse = await self._call(
+            _OPS["GetAttachment"], params, "ConnectionToken"
+        )
+        return result
+
+    async def describe_view(
+        self, connection_token: str, *, view_token: str
+    ) -> DescribeViewResponse:
+        """DescribeView (``GET /participant/views/{ViewToken}``): a step-by-step guide view.
+
+        Raises ResourceNotFoundException for an unknown view.
+        """
+        op = _OPS["DescribeView"]
+        params = {"ViewToken": view_token, "ConnectionToken": connection_token}
+        validate(op, params)
+        path = "/participant/views/" + quote(view_token, safe="-._~")
+        result: DescribeViewResponse = await self._call(op, params, "ConnectionToken", path)
+        return result
+
+    async def get_authentication_url(
+        self, connection_token: str, *, session_id: str, redirect_uri: str
+    ) -> GetAuthenticationUrlResponse:
+        """GetAuthenticationUrl: the sign-in URL (``session_id`` 36 characters from the
+        authentication.initiated event, ``redirect_uri`` 1..1024)."""
+        params = {
+            "SessionId": session_id,
+            "RedirectUri": redirect_uri,
+            "ConnectionToken": connection_token,
+        }
+        result: GetAuthenticationUrlResponse = await self._call(
+            _OPS["GetAuthenticationUrl"], params, "ConnectionToken"
+        )
+        return result
+
+    async def cancel_participant_authentication(
+        self, connection_token: str, *, session_id: str
+    ) -> None:
+        """CancelParticipantAuthentication (``session_id`` 36 characters)."""
+        params = {"SessionId": session_id, "ConnectionToken": connection_token}
+        await self._call(_OPS["CancelParticipantAuthentication"], params, "ConnectionToken")
+
+    # ------------------------------------------------------------------ attachments' bytes
+
+    async def upload_attachment(self, upload_metadata: UploadMetadata, data: bytes) -> None:
+        """PUT ``data`` to ``upload_metadata.url`` with every header of
+        ``headers_to_include`` unchanged (protocol.md §6). Retried like the operations.
+
+        Raises:
+            InvalidParameterError: no URL, or ``data`` differs from a Content-Length
+                header the upload requires.
+            ServiceError: the storage answered an error (e.g. 403 SignatureDoesNotMatch).
+            TransportError: the network failed on every attempt.
+        """
+        url = upload_metadata.url
+        if not url:
+            raise InvalidParameterError("upload_metadata.url", "given")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InvalidParameterError("data", "bytes", f"got {type(data).__name__}")
+        headers = dict(upload_metadata.headers_to_include or {})
+        for name, value in headers.items():
+            if name.lower() == "content-length" and value.strip() != str(len(data)):
+                raise InvalidParameterError(
+                    "data", f"exactly {value.strip()} bytes (the upload's Content-Length)",
+                    f"got {len(data)}",
+                )
+        await self._send("UploadAttachment", "PUT", url, bytes(data), headers, ())
+
+    async def download_attachment(self, url: str) -> bytes:
+        """GET the bytes at a presigned ``url`` (from :meth:`get_attachment`).
+
+        Raises ServiceError (storage error answer) or TransportError.
+        """
+        if not url:
+            raise InvalidParameterError("url", "given")
+        response = await self._send("DownloadAttachment", "GET", url, None, {}, ())
+        return response.content
+
+
+def _start_position(value: StartPosition | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(value, StartPosition):
+        return to_wire(value)
+    if isinstance(value, Mapping):
+        return value
+    raise InvalidParameterError("start_position", "a StartPosition",
+                                f"got {type(value).__name__}")
