@@ -13,6 +13,7 @@ from participant.emulator.core import (
     ParticipantHandle,
     StartedChat,
 )
+from participant.emulator.server import EmulatorServer, main, run_emulator_cli, serve
 from participant.emulator.service import ApiError
 
 __all__ = [
@@ -21,7 +22,11 @@ __all__ = [
     "ApiError",
     "Emulator",
     "EmulatorConfig",
+    "EmulatorServer",
     "Faults",
     "ParticipantHandle",
     "StartedChat",
+    "main",
+    "run_emulator_cli",
+    "serve",
 ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
 import urllib.parse
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
