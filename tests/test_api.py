@@ -1,0 +1,463 @@
+"""participant.api: error mapping, retries (under MockClock), validation, paging, attachments."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import botocore.session
+import httpx
+import pytest
+import trio
+import trio.testing
+from botocore import xform_name
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from participant import errors
+from participant.api import ParticipantClient, RetryPolicy, endpoint_for_region
+from participant.errors import InvalidParameterError, ServiceError, TransportError
+from participant.model import OPERATIONS, StartPosition, TextMessage, UploadMetadata
+
+MODEL = botocore.session.get_session().get_service_model("connectparticipant")
+ENDPOINT = "https://participant.connect.us-west-2.amazonaws.com"
+CONNECTION_TOKEN = "CONN-TOKEN-SECRET-123"
+PARTICIPANT_TOKEN = "PART-TOKEN-SECRET-456"
+
+# minimal valid arguments per operation (token first)
+VALID_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "CreateParticipantConnection": (PARTICIPANT_TOKEN, {}),
+    "SendMessage": (CONNECTION_TOKEN, {"content_type": "text/plain", "content": "hi"}),
+    "SendEvent": (CONNECTION_TOKEN,
+                  {"content_type": "application/vnd.amazonaws.connect.event.typing"}),
+    "GetTranscript": (CONNECTION_TOKEN, {}),
+    "DisconnectParticipant": (CONNECTION_TOKEN, {}),
+    "StartAttachmentUpload": (CONNECTION_TOKEN, {"content_type": "text/plain",
+                                                 "attachment_size_in_bytes": 3,
+                                                 "attachment_name": "a.txt"}),
+    "CompleteAttachmentUpload": (CONNECTION_TOKEN, {"attachment_ids": ["att-1"]}),
+    "GetAttachment": (CONNECTION_TOKEN, {"attachment_id": "att-1"}),
+    "DescribeView": (CONNECTION_TOKEN, {"view_token": "view-1"}),
+    "GetAuthenticationUrl": (CONNECTION_TOKEN, {"session_id": "s" * 36,
+                                                "redirect_uri": "https://example.invalid/cb"}),
+    "CancelParticipantAuthentication": (CONNECTION_TOKEN, {"session_id": "s" * 36}),
+}
+
+IDEMPOTENT_OPS = sorted(
+    name for name in OPERATIONS
+    if any(m.idempotency_token for m in OPERATIONS[name].members)
+)
+
+
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+class Recorder:
+    """An httpx MockTransport handler answering from a script of responses."""
+
+    def __init__(self, *answers: httpx.Response | Exception | Callable[[httpx.Request], Any]):
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        if callable(answer):
+            return answer(request)  # type: ignore[no-any-return]
+        return answer
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.requests]
+
+
+def error_response(name: str, status: int, message: str = "nope") -> httpx.Response:
+    return httpx.Response(
+        status,
+        headers={"x-amzn-ErrorType": f"{name}:http://internal.amazon.com/coral/",
+                 "x-amzn-RequestId": "rid-1"},
+        json={"message": message},
+    )
+
+
+def client_for(recorder: Recorder, **kw: Any) -> ParticipantClient:
+    return ParticipantClient(endpoint_url=ENDPOINT, transport=httpx.MockTransport(recorder), **kw)
+
+
+async def call(client: ParticipantClient, op_name: str) -> Any:
+    token, kwargs = VALID_CALLS[op_name]
+    return await getattr(client, xform_name(op_name))(token, **kwargs)
+
+
+# ---------------------------------------------------------------- error mapping
+
+ERROR_CASES = [
+    (op_name, shape.name, shape.metadata["error"]["httpStatusCode"])
+    for op_name in sorted(MODEL.operation_names)
+    for shape in MODEL.operation_model(op_name).error_shapes
+]
+
+
+@pytest.mark.parametrize(("op_name", "error_name", "status"), ERROR_CASES)
+async def test_every_model_error_raises_its_exception(
+    op_name: str, error_name: str, status: int, autojump_clock: trio.testing.MockClock
+) -> None:
+    recorder = Recorder(error_response(error_name, status, f"{error_name} happened"))
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=3)) as client:
+        with pytest.raises(ServiceError) as info:
+            await call(client, op_name)
+    err = info.value
+    assert type(err) is getattr(errors, error_name)
+    assert err.code == error_name and err.status_code == status
+    assert err.message == f"{error_name} happened" and err.request_id == "rid-1"
+    retryable = error_name == "ThrottlingException" or status >= 500
+    assert len(recorder.requests) == (3 if retryable else 1)
+
+
+async def test_token_echoed_by_service_is_scrubbed() -> None:
+    recorder = Recorder(error_response("AccessDeniedException", 403,
+                                       f"bad token {CONNECTION_TOKEN} given"))
+    async with client_for(recorder) as client:
+        with pytest.raises(errors.AccessDeniedException) as info:
+            await call(client, "SendMessage")
+    for text in (str(info.value), repr(info.value), info.value.message, *map(str, info.value.args)):
+        assert CONNECTION_TOKEN not in text
+
+
+# ---------------------------------------------------------------- retries
+
+
+@pytest.mark.parametrize("op_name", IDEMPOTENT_OPS)
+async def test_retries_reuse_the_client_token(
+    op_name: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    recorder = Recorder(
+        error_response("ThrottlingException", 429),
+        error_response("InternalServerException", 500),
+        httpx.ConnectError("refused"),
+        httpx.Response(200, json={}),
+    )
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=4)) as client:
+        await call(client, op_name)
+    bodies = recorder.bodies()
+    assert len(bodies) == 4
+    tokens = {b["ClientToken"] for b in bodies}
+    assert len(tokens) == 1 and len(tokens.pop()) == 36
+    # a second logical call gets a fresh token
+    recorder.answers = [httpx.Response(200, json={})]
+    async with client_for(recorder) as client:
+        await call(client, op_name)
+    assert recorder.bodies()[-1]["ClientToken"] != bodies[0]["ClientToken"]
+
+
+async def test_caller_client_token_is_kept_across_retries(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder(error_response("ThrottlingException", 429),
+                        httpx.Response(200, json={"Id": "m1", "AbsoluteTime": "t"}))
+    async with client_for(recorder) as client:
+        result = await client.send_message(CONNECTION_TOKEN, content_type="text/plain",
+                                           content="x", client_token="mine")
+    assert result.id == "m1"
+    assert [b["ClientToken"] for b in recorder.bodies()] == ["mine", "mine"]
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2, 5])
+async def test_attempts_are_bounded(max_attempts: int,
+                                    autojump_clock: trio.testing.MockClock) -> None:
+    recorder = Recorder(error_response("InternalServerException", 500))
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=max_attempts)) as client:
+        with pytest.raises(errors.InternalServerException):
+            await call(client, "SendMessage")
+    assert len(recorder.requests) == max_attempts
+
+
+async def test_transport_errors_become_transport_error(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder(httpx.ReadTimeout("slow"))
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=3)) as client:
+        with pytest.raises(TransportError) as info:
+            await call(client, "GetTranscript")
+    assert isinstance(info.value.__cause__, httpx.ReadTimeout)
+    assert len(recorder.requests) == 3
+    assert CONNECTION_TOKEN not in str(info.value)
+
+
+async def test_backoff_is_full_jitter_and_capped(autojump_clock: trio.testing.MockClock) -> None:
+    draws = iter([0.5, 1.0, 0.25, 1.0, 1.0])
+    policy = RetryPolicy(max_attempts=6, base_delay=0.2, max_delay=0.5)
+    recorder = Recorder(error_response("ThrottlingException", 429))
+    stamps: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        stamps.append(trio.current_time())
+        return error_response("ThrottlingException", 429)
+
+    recorder.answers = [answer]
+    async with client_for(recorder, retry=policy, random=lambda: next(draws)) as client:
+        with pytest.raises(errors.ThrottlingException):
+            await call(client, "SendMessage")
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    # caps: 0.2, 0.4, 0.5 (max), 0.5, 0.5; delay = draw * cap
+    assert gaps == pytest.approx([0.1, 0.4, 0.125, 0.5, 0.5])
+
+
+@settings(max_examples=50)
+@given(st.integers(1, 30), st.floats(0.001, 2), st.floats(0.001, 30), st.floats(0, 0.999))
+def test_retry_delay_bounds(retry: int, base: float, cap: float, draw: float) -> None:
+    policy = RetryPolicy(base_delay=base, max_delay=cap)
+    delay = policy.delay(retry, lambda: draw)
+    assert 0 <= delay <= min(cap, base * 2 ** (retry - 1)) + 1e-12
+
+
+def test_retry_policy_rejects_bad_values() -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        RetryPolicy(max_attempts=0)
+    assert info.value.field == "max_attempts"
+    with pytest.raises(InvalidParameterError):
+        RetryPolicy(base_delay=-1)
+
+
+# ---------------------------------------------------------------- validation
+
+INVALID_CALLS: list[tuple[str, str, dict[str, Any], str]] = [
+    ("CreateParticipantConnection", "", {}, "participant_token"),
+    ("CreateParticipantConnection", PARTICIPANT_TOKEN, {"type": ["TELEGRAPH"]}, "type[0]"),
+    ("CreateParticipantConnection", PARTICIPANT_TOKEN, {"type": []}, "type"),
+    ("SendMessage", CONNECTION_TOKEN, {"content_type": "text/plain", "content": ""}, "content"),
+    ("SendMessage", CONNECTION_TOKEN, {"content_type": "", "content": "x"}, "content_type"),
+    ("SendMessage", CONNECTION_TOKEN, {"content_type": "text/plain", "content": "x",
+                                       "client_token": "c" * 501}, "client_token"),
+    ("SendMessage", "t" * 1001, {"content_type": "text/plain", "content": "x"},
+     "connection_token"),
+    ("SendEvent", CONNECTION_TOKEN, {"content_type": "x" * 101}, "content_type"),
+    ("GetTranscript", CONNECTION_TOKEN, {"max_results": -1}, "max_results"),
+    ("GetTranscript", CONNECTION_TOKEN, {"sort_order": "RANDOM"}, "sort_order"),
+    ("GetTranscript", CONNECTION_TOKEN, {"scan_direction": "forward"}, "scan_direction"),
+    ("GetTranscript", CONNECTION_TOKEN, {"start_position": StartPosition(id="a", most_recent=1)},
+     "start_position"),
+    ("GetTranscript", CONNECTION_TOKEN, {"start_position": StartPosition(absolute_time="")},
+     "start_position.absolute_time"),
+    ("GetTranscript", CONNECTION_TOKEN, {"next_token": ""}, "next_token"),
+    ("DisconnectParticipant", CONNECTION_TOKEN, {"client_token": "x" * 501}, "client_token"),
+    ("StartAttachmentUpload", CONNECTION_TOKEN, {"content_type": "text/plain",
+                                                 "attachment_size_in_bytes": 0,
+                                                 "attachment_name": "a"},
+     "attachment_size_in_bytes"),
+    ("StartAttachmentUpload", CONNECTION_TOKEN, {"content_type": "text/plain",
+                                                 "attachment_size_in_bytes": 1,
+                                                 "attachment_name": "n" * 257}, "attachment_name"),
+    ("StartAttachmentUpload", CONNECTION_TOKEN, {"content_type": "text/plain",
+                                                 "attachment_size_in_bytes": 1,
+                                                 "attachment_name": "a", "client_token": ""},
+     "client_token"),
+    ("CompleteAttachmentUpload", CONNECTION_TOKEN, {"attachment_ids": []}, "attachment_ids"),
+    ("CompleteAttachmentUpload", CONNECTION_TOKEN, {"attachment_ids": ["a", "b"]},
+     "attachment_ids"),
+    ("CompleteAttachmentUpload", CONNECTION_TOKEN, {"attachment_ids": [""]}, "attachment_ids[0]"),
+    ("GetAttachment", CONNECTION_TOKEN, {"attachment_id": "a", "url_expiry_in_seconds": 301},
+     "url_expiry_in_seconds"),
+    ("GetAttachment", CONNECTION_TOKEN, {"attachment_id": "a",
+                                         "url_content_disposition": "DOWNLOAD"},
+     "url_content_disposition"),
+    ("GetAttachment", CONNECTION_TOKEN, {"attachment_id": "x" * 257}, "attachment_id"),
+    ("DescribeView", CONNECTION_TOKEN, {"view_token": ""}, "view_token"),
+    ("GetAuthenticationUrl", CONNECTION_TOKEN, {"session_id": "short", "redirect_uri": "u"},
+     "session_id"),
+    ("GetAuthenticationUrl", CONNECTION_TOKEN, {"session_id": "s" * 36,
+                                                "redirect_uri": "u" * 1025}, "redirect_uri"),
+    ("CancelParticipantAuthentication", CONNECTION_TOKEN, {"session_id": "s" * 37}, "session_id"),
+]
+
+
+@pytest.mark.parametrize(("op_name", "token", "kwargs", "field"), INVALID_CALLS)
+async def test_invalid_input_is_refused_before_sending(
+    op_name: str, token: str, kwargs: dict[str, Any], field: str
+) -> None:
+    recorder = Recorder(httpx.Response(200, json={}))
+    async with client_for(recorder) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await getattr(client, xform_name(op_name))(token, **kwargs)
+    assert recorder.requests == []
+    assert info.value.field == field
+    assert field in str(info.value) and info.value.limit in str(info.value)
+    assert token not in str(info.value) or not token
+
+
+def test_every_operation_has_an_invalid_case() -> None:
+    assert {case[0] for case in INVALID_CALLS} == set(OPERATIONS)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.one_of(st.just(""), st.integers(16385, 20000).map(lambda n: "x" * n)))
+def test_content_length_limits_property(content: str) -> None:
+    recorder = Recorder(httpx.Response(200, json={}))
+
+    async def main() -> None:
+        async with client_for(recorder) as client:
+            await client.send_message(CONNECTION_TOKEN, content_type="text/plain",
+                                      content=content)
+
+    with pytest.raises(InvalidParameterError) as info:
+        trio.run(main)
+    assert info.value.field == "content" and "16384" in info.value.limit
+    assert recorder.requests == []
+
+
+# ---------------------------------------------------------------- operations' results
+
+
+async def test_create_participant_connection_result_and_header() -> None:
+    body = {
+        "Websocket": {"Url": "wss://h/connect?x=1", "ConnectionExpiry": "2024-01-01T01:00:00.000Z"},
+        "ConnectionCredentials": {"ConnectionToken": "new-conn", "Expiry": "2024-01-02T00:00:00Z"},
+    }
+    recorder = Recorder(httpx.Response(200, json=body))
+    async with client_for(recorder) as client:
+        result = await client.create_participant_connection(
+            PARTICIPANT_TOKEN, type=["WEBSOCKET"], connect_participant=True
+        )
+    request = recorder.requests[0]
+    assert request.headers["X-Amz-Bearer"] == PARTICIPANT_TOKEN
+    assert json.loads(request.content) == {"Type": ["WEBSOCKET"], "ConnectParticipant": True}
+    assert result.websocket is not None and result.websocket.url == "wss://h/connect?x=1"
+    assert result.connection_credentials is not None
+    assert result.connection_credentials.connection_token == "new-conn"
+
+
+async def test_get_attachment_sends_content_disposition() -> None:
+    recorder = Recorder(httpx.Response(200, json={"Url": "https://s/a", "UrlExpiry": "t",
+                                                  "AttachmentSizeInBytes": 3}))
+    async with client_for(recorder) as client:
+        result = await client.get_attachment(CONNECTION_TOKEN, attachment_id="a",
+                                             url_expiry_in_seconds=60,
+                                             url_content_disposition="INLINE")
+    assert json.loads(recorder.requests[0].content) == {
+        "AttachmentId": "a", "UrlExpiryInSeconds": 60, "UrlContentDisposition": "INLINE"}
+    assert result.attachment_size_in_bytes == 3
+
+
+def _item(i: int) -> dict[str, Any]:
+    return {"Id": f"i{i}", "AbsoluteTime": f"2024-01-01T00:00:{i:02d}.000Z", "Type": "MESSAGE",
+            "ContentType": "text/plain", "Content": f"m{i}"}
+
+
+@pytest.mark.parametrize("last_token", [None, ""])
+async def test_iter_transcript_follows_pages(last_token: str | None) -> None:
+    pages = [
+        {"Transcript": [_item(0), _item(1)], "NextToken": "p2"},
+        {"Transcript": [_item(2)], "NextToken": "p3"},
+        {"Transcript": [_item(3)], **({} if last_token is None else {"NextToken": last_token})},
+    ]
+    recorder = Recorder(*[httpx.Response(200, json=p) for p in pages])
+    async with client_for(recorder) as client:
+        items = [item async for item in client.iter_transcript(
+            CONNECTION_TOKEN, max_results=2, sort_order="ASCENDING",
+            start_position=StartPosition(most_recent=10), scan_direction="FORWARD")]
+    assert [i.id for i in items] == ["i0", "i1", "i2", "i3"]
+    assert all(isinstance(i, TextMessage) for i in items)
+    sent = recorder.bodies()
+    assert [b.get("NextToken") for b in sent] == [None, "p2", "p3"]
+    assert all(b["MaxResults"] == 2 and b["StartPosition"] == {"MostRecent": 10} for b in sent)
+
+
+async def test_iter_transcript_stops_on_a_repeated_token() -> None:
+    recorder = Recorder(httpx.Response(200, json={"Transcript": [_item(0)], "NextToken": "same"}))
+    async with client_for(recorder) as client:
+        items = [item async for item in client.iter_transcript(CONNECTION_TOKEN)]
+    assert len(recorder.requests) == 2 and len(items) == 2
+
+
+async def test_non_json_success_body_is_an_error() -> None:
+    recorder = Recorder(httpx.Response(200, content=b"<html>"))
+    async with client_for(recorder) as client:
+        with pytest.raises(ServiceError) as info:
+            await call(client, "SendMessage")
+    assert info.value.code == "InvalidResponse"
+
+
+async def test_empty_success_body_is_fine() -> None:
+    recorder = Recorder(httpx.Response(200))
+    async with client_for(recorder) as client:
+        assert await client.disconnect_participant(CONNECTION_TOKEN) is None
+
+
+# ---------------------------------------------------------------- attachments' bytes
+
+
+async def test_upload_sends_every_header_and_the_bytes() -> None:
+    headers = {"Content-Type": "text/plain", "Content-Length": "5",
+               "Content-Disposition": 'attachment; filename="a.txt"', "x-amz-meta-k": "v",
+               "x-amz-acl": "bucket-owner-full-control"}
+    recorder = Recorder(httpx.Response(200))
+    async with client_for(recorder) as client:
+        await client.upload_attachment(
+            UploadMetadata(url="https://storage.invalid/put?sig=1", url_expiry="t",
+                           headers_to_include=headers), b"hello")
+    request = recorder.requests[0]
+    assert request.method == "PUT" and str(request.url) == "https://storage.invalid/put?sig=1"
+    assert request.content == b"hello"
+    for name, value in headers.items():
+        assert request.headers[name] == value
+    assert "X-Amz-Bearer" not in request.headers
+
+
+async def test_upload_refuses_size_mismatch_and_reports_storage_errors() -> None:
+    recorder = Recorder(httpx.Response(
+        403, content=b"<Error><Code>SignatureDoesNotMatch</Code><Message>m</Message></Error>"))
+    meta = UploadMetadata(url="https://storage.invalid/put", headers_to_include={
+        "Content-Length": "5"})
+    async with client_for(recorder) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await client.upload_attachment(meta, b"toolong")
+        assert info.value.field == "data" and recorder.requests == []
+        with pytest.raises(ServiceError) as err:
+            await client.upload_attachment(meta, b"12345")
+    assert err.value.code == "SignatureDoesNotMatch" and err.value.status_code == 403
+
+
+async def test_download_returns_bytes(autojump_clock: trio.testing.MockClock) -> None:
+    recorder = Recorder(httpx.Response(503), httpx.Response(200, content=b"\x00data"))
+    async with client_for(recorder) as client:
+        assert await client.download_attachment("https://storage.invalid/get") == b"\x00data"
+    assert len(recorder.requests) == 2
+
+
+# ---------------------------------------------------------------- endpoint, logging
+
+
+def test_endpoint_from_region_env_or_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ParticipantClient(region="eu-west-2").endpoint_url == endpoint_for_region("eu-west-2")
+    assert endpoint_for_region("eu-west-2") == "https://participant.connect.eu-west-2.amazonaws.com"
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-southeast-2")
+    assert "ap-southeast-2" in ParticipantClient().endpoint_url
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(InvalidParameterError) as info:
+        ParticipantClient()
+    assert info.value.field == "region"
+    assert ParticipantClient(endpoint_url="http://127.0.0.1:9/").endpoint_url == "http://127.0.0.1:9"
+
+
+async def test_logs_never_contain_tokens(caplog: pytest.LogCaptureFixture,
+                                         autojump_clock: trio.testing.MockClock) -> None:
+    caplog.set_level(logging.DEBUG)
+    recorder = Recorder(error_response("ThrottlingException", 429), httpx.ConnectError("x"),
+                        httpx.Response(200, json={}))
+    async with client_for(recorder) as client:
+        await call(client, "SendMessage")
+        recorder.answers = [error_response("AccessDeniedException", 403)]
+        with pytest.raises(errors.AccessDeniedException):
+            await call(client, "CreateParticipantConnection")
+    assert caplog.records, "expected retry logging"
+    for record in caplog.records:
+        text = record.getMessage()
+        assert CONNECTION_TOKEN not in text and PARTICIPANT_TOKEN not in text
+    assert CONNECTION_TOKEN not in repr(client)
