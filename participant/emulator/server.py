@@ -59,7 +59,7 @@ async def serve(
     hconfig.graceful_timeout = 0.5
     async with emulator.run(), trio.open_nursery() as nursery:
         binds: list[str] = await nursery.start(
-            partial(hypercorn.trio.serve, emulator.app, hconfig, mode="asgi")
+            partial(hypercorn.trio.serve, emulator.app, hconfig, mode="asgi")  # type: ignore[arg-type]
         )
         endpoint = binds[0]
         emulator.endpoint_url = endpoint
