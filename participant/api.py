@@ -154,6 +154,12 @@ class ParticipantClient:
         self.region = region
         self.retry = retry
         self._random = random or _random.random
+        # absolute URLs of the fixed operation paths, built once (cheaper per call)
+        self._urls: dict[str, httpx.URL] = {
+            op.path: httpx.URL(self.endpoint_url + op.path)
+            for op in _OPS.values()
+            if "{" not in op.path
+        }
         self._client = httpx.AsyncClient(
             base_url=self.endpoint_url,
             transport=transport,
@@ -185,7 +191,7 @@ class ParticipantClient:
         self,
         operation: str,
         method: str,
-        url: str,
+        url: str | httpx.URL,
         content: bytes | None,
         headers: Mapping[str, str],
         secrets: Sequence[str | None],
@@ -235,8 +241,8 @@ class ParticipantClient:
             body = {k: v for k, v in params.items() if v is not None and k not in _NOT_IN_BODY}
             content = json.dumps(body, separators=_SEPARATORS).encode()
             headers.update(_JSON_HEADERS)
-        response = await self._send(op.name, op.method, path or op.path, content, headers,
-                                    (token,))
+        url: str | httpx.URL = path if path is not None else self._urls[op.path]
+        response = await self._send(op.name, op.method, url, content, headers, (token,))
         raw = response.content
         if not raw:
             return from_wire(op.response, {})
