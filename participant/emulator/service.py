@@ -673,7 +673,7 @@ class ChatService:
         bucket = self._buckets.setdefault((instance_id, operation), _Bucket(float(burst), now))
         bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.last) * steady)
         bucket.last = now
-        if bucket.tokens < 1.0:
+        if bucket.tokens < 1.0 - 1e-6:  # float slack: epoch seconds are large numbers
             if connect:
                 raise ApiError("LimitExceededException", "Rate exceeded")
             raise ApiError("ThrottlingException", "Rate exceeded")

@@ -84,10 +84,16 @@ class ServerSocket:
         )
         try:
             async with trio.open_nursery() as nursery:
+                writer_done = trio.Event()
                 nursery.start_soon(self._reader, adapter)
-                nursery.start_soon(self._writer, adapter)
+                nursery.start_soon(self._writer, adapter, writer_done)
                 nursery.start_soon(self._expiry_timer)
                 await self._drop_event.wait()
+                if self._dropped is not None and self._dropped[0]:
+                    # a clean close sends what is queued first (e.g. the chat.ended frame)
+                    self._send.close()
+                    with trio.move_on_after(5):
+                        await writer_done.wait()
                 nursery.cancel_scope.cancel()
         finally:
             if self in participant.sockets:
@@ -167,7 +173,13 @@ class ServerSocket:
             log.warning("socket %s: frame with topic %r refused", self.socket_id, topic)
             self.deliver(self._error("Forbidden"))
 
-    async def _writer(self, adapter: WebSocketAdapter) -> None:
+    async def _writer(self, adapter: WebSocketAdapter, done: trio.Event) -> None:
+        try:
+            await self._write_frames(adapter)
+        finally:
+            done.set()
+
+    async def _write_frames(self, adapter: WebSocketAdapter) -> None:
         faults = self.service.faults
         held: list[JSON] = []
         async for frame in self._receive:
@@ -188,6 +200,11 @@ class ServerSocket:
                 except AdapterClosed:
                     self.drop(close_frame=False, reason="transport closed")
                     return
+        for out in held:  # the channel closed: flush what the reorder fault held back
+            try:
+                await adapter.send_text(json.dumps(out))
+            except AdapterClosed:
+                return
 
 
 async def run_session(
