@@ -1,0 +1,90 @@
+"""ParticipantClient against the in-memory emulator: the 11 operations end to end."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from participant import errors
+from participant._time import parse_timestamp, trio_clock
+from participant.api import ParticipantClient, RetryPolicy
+from participant.emulator import Emulator, EmulatorConfig
+from participant.model import ContentType, StartPosition, TextMessage
+
+
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+async def test_chat_round_trip_through_the_emulator(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    emu = Emulator(EmulatorConfig(), wall_clock=trio_clock())
+    async with emu.run():
+        chat = await emu.start_chat(display_name="Customer")
+        async with ParticipantClient(
+            endpoint_url=emu.endpoint_url, transport=emu.http_transport(),
+            retry=RetryPolicy(max_attempts=2),
+        ) as client:
+            conn = await client.create_participant_connection(
+                chat.participant_token, connect_participant=True
+            )
+            assert conn.websocket is not None and conn.websocket.url
+            assert conn.connection_credentials is not None
+            token = conn.connection_credentials.connection_token
+            assert token
+            assert conn.connection_credentials.expiry is not None
+            expiry = parse_timestamp(conn.connection_credentials.expiry)
+            assert expiry > parse_timestamp(conn.websocket.connection_expiry or "")
+
+            sent = []
+            for i in range(5):
+                result = await client.send_message(
+                    token, content_type=ContentType.TEXT_PLAIN, content=f"message {i}"
+                )
+                assert result.id
+                sent.append(result.id)
+            await client.send_event(token, content_type=ContentType.TYPING)
+
+            page = await client.get_transcript(token, max_results=2, sort_order="ASCENDING",
+                                               start_position=StartPosition(most_recent=100),
+                                               scan_direction="FORWARD")
+            assert page.transcript is not None and len(page.transcript) <= 2
+            items = [item async for item in client.iter_transcript(
+                token, max_results=2, sort_order="ASCENDING")]
+            texts = [i for i in items if isinstance(i, TextMessage)]
+            assert {i.id for i in texts} >= set(sent)
+            assert len({i.id for i in items}) == len(items)
+
+            # a receipt: Content {"messageId": ...}
+            await emu.add_participant(chat.contact_id, role="AGENT")
+            await client.send_event(token, content_type=ContentType.MESSAGE_READ,
+                                    content=f'{{"messageId":"{sent[0]}"}}')
+
+            # attachments: start, PUT with every header, complete, get, download
+            data = b"hello attachment"
+            started = await client.start_attachment_upload(
+                token, content_type="text/plain", attachment_size_in_bytes=len(data),
+                attachment_name="note.txt")
+            assert started.attachment_id and started.upload_metadata is not None
+            await client.upload_attachment(started.upload_metadata, data)
+            await client.complete_attachment_upload(token, attachment_ids=[started.attachment_id])
+            got = await client.get_attachment(token, attachment_id=started.attachment_id,
+                                              url_expiry_in_seconds=60)
+            assert got.attachment_size_in_bytes == len(data) and got.url
+            assert await client.download_attachment(got.url) == data
+
+            with pytest.raises(errors.ResourceNotFoundException):
+                await client.describe_view(token, view_token="no-such-view")
+
+            # the ParticipantToken is not a ConnectionToken
+            with pytest.raises(errors.AccessDeniedException) as info:
+                await client.send_message(chat.participant_token, content_type="text/plain",
+                                          content="x")
+            assert chat.participant_token not in str(info.value)
+
+            await client.disconnect_participant(token)
+            with pytest.raises(errors.AccessDeniedException):
+                await client.send_message(token, content_type="text/plain", content="late")
