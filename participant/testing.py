@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from participant._time import system_clock, trio_clock
-from participant.emulator import Emulator, EmulatorConfig, StartedChat
+from participant.emulator import Emulator, EmulatorConfig, EmulatorServer, StartedChat, serve
 
 
 @pytest.fixture
@@ -49,3 +49,11 @@ async def emulator(
 async def emulator_chat(emulator: Emulator) -> StartedChat:
     """A chat started on ``emulator`` (customer "Customer")."""
     return await emulator.start_chat(display_name="Customer")
+
+
+@pytest.fixture
+async def emulator_server(emulator_config: EmulatorConfig) -> AsyncIterator[EmulatorServer]:
+    """The emulator on a free loopback port (hypercorn, real sockets, system clock):
+    ``emulator_server.endpoint_url`` and ``emulator_server.emulator``."""
+    async with serve(emulator_config, "127.0.0.1", 0) as server:
+        yield server

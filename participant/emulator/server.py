@@ -23,6 +23,16 @@ from participant.emulator.core import Emulator
 log = logging.getLogger("participant.emulator.server")
 
 
+class _HideAborts(logging.Filter):
+    """Hide hypercorn's traceback for a deliberate socket drop (a fault, not an error).
+
+    ASGI cannot cut a TCP connection: the app raises, hypercorn closes (code 1011)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return type(exc).__name__ != "_AbortSocket"
+
+
 @attrs.frozen
 class EmulatorServer:
     """A running loopback emulator: ``endpoint_url`` (``http://127.0.0.1:<port>``), the
@@ -55,7 +65,10 @@ async def serve(
     hconfig = hypercorn.config.Config()
     hconfig.bind = [f"{host}:{port}"]
     hconfig.accesslog = None
-    hconfig.errorlog = logging.getLogger("participant.emulator.hypercorn")
+    errorlog = logging.getLogger("participant.emulator.hypercorn")
+    if not any(isinstance(f, _HideAborts) for f in errorlog.filters):
+        errorlog.addFilter(_HideAborts())
+    hconfig.errorlog = errorlog
     hconfig.graceful_timeout = 0.5
     async with emulator.run(), trio.open_nursery() as nursery:
         binds: list[str] = await nursery.start(

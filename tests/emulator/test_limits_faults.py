@@ -93,7 +93,7 @@ async def test_rate_limit_throttles_past_burst(
 async def test_connection_token_expires_after_a_day(
     emulator: Emulator, emulator_chat: StartedChat, autojump_clock: trio.testing.MockClock
 ) -> None:
-    raw, conn, token = await connected(emulator, emulator_chat)
+    raw, _conn, token = await connected(emulator, emulator_chat)
     autojump_clock.jump(emulator.config.connection_token_ttl - 1)
     assert (await raw.call("/participant/transcript", token)).status_code == 200
     autojump_clock.jump(2)

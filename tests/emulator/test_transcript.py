@@ -98,7 +98,7 @@ def test_start_positions(filled: Any, sort_order: str, scan: str | None, kind: s
 
 
 def test_max_results_zero_means_default(filled: Any) -> None:
-    cp, token, items, _ = filled
+    cp, token, _items, _ = filled
     assert len(cp.get_transcript(ConnectionToken=token, MaxResults=0)["Transcript"]) == 10
 
 
