@@ -110,8 +110,10 @@ class ChatSocket:
         on_item: ItemSink,
         config: SocketConfig,
         name: str,
+        on_lost: Callable[[ChatSocket], None] | None = None,
     ) -> None:
         self._ws = ws
+        self._on_lost = on_lost
         self._scope = cancel_scope
         self._on_item = on_item
         self._config = config
@@ -147,6 +149,8 @@ class ChatSocket:
         self.lost.set()
         self._sub_event.set()
         self._scope.cancel()
+        if self._on_lost is not None:
+            self._on_lost(self)
 
     async def aclose(self) -> None:
         """Close the socket (close frame, bounded by ``close_timeout``); idempotent.
@@ -326,14 +330,16 @@ async def serve_socket(
     on_item: ItemSink,
     config: SocketConfig = SocketConfig(),
     name: str = "ws",
+    on_lost: Callable[[ChatSocket], None] | None = None,
     task_status: trio.TaskStatus[ChatSocket] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Open ``url`` and run the socket until it is lost or closed.
 
     Use as ``sock = await nursery.start(partial(serve_socket, url, ...))``: ``start``
     returns the open (not yet subscribed) :class:`ChatSocket`, or raises
-    :class:`SocketOpenError` if the websocket could not be opened. The URL is a secret
-    (presigned): it is never logged.
+    :class:`SocketOpenError` if the websocket could not be opened. ``on_lost`` is called
+    (synchronously, once) when the socket is lost, not when it is closed by
+    :meth:`ChatSocket.aclose`. The URL is a secret (presigned): it is never logged.
     """
     error: BaseException | None = None
     sock: ChatSocket | None = None
@@ -341,7 +347,7 @@ async def serve_socket(
     try:
         async with trio.open_nursery() as nursery:
             ws = await connector(nursery, url)
-            sock = ChatSocket(ws, nursery.cancel_scope, on_item, config, name)
+            sock = ChatSocket(ws, nursery.cancel_scope, on_item, config, name, on_lost)
             nursery.start_soon(sock._reader)
             nursery.start_soon(sock._heartbeat)
             if config.ping_interval is not None:

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import trio
 import trio.testing
 import trio_websocket
+
+from participant._time import trio_clock
+from participant.actor import connect
+from participant.api import ParticipantClient, RetryPolicy
+from participant.emulator import Emulator, EmulatorConfig
 
 
 @pytest.fixture
@@ -135,3 +141,40 @@ async def fake_server() -> AsyncIterator[FakeServer]:
     async with trio.open_nursery() as nursery:
         yield FakeServer(nursery)
         nursery.cancel_scope.cancel()
+
+
+# ---- the emulator, in memory ---------------------------------------------------------
+
+
+class Rig:
+    """An emulator in memory plus a client and connector bound to it."""
+
+    def __init__(self, emu: Emulator, client: ParticipantClient) -> None:
+        self.emu = emu
+        self.client = client
+        self.connector = emu.websocket_connector()
+
+    def connect(self, token: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("client", self.client)
+        kwargs.setdefault("websocket_connector", self.connector)
+        kwargs.setdefault("wall_clock", self.emu.service.now)
+        return connect(token, **kwargs)
+
+
+@asynccontextmanager
+async def open_rig(cfg: EmulatorConfig | None = None) -> AsyncIterator[Rig]:
+    emu = Emulator(cfg or EmulatorConfig(), wall_clock=trio_clock())
+    async with emu.run():
+        client = ParticipantClient(
+            endpoint_url=emu.endpoint_url,
+            transport=emu.http_transport(),
+            retry=RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=1.0),
+        )
+        async with client:
+            yield Rig(emu, client)
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    async with open_rig() as r:
+        yield r

@@ -1,0 +1,236 @@
+"""Small parts of the actor: seen-Id window, state-change feed, backoff, receipts.
+
+Private to :mod:`participant.actor`; documented there.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import attrs
+import trio
+
+from participant.machine import StateChange
+
+log = logging.getLogger("participant.actor")
+
+ReceiptKind = Literal["delivered", "read"]
+
+
+class SeenIds:
+    """Item Ids already delivered, bounded in time and count.
+
+    An Id is kept while its item's AbsoluteTime is within ``window`` seconds of the newest
+    AbsoluteTime seen, and at most ``max_ids`` Ids are kept (oldest dropped first). Gap fill
+    starts ``overlap`` (< ``window``) seconds before the newest AbsoluteTime, so every item
+    it can return again is still remembered unless more than ``max_ids`` items arrived in
+    that overlap.
+    """
+
+    __slots__ = ("_ids", "max_ids", "newest", "window")
+
+    def __init__(self, window: float, max_ids: int) -> None:
+        self._ids: OrderedDict[str, float | None] = OrderedDict()
+        self.window = window
+        self.max_ids = max_ids
+        #: Newest AbsoluteTime seen (epoch seconds), ``None`` before the first timed item.
+        self.newest: float | None = None
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._ids
+
+    def add(self, item_id: str, at: float | None) -> None:
+        self._ids[item_id] = at
+        if at is not None and (self.newest is None or at > self.newest):
+            self.newest = at
+        while len(self._ids) > self.max_ids:
+            self._ids.popitem(last=False)
+        if self.newest is not None:
+            horizon = self.newest - self.window
+            while self._ids:
+                first = next(iter(self._ids.values()))
+                if first is None or first >= horizon:
+                    break
+                self._ids.popitem(last=False)
+
+
+class ChangeFeed:
+    """An async iterator of :class:`StateChange` for one observer.
+
+    Keeps at most ``maxlen`` unread changes; when an observer falls further behind, the
+    oldest unread ones are discarded and counted in :attr:`missed` (state changes are a
+    status feed; items are never dropped this way). Ends after the terminal change.
+    """
+
+    def __init__(self, maxlen: int, on_close: Callable[[ChangeFeed], None]) -> None:
+        self._queue: deque[StateChange] = deque()
+        self._maxlen = maxlen
+        self._wakeup = trio.Event()
+        self._ended = False
+        self._on_close = on_close
+        self.missed = 0
+
+    def push(self, change: StateChange) -> None:
+        if len(self._queue) >= self._maxlen:
+            self._queue.popleft()
+            self.missed += 1
+        self._queue.append(change)
+        self._wakeup.set()
+
+    def end(self) -> None:
+        self._ended = True
+        self._wakeup.set()
+
+    def __aiter__(self) -> ChangeFeed:
+        return self
+
+    async def __anext__(self) -> StateChange:
+        while not self._queue:
+            if self._ended:
+                self._on_close(self)
+                raise StopAsyncIteration
+            self._wakeup = trio.Event()
+            await self._wakeup.wait()
+        return self._queue.popleft()
+
+    def aclose_nowait(self) -> None:
+        self._ended = True
+        self._queue.clear()
+        self._on_close(self)
+
+
+def backoff_delay(
+    attempt: int, *, initial: float, cap: float, multiplier: float, rng: random.Random
+) -> float:
+    """Exponential backoff with "equal jitter": ``d/2 + uniform(0, d/2)``, ``d`` =
+    ``min(cap, initial * multiplier**attempt)`` seconds."""
+    base = min(cap, initial * multiplier ** min(attempt, 64))
+    return base / 2 + rng.uniform(0, base / 2)
+
+
+@attrs.define
+class _Waiter:
+    done: trio.Event = attrs.field(factory=trio.Event)
+    sent: bool = False
+    error: BaseException | None = None
+
+
+@attrs.define
+class _Pending:
+    message_id: str
+    waiters: list[_Waiter] = attrs.field(factory=list)
+
+
+SendReceipt = Callable[[ReceiptKind, str], Awaitable[None]]
+
+
+class ReceiptCoalescer:
+    """Delivered/read receipts coalesced the way AWS's JS client does (protocol.md §4).
+
+    A receipt is held ``hold`` seconds so a read can replace a delivered of the same
+    message; then, per kind, only the latest receipt is sent, at most one batch per
+    ``window`` seconds; the same receipt is never sent twice (a read also covers the
+    delivered receipt of the same message). Callers wait for the outcome: ``True`` sent,
+    ``False`` coalesced away or already sent; the send's error is raised to the caller
+    whose receipt failed.
+    """
+
+    def __init__(
+        self,
+        send: SendReceipt,
+        spawn: Callable[[Callable[[], Awaitable[None]]], None],
+        *,
+        hold: float,
+        window: float,
+        remember: int = 256,
+    ) -> None:
+        self._send = send
+        self._spawn = spawn
+        self._hold = hold
+        self._window = window
+        self._pending: dict[ReceiptKind, _Pending] = {}
+        self._sent: OrderedDict[tuple[ReceiptKind, str], None] = OrderedDict()
+        self._remember = remember
+        self._flushing = False
+        self._last_flush: float | None = None
+
+    def _already(self, kind: ReceiptKind, message_id: str) -> bool:
+        if ("read", message_id) in self._sent:
+            return True
+        return (kind, message_id) in self._sent
+
+    async def submit(self, kind: ReceiptKind, message_id: str) -> bool:
+        if self._already(kind, message_id):
+            return False
+        if kind == "delivered":
+            read = self._pending.get("read")
+            if read is not None and read.message_id == message_id:
+                return False
+        waiter = _Waiter()
+        pending = self._pending.get(kind)
+        if pending is not None and pending.message_id != message_id:
+            _settle(pending.waiters, sent=False)
+            pending = None
+        if pending is None:
+            pending = self._pending[kind] = _Pending(message_id)
+        pending.waiters.append(waiter)
+        if kind == "read":
+            delivered = self._pending.get("delivered")
+            if delivered is not None and delivered.message_id == message_id:
+                del self._pending["delivered"]
+                _settle(delivered.waiters, sent=False)
+        if not self._flushing:
+            self._flushing = True
+            self._spawn(self._flush)
+        await waiter.done.wait()
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.sent
+
+    async def _flush(self) -> None:
+        batch: list[tuple[ReceiptKind, _Pending]] = []
+        try:
+            while self._pending:
+                now = trio.current_time()
+                at = now + self._hold
+                if self._last_flush is not None:
+                    at = max(at, self._last_flush + self._window)
+                await trio.sleep_until(at)
+                batch = [
+                    (kind, self._pending.pop(kind))
+                    for kind in ("delivered", "read")
+                    if kind in self._pending
+                ]
+                self._last_flush = trio.current_time()
+                for kind, pending in batch:
+                    try:
+                        await self._send(kind, pending.message_id)
+                    except Exception as exc:
+                        _settle(pending.waiters, sent=False, error=exc)
+                    else:
+                        self._sent[(kind, pending.message_id)] = None
+                        while len(self._sent) > self._remember:
+                            self._sent.popitem(last=False)
+                        _settle(pending.waiters, sent=True)
+        finally:
+            self._flushing = False
+            for _kind, pending in batch:  # interrupted mid-send: not known to be sent
+                _settle(pending.waiters, sent=False)
+            for pending in self._pending.values():
+                _settle(pending.waiters, sent=False)
+            self._pending.clear()
+
+
+def _settle(waiters: list[_Waiter], *, sent: bool, error: BaseException | None = None) -> None:
+    for waiter in waiters:
+        waiter.sent = sent
+        waiter.error = error
+        waiter.done.set()
+    waiters.clear()

@@ -1,0 +1,998 @@
+"""The participant actor: one chat participant as a trio actor (design.md; issue 4).
+
+``async with connect(participant_token, ...) as participant:`` yields a :class:`Participant`
+once its websocket is subscribed. The actor owns one nursery; inside it run the websocket
+reader and heartbeat (:mod:`participant.socket`), the supervisor (renewal timer and reconnect
+loop, which also runs gap fill) and the item handlers. Its life is the state machine of
+:mod:`participant.machine`. Leaving the block, cancelling the surrounding scope, the chat
+ending or :meth:`Participant.disconnect` all end in state ``disconnected`` with no task left.
+
+Guarantees and policies (docs/concepts.md has the timelines):
+
+- **Renewal, make-before-break** (protocol.md §2): at ``ConnectionExpiry`` minus a margin
+  and at the ConnectionToken ``Expiry`` minus a margin, CreateParticipantConnection is
+  called again with the ParticipantToken; the new URL is opened within
+  ``ParticipantConfig.url_window`` seconds of the response (else it is never used and a new
+  one is fetched), subscribed, and only then is the old socket closed. The margin is
+  ``min(renewal_margin, renewal_fraction * lifetime)``.
+- **Reconnection**: a socket closed, failing or with a heartbeat unanswered at the next tick
+  is lost; the actor backs off exponentially with jitter (``backoff_initial`` 1 s doubling
+  to ``backoff_max`` 30 s, each delay drawn from ``[d/2, d]``), fetches a new URL and
+  resubscribes. ThrottlingException, 5xx and network errors are retried this way;
+  AccessDeniedException while reconnecting means the chat ended: a synthetic
+  :class:`~participant.model.ChatEnded` item is delivered and the state becomes
+  ``disconnected``.
+- **Gap fill and exactly-once**: after every unplanned reconnect (and, by default, after
+  each renewal) GetTranscript is paged FORWARD from ``gap_fill_overlap`` seconds before the
+  newest AbsoluteTime seen; the items are delivered in AbsoluteTime order, before any item
+  the new socket carried meanwhile. Items are deduplicated by Id: the Ids of items within
+  ``dedupe_window`` seconds of the newest AbsoluteTime are remembered (at most
+  ``dedupe_max_ids``), so memory stays bounded.
+- **Slow consumer: backpressure, never a silent drop.** Items go to the iterator through a
+  buffer of ``max_buffered_items``. When it is full the websocket reader waits; the
+  heartbeat watchdog does not count that wait against the socket. If the service drops
+  the socket meanwhile, reconnect and gap fill recover every item. A program that only
+  uses handlers sets ``iterate=False`` (then nothing is buffered for the iterator).
+- **Handlers** registered with :meth:`Participant.on` run as tasks in the actor's nursery;
+  a failing handler is logged with the item's Id and never stops the actor.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import math
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any, Final, TypeVar
+
+import attrs
+import httpx
+import trio
+
+from participant._actor_support import (
+    ChangeFeed,
+    ReceiptCoalescer,
+    ReceiptKind,
+    SeenIds,
+    backoff_delay,
+)
+from participant._time import WallClock, format_timestamp, parse_timestamp, system_clock
+from participant.api import ParticipantClient
+from participant.errors import (
+    AccessDeniedException,
+    ChatEndedError,
+    InvalidParameterError,
+    ParticipantClosedError,
+    ServiceError,
+    TransportError,
+)
+from participant.machine import State, StateChange, StateModel, Trigger
+from participant.model import (
+    ChatEnded,
+    ChatItemType,
+    ContentType,
+    CreateParticipantConnectionResponse,
+    Item,
+    SendEventResponse,
+    SendMessageResponse,
+    StartPosition,
+    View,
+    parse_item,
+)
+from participant.socket import (
+    ChatSocket,
+    SocketConfig,
+    SocketOpenError,
+    WebSocketConnector,
+    default_connector,
+    serve_socket,
+)
+
+__all__ = [
+    "ItemHandler",
+    "Participant",
+    "ParticipantConfig",
+    "ParticipantStats",
+    "connect",
+]
+
+log = logging.getLogger("participant.actor")
+
+ItemHandler = Callable[[Any], Awaitable[None] | None]
+"""A handler: called with each matching item; may be a plain or an async function."""
+
+H = TypeVar("H", bound=ItemHandler)
+
+_RNG: Final = random.Random()
+
+
+def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise InvalidParameterError(attribute.name, "a positive number of seconds")
+
+
+def _non_negative(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not (value >= 0 and math.isfinite(value)):
+        raise InvalidParameterError(attribute.name, "a number of seconds >= 0")
+
+
+def _at_least_one(_inst: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    if value < 1:
+        raise InvalidParameterError(attribute.name, ">= 1")
+
+
+@attrs.frozen(kw_only=True)
+class ParticipantConfig:
+    """Tuning of a :class:`Participant` (seconds unless stated; defaults from protocol.md).
+
+    Attributes:
+        renewal_margin: renew this long before ConnectionExpiry / the token's Expiry ...
+        renewal_fraction: ... but no more than this fraction of the lifetime (short
+            lifetimes, e.g. an emulator with a ConnectionExpiry of a few seconds).
+        url_window: a fresh websocket URL is opened within this time of the
+            CreateParticipantConnection response or never used (service: 100 s; AWS's JS
+            client: 85 s).
+        backoff_initial, backoff_max, backoff_multiplier: reconnect backoff; each delay is
+            drawn from ``[d/2, d]`` with ``d = min(backoff_max, initial * multiplier**n)``.
+        max_buffered_items: items buffered for the iterator before the reader waits.
+        iterate: buffer items for ``async for``; set False when only handlers consume.
+        typing_interval: :meth:`Participant.send_typing` sends at most one event per this.
+        receipt_hold, receipt_window: receipt coalescing (protocol.md §4: 0.3 s, 5 s).
+        dedupe_window, dedupe_max_ids: the remembered Ids (see the module docstring).
+        gap_fill_overlap: gap fill starts this long before the newest AbsoluteTime seen.
+        gap_fill_after_renewal: also fill after a planned renewal (covers items still in
+            the old socket's buffers when it is closed).
+        transcript_page_size: MaxResults of each GetTranscript page (1..100).
+        state_feed_size: unread :class:`StateChange` kept per :meth:`Participant.state_changes`.
+        socket: timing of each websocket (:class:`participant.socket.SocketConfig`).
+    """
+
+    renewal_margin: float = attrs.field(default=60.0, validator=_non_negative)
+    renewal_fraction: float = attrs.field(default=0.2, validator=_non_negative)
+    url_window: float = attrs.field(default=85.0, validator=_positive)
+    backoff_initial: float = attrs.field(default=1.0, validator=_positive)
+    backoff_max: float = attrs.field(default=30.0, validator=_positive)
+    backoff_multiplier: float = attrs.field(default=2.0, validator=_positive)
+    max_buffered_items: int = attrs.field(default=256, validator=_at_least_one)
+    iterate: bool = True
+    typing_interval: float = attrs.field(default=10.0, validator=_non_negative)
+    receipt_hold: float = attrs.field(default=0.3, validator=_non_negative)
+    receipt_window: float = attrs.field(default=5.0, validator=_non_negative)
+    dedupe_window: float = attrs.field(default=600.0, validator=_positive)
+    dedupe_max_ids: int = attrs.field(default=2048, validator=_at_least_one)
+    gap_fill_overlap: float = attrs.field(default=30.0, validator=_non_negative)
+    gap_fill_after_renewal: bool = True
+    transcript_page_size: int = attrs.field(default=100, validator=_at_least_one)
+    state_feed_size: int = attrs.field(default=256, validator=_at_least_one)
+    socket: SocketConfig = attrs.field(factory=SocketConfig)
+
+    def __attrs_post_init__(self) -> None:
+        if self.gap_fill_overlap >= self.dedupe_window:
+            raise InvalidParameterError("gap_fill_overlap", "< dedupe_window")
+        if self.transcript_page_size > 100:
+            raise InvalidParameterError("transcript_page_size", "1..100")
+
+
+@attrs.define
+class ParticipantStats:
+    """Counters of one participant (for summaries and benchmarks)."""
+
+    items_received: int = 0
+    """Chat items decoded from websockets, duplicates included."""
+    items_delivered: int = 0
+    """Items handed to the consumer (each Id once)."""
+    duplicates_dropped: int = 0
+    """Items dropped because their Id was already delivered."""
+    gap_fills: int = 0
+    """GetTranscript gap fills completed."""
+    gap_filled_items: int = 0
+    """Items delivered by gap fill (missed by the socket)."""
+    history_items: int = 0
+    """Items delivered from the history at start."""
+    renewals: int = 0
+    """Planned renewals (make-before-break) completed."""
+    token_renewals: int = 0
+    """Of those, renewals due to the ConnectionToken's Expiry."""
+    drops: int = 0
+    """Subscribed sockets lost (close, error, missed heartbeat)."""
+    reconnects: int = 0
+    """Successful reconnects after a drop."""
+    failed_attempts: int = 0
+    """Failed connection attempts (CreateParticipantConnection, open, subscribe)."""
+    handler_errors: int = 0
+    """Handler calls that raised."""
+
+
+def _epoch(absolute_time: str | None) -> float | None:
+    if absolute_time is None:
+        return None
+    try:
+        return parse_timestamp(absolute_time)
+    except ValueError:
+        return None
+
+
+def _sort_key(item: Item) -> float:
+    at = _epoch(item.absolute_time)
+    return -math.inf if at is None else at
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, ServiceError):
+        return exc.retryable
+    return isinstance(exc, (TransportError, httpx.TransportError, OSError))
+
+
+class _Credentials:
+    """The current ConnectionToken and deadlines (trio time). Never in repr or logs."""
+
+    __slots__ = ("connection_expiry", "connection_token", "token_expiry")
+
+    def __init__(self, connection_token: str, connection_expiry: float, token_expiry: float):
+        self.connection_token = connection_token
+        self.connection_expiry = connection_expiry
+        self.token_expiry = token_expiry
+
+    def __repr__(self) -> str:
+        return "<_Credentials>"
+
+
+class Participant:
+    """One participant of one chat, as a trio actor. Create with :func:`connect`.
+
+    Consume items with ``async for item in participant`` (typed :class:`Item` subclasses,
+    each Id once, ending when the participant is disconnected; if it ended on a fatal
+    error, the iterator raises that error), or with handlers registered by :meth:`on`.
+    Observe the state with :attr:`state`, :meth:`on_state_change` and
+    :meth:`state_changes`; counters are in :attr:`stats`.
+    """
+
+    def __init__(
+        self,
+        participant_token: str,
+        *,
+        client: ParticipantClient,
+        connector: WebSocketConnector,
+        wall_clock: WallClock,
+        connect_participant: bool | None,
+        history: bool,
+        config: ParticipantConfig,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not participant_token:
+            raise InvalidParameterError("participant_token", "a non-empty string")
+        self._participant_token = participant_token
+        self._client = client
+        self._connector = connector
+        self._wall_clock = wall_clock
+        self._connect_participant = connect_participant
+        self._history = history
+        self.config = config
+        self._rng = rng or _RNG
+        self.stats = ParticipantStats()
+        self._machine = StateModel(self._on_state_change)
+        self._items_send: trio.MemorySendChannel[Item] | None = None
+        self._items_recv: trio.MemoryReceiveChannel[Item] | None = None
+        if config.iterate:
+            self._items_send, self._items_recv = trio.open_memory_channel[Item](
+                config.max_buffered_items
+            )
+        self._seen = SeenIds(config.dedupe_window, config.dedupe_max_ids)
+        self._socket: ChatSocket | None = None
+        self._sockets_opened = 0
+        self._credentials: _Credentials | None = None
+        self._renew_at = math.inf
+        self._renew_reason = ""
+        self._renew_for_token = False
+        self._wakeup = trio.Event()
+        self._gate: trio.Event | None = None
+        self._handlers: list[tuple[type[Item] | str, ItemHandler]] = []
+        self._state_listeners: list[Callable[[StateChange], None]] = []
+        self._feeds: list[ChangeFeed] = []
+        self._nursery: trio.Nursery | None = None
+        self._conn_nursery: trio.Nursery | None = None
+        self._conn_scope = trio.CancelScope()
+        self._connected_once = False
+        self._started_wall = wall_clock()
+        self._end_pending: str | None = None
+        self._ended = False
+        #: The fatal error that disconnected the participant, if any.
+        self.error: BaseException | None = None
+        self._last_typing: float | None = None
+        self._receipts: ReceiptCoalescer | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<Participant {self._machine.state} delivered={self.stats.items_delivered} "
+            f"renewals={self.stats.renewals} reconnects={self.stats.reconnects}>"
+        )
+
+    # ---- observation -----------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The current :class:`~participant.machine.State`."""
+        return self._machine.current
+
+    def on_state_change(self, fn: Callable[[StateChange], None]) -> Callable[[StateChange], None]:
+        """Register ``fn(change)``, called synchronously on every transition (usable as a
+        decorator). An exception in ``fn`` is logged and ignored."""
+        self._state_listeners.append(fn)
+        return fn
+
+    def state_changes(self) -> ChangeFeed:
+        """An async iterator of the :class:`StateChange` from now on; it ends after the
+        change to ``disconnected``. Keeps ``config.state_feed_size`` unread changes (older
+        ones are discarded and counted in ``feed.missed``)."""
+        feed = ChangeFeed(self.config.state_feed_size, self._feeds_remove)
+        if self._machine.current is State.DISCONNECTED:
+            feed.end()
+        else:
+            self._feeds.append(feed)
+        return feed
+
+    def _feeds_remove(self, feed: ChangeFeed) -> None:
+        if feed in self._feeds:
+            self._feeds.remove(feed)
+
+    def _on_state_change(self, change: StateChange) -> None:
+        log.info(
+            "participant %s -> %s (%s)%s",
+            change.old,
+            change.new,
+            change.reason or change.trigger,
+            "" if change.delay is None else f", next attempt in {change.delay:.2f} s",
+        )
+        for fn in list(self._state_listeners):
+            try:
+                fn(change)
+            except Exception:
+                log.exception("state change listener %r failed", fn)
+        for feed in list(self._feeds):
+            feed.push(change)
+            if change.new is State.DISCONNECTED:
+                feed.end()
+
+    def on(self, key: type[Item] | str) -> Callable[[H], H]:
+        """Decorator: run ``fn(item)`` for each item that is an instance of ``key`` (an
+        :class:`Item` class) or whose ``content_type`` equals ``key`` (a str).
+
+        Each call runs as its own task in the actor's nursery; an exception is logged with
+        the item's Id and counted in ``stats.handler_errors``.
+        """
+        if not (isinstance(key, str) or (isinstance(key, type) and issubclass(key, Item))):
+            raise InvalidParameterError("key", "an Item subclass or a ContentType string")
+
+        def register(fn: H) -> H:
+            self._handlers.append((key, fn))
+            return fn
+
+        return register
+
+    def __aiter__(self) -> Participant:
+        return self
+
+    async def __anext__(self) -> Item:
+        if self._items_recv is None:
+            raise RuntimeError("iteration is off (ParticipantConfig.iterate=False)")
+        try:
+            return await self._items_recv.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            if self.error is not None:
+                raise self.error from None
+            raise StopAsyncIteration from None
+
+    # ---- delivery --------------------------------------------------------------------
+
+    async def _on_socket_item(self, item: Item) -> None:
+        self.stats.items_received += 1
+        while self._gate is not None:
+            await self._gate.wait()
+        await self._emit(item)
+        self._end_if_pending()
+
+    async def _emit(self, item: Item) -> bool:
+        """Deliver ``item`` unless its Id was delivered already; True if delivered."""
+        if self._machine.current is State.DISCONNECTED:
+            return False
+        item_id = item.id
+        if item_id is not None:
+            if item_id in self._seen:
+                self.stats.duplicates_dropped += 1
+                return False
+            self._seen.add(item_id, _epoch(item.absolute_time))
+        self.stats.items_delivered += 1
+        if isinstance(item, ChatEnded) and self._end_pending is None:
+            self._end_pending = "end: chat.ended"
+        if self._handlers:
+            self._dispatch(item)
+        if self._items_send is not None:
+            try:
+                await self._items_send.send(item)
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                pass
+        return True
+
+    def _dispatch(self, item: Item) -> None:
+        nursery = self._nursery
+        if nursery is None:
+            return
+        for key, fn in self._handlers:
+            if (isinstance(key, str) and item.content_type == key) or (
+                isinstance(key, type) and isinstance(item, key)
+            ):
+                nursery.start_soon(self._run_handler, fn, item)
+
+    async def _run_handler(self, fn: ItemHandler, item: Item) -> None:
+        try:
+            result = fn(item)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            self.stats.handler_errors += 1
+            log.exception("handler %s failed on item %s", getattr(fn, "__name__", fn), item.id)
+
+    def _end_if_pending(self) -> None:
+        if self._end_pending is not None:
+            reason, self._end_pending = self._end_pending, None
+            self._finish(Trigger.ENDED, reason)
+
+    def _finish(self, trigger: Trigger, reason: str, error: BaseException | None = None) -> None:
+        """Go to disconnected (synchronously): stop the connection tasks, end the iterator."""
+        if self._machine.current is State.DISCONNECTED:
+            return
+        if trigger is Trigger.ENDED:
+            self._ended = True
+        self.error = error
+        self._machine.fire(trigger, reason)
+        if self._items_send is not None:
+            self._items_send.close()
+        self._wakeup.set()
+        self._conn_scope.cancel()
+
+    # ---- connection management -------------------------------------------------------
+
+    def _on_socket_lost(self, sock: ChatSocket) -> None:
+        if sock is not self._socket:
+            return
+        if self._machine.current in (State.SUBSCRIBED, State.EXPIRED):
+            self.stats.drops += 1
+            self._machine.lost(f"drop: {sock.lost_reason}")
+        self._wakeup.set()
+
+    def _backoff(self, attempt: int) -> float:
+        c = self.config
+        return backoff_delay(
+            attempt,
+            initial=c.backoff_initial,
+            cap=c.backoff_max,
+            multiplier=c.backoff_multiplier,
+            rng=self._rng,
+        )
+
+    async def _create_connection(self) -> tuple[CreateParticipantConnectionResponse, float]:
+        connect_participant = self._connect_participant
+        if connect_participant is None and not self._connected_once:
+            connect_participant = True
+        response = await self._client.create_participant_connection(
+            self._participant_token, connect_participant=connect_participant
+        )
+        self._connected_once = True
+        return response, trio.current_time()
+
+    def _adopt(self, response: CreateParticipantConnectionResponse, at: float) -> None:
+        ws = response.websocket
+        creds = response.connection_credentials
+        assert ws is not None and creds is not None and creds.connection_token is not None
+        wall = self._wall_clock()
+        conn_exp = _epoch(ws.connection_expiry)
+        tok_exp = _epoch(creds.expiry)
+        connection_expiry = math.inf if conn_exp is None else at + (conn_exp - wall)
+        token_expiry = math.inf if tok_exp is None else at + (tok_exp - wall)
+        self._credentials = _Credentials(creds.connection_token, connection_expiry, token_expiry)
+        c = self.config
+
+        def renew_at(deadline: float) -> float:
+            lifetime = max(0.0, deadline - at)
+            return deadline - min(c.renewal_margin, c.renewal_fraction * lifetime)
+
+        conn_renew, tok_renew = renew_at(connection_expiry), renew_at(token_expiry)
+        self._renew_for_token = tok_renew < conn_renew
+        self._renew_at = min(conn_renew, tok_renew)
+        which = "ConnectionToken Expiry" if self._renew_for_token else "ConnectionExpiry"
+        due_in = (token_expiry if self._renew_for_token else connection_expiry) - self._renew_at
+        self._renew_reason = f"renewal: {which} in {due_in:.0f} s"
+
+    async def _open(self, response: CreateParticipantConnectionResponse, at: float) -> ChatSocket:
+        ws = response.websocket
+        creds = response.connection_credentials
+        if ws is None or not ws.url or creds is None or not creds.connection_token:
+            raise TransportError("CreateParticipantConnection returned no Websocket URL or token")
+        nursery = self._conn_nursery
+        assert nursery is not None
+        self._sockets_opened += 1
+        with trio.move_on_at(at + self.config.url_window) as window:
+            sock: ChatSocket = await nursery.start(
+                partial(
+                    serve_socket,
+                    ws.url,
+                    connector=self._connector,
+                    on_item=self._on_socket_item,
+                    on_lost=self._on_socket_lost,
+                    config=self.config.socket,
+                    name=f"ws{self._sockets_opened}",
+                )
+            )
+        if window.cancelled_caught:
+            raise SocketOpenError("websocket URL not opened within its window; not used")
+        return sock
+
+    async def _wait_unless_woken(self, delay: float) -> None:
+        self._wakeup = trio.Event()
+        with trio.move_on_after(delay):
+            await self._wakeup.wait()
+
+    async def _establish(self) -> None:
+        """From token, expired or reconnecting: end with a subscribed current socket.
+
+        Raises non-retryable errors (and AccessDeniedException from state token).
+        """
+        attempt = 0
+        while True:
+            start_state = self._machine.current
+            if start_state is State.DISCONNECTED:
+                return
+            if start_state is State.RECONNECTING:
+                delay = self._backoff(attempt)
+                self._machine.backoff(delay, f"backoff before attempt {attempt + 1}")
+                await trio.sleep(delay)
+            try:
+                response, at = await self._create_connection()
+                sock = await self._open(response, at)
+            except AccessDeniedException:
+                if start_state is State.TOKEN:
+                    raise
+                await self._chat_ended_by_access_denied()
+                return
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise
+                attempt += 1
+                self.stats.failed_attempts += 1
+                log.warning("connection attempt failed: %s", _describe(exc))
+                current = self._machine.current
+                if current is State.TOKEN:
+                    self._machine.lost(f"connect failed: {_describe(exc)}")
+                elif current is State.EXPIRED:
+                    await self._wait_unless_woken(self._backoff(attempt - 1))
+                continue
+            self._adopt(response, at)
+            if self._machine.current is State.TOKEN:
+                self._machine.opened("websocket open")
+            elif self._machine.current is State.RECONNECTING:
+                self._machine.retry("reconnect: new websocket open")
+            try:
+                await sock.subscribe()
+            except TransportError as exc:
+                await sock.aclose()
+                attempt += 1
+                self.stats.failed_attempts += 1
+                log.warning("subscribe failed: %s", exc)
+                current = self._machine.current
+                if current is State.CONNECTED:
+                    self._machine.lost(f"subscribe failed: {exc}")
+                elif current is State.EXPIRED:
+                    await self._wait_unless_woken(self._backoff(attempt - 1))
+                continue
+            old, self._socket = self._socket, sock
+            if self._machine.current is State.RECONNECTING:  # old socket died mid-renewal
+                self._machine.retry("reconnect: new websocket open")
+            planned = self._machine.current is State.EXPIRED
+            if self._machine.current is State.CONNECTED:
+                self._machine.acknowledged("subscribed to aws/chat")
+                if start_state is not State.TOKEN:
+                    self.stats.reconnects += 1
+            if sock.lost.is_set():
+                self._on_socket_lost(sock)
+            # From here the new socket is current: its loss fires `lost` via the callback.
+            if old is not None:
+                await old.aclose()
+            if planned and self._machine.current is State.EXPIRED:
+                self.stats.renewals += 1
+                if self._renew_for_token:
+                    self.stats.token_renewals += 1
+                self._machine.renewed("renewal: new socket subscribed, old one closed")
+            if self._machine.current is not State.SUBSCRIBED:
+                if self._machine.current is State.DISCONNECTED:
+                    return
+                continue  # the new socket was lost meanwhile: go round again
+            if start_state is not State.TOKEN and (
+                not planned or self.config.gap_fill_after_renewal
+            ):
+                await self._fill(history=False)
+            return
+
+    async def _chat_ended_by_access_denied(self) -> None:
+        wire = {
+            "Id": None,
+            "AbsoluteTime": format_timestamp(self._wall_clock()),
+            "Type": ChatItemType.CHAT_ENDED,
+            "ContentType": ContentType.CHAT_ENDED,
+            "ParticipantRole": "SYSTEM",
+            "Synthetic": True,
+        }
+        item = parse_item({k: v for k, v in wire.items() if v is not None})
+        await self._emit(item)
+        self._end_pending = None
+        self._finish(Trigger.ENDED, "end: AccessDeniedException on CreateParticipantConnection")
+
+    async def _supervise(self) -> None:
+        while True:
+            state = self._machine.current
+            if state is State.DISCONNECTED:
+                return
+            if state is State.RECONNECTING or self._socket is None:
+                await self._establish()
+                continue
+            self._wakeup = trio.Event()
+            if self._machine.current is not State.SUBSCRIBED:
+                continue
+            with trio.move_on_at(self._renew_at):
+                await self._wakeup.wait()
+            if self._machine.current is State.SUBSCRIBED and trio.current_time() >= self._renew_at:
+                self._machine.expiry_due(self._renew_reason)
+                await self._establish()
+
+    async def _fill(self, *, history: bool) -> None:
+        """Gap fill (or history): page GetTranscript, deliver in AbsoluteTime order while
+        holding back live items, then let them through (deduplicated)."""
+        gate = trio.Event()
+        self._gate = gate
+        try:
+            attempt = 0
+            while True:
+                try:
+                    items, start = await self._fetch(history=history)
+                    break
+                except AccessDeniedException:
+                    await self._chat_ended_by_access_denied()
+                    return
+                except Exception as exc:
+                    if not _is_transient(exc):
+                        self.stats.failed_attempts += 1
+                        log.error("gap fill failed (%s): items may be missing", _describe(exc))
+                        return
+                    delay = self._backoff(attempt)
+                    attempt += 1
+                    log.warning("gap fill failed (%s); retry in %.2f s", _describe(exc), delay)
+                    await trio.sleep(delay)
+            delivered = 0
+            for item in items:
+                if not history:
+                    at = _epoch(item.absolute_time)
+                    if item.related_contact_id is not None or (at is not None and at < start):
+                        continue
+                if await self._emit(item):
+                    delivered += 1
+            if history:
+                self.stats.history_items += delivered
+            else:
+                self.stats.gap_fills += 1
+                self.stats.gap_filled_items += delivered
+                if delivered:
+                    log.info("gap fill delivered %d missed item(s)", delivered)
+        finally:
+            self._gate = None
+            gate.set()
+        self._end_if_pending()
+
+    async def _fetch(self, *, history: bool) -> tuple[list[Item], float]:
+        creds = self._credentials
+        assert creds is not None
+        if history:
+            start = -math.inf
+            filters: dict[str, Any] = {"scan_direction": "BACKWARD", "sort_order": "ASCENDING"}
+        else:
+            newest = self._seen.newest
+            start = (self._started_wall if newest is None else newest) - (
+                self.config.gap_fill_overlap
+            )
+            filters = {
+                "scan_direction": "FORWARD",
+                "sort_order": "ASCENDING",
+                "start_position": StartPosition(absolute_time=format_timestamp(start)),
+            }
+        items: list[Item] = []
+        next_token: str | None = None
+        while True:
+            page = await self._client.get_transcript(
+                creds.connection_token,
+                max_results=self.config.transcript_page_size,
+                next_token=next_token,
+                **filters,
+            )
+            items.extend(page.transcript or ())
+            if not page.next_token or page.next_token == next_token:
+                break
+            next_token = page.next_token
+        items.sort(key=_sort_key)
+        return items, start
+
+    async def _run_connection(self, *, task_status: trio.TaskStatus[None]) -> None:
+        error: BaseException | None = None
+        started = False
+        with self._conn_scope:
+            async with trio.open_nursery() as nursery:
+                self._conn_nursery = nursery
+                try:
+                    await self._establish()
+                    if self._history and self._machine.current is State.SUBSCRIBED:
+                        await self._fill(history=True)
+                    task_status.started()
+                    started = True
+                    await self._supervise()
+                except Exception as exc:
+                    error = exc
+                nursery.cancel_scope.cancel()
+        if error is not None:
+            self._finish(Trigger.FAILED, f"fatal: {_describe(error)}", error)
+            if not started:
+                raise error
+            log.error("participant failed: %s", _describe(error))
+        elif not started:
+            task_status.started()
+
+    async def _start(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        await nursery.start(self._run_connection)
+
+    async def _close(self, reason: str) -> None:
+        """Close the current socket cleanly (bounded, shielded) and go to disconnected."""
+        sock = self._socket
+        if sock is not None and self._machine.current is not State.DISCONNECTED:
+            with trio.CancelScope(shield=True):
+                await sock.aclose()
+        self._finish(Trigger.CLOSED, reason)
+
+    # ---- REST methods ----------------------------------------------------------------
+
+    def _token(self) -> str:
+        if self._machine.current is State.DISCONNECTED:
+            if self._ended:
+                raise ChatEndedError("the chat has ended")
+            raise ParticipantClosedError("the participant is disconnected")
+        creds = self._credentials
+        if creds is None:
+            raise ParticipantClosedError("the participant is not connected yet")
+        return creds.connection_token
+
+    async def send_message(
+        self,
+        content: str,
+        *,
+        content_type: str = ContentType.TEXT_PLAIN,
+        client_token: str | None = None,
+    ) -> SendMessageResponse:
+        """SendMessage: post ``content`` (1..16384 characters) as ``content_type``.
+
+        Returns the message's ``id`` and ``absolute_time``. Raises
+        :class:`ParticipantClosedError` / :class:`ChatEndedError` once disconnected, and
+        the errors of :meth:`ParticipantClient.send_message`.
+        """
+        return await self._client.send_message(
+            self._token(), content_type=content_type, content=content, client_token=client_token
+        )
+
+    async def send_event(
+        self, content_type: str, content: str | None = None, *, client_token: str | None = None
+    ) -> SendEventResponse:
+        """SendEvent with any event ContentType (protocol.md §4)."""
+        return await self._client.send_event(
+            self._token(), content_type=content_type, content=content, client_token=client_token
+        )
+
+    async def send_typing(self) -> bool:
+        """Send a typing event, at most one per ``config.typing_interval`` (10 s).
+
+        Returns True if sent, False if skipped by the throttle.
+        """
+        now = trio.current_time()
+        last = self._last_typing
+        if last is not None and now - last < self.config.typing_interval:
+            return False
+        self._last_typing = now
+        try:
+            await self.send_event(ContentType.TYPING)
+        except BaseException:
+            self._last_typing = last
+            raise
+        return True
+
+    async def send_receipt(self, message_id: str, kind: ReceiptKind = "read") -> bool:
+        """Send a ``delivered`` or ``read`` receipt for ``message_id``, coalesced
+        (protocol.md §4): held 0.3 s so a read replaces a delivered, then only the latest
+        receipt of each kind per 5 s window, never the same receipt twice.
+
+        Returns True when this receipt was sent, False when it was coalesced away or
+        already sent. Raises the SendEvent error (e.g. ConflictException with more than
+        two participants) to the caller whose receipt failed.
+        """
+        if kind not in ("delivered", "read"):
+            raise InvalidParameterError("kind", "'delivered' or 'read'")
+        if not message_id:
+            raise InvalidParameterError("message_id", "a non-empty string")
+        self._token()
+        if self._receipts is None:
+            self._receipts = ReceiptCoalescer(
+                self._send_receipt_now,
+                self._spawn,
+                hold=self.config.receipt_hold,
+                window=self.config.receipt_window,
+            )
+        return await self._receipts.submit(kind, message_id)
+
+    async def _send_receipt_now(self, kind: ReceiptKind, message_id: str) -> None:
+        content_type = ContentType.MESSAGE_READ if kind == "read" else ContentType.MESSAGE_DELIVERED
+        await self.send_event(content_type, json.dumps({"messageId": message_id}))
+
+    def _spawn(self, fn: Callable[[], Awaitable[None]]) -> None:
+        assert self._nursery is not None
+        self._nursery.start_soon(fn)
+
+    async def send_attachment(self, data: bytes, *, attachment_name: str, content_type: str) -> str:
+        """Upload ``data`` (bytes) as an attachment: StartAttachmentUpload, PUT with every
+        header of HeadersToInclude, CompleteAttachmentUpload (protocol.md §6).
+
+        Returns the AttachmentId.
+        """
+        token = self._token()
+        started = await self._client.start_attachment_upload(
+            token,
+            content_type=content_type,
+            attachment_size_in_bytes=len(data),
+            attachment_name=attachment_name,
+            client_token=str(uuid.uuid4()),
+        )
+        if started.upload_metadata is None or started.attachment_id is None:
+            raise TransportError("StartAttachmentUpload returned no UploadMetadata")
+        await self._client.upload_attachment(started.upload_metadata, data)
+        await self._client.complete_attachment_upload(
+            self._token(), attachment_ids=[started.attachment_id], client_token=str(uuid.uuid4())
+        )
+        return started.attachment_id
+
+    async def download_attachment(
+        self, attachment_id: str, *, url_expiry_in_seconds: int | None = None
+    ) -> bytes:
+        """GetAttachment, then download the bytes from the presigned URL."""
+        response = await self._client.get_attachment(
+            self._token(), attachment_id=attachment_id, url_expiry_in_seconds=url_expiry_in_seconds
+        )
+        if not response.url:
+            raise TransportError("GetAttachment returned no Url")
+        return await self._client.download_attachment(response.url)
+
+    async def describe_view(self, view_token: str) -> View:
+        """DescribeView: the View (Id, Arn, Name, Version, Content) for ``view_token``."""
+        response = await self._client.describe_view(self._token(), view_token=view_token)
+        if response.view is None:
+            raise TransportError("DescribeView returned no View")
+        return response.view
+
+    async def get_authentication_url(self, session_id: str, redirect_uri: str) -> str:
+        """GetAuthenticationUrl: the URL to send the customer to (within a minute of the
+        authentication.initiated event)."""
+        response = await self._client.get_authentication_url(
+            self._token(), session_id=session_id, redirect_uri=redirect_uri
+        )
+        return response.authentication_url or ""
+
+    async def cancel_authentication(self, session_id: str) -> None:
+        """CancelParticipantAuthentication for ``session_id``."""
+        await self._client.cancel_participant_authentication(self._token(), session_id=session_id)
+
+    async def get_transcript(self, **filters: Any) -> AsyncIterator[Item]:
+        """Every item of GetTranscript with ``filters`` (ParticipantClient.iter_transcript's
+        keyword arguments), all pages."""
+        async for item in self._client.iter_transcript(self._token(), **filters):
+            yield item
+
+    async def disconnect(self) -> None:
+        """DisconnectParticipant, then close: the state becomes ``disconnected``."""
+        token = self._token()
+        try:
+            await self._client.disconnect_participant(token)
+        finally:
+            await self._close("closed: DisconnectParticipant")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    return leaves[0] if len(leaves) == 1 else None
+
+
+@asynccontextmanager
+async def connect(
+    participant_token: str,
+    *,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    client: ParticipantClient | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    websocket_connector: WebSocketConnector | None = None,
+    wall_clock: WallClock | None = None,
+    connect_participant: bool | None = None,
+    history: bool = False,
+    config: ParticipantConfig = ParticipantConfig(),
+) -> AsyncIterator[Participant]:
+    """Connect a participant and yield it once its websocket is subscribed.
+
+    Args:
+        participant_token: from StartChatContact (secret; never logged).
+        region, endpoint_url, http_transport: build a :class:`ParticipantClient` when
+            ``client`` is not given (it is closed on exit; a given one is not).
+        websocket_connector: opens websockets (default: TCP/TLS via trio-websocket).
+        wall_clock: epoch seconds now (default ``time.time``); it turns ConnectionExpiry
+            and Expiry into deadlines. Under MockClock use :func:`participant._time.trio_clock`.
+        connect_participant: ConnectParticipant of CreateParticipantConnection. ``None``
+            (default): True on the first call (the customer side of a streaming chat and
+            agents using this API need it; it replaces connection.acknowledged), omitted
+            on renewals. ``True``/``False``: sent on every call.
+        history: start with the chat's transcript (paged GetTranscript), then continue
+            live without a seam.
+        config: :class:`ParticipantConfig`.
+
+    Raises:
+        AccessDeniedException: the ParticipantToken is not valid (bad, or the chat over).
+        ServiceError, TransportError: a non-retryable error on the first connection.
+    """
+    owned = client is None
+    if client is None:
+        client = ParticipantClient(
+            region=region, endpoint_url=endpoint_url, transport=http_transport
+        )
+    participant = Participant(
+        participant_token,
+        client=client,
+        connector=websocket_connector or default_connector,
+        wall_clock=wall_clock or system_clock,
+        connect_participant=connect_participant,
+        history=history,
+        config=config,
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            await participant._start(nursery)
+            try:
+                yield participant
+            finally:
+                await participant._close("closed by the program")
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        single = _single(group)
+        if single is None:
+            raise
+        raise single from None
+    finally:
+        participant._finish(Trigger.CLOSED, "closed by the program")
+        if owned:
+            with trio.CancelScope(shield=True):
+                await client.aclose()
