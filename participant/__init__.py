@@ -1,6 +1,84 @@
 """participant: a reliable trio participant of an Amazon Connect chat.
 
+The public names most programs need are re-exported here::
+
+    import participant
+
+    async with participant.connect(participant_token, region="us-east-1") as chat:
+        await chat.send_message("Hello")
+        async for item in chat:
+            ...
+
+Modules: :mod:`participant.model` (wire shapes and typed items),
+:mod:`participant.api` (REST client), :mod:`participant.actor` (the actor),
+:mod:`participant.machine` (the state table), :mod:`participant.errors`,
+:mod:`participant.emulator` (needs the ``emulator`` extra; not imported here).
 See ``docs/`` for the guide and the API reference.
 """
 
+from participant.actor import (
+    ItemHandler,
+    Participant,
+    ParticipantConfig,
+    ParticipantStats,
+    connect,
+)
+from participant.api import ParticipantClient, RetryPolicy
+from participant.errors import (
+    AccessDeniedException,
+    ChatEndedError,
+    ConflictException,
+    InternalServerException,
+    InvalidFrameError,
+    InvalidParameterError,
+    ParticipantClosedError,
+    ParticipantError,
+    ResourceNotFoundException,
+    ServiceError,
+    ServiceQuotaExceededException,
+    ThrottlingException,
+    TransportError,
+    ValidationException,
+)
+from participant.machine import State, StateChange
+from participant.model import (
+    ContentType,
+    Item,
+    StartPosition,
+    UploadMetadata,
+    parse_item,
+)
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "AccessDeniedException",
+    "ChatEndedError",
+    "ConflictException",
+    "ContentType",
+    "InternalServerException",
+    "InvalidFrameError",
+    "InvalidParameterError",
+    "Item",
+    "ItemHandler",
+    "Participant",
+    "ParticipantClient",
+    "ParticipantClosedError",
+    "ParticipantConfig",
+    "ParticipantError",
+    "ParticipantStats",
+    "ResourceNotFoundException",
+    "RetryPolicy",
+    "ServiceError",
+    "ServiceQuotaExceededException",
+    "StartPosition",
+    "State",
+    "StateChange",
+    "ThrottlingException",
+    "TransportError",
+    "UploadMetadata",
+    "ValidationException",
+    "__version__",
+    "connect",
+    "parse_item",
+]
