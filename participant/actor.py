@@ -305,6 +305,7 @@ class Participant:
         self.error: BaseException | None = None
         self._last_typing: float | None = None
         self._receipts: ReceiptCoalescer | None = None
+        self._stopped = trio.Event()
 
     def __repr__(self) -> str:
         return (
@@ -383,6 +384,7 @@ class Participant:
         try:
             return await self._items_recv.receive()
         except (trio.EndOfChannel, trio.ClosedResourceError):
+            await self._stopped.wait()
             if self.error is not None:
                 raise self.error from None
             raise StopAsyncIteration from None
@@ -726,19 +728,23 @@ class Participant:
     async def _run_connection(self, *, task_status: trio.TaskStatus[None]) -> None:
         error: BaseException | None = None
         started = False
-        with self._conn_scope:
-            async with trio.open_nursery() as nursery:
-                self._conn_nursery = nursery
-                try:
-                    await self._establish()
-                    if self._history and self._machine.current is State.SUBSCRIBED:
-                        await self._fill(history=True)
-                    task_status.started()
-                    started = True
-                    await self._supervise()
-                except Exception as exc:
-                    error = exc
-                nursery.cancel_scope.cancel()
+        try:
+            with self._conn_scope:
+                async with trio.open_nursery() as nursery:
+                    self._conn_nursery = nursery
+                    try:
+                        await self._establish()
+                        if self._history and self._machine.current is State.SUBSCRIBED:
+                            await self._fill(history=True)
+                        task_status.started()
+                        started = True
+                        await self._supervise()
+                    except Exception as exc:
+                        error = exc
+                    nursery.cancel_scope.cancel()
+        finally:
+            self._conn_nursery = None
+            self._stopped.set()
         if error is not None:
             self._finish(Trigger.FAILED, f"fatal: {_describe(error)}", error)
             if not started:
@@ -903,12 +909,19 @@ class Participant:
             yield item
 
     async def disconnect(self) -> None:
-        """DisconnectParticipant, then close: the state becomes ``disconnected``."""
+        """DisconnectParticipant, then close: the state becomes ``disconnected`` and the
+        connection tasks are gone when this returns."""
         token = self._token()
         try:
             await self._client.disconnect_participant(token)
         finally:
             await self._close("closed: DisconnectParticipant")
+            await self.wait_stopped()
+
+    async def wait_stopped(self) -> None:
+        """Wait until the participant is disconnected and its connection tasks (sockets,
+        supervisor) have exited. Handler tasks may still be finishing."""
+        await self._stopped.wait()
 
 
 def _describe(exc: BaseException) -> str:
