@@ -76,8 +76,8 @@ def walk_tasks(task: trio.lowlevel.Task | None = None) -> Iterator[trio.lowlevel
             stack.extend(nursery.child_tasks)
 
 
-def library_tasks(prefixes: tuple[str, ...] = ("participant.actor", "participant.socket")) -> list[
-    str
-]:
+def library_tasks(
+    prefixes: tuple[str, ...] = ("participant.actor", "participant.socket"),
+) -> list[str]:
     """Names of live tasks that belong to the client side of the library."""
     return sorted(t.name for t in walk_tasks() if t.name.startswith(prefixes))

@@ -206,10 +206,10 @@ async def run_chat(
             await trio.sleep(end_at)
             if ending == "quiet":
                 # quiet spell: no fault for 300 s; end while subscribed
-                while p.state is not State.SUBSCRIBED:
-                    changed = trio.Event()
-                    p.on_state_change(lambda _c: changed.set())
-                    await changed.wait()
+                if p.state is not State.SUBSCRIBED:
+                    async for change in p.state_changes():
+                        if change.new is State.SUBSCRIBED:
+                            break
             else:
                 kind = rng.choice(("cut", "drop", "throttle", "error500"))
                 result.faults[kind] += 1
