@@ -162,10 +162,14 @@ async def test_receipts_are_coalesced(
         async with trio.open_nursery() as nursery:
             # Within the 300 ms hold: the read of m0 replaces its delivered; the delivered
             # of m1 is replaced by the later delivered of m2.
-            nursery.start_soon(receipt, "d0", m[0], "delivered")
-            nursery.start_soon(receipt, "r0", m[0], "read")
-            nursery.start_soon(receipt, "d1", m[1], "delivered")
-            nursery.start_soon(receipt, "d2", m[2], "delivered")
+            for key, message_id, kind in [
+                ("d0", m[0], "delivered"),
+                ("r0", m[0], "read"),
+                ("d1", m[1], "delivered"),
+                ("d2", m[2], "delivered"),
+            ]:
+                nursery.start_soon(receipt, key, message_id, kind)
+                await trio.testing.wait_all_tasks_blocked()  # submitted in this order
         start = trio.current_time()
         assert results == {"d0": False, "r0": True, "d1": False, "d2": True}
         assert await p.send_receipt(m[0], "read") is False  # never the same receipt twice
