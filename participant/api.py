@@ -201,13 +201,15 @@ class ParticipantClient:
         attempt = 1
         while True:
             try:
-                response = await self._client.request(method, url, content=content,
-                                                      headers=headers)
+                response = await self._client.request(method, url, content=content, headers=headers)
             except httpx.TransportError as exc:
                 if attempt >= policy.max_attempts:
                     raise TransportError(
-                        _scrub(f"{operation}: network error after {attempt} attempt(s): "
-                               f"{type(exc).__name__}: {exc}", secrets)
+                        _scrub(
+                            f"{operation}: network error after {attempt} attempt(s): "
+                            f"{type(exc).__name__}: {exc}",
+                            secrets,
+                        )
                     ) from exc
                 reason = type(exc).__name__
             else:
@@ -231,8 +233,9 @@ class ParticipantClient:
             await trio.sleep(delay)
             attempt += 1
 
-    async def _call(self, op: Operation, params: dict[str, Any], token_member: str,
-                    path: str | None = None) -> Any:
+    async def _call(
+        self, op: Operation, params: dict[str, Any], token_member: str, path: str | None = None
+    ) -> Any:
         validate(op, params)
         token: str = params[token_member]
         headers = {"X-Amz-Bearer": token}
@@ -453,7 +456,8 @@ class ParticipantClient:
         """
         params = {
             "AttachmentIds": (
-                list(attachment_ids) if isinstance(attachment_ids, (list, tuple))
+                list(attachment_ids)
+                if isinstance(attachment_ids, (list, tuple))
                 else attachment_ids
             ),
             "ClientToken": str(uuid.uuid4()) if client_token is None else client_token,
@@ -542,7 +546,8 @@ class ParticipantClient:
         for name, value in headers.items():
             if name.lower() == "content-length" and value.strip() != str(len(data)):
                 raise InvalidParameterError(
-                    "data", f"exactly {value.strip()} bytes (the upload's Content-Length)",
+                    "data",
+                    f"exactly {value.strip()} bytes (the upload's Content-Length)",
                     f"got {len(data)}",
                 )
         await self._send("UploadAttachment", "PUT", url, bytes(data), headers, ())
@@ -563,5 +568,4 @@ def _start_position(value: StartPosition | Mapping[str, Any]) -> Mapping[str, An
         return to_wire(value)
     if isinstance(value, Mapping):
         return value
-    raise InvalidParameterError("start_position", "a StartPosition",
-                                f"got {type(value).__name__}")
+    raise InvalidParameterError("start_position", "a StartPosition", f"got {type(value).__name__}")

@@ -90,13 +90,19 @@ class ServiceError(ParticipantError):
         )
 
     def __reduce__(self) -> Any:
-        return (_rebuild_service_error, (type(self), self.message, self.code,
-                                         self.status_code, self.request_id, self.fields))
+        return (
+            _rebuild_service_error,
+            (type(self), self.message, self.code, self.status_code, self.request_id, self.fields),
+        )
 
 
 def _rebuild_service_error(
-    cls: type[ServiceError], message: str, code: str, status_code: int,
-    request_id: str | None, fields: dict[str, Any],
+    cls: type[ServiceError],
+    message: str,
+    code: str,
+    status_code: int,
+    request_id: str | None,
+    fields: dict[str, Any],
 ) -> ServiceError:
     return cls(message, code=code, status_code=status_code, request_id=request_id, fields=fields)
 

@@ -36,9 +36,7 @@ async def emulator(
     request: pytest.FixtureRequest, emulator_config: EmulatorConfig
 ) -> AsyncIterator[Emulator]:
     """A running in-memory emulator (see the module docstring)."""
-    mocked = any(
-        name in request.fixturenames for name in ("autojump_clock", "mock_clock")
-    )
+    mocked = any(name in request.fixturenames for name in ("autojump_clock", "mock_clock"))
     clock = trio_clock() if mocked else system_clock
     emu = Emulator(emulator_config, wall_clock=clock)
     async with emu.run():

@@ -90,8 +90,10 @@ async def handle_admin(
             role=_str(data, "ParticipantRole", "AGENT"),
             display_name=_str(data, "DisplayName", "Agent"),
         )
-        return 200, {"ParticipantId": handle.participant_id,
-                     "ParticipantToken": handle.participant_token}
+        return 200, {
+            "ParticipantId": handle.participant_id,
+            "ParticipantToken": handle.participant_token,
+        }
     if rest == "/end":
         await emulator.end_chat(contact_id)
         return 200, {}
@@ -104,8 +106,7 @@ async def handle_admin(
         )
         if new is None:
             return 200, {}
-        return 200, {"ParticipantId": new.participant_id,
-                     "ParticipantToken": new.participant_token}
+        return 200, {"ParticipantId": new.participant_id, "ParticipantToken": new.participant_token}
     sub = _PARTICIPANT.match(rest)
     if sub is None:
         raise ApiError("ResourceNotFoundException", "Unknown admin route", 404)

@@ -204,6 +204,14 @@ class EmulatorApp:
             raise ApiError(code, "Request body is not valid JSON") from None
         if not isinstance(data, dict):
             raise ApiError("ValidationException", "Request body must be a JSON object")
+        if b"\\u" in body:
+            # A JSON escape may decode to a lone surrogate, which is not text: the service
+            # refuses it as a validation error rather than failing later.
+            try:
+                json.dumps(data, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                code = "InvalidRequestException" if connect else "ValidationException"
+                raise ApiError(code, "Request body contains invalid Unicode text") from None
         return data
 
     def _storage(
@@ -221,9 +229,7 @@ class EmulatorApp:
                 service.upload(attachment_id, signature, headers, body)
                 return _Response(200, b"", [("etag", '"emulator"')])
             if method == "GET":
-                attachment, data = service.download(
-                    attachment_id, _first(query, "Expires")
-                )
+                attachment, data = service.download(attachment_id, _first(query, "Expires"))
                 disposition = (query.get("response-content-disposition") or ["attachment"])[0]
                 quoted = urllib.parse.quote(attachment.name)
                 return _Response(

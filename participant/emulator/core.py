@@ -112,8 +112,9 @@ class Faults:
 
     def expire_connection(self, participant_id: str) -> int:
         """ConnectionExpiry now: the server closes every socket of the participant."""
-        return self.drop_sockets(participant_id, close_frame=True, code=1000,
-                                 reason="ConnectionExpiry")
+        return self.drop_sockets(
+            participant_id, close_frame=True, code=1000, reason="ConnectionExpiry"
+        )
 
     def delay_frames(self, seconds: float, participant_id: str | None = None) -> None:
         """Delay every frame to the participant (``None``: everyone) by ``seconds``; 0 stops."""
@@ -269,8 +270,11 @@ class Emulator:
                 if holder and not holder[0].closed:
                     await holder[0].aclose()
                 nursery.cancel_scope.cancel()
-        except (trio.BrokenResourceError, trio.ClosedResourceError,
-                trio_websocket.ConnectionClosed) as exc:
+        except (
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+            trio_websocket.ConnectionClosed,
+        ) as exc:
             log.debug("in-memory socket ended: %r", exc)
         finally:
             await trio.aclose_forcefully(stream)
@@ -325,8 +329,9 @@ class Emulator:
         """Add an AGENT, CUSTOM_BOT, SUPERVISOR (or CUSTOMER) participant; emits
         participant.joined."""
         await trio.lowlevel.checkpoint()
-        return _handle(self.service.add_participant(contact_id, role=role,
-                                                    display_name=display_name))
+        return _handle(
+            self.service.add_participant(contact_id, role=role, display_name=display_name)
+        )
 
     async def send_message_as(
         self,

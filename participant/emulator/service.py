@@ -763,9 +763,7 @@ class ChatService:
         if len(value) < 1:
             raise _validation(field, "", "Member must have length greater than or equal to 1")
         if len(value) > limit:
-            raise _validation(
-                field, None, f"Member must have length less than or equal to {limit}"
-            )
+            raise _validation(field, None, f"Member must have length less than or equal to {limit}")
 
     def _op_SendMessage(
         self, contact: Contact, participant: Participant, body: Mapping[str, Any], base_url: str
@@ -840,9 +838,7 @@ class ChatService:
             raise _validation(
                 "content", None, 'Receipt content must be {"messageId": "<Id>"}'
             ) from None
-        active = [
-            p for p in contact.participants.values() if not p.left and p.role != "SUPERVISOR"
-        ]
+        active = [p for p in contact.participants.values() if not p.left and p.role != "SUPERVISOR"]
         if len(active) > 2:
             raise ApiError(
                 "ConflictException", "Receipts are not supported with more than two participants"
@@ -886,9 +882,7 @@ class ChatService:
             self.disconnect(participant.participant_id)
             return {}
 
-        return self._idempotent(
-            participant, "DisconnectParticipant", body.get("ClientToken"), make
-        )
+        return self._idempotent(participant, "DisconnectParticipant", body.get("ClientToken"), make)
 
     # ------------------------------------------------------------------ transcript
     def _op_GetTranscript(
@@ -898,9 +892,7 @@ class ChatService:
         if not isinstance(max_results, int) or isinstance(max_results, bool):
             raise _validation("maxResults", None, "Member must be an integer")
         if not 0 <= max_results <= 100:
-            raise _validation(
-                "maxResults", max_results, "Member must have value between 0 and 100"
-            )
+            raise _validation("maxResults", max_results, "Member must have value between 0 and 100")
         if max_results == 0:
             max_results = 10
         contact_filter = body.get("ContactId")
@@ -945,11 +937,14 @@ class ChatService:
             scan = "FORWARD" if start is not None else "BACKWARD"
         if start is None:
             if scan == "FORWARD":
-                raise _validation(
-                    "scanDirection", "FORWARD", "FORWARD requires a StartPosition"
-                )
+                raise _validation("scanDirection", "FORWARD", "FORWARD requires a StartPosition")
             return self._transcript_page(
-                contact, own, past_ids, "BACKWARD", str(sort_order), max_results,
+                contact,
+                own,
+                past_ids,
+                "BACKWARD",
+                str(sort_order),
+                max_results,
                 participant=participant,
             )
         if not isinstance(start, Mapping):
@@ -993,8 +988,15 @@ class ChatService:
                 anchor = own_entries[index].seq
         after = anchor - 1 if scan == "FORWARD" else anchor + 1
         return self._transcript_page(
-            contact, own, past_ids, str(scan), str(sort_order), max_results,
-            after_seq=after, participant=participant, past_in_scope=False,
+            contact,
+            own,
+            past_ids,
+            str(scan),
+            str(sort_order),
+            max_results,
+            after_seq=after,
+            participant=participant,
+            past_in_scope=False,
         )
 
     def _transcript_entries(
@@ -1122,8 +1124,10 @@ class ChatService:
             url = (
                 f"{base_url.rstrip('/')}/emulator-storage/{attachment_id}?"
                 + urllib.parse.urlencode(
-                    {"X-Amz-Expires": int(self.config.upload_url_ttl),
-                     "X-Amz-Signature": attachment.upload_signature}
+                    {
+                        "X-Amz-Expires": int(self.config.upload_url_ttl),
+                        "X-Amz-Signature": attachment.upload_signature,
+                    }
                 )
             )
             return {
@@ -1232,9 +1236,7 @@ class ChatService:
             )
         disposition = body.get("UrlContentDisposition")
         if disposition is not None and disposition not in ("INLINE", "ATTACHMENT"):
-            raise _validation(
-                "urlContentDisposition", None, "Member must be INLINE or ATTACHMENT"
-            )
+            raise _validation("urlContentDisposition", None, "Member must be INLINE or ATTACHMENT")
         chain = [contact.contact_id, *contact.past_contact_ids]
         attachment = self._attachments.get(str(attachment_id))
         if attachment is None or attachment.contact_id not in chain or not attachment.completed:

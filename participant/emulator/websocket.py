@@ -79,9 +79,7 @@ class ServerSocket:
         participant = self.service.participant(self.participant_id)
         if self not in participant.sockets:
             participant.sockets.append(self)
-        log.info(
-            "socket %s opened for participant %s", self.socket_id, self.participant_id
-        )
+        log.info("socket %s opened for participant %s", self.socket_id, self.participant_id)
         try:
             async with trio.open_nursery() as nursery:
                 writer_done = trio.Event()

@@ -82,9 +82,7 @@ class ContentType:
     TEXT_MARKDOWN: Final = "text/markdown"
     APPLICATION_JSON: Final = "application/json"
     INTERACTIVE_MESSAGE: Final = "application/vnd.amazonaws.connect.message.interactive"
-    INTERACTIVE_RESPONSE: Final = (
-        "application/vnd.amazonaws.connect.message.interactive.response"
-    )
+    INTERACTIVE_RESPONSE: Final = "application/vnd.amazonaws.connect.message.interactive.response"
     TYPING: Final = _EVENT + "typing"
     MESSAGE_DELIVERED: Final = _EVENT + "message.delivered"
     MESSAGE_READ: Final = _EVENT + "message.read"

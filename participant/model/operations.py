@@ -47,8 +47,9 @@ class Member:
     member: Member | None = None
     members: tuple[Member, ...] = ()
     exactly_one: bool = False
-    param: str = attrs.field(init=False, default=attrs.Factory(lambda s: snake_name(s.wire),
-                                                              takes_self=True))
+    param: str = attrs.field(
+        init=False, default=attrs.Factory(lambda s: snake_name(s.wire), takes_self=True)
+    )
 
     def limit(self) -> str:
         """The constraint as text, e.g. ``"a string of length 1..16384"``."""
@@ -114,10 +115,18 @@ OPERATIONS: Mapping[str, Operation] = {
             "POST",
             "/participant/connection",
             (
-                Member("Type", "list", min=1, member=Member(
-                    "ConnectionType", "string",
-                    enum=frozenset({"WEBSOCKET", "CONNECTION_CREDENTIALS", "WEBRTC_CONNECTION"}),
-                )),
+                Member(
+                    "Type",
+                    "list",
+                    min=1,
+                    member=Member(
+                        "ConnectionType",
+                        "string",
+                        enum=frozenset(
+                            {"WEBSOCKET", "CONNECTION_CREDENTIALS", "WEBRTC_CONNECTION"}
+                        ),
+                    ),
+                ),
                 _token("ParticipantToken"),
                 Member("ConnectParticipant", "boolean"),
             ),
@@ -163,11 +172,16 @@ OPERATIONS: Mapping[str, Operation] = {
                 _s("NextToken", 1, 1000),
                 _s("ScanDirection", enum=frozenset({"FORWARD", "BACKWARD"})),
                 _s("SortOrder", enum=frozenset({"DESCENDING", "ASCENDING"})),
-                Member("StartPosition", "structure", exactly_one=True, members=(
-                    _s("Id", 1, 256),
-                    _s("AbsoluteTime", 1, 100),
-                    Member("MostRecent", "integer", min=0, max=100),
-                )),
+                Member(
+                    "StartPosition",
+                    "structure",
+                    exactly_one=True,
+                    members=(
+                        _s("Id", 1, 256),
+                        _s("AbsoluteTime", 1, 100),
+                        Member("MostRecent", "integer", min=0, max=100),
+                    ),
+                ),
                 _token(),
             ),
             shapes.GetTranscriptRequest,
@@ -203,8 +217,14 @@ OPERATIONS: Mapping[str, Operation] = {
             "POST",
             "/participant/complete-attachment-upload",
             (
-                Member("AttachmentIds", "list", required=True, min=1, max=1,
-                       member=_s("ArtifactId", 1, 256)),
+                Member(
+                    "AttachmentIds",
+                    "list",
+                    required=True,
+                    min=1,
+                    max=1,
+                    member=_s("ArtifactId", 1, 256),
+                ),
                 _s("ClientToken", 1, 500, required=True, idempotency_token=True),
                 _token(),
             ),
@@ -279,6 +299,13 @@ def validate_member(member: Member, value: Any, field: str | None = None) -> Non
     if kind == "string":
         if not isinstance(value, str):
             raise InvalidParameterError(name, "a string", f"got {type(value).__name__}")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidParameterError(
+                    name, "valid Unicode text (no lone surrogates)"
+                ) from None
         if member.enum is not None:
             if value not in member.enum:
                 raise InvalidParameterError(name, member.limit(), f"got {value[:64]!r}")

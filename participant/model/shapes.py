@@ -421,4 +421,3 @@ class CancelParticipantAuthenticationResponse:
     """CancelParticipantAuthentication output (empty)."""
 
     extra: dict[str, Any] = extra_field()
-
