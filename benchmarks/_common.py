@@ -1,0 +1,141 @@
+"""Shared helpers of the benchmark scripts: machine facts, tables, JSON results, an
+emulator in another process."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, cores, Python and key library versions."""
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("Model name", "CPU(s)", "Thread(s) per core", "CPU max MHz"):
+                info[key.strip()] = value.strip()
+    except OSError:
+        pass
+    from importlib.metadata import version
+
+    for name in ("trio", "trio-websocket", "httpx", "httpcore", "boto3", "aiobotocore"):
+        try:
+            info[name] = version(name)
+        except Exception:
+            pass
+    return info
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        **data,
+    }
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured Markdown table (also readable in a terminal)."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            if v == 0 or abs(v) >= 100:
+                return f"{v:,.0f}"
+            if abs(v) >= 1:
+                return f"{v:.2f}"
+            return f"{v:.3g}"
+        return str(v)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    for r in cells:
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    return "\n".join(lines)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+@contextmanager
+def emulator_process(*extra_args: str) -> Iterator[str]:
+    """Run ``participant emulator --port 0 --no-rate-limits`` in a child process; yield its
+    endpoint URL (loopback)."""
+    code = (
+        "import sys; from participant.emulator import run_emulator_cli; "
+        "sys.exit(run_emulator_cli(sys.argv[1:]))"
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-rate-limits",
+            *extra_args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        endpoint = None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            found = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+            if found:
+                endpoint = found.group(1)
+                break
+        if endpoint is None:
+            raise RuntimeError("the emulator did not start")
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -1,0 +1,338 @@
+"""Dispatch benchmark: items per second from websocket frame to the consumer's
+``async for``, against a bare trio-websocket receive loop that only decodes the same
+frames (``json.loads`` of the frame, then of its ``content``): the ceiling of this stack.
+
+A frame pump in ANOTHER process (loopback) answers ``aws/subscribe`` and heartbeats and
+then sends N pre-encoded ``aws/chat`` frames (distinct TextMessage items) as fast as TCP
+takes them; its cost is a few ``send_all`` calls of prebuilt bytes, so the client is the
+bottleneck. Both clients get exactly the same bytes. The library side is a real
+:func:`participant.actor.connect` (CreateParticipantConnection against the in-memory
+emulator; its websocket connector opens the pump's URL). Timing runs from the first item
+received to the N-th; rounds alternate; the table shows the median. Target (issue 6):
+library >= 0.8 x the bare loop.
+
+    python benchmarks/bench_dispatch.py           # 20,000 items x 3 rounds
+    python benchmarks/bench_dispatch.py --quick   # 5,000 items x 2 rounds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import trio
+import trio_websocket
+from _common import median, table, write_result
+
+FRAMES_ENV = "BENCH_DISPATCH_FRAMES"
+
+
+# ---- the frame pump (child process) ------------------------------------------------------
+
+
+def _ws_frame(text: str) -> bytes:
+    """One unmasked server->client websocket text frame."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        header = bytes([0x81, n])
+    elif n < 65536:
+        header = bytes([0x81, 126]) + n.to_bytes(2, "big")
+    else:
+        header = bytes([0x81, 127]) + n.to_bytes(8, "big")
+    return header + payload
+
+
+def chat_frames(n: int) -> list[str]:
+    base = 1_700_000_000.0
+    out = []
+    for i in range(n):
+        t = base + i * 0.001
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+        item = {
+            "AbsoluteTime": stamp,
+            "Content": f"message number {i}",
+            "ContentType": "text/plain",
+            "Id": f"{i:08d}-0000-4000-8000-000000000000",
+            "Type": "MESSAGE",
+            "ParticipantId": "agent-0000",
+            "DisplayName": "Agent",
+            "ParticipantRole": "AGENT",
+            "InitialContactId": "contact-0000",
+            "ContactId": "contact-0000",
+        }
+        frame = {
+            "topic": "aws/chat",
+            "contentType": "application/json",
+            "content": json.dumps(item, separators=(",", ":")),
+        }
+        out.append(json.dumps(frame, separators=(",", ":")))
+    return out
+
+
+async def pump_server(n: int) -> None:
+    import wsproto
+    import wsproto.events as ev
+
+    blob_chunks: list[bytes] = []
+    chunk = bytearray()
+    for text in chat_frames(n):
+        chunk += _ws_frame(text)
+        if len(chunk) >= 65536:
+            blob_chunks.append(bytes(chunk))
+            chunk = bytearray()
+    if chunk:
+        blob_chunks.append(bytes(chunk))
+    ack = _ws_frame(
+        json.dumps(
+            {"topic": "aws/subscribe", "content": {"status": "success", "topics": ["aws/chat"]}}
+        )
+    )
+    beat = _ws_frame(json.dumps({"topic": "aws/heartbeat"}))
+
+    async def handle(stream: trio.SocketStream) -> None:
+        conn = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+        lock = trio.Lock()
+
+        async def send(data: bytes) -> None:
+            async with lock:
+                await stream.send_all(data)
+
+        async def pump() -> None:
+            for c in blob_chunks:
+                await send(c)
+
+        try:
+            async with trio.open_nursery() as nursery:
+                while True:
+                    data = await stream.receive_some(65536)
+                    if not data:
+                        break
+                    conn.receive_data(data)
+                    for event in conn.events():
+                        if isinstance(event, ev.Request):
+                            await send(conn.send(ev.AcceptConnection()))
+                        elif isinstance(event, ev.TextMessage):
+                            topic = json.loads(event.data).get("topic")
+                            if topic == "aws/heartbeat":
+                                await send(beat)
+                            elif topic == "aws/subscribe":
+                                await send(ack)
+                                nursery.start_soon(pump)
+                        elif isinstance(event, ev.CloseConnection):
+                            await send(conn.send(event.response()))
+                            nursery.cancel_scope.cancel()
+                        elif isinstance(event, ev.Ping):
+                            await send(conn.send(event.response()))
+                nursery.cancel_scope.cancel()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        except wsproto.utilities.LocalProtocolError:
+            pass
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    print(f"ws://127.0.0.1:{port}/connect", flush=True)
+    await trio.serve_listeners(handle, listeners)
+
+
+# ---- the two clients -------------------------------------------------------------------
+
+
+def _decode(text: str | bytes) -> Any:
+    frame = json.loads(text)
+    return json.loads(frame["content"])
+
+
+async def bare_loop(url: str, n: int) -> dict[str, float]:
+    """trio-websocket receive loop: subscribe, then decode every frame twice."""
+    async with trio_websocket.open_websocket_url(url) as ws:
+        await ws.send_message('{"topic":"aws/heartbeat"}')
+        await ws.send_message('{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}')
+        got = 0
+        t0 = cpu0 = 0.0
+        while got < n:
+            frame = json.loads(await ws.get_message())
+            if frame.get("topic") != "aws/chat":
+                continue
+            json.loads(frame["content"])
+            got += 1
+            if got == 1:
+                t0, cpu0 = time.perf_counter(), time.process_time()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {"items_per_s": (n - 1) / wall, "cpu_us_per_item": cpu / (n - 1) * 1e6}
+
+
+async def bare_typed_loop(url: str, n: int) -> dict[str, float]:
+    """The bare loop plus participant.model.decode_chat_frame (typed items), no actor."""
+    from participant.model import decode_chat_frame
+
+    async with trio_websocket.open_websocket_url(url) as ws:
+        await ws.send_message('{"topic":"aws/heartbeat"}')
+        await ws.send_message('{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}')
+        got = 0
+        t0 = cpu0 = 0.0
+        while got < n:
+            frame = json.loads(await ws.get_message())
+            if frame.get("topic") != "aws/chat":
+                continue
+            decode_chat_frame(frame)
+            got += 1
+            if got == 1:
+                t0, cpu0 = time.perf_counter(), time.process_time()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {"items_per_s": (n - 1) / wall, "cpu_us_per_item": cpu / (n - 1) * 1e6}
+
+
+async def socket_only(url: str, n: int) -> dict[str, float]:
+    """participant.socket.serve_socket with an ``on_item`` callback: the socket layer
+    (reader, heartbeat, typed decode) without the actor (dedupe, channel, iterator)."""
+    from functools import partial
+
+    from participant.model import Item
+    from participant.socket import default_connector, serve_socket
+
+    done = trio.Event()
+    got = 0
+    t0 = cpu0 = wall = cpu = 0.0
+
+    async def on_item(item: Item) -> None:
+        nonlocal got, t0, cpu0, wall, cpu
+        got += 1
+        if got == 1:
+            t0, cpu0 = time.perf_counter(), time.process_time()
+        if got == n:
+            wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            done.set()
+
+    async with trio.open_nursery() as nursery:
+        sock = await nursery.start(
+            partial(serve_socket, url, connector=default_connector, on_item=on_item)
+        )
+        await sock.subscribe()
+        await done.wait()
+        await sock.aclose()
+        nursery.cancel_scope.cancel()
+    return {"items_per_s": (n - 1) / wall, "cpu_us_per_item": cpu / (n - 1) * 1e6}
+
+
+async def library(url: str, n: int) -> dict[str, float]:
+    """participant.actor.connect: the real actor, items from ``async for``."""
+    from participant.actor import connect
+    from participant.api import ParticipantClient
+    from participant.emulator import Emulator, EmulatorConfig
+
+    async def pump_connector(
+        nursery: trio.Nursery, _url: str
+    ) -> trio_websocket.WebSocketConnection:
+        return await trio_websocket.connect_websocket_url(nursery, url)
+
+    emu = Emulator(EmulatorConfig(rate_limits=False))
+    async with emu.run():
+        chat = await emu.start_chat()
+        async with ParticipantClient(
+            endpoint_url=emu.endpoint_url, transport=emu.http_transport()
+        ) as client:
+            async with connect(
+                chat.participant_token, client=client, websocket_connector=pump_connector
+            ) as p:
+                got = 0
+                t0 = cpu0 = 0.0
+                async for item in p:
+                    if item.content_type != "text/plain":
+                        continue
+                    got += 1
+                    if got == 1:
+                        t0, cpu0 = time.perf_counter(), time.process_time()
+                    if got == n:
+                        break
+                wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+                stats = p.stats
+                assert stats.duplicates_dropped == 0
+    return {"items_per_s": (n - 1) / wall, "cpu_us_per_item": cpu / (n - 1) * 1e6}
+
+
+CLIENTS = {
+    "participant (actor, async for)": library,
+    "bare trio-websocket + json.loads x2 (baseline)": bare_loop,
+    "bare + decode_chat_frame (typed items, no actor)": bare_typed_loop,
+    "participant.socket only (on_item callback, no actor)": socket_only,
+}
+
+
+def start_pump(n: int) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve-pump", str(n)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("ws://"):
+        proc.kill()
+        raise RuntimeError("the frame pump did not start")
+    return proc, url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="5,000 items x 2 rounds")
+    parser.add_argument("--serve-pump", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_pump is not None:
+        trio.run(pump_server, args.serve_pump)
+        return
+    if args.quick:
+        args.items, args.rounds = 5_000, 2
+
+    proc, url = start_pump(args.items)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in CLIENTS}
+    try:
+        for r in range(args.rounds):
+            order = list(CLIENTS) if r % 2 == 0 else list(reversed(CLIENTS))
+            for name in order:
+                runs[name].append(trio.run(CLIENTS[name], url, args.items))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    results = {
+        name: {k: median([rd[k] for rd in rounds]) for k in rounds[0]}
+        for name, rounds in runs.items()
+    }
+    base = results["bare trio-websocket + json.loads x2 (baseline)"]["items_per_s"]
+    rows = [
+        [name, m["items_per_s"], m["cpu_us_per_item"], m["items_per_s"] / base]
+        for name, m in results.items()
+    ]
+    print(
+        f"Dispatch: {args.items:,} aws/chat frames over loopback websocket, median of "
+        f"{args.rounds} rounds\n"
+    )
+    print(table(["client", "items/s", "CPU µs/item", "vs bare loop"], rows))
+    ratio = results["participant (actor, async for)"]["items_per_s"] / base
+    verdict = "met" if ratio >= 0.8 else "MISSED"
+    print(f"\nlibrary / bare loop = {ratio:.2f} (target >= 0.8: {verdict})")
+    path = write_result(
+        "dispatch",
+        {
+            "items": args.items,
+            "rounds": args.rounds,
+            "results": results,
+            "rounds_raw": runs,
+            "verdict": {"ratio": ratio, "target": 0.8, "met": ratio >= 0.8},
+        },
+    )
+    print(f"\nwrote {path.relative_to(path.parents[2])}")
+
+
+if __name__ == "__main__":
+    main()
