@@ -1,0 +1,497 @@
+"""The ``participant`` command: ``demo``, ``chat``, ``transcript``, ``tail``, ``emulator``.
+
+Every subcommand has ``--help``. Errors are one line on stderr (``participant: error: ...``)
+and a non-zero exit status: 1 for service, network and demo failures, 2 for bad usage
+(e.g. no ParticipantToken), 130 after Ctrl-C. The ParticipantToken comes from
+``--participant-token`` or the ``PARTICIPANT_TOKEN`` environment variable and is never
+printed (nor is any ConnectionToken).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, TextIO
+
+import trio
+
+from participant.errors import ParticipantError, ServiceError
+
+__all__ = ["TOKEN_ENV", "main"]
+
+TOKEN_ENV = "PARTICIPANT_TOKEN"
+"""Environment variable read when ``--participant-token`` is not given."""
+
+log = logging.getLogger("participant.cli")
+
+
+class UsageError(Exception):
+    """Bad command-line input (exit status 2)."""
+
+
+# ---- argument parsing -------------------------------------------------------------------
+
+
+def _add_connection_args(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_argument_group("service")
+    where.add_argument(
+        "--region",
+        help="AWS region of the Amazon Connect instance (default: AWS_REGION / AWS_DEFAULT_REGION)",
+    )
+    where.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="base URL of the service instead of the region's, e.g. an emulator: "
+        "http://127.0.0.1:8080",
+    )
+    where.add_argument(
+        "--participant-token",
+        metavar="TOKEN",
+        help=f"the ParticipantToken from StartChatContact (default: ${TOKEN_ENV}; "
+        "prefer the variable: options are visible in the process list). Never printed.",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``participant`` argument parser (one subparser per command)."""
+    parser = argparse.ArgumentParser(
+        prog="participant",
+        description="A reliable trio participant of an Amazon Connect chat: "
+        "try the demo, chat from a terminal, read or stream a transcript, run the emulator.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (-v: info, -vv: debug)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run two actors in a chat on the embedded emulator (renewal, drop, gap fill)",
+        description="Start the emulator on loopback, start a chat and run a customer and the "
+        "echo bot of examples/echo_bot.py over real websockets: messages, typing, read "
+        "receipts, an attachment, a planned renewal and an unplanned drop with gap fill. "
+        "Prints a summary; exit status 0 only if no item was lost.",
+    )
+    demo.add_argument(
+        "--pace",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="pause between steps, for reading along (default 0.5; 0: full speed)",
+    )
+    demo.add_argument(
+        "--connection-expiry",
+        type=float,
+        default=8.0,
+        metavar="SECONDS",
+        help="the emulator's ConnectionExpiry; actors renew at 80%% of it (default 8)",
+    )
+    demo.add_argument("--no-color", action="store_true", help="no ANSI colours")
+
+    chat = sub.add_parser(
+        "chat",
+        help="chat interactively from the terminal (as the customer or agent of the token)",
+        description="Join a chat with a ParticipantToken (a customer's or an agent's) and "
+        "chat line by line. Each line you type is sent as a text/plain message; "
+        "'/file PATH' sends an attachment, '/leave' leaves the chat (DisconnectParticipant), "
+        "'/quit' or end of input (Ctrl-D) closes the connection without leaving. "
+        "Messages of others get read receipts unless --no-receipts.",
+    )
+    _add_connection_args(chat)
+    chat.add_argument("--history", action="store_true", help="show the transcript so far first")
+    chat.add_argument("--no-receipts", action="store_true", help="send no read receipts")
+
+    transcript = sub.add_parser(
+        "transcript",
+        help="print the chat's whole transcript (table or JSON lines)",
+        description="Print every item of the chat's transcript (GetTranscript, all pages), "
+        "oldest first, as a table or, with --json, one JSON object per line (the wire item).",
+    )
+    _add_connection_args(transcript)
+    transcript.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    transcript.add_argument(
+        "--contact-id", help="ContactId to read (persistent chat: a past contact)"
+    )
+
+    tail = sub.add_parser(
+        "tail",
+        help="stream live items as JSON lines (for piping)",
+        description="Connect and print each live item as one JSON object per line (the wire "
+        "item), flushed at once, until the chat ends or Ctrl-C. Renewals, reconnects and "
+        "gap fill happen underneath; each item is printed once.",
+    )
+    _add_connection_args(tail)
+    tail.add_argument(
+        "--history", action="store_true", help="print the transcript so far first"
+    )
+
+    # Only listed here: main() hands "emulator ..." to the emulator's own parser.
+    sub.add_parser(
+        "emulator",
+        help="serve the Participant Service emulator (see 'participant emulator --help')",
+    )
+    return parser
+
+
+def _token(args: argparse.Namespace) -> str:
+    token: str | None = args.participant_token or os.environ.get(TOKEN_ENV)
+    if not token:
+        raise UsageError(f"no ParticipantToken: set {TOKEN_ENV} or pass --participant-token")
+    return token
+
+
+def _client_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    if args.endpoint_url is None and not (
+        args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    ):
+        raise UsageError("no service: pass --region (or set AWS_REGION) or --endpoint-url")
+    return {"region": args.region, "endpoint_url": args.endpoint_url}
+
+
+# ---- output helpers -----------------------------------------------------------------------
+
+
+def _wire_line(item: Any) -> str:
+    from participant.model import item_to_wire
+
+    return json.dumps(item_to_wire(item), ensure_ascii=False, separators=(",", ":"))
+
+
+def _clock(absolute_time: str | None) -> str:
+    from participant._time import parse_timestamp
+
+    if not absolute_time:
+        return "--:--:--"
+    try:
+        return datetime.fromtimestamp(parse_timestamp(absolute_time)).strftime("%H:%M:%S")
+    except (ValueError, OverflowError):
+        return absolute_time
+
+
+def _describe_item(item: Any) -> str:
+    """A one-line human rendering of an item's payload."""
+    from participant.model import AttachmentMessage, EventItem, MessageItem
+
+    if isinstance(item, MessageItem):
+        return (item.content or "").replace("\n", " ⏎ ")
+    if isinstance(item, AttachmentMessage):
+        parts = [
+            f"[attachment {a.attachment_name} ({a.content_type}, {a.status})]"
+            for a in item.attachments or ()
+        ]
+        return " ".join(parts) or "[attachment]"
+    if isinstance(item, EventItem) or item.content_type:
+        name = (item.content_type or item.type or "?").rsplit(".", 1)[-1]
+        return f"[{name}]"
+    return f"[{item.type}]"
+
+
+def _table_row(item: Any) -> str:
+    who = item.display_name or item.participant_role or ""
+    role = item.participant_role or ""
+    return f"{_clock(item.absolute_time)}  {who[:18]:18} {role[:10]:10} {_describe_item(item)}"
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+CONNECT_TIMEOUT = float(os.environ.get("PARTICIPANT_CONNECT_TIMEOUT", "15"))
+"""Seconds ``chat`` and ``tail`` wait for the first subscription before giving up."""
+
+
+class _LastFailure(logging.Handler):
+    """Remembers the actor's last "connection attempt failed" warning (for the error line)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.message: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("connection attempt failed"):
+            self.message = record.getMessage()
+
+
+@asynccontextmanager
+async def _connected(args: argparse.Namespace, **kwargs: Any) -> AsyncIterator[Any]:
+    """``connect()`` with the CLI's options; fails after :data:`CONNECT_TIMEOUT` seconds
+    without a first subscription (the actor itself retries transient errors forever)."""
+    from participant.actor import connect
+    from participant.errors import TransportError
+
+    token = _token(args)
+    client_kwargs = _client_kwargs(args)
+    watcher = _LastFailure()
+    actor_log = logging.getLogger("participant.actor")
+    actor_log.addHandler(watcher)
+    entered = False
+    try:
+        with trio.move_on_after(CONNECT_TIMEOUT) as scope:
+            async with connect(token, **client_kwargs, **kwargs) as participant:
+                entered = True
+                scope.deadline = math.inf
+                actor_log.removeHandler(watcher)
+                yield participant
+    finally:
+        actor_log.removeHandler(watcher)
+    if scope.cancelled_caught and not entered:
+        last = watcher.message.split(": ", 1)[-1] if watcher.message else "no answer"
+        raise TransportError(f"not connected after {CONNECT_TIMEOUT:.0f} s ({last})")
+
+
+async def _transcript(args: argparse.Namespace, out: TextIO) -> int:
+    from participant._time import parse_timestamp
+    from participant.api import ParticipantClient
+
+    token = _token(args)
+    async with ParticipantClient(**_client_kwargs(args)) as client:
+        conn = await client.create_participant_connection(
+            token, type=("CONNECTION_CREDENTIALS",)
+        )
+        creds = conn.connection_credentials
+        if creds is None or not creds.connection_token:
+            raise ParticipantError("CreateParticipantConnection returned no ConnectionToken")
+        items = [
+            item
+            async for item in client.iter_transcript(
+                creds.connection_token,
+                contact_id=args.contact_id,
+                max_results=100,
+                scan_direction="BACKWARD",
+                sort_order="ASCENDING",
+            )
+        ]
+
+    def key(item: Any) -> float:
+        try:
+            return parse_timestamp(item.absolute_time) if item.absolute_time else -math.inf
+        except ValueError:
+            return -math.inf
+
+    items.sort(key=key)
+    if args.json:
+        for item in items:
+            out.write(_wire_line(item) + "\n")
+    else:
+        out.write(f"{'time':8}  {'name':18} {'role':10} content\n")
+        for item in items:
+            out.write(_table_row(item) + "\n")
+        out.write(f"({len(items)} items)\n")
+    out.flush()
+    return 0
+
+
+async def _tail(args: argparse.Namespace, out: TextIO) -> int:
+    async with _connected(args, history=args.history) as participant:
+        async for item in participant:
+            out.write(_wire_line(item) + "\n")
+            out.flush()
+    if participant.error is not None:
+        raise participant.error
+    return 0
+
+
+async def _read_line() -> str:
+    """One line of stdin, read in a thread (abandoned on cancellation); "" at end of input."""
+    return await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+
+
+async def _chat(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    read_line: Callable[[], Any] = _read_line,
+) -> int:
+    from participant.machine import StateChange
+    from participant.model import (
+        MessageDelivered,
+        MessageItem,
+        MessageMetadataEvent,
+        MessageRead,
+        Typing,
+    )
+
+    sent_ids: set[str] = set()  # Ids of our messages
+    pending: dict[str, trio.Event] = {}  # ... not yet seen back
+    own: set[str] = set()  # our ParticipantId, learnt from our messages coming back
+
+    async with _connected(args, history=args.history) as participant:
+
+        def show_state(change: StateChange) -> None:
+            reason = f" ({change.reason})" if change.reason else ""
+            err.write(f"· {change.new}{reason}\n")
+            err.flush()
+
+        participant.on_state_change(show_state)
+
+        err.write(
+            "· connected. Type a message and Enter; /file PATH, /leave, /quit (or Ctrl-D)\n"
+        )
+        err.flush()
+
+        async def show_items() -> None:
+            async for item in participant:
+                mine = item.id in sent_ids or item.participant_id in own
+                if isinstance(item, Typing):
+                    if not mine:
+                        err.write(f"· {item.display_name or 'someone'} is typing…\n")
+                        err.flush()
+                    continue
+                if isinstance(item, (MessageDelivered, MessageRead, MessageMetadataEvent)):
+                    continue
+                out.write(_table_row(item) + "\n")
+                out.flush()
+                if item.id in sent_ids and item.participant_id:
+                    own.add(item.participant_id)
+                if item.id in pending:
+                    pending.pop(item.id).set()
+                elif isinstance(item, MessageItem) and item.id and not mine:
+                    if not args.no_receipts:
+                        participant_nursery.start_soon(_receipt, item.id)
+
+        async def _receipt(message_id: str) -> None:
+            try:
+                await participant.send_receipt(message_id, "read")
+            except ParticipantError as exc:
+                log.info("read receipt not sent: %s", exc)
+
+        async with trio.open_nursery() as participant_nursery:
+            participant_nursery.start_soon(show_items)
+            left = False
+            while True:
+                line = await read_line()
+                if not line:
+                    break
+                text = line.rstrip("\r\n")
+                if not text.strip():
+                    continue
+                if text == "/quit":
+                    break
+                if text == "/leave":
+                    await participant.disconnect()
+                    left = True
+                    break
+                if text.startswith("/file "):
+                    await _send_file(participant, text[6:].strip(), err)
+                    continue
+                sent = await participant.send_message(text)
+                if sent.id:
+                    sent_ids.add(sent.id)
+                    pending[sent.id] = trio.Event()
+            # Let our last messages come back (bounded) before closing.
+            with trio.move_on_after(5):
+                for event in list(pending.values()):
+                    await event.wait()
+            participant_nursery.cancel_scope.cancel()
+        if left:
+            err.write("· left the chat\n")
+    return 0
+
+
+async def _send_file(participant: Any, name: str, err: TextIO) -> None:
+    import mimetypes
+
+    path = await trio.Path(name).expanduser()
+    try:
+        data = await path.read_bytes()
+    except OSError as exc:
+        err.write(f"· cannot read {path}: {exc.strerror}\n")
+        return
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    try:
+        await participant.send_attachment(
+            data, attachment_name=path.name, content_type=content_type
+        )
+    except ServiceError as exc:
+        err.write(f"· attachment refused: {exc}\n")
+        return
+    err.write(f"· sent {path.name} ({len(data)} bytes)\n")
+
+
+# ---- entry point ---------------------------------------------------------------------------
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    # Without -v only errors are printed: drops, retries and reconnects are reported by
+    # the commands themselves (and the first-connection watcher still sees warnings).
+    handler.setLevel(logging.ERROR if verbose == 0 else level)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    detail = text[0] if text else ""
+    if isinstance(exc, ParticipantError):
+        return detail or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``participant`` command with ``argv`` (default ``sys.argv[1:]``); returns
+    the exit status (the console script passes it to ``sys.exit``)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    first = next((i for i, a in enumerate(args_list) if not a.startswith("-")), None)
+    if first is not None and args_list[first] == "emulator":
+        from participant.emulator.server import run_emulator_cli
+
+        return run_emulator_cli(args_list[first + 1 :])
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    _setup_logging(args.verbose)
+    out, err = sys.stdout, sys.stderr
+    try:
+        if args.command == "demo":
+            from participant.demo import DemoOptions, run
+
+            return run(
+                DemoOptions(
+                    pace=max(0.0, args.pace),
+                    connection_expiry=args.connection_expiry,
+                    color=False if args.no_color else None,
+                ),
+                out,
+            )
+        if args.command == "chat":
+            return trio.run(_chat, args, out, err)
+        if args.command == "transcript":
+            return trio.run(_transcript, args, out)
+        return trio.run(_tail, args, out)
+    except KeyboardInterrupt:
+        err.write("\n")
+        return 130
+    except UsageError as exc:
+        err.write(f"participant {args.command}: error: {exc}\n")
+        return 2
+    except BaseException as exc:
+        inner = _unwrap(exc)
+        if isinstance(inner, KeyboardInterrupt):
+            return 130
+        if isinstance(inner, UsageError):
+            err.write(f"participant {args.command}: error: {inner}\n")
+            return 2
+        if isinstance(inner, (ParticipantError, OSError)):
+            err.write(f"participant {args.command}: error: {_one_line(inner)}\n")
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
