@@ -318,6 +318,7 @@ async def _chat(
 
     sent_ids: set[str] = set()  # Ids of our messages
     pending: dict[str, trio.Event] = {}  # ... not yet seen back
+    seen: dict[str, str | None] = {}  # Id -> ParticipantId of every item shown
     own: set[str] = set()  # our ParticipantId, learnt from our messages coming back
 
     async with _connected(args, history=args.history) as participant:
@@ -346,6 +347,8 @@ async def _chat(
                     continue
                 out.write(_table_row(item) + "\n")
                 out.flush()
+                if item.id is not None:
+                    seen[item.id] = item.participant_id
                 if item.id in sent_ids and item.participant_id:
                     own.add(item.participant_id)
                 if item.id in pending:
@@ -382,7 +385,10 @@ async def _chat(
                 sent = await participant.send_message(text)
                 if sent.id:
                     sent_ids.add(sent.id)
-                    pending[sent.id] = trio.Event()
+                    if sent.id not in seen:  # the echo may come before the response
+                        pending[sent.id] = trio.Event()
+                    elif seen[sent.id]:
+                        own.add(seen[sent.id] or "")
             # Let our last messages come back (bounded) before closing.
             with trio.move_on_after(5):
                 for event in list(pending.values()):
@@ -426,6 +432,9 @@ def _setup_logging(verbose: int) -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
+    if verbose < 2:  # their INFO lines are per request / per transition
+        for name in ("httpx", "transitions"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _one_line(exc: BaseException) -> str:
