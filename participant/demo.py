@@ -51,6 +51,9 @@ log = logging.getLogger("participant.demo")
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 """Where ``examples/`` lives in a checkout of the repository."""
 
+PACKAGED_EXAMPLES_DIR = Path(__file__).resolve().parent / "_examples"
+"""Where a wheel install carries a copy of ``examples/`` (pyproject's force-include)."""
+
 
 class DemoFailure(Exception):
     """The demo could not complete a step (timeout or error); the message says which."""
@@ -113,14 +116,14 @@ class DemoSummary:
 
 
 def load_example(name: str) -> ModuleType:
-    """Import ``examples/<name>.py`` of the repository checkout (not installed with the
-    package). Raises :class:`DemoFailure` when the file is not there."""
+    """Import ``examples/<name>.py``: from the repository checkout, else the copy a wheel
+    install carries in ``participant/_examples``. Raises :class:`DemoFailure` when neither
+    is there."""
     path = EXAMPLES_DIR / f"{name}.py"
     if not path.is_file():
-        raise DemoFailure(
-            f"{path} not found: the demo runs from a checkout of the repository "
-            "(pip install -e '.[emulator]')"
-        )
+        path = PACKAGED_EXAMPLES_DIR / f"{name}.py"
+    if not path.is_file():
+        raise DemoFailure(f"examples/{name}.py not found in the checkout or the installed package")
     module_name = f"participant_examples_{name}"
     if module_name in sys.modules:
         return sys.modules[module_name]
