@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +18,17 @@ from botocore import xform_name
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import participant.api
 from participant import errors
-from participant.api import ParticipantClient, RetryPolicy, endpoint_for_region
+from participant.api import (
+    DEFAULT_LIMITS,
+    USER_AGENT,
+    ParticipantClient,
+    RetryPolicy,
+    _environment_proxy,
+    endpoint_for_region,
+    retry_after_seconds,
+)
 from participant.errors import InvalidParameterError, ServiceError, TransportError
 from participant.model import OPERATIONS, StartPosition, TextMessage, UploadMetadata
 
@@ -461,3 +471,191 @@ async def test_logs_never_contain_tokens(caplog: pytest.LogCaptureFixture,
         text = record.getMessage()
         assert CONNECTION_TOKEN not in text and PARTICIPANT_TOKEN not in text
     assert CONNECTION_TOKEN not in repr(client)
+
+
+# ---------------------------------------------------------------- Retry-After
+
+
+@pytest.mark.parametrize(
+    ("status", "error_name", "header", "expected_gap"),
+    [
+        (429, "ThrottlingException", "3", 3.0),
+        (503, "InternalServerException", "1.5", 1.5),
+        (429, "ThrottlingException", "0", 0.0),
+        (429, "ThrottlingException", "120", 5.0),  # bounded by max_delay
+        (503, "InternalServerException", "Thu, 01 Jan 1970 00:00:02 GMT", None),  # HTTP-date
+        (429, "ThrottlingException", "soon", 0.1),  # unreadable: full jitter (0.5 * 0.2)
+        (500, "InternalServerException", "3", 0.1),  # not 429/503: full jitter
+    ],
+)
+async def test_retry_after_is_honoured_on_429_and_503(
+    status: int,
+    error_name: str,
+    header: str,
+    expected_gap: float | None,
+    autojump_clock: trio.testing.MockClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # an HTTP-date is relative to the wall clock: pin it to 0.5 s after the epoch
+    monkeypatch.setattr(participant.api, "time", types.SimpleNamespace(time=lambda: 0.5))
+    stamps: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        stamps.append(trio.current_time())
+        if len(stamps) == 1:
+            response = error_response(error_name, status)
+            response.headers["Retry-After"] = header
+            return response
+        return httpx.Response(200, json={"Id": "m1", "AbsoluteTime": "t"})
+
+    policy = RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=5.0)
+    async with client_for(Recorder(answer), retry=policy, random=lambda: 0.5) as client:
+        result = await call(client, "SendMessage")
+    assert result.id == "m1" and len(stamps) == 2
+    gap = stamps[1] - stamps[0]
+    assert gap == pytest.approx(1.5 if expected_gap is None else expected_gap)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("7", 7.0),
+        (" 0.25 ", 0.25),
+        ("-4", 0.0),
+        ("Thu, 01 Jan 1970 00:01:40 GMT", 90.0),  # 100 s after the epoch, now = 10
+        ("Thu, 01 Jan 1970 00:00:01 GMT", 0.0),  # in the past
+        ("Thu, 01 Jan 1970 00:01:40 -0000", 90.0),
+        (None, None),
+        ("", None),
+        ("tomorrow", None),
+        ("nan", None),
+        ("inf", None),
+    ],
+)
+def test_retry_after_seconds(value: str | None, expected: float | None) -> None:
+    assert retry_after_seconds(value, now=10.0) == expected
+
+
+# ---------------------------------------------------------------- transport, headers, ownership
+
+
+class CountingTransport(httpx.MockTransport):
+    def __init__(self, handler: Callable[[httpx.Request], httpx.Response]) -> None:
+        super().__init__(handler)
+        self.closed = 0
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+async def test_requests_carry_user_agent_content_type_and_timeouts() -> None:
+    recorder = Recorder(httpx.Response(200, json={}))
+    timeout = httpx.Timeout(3.0, connect=1.0, pool=2.0)
+    async with client_for(recorder, timeout=timeout) as client:
+        await call(client, "SendMessage")
+        await call(client, "DescribeView")
+        await client.download_attachment("https://storage.invalid/get?sig=1")
+    post, get, download = recorder.requests
+    for request in recorder.requests:
+        assert request.headers["User-Agent"] == USER_AGENT
+        assert request.extensions["timeout"] == {
+            "connect": 1.0, "read": 3.0, "write": 3.0, "pool": 2.0}
+    assert USER_AGENT.startswith("participant/")
+    assert post.headers["Content-Type"] == "application/json"
+    assert post.url == httpx.URL(ENDPOINT + "/participant/message")
+    assert "Content-Type" not in get.headers and get.method == "GET"
+    assert "X-Amz-Bearer" not in download.headers
+    assert "cookie" not in {k.lower() for k in post.headers}
+
+
+async def test_a_given_transport_stays_open_and_a_closed_client_refuses() -> None:
+    transport = CountingTransport(lambda request: httpx.Response(200, json={}))
+    client = ParticipantClient(endpoint_url=ENDPOINT, transport=transport)
+    async with client:
+        await call(client, "SendMessage")
+    assert transport.closed == 0  # the caller's transport is the caller's
+    with pytest.raises(RuntimeError, match="closed"):
+        await call(client, "SendMessage")
+    await client.aclose()  # idempotent
+    # another client may share the same transport
+    async with ParticipantClient(endpoint_url=ENDPOINT, transport=transport) as other:
+        await call(other, "GetTranscript")
+    assert transport.closed == 0
+
+
+async def test_the_client_closes_the_transport_it_created(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    created: list[Any] = []
+    real = httpx.AsyncHTTPTransport
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.kwargs = kwargs
+            self.closed = 0
+            created.append(self)
+
+        async def aclose(self) -> None:
+            self.closed += 1
+            await super().aclose()
+
+    monkeypatch.setattr(httpx, "AsyncHTTPTransport", Spy)
+    async with ParticipantClient(endpoint_url=ENDPOINT):
+        pass
+    (transport,) = created
+    assert transport.closed == 1
+    assert transport.kwargs["retries"] == 0 and transport.kwargs["http2"] is False
+    assert transport.kwargs["limits"] == DEFAULT_LIMITS
+
+
+class FailingStream(httpx.AsyncByteStream):
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __aiter__(self) -> Any:
+        yield b'{"Id":'
+        raise httpx.ReadError("connection reset mid-body")
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_a_body_cut_mid_read_is_retried(autojump_clock: trio.testing.MockClock) -> None:
+    streams: list[FailingStream] = []
+
+    def cut(request: httpx.Request) -> httpx.Response:
+        streams.append(FailingStream())
+        return httpx.Response(200, stream=streams[-1])
+
+    recorder = Recorder(cut, httpx.Response(200, json={"Id": "m1", "AbsoluteTime": "t"}))
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=2)) as client:
+        result = await call(client, "SendMessage")
+    assert result.id == "m1" and len(recorder.requests) == 2
+    assert streams[0].closed  # the cut response was closed
+    assert len({r.content for r in recorder.requests}) == 1  # same ClientToken
+
+
+@pytest.mark.parametrize("url", ["/relative/path", "ftp://host/file", "https://", "http://[::1"])
+async def test_attachment_urls_must_be_absolute_http(url: str) -> None:
+    recorder = Recorder(httpx.Response(200))
+    async with client_for(recorder) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await client.download_attachment(url)
+        assert info.value.field == "url"
+        with pytest.raises(InvalidParameterError) as info:
+            await client.upload_attachment(UploadMetadata(url=url), b"x")
+        assert info.value.field == "upload_metadata.url"
+    assert recorder.requests == []
+
+
+def test_environment_proxy_for_the_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+                 "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert _environment_proxy(ENDPOINT) is None
+    monkeypatch.setenv("HTTPS_PROXY", "proxy.invalid:3128")
+    assert _environment_proxy(ENDPOINT) == "http://proxy.invalid:3128"
+    assert _environment_proxy("http://127.0.0.1:9") is None  # no HTTP_PROXY
+    monkeypatch.setenv("NO_PROXY", "amazonaws.com")
+    assert _environment_proxy(ENDPOINT) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 import trio
 import trio.testing
@@ -9,7 +10,7 @@ import trio.testing
 from participant import errors
 from participant._time import parse_timestamp, trio_clock
 from participant.api import ParticipantClient, RetryPolicy
-from participant.emulator import Emulator, EmulatorConfig
+from participant.emulator import Emulator, EmulatorConfig, serve
 from participant.model import ContentType, StartPosition, TextMessage
 
 
@@ -88,3 +89,44 @@ async def test_chat_round_trip_through_the_emulator(
             await client.disconnect_participant(token)
             with pytest.raises(errors.AccessDeniedException):
                 await client.send_message(token, content_type="text/plain", content="late")
+
+
+async def test_own_transport_over_loopback() -> None:
+    """No transport given: the client's own pooled httpx.AsyncHTTPTransport, real sockets."""
+    async with serve(EmulatorConfig(), host="127.0.0.1", port=0) as server:
+        chat = await server.emulator.start_chat(display_name="Customer")
+        async with ParticipantClient(endpoint_url=server.endpoint_url) as client:
+            conn = await client.create_participant_connection(
+                chat.participant_token, type=["CONNECTION_CREDENTIALS"]
+            )
+            assert conn.connection_credentials is not None
+            token = conn.connection_credentials.connection_token
+            sent = [
+                (await client.send_message(token, content_type="text/plain", content=f"m{i}")).id
+                for i in range(3)
+            ]
+            items = [item async for item in client.iter_transcript(token, max_results=2)]
+            assert set(sent) <= {item.id for item in items}
+            data = b"over loopback"
+            started = await client.start_attachment_upload(
+                token, content_type="text/plain", attachment_size_in_bytes=len(data),
+                attachment_name="a.txt")
+            assert started.upload_metadata is not None
+            await client.upload_attachment(started.upload_metadata, data)
+            await client.complete_attachment_upload(token, attachment_ids=[started.attachment_id])
+            got = await client.get_attachment(token, attachment_id=started.attachment_id)
+            assert got.url and await client.download_attachment(got.url) == data
+            with pytest.raises(errors.ResourceNotFoundException):
+                await client.describe_view(token, view_token="no such view")
+        with pytest.raises(RuntimeError):
+            await client.send_message(token, content_type="text/plain", content="closed")
+
+
+async def test_refused_connection_is_a_transport_error_after_the_attempts() -> None:
+    # port 1 on loopback: nothing listens; retries without delay (base_delay 0)
+    policy = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0)
+    async with ParticipantClient(endpoint_url="http://127.0.0.1:1", retry=policy) as client:
+        with pytest.raises(errors.TransportError) as info:
+            await client.send_message("CONN-SECRET", content_type="text/plain", content="x")
+    assert "after 2 attempt(s)" in str(info.value) and "CONN-SECRET" not in str(info.value)
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
