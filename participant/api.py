@@ -1,17 +1,19 @@
 """An async client of the Amazon Connect Participant Service (protocol.md §1).
 
 :class:`ParticipantClient` covers the 11 operations. It drives an
-``httpx.AsyncBaseTransport`` directly (a pooled ``httpx.AsyncHTTPTransport`` by default,
-or the one given, e.g. the emulator's in-memory transport) with prebuilt
+``httpx.AsyncBaseTransport`` directly (a pooled ``httpx.AsyncHTTPTransport`` by
+default, or the one given, e.g. the emulator's in-memory transport) with prebuilt
 ``httpx.Request`` objects: no ``httpx.AsyncClient`` layers (cookies, auth, redirects,
-URL and header merging) on the hot path, which halves the client's CPU per call over
-them. Each call validates its input against the service model's
-constraints before anything is sent (:class:`~participant.errors.InvalidParameterError`),
-authenticates with the ``X-Amz-Bearer`` header, fills ``ClientToken`` with a UUID when
-the caller gives none (once per logical call: retries reuse it), and retries
-ThrottlingException, 5xx answers and transport errors with exponential backoff and full
-jitter (:class:`RetryPolicy`; sleeps with ``trio.sleep`` so ``MockClock`` drives them),
-honouring a ``Retry-After`` header on 429 and 503 answers.
+URL and header merging) on the hot path, so a call costs little more CPU than the
+transport itself (``benchmarks/bench_rest.py``).
+
+Each call validates its input against the service model's constraints before anything
+is sent (:class:`~participant.errors.InvalidParameterError`), authenticates with the
+``X-Amz-Bearer`` header, fills ``ClientToken`` with a UUID when the caller gives none
+(once per logical call: retries reuse it), and retries ThrottlingException, 5xx answers
+and transport errors with exponential backoff and full jitter (:class:`RetryPolicy`;
+sleeps with ``trio.sleep`` so ``MockClock`` drives them), honouring a ``Retry-After``
+header on 429 and 503 answers.
 
 Tokens are never logged and never appear in exception text.
 """
