@@ -160,7 +160,11 @@ class EmulatorApp:
         service = self.emulator.service
         request_id = self._request_id()
         operation = REST_ROUTES.get((method, path))
-        view = _VIEW_PATH.match(path) if method == "GET" else None
+        view = None
+        if method == "GET":
+            # Match on the raw path: a ViewToken may hold an encoded "/" (%2F).
+            raw = scope.get("raw_path")
+            view = _VIEW_PATH.match(raw.decode("latin-1").split("?", 1)[0] if raw else path)
         if operation is not None or view is not None:
             try:
                 data = self._parse_json(body)

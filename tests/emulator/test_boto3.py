@@ -93,7 +93,7 @@ def test_full_chat_every_operation(threaded_server: ThreadedServer) -> None:
     assert got["AttachmentSizeInBytes"] == 5
     assert httpx.get(got["Url"]).content == b"12345"
 
-    view_token = "view-1"
+    view_token = "view/1 x"  # "/" travels as %2F and must not split the path
     server.call(server.server.emulator.add_view, view_token,  # type: ignore[union-attr]
                 {"Id": "v1", "Arn": "arn:aws:connect:us-east-1:1:view/v1", "Name": "Form",
                  "Version": 1, "Content": {"InputSchema": "{}", "Template": "{}",
