@@ -79,6 +79,10 @@ T = TypeVar("T")
 
 DEFAULT_CONNECTION_TYPES: Final = ("WEBSOCKET", "CONNECTION_CREDENTIALS")
 
+MAX_MESSAGE_BYTES: Final = 16384
+"""SendMessage Content limit in bytes of UTF-8 (SendMessage API reference), on top of the
+model's 16384 characters."""
+
 
 def _version() -> str:
     try:
@@ -432,13 +436,23 @@ class ParticipantClient:
         content: str,
         client_token: str | None = None,
     ) -> SendMessageResponse:
-        """SendMessage: post a message (``content`` 1..16384 characters).
+        """SendMessage: post a message (``content``: 1..16384 characters and at most
+        16384 bytes of UTF-8, the limit the SendMessage API reference gives).
 
         ``content_type``: text/plain, text/markdown, application/json or an interactive
         type (:class:`participant.model.ContentType`). ``client_token`` (≤ 500 chars) is
         the idempotency key; a UUID when omitted. Returns the item's ``id`` and
         ``absolute_time``.
+
+        Raises:
+            InvalidParameterError: a field out of its limits (nothing is sent).
         """
+        if (
+            isinstance(content, str)
+            and len(content) > MAX_MESSAGE_BYTES // 4
+            and len(content.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES
+        ):
+            raise InvalidParameterError("content", f"at most {MAX_MESSAGE_BYTES} bytes of UTF-8")
         params = {
             "ContentType": content_type,
             "Content": content,

@@ -321,6 +321,30 @@ def test_content_length_limits_property(content: str) -> None:
     assert recorder.requests == []
 
 
+@pytest.mark.parametrize(
+    ("content", "refused"),
+    [
+        ("é" * 8192, False),  # 8192 characters, 16384 bytes: at the limit
+        ("é" * 8193, True),  # 16386 bytes although only 8193 characters
+        ("😀" * 4096, False),
+        ("😀" * 4097, True),
+    ],
+)
+async def test_message_content_is_limited_in_utf8_bytes(content: str, refused: bool) -> None:
+    recorder = Recorder(httpx.Response(200, json={"Id": "m", "AbsoluteTime": "t"}))
+    async with client_for(recorder) as client:
+        if refused:
+            with pytest.raises(InvalidParameterError) as info:
+                await client.send_message(
+                    CONNECTION_TOKEN, content_type="text/plain", content=content
+                )
+            assert info.value.field == "content" and "16384 bytes" in info.value.limit
+            assert recorder.requests == []
+        else:
+            await client.send_message(CONNECTION_TOKEN, content_type="text/plain", content=content)
+            assert recorder.bodies()[0]["Content"] == content
+
+
 # ---------------------------------------------------------------- operations' results
 
 

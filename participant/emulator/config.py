@@ -44,7 +44,8 @@ class EmulatorConfig:
         rate_limits: apply the per-instance token buckets of ``rate_limit_table`` (§8).
         rate_limit_table: operation -> (steady per second, burst).
         default_chat_duration_minutes: ChatDurationInMinutes when not given (§7: 1500).
-        max_message_bytes: Content length limit of SendMessage/SendEvent (characters, 16384).
+        max_message_bytes: Content limit of SendMessage/SendEvent (16384; SendMessage also
+            counts it in bytes of UTF-8, as the API reference does).
         max_attachment_bytes: largest attachment (§6: 20 MB).
         max_attachments_per_chat: attachments per contact (§6: 35).
         attachment_extensions: accepted file name extensions (§6).

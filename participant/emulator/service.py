@@ -49,13 +49,12 @@ CT_AUTH_CANCELLED = EVENT_PREFIX + "authentication.cancelled"
 CT_INTERACTIVE = "application/vnd.amazonaws.connect.message.interactive"
 CT_INTERACTIVE_RESPONSE = "application/vnd.amazonaws.connect.message.interactive.response"
 
-#: SendMessage content types and their Content length limits (characters).
-MESSAGE_CONTENT_LIMITS: dict[str, int] = {
-    "text/plain": 1024,
-    "text/markdown": 1024,
-    "application/json": 12000,
-    CT_INTERACTIVE_RESPONSE: 12288,
-}
+#: SendMessage content types. Content is limited to ``EmulatorConfig.max_message_bytes``
+#: (16,384 bytes of UTF-8 for every type: the SendMessage API reference and protocol.md §1;
+#: older references gave 1024 characters for text and 12000 for JSON).
+MESSAGE_CONTENT_TYPES = frozenset(
+    {"text/plain", "text/markdown", "application/json", CT_INTERACTIVE_RESPONSE}
+)
 #: SendEvent content types.
 EVENT_CONTENT_TYPES = frozenset({CT_TYPING, CT_DELIVERED, CT_READ, CT_CONNECTION_ACK})
 ROLES = frozenset({"CUSTOMER", "AGENT", "CUSTOM_BOT", "SUPERVISOR"})
@@ -770,14 +769,20 @@ class ChatService:
     ) -> JSON:
         content_type = body.get("ContentType")
         self._check_content("contentType", content_type, 100, True)
-        if content_type not in MESSAGE_CONTENT_LIMITS:
+        if content_type not in MESSAGE_CONTENT_TYPES:
             raise _validation(
                 "contentType",
                 None,
-                f"Member must be one of {sorted(MESSAGE_CONTENT_LIMITS)}",
+                f"Member must be one of {sorted(MESSAGE_CONTENT_TYPES)}",
             )
-        limit = min(MESSAGE_CONTENT_LIMITS[str(content_type)], self.config.max_message_bytes)
-        self._check_content("content", body.get("Content"), limit, True)
+        content = body.get("Content")
+        self._check_content("content", content, self.config.max_message_bytes, True)
+        if len(str(content).encode("utf-8")) > self.config.max_message_bytes:
+            raise _validation(
+                "content",
+                None,
+                f"Member must be at most {self.config.max_message_bytes} bytes of UTF-8",
+            )
 
         def make() -> JSON:
             item = self._new_item(

@@ -162,8 +162,11 @@ def test_errors_are_botocore_modelled_exceptions(threaded_server: ThreadedServer
     assert "FORWARD" in info.value.response["Error"]["Message"]
     with pytest.raises(cp.exceptions.ValidationException):
         cp.send_message(ConnectionToken=token, ContentType="text/html", Content="x")
-    with pytest.raises(cp.exceptions.ValidationException):
-        cp.send_message(ConnectionToken=token, ContentType=TEXT, Content="x" * 1025)
+    # Content: at most 16384 bytes of UTF-8 (boto3 only checks 16384 characters)
+    cp.send_message(ConnectionToken=token, ContentType=TEXT, Content="é" * 8192)
+    with pytest.raises(cp.exceptions.ValidationException) as info:
+        cp.send_message(ConnectionToken=token, ContentType=TEXT, Content="é" * 8193)
+    assert "16384 bytes" in info.value.response["Error"]["Message"]
     unchecked = threaded_server.client("connectparticipant", validate=False)
     for bad in ({"MaxResults": 101}, {"SortOrder": "SIDEWAYS"},
                 {"StartPosition": {"Id": "a", "MostRecent": 1}},
