@@ -13,6 +13,7 @@ from participant.emulator.core import (
     ParticipantHandle,
     StartedChat,
 )
+from participant.emulator.interactive import interactive_content, list_picker
 from participant.emulator.server import EmulatorServer, main, run_emulator_cli, serve
 from participant.emulator.service import ApiError
 
@@ -26,6 +27,8 @@ __all__ = [
     "Faults",
     "ParticipantHandle",
     "StartedChat",
+    "interactive_content",
+    "list_picker",
     "main",
     "run_emulator_cli",
     "serve",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 _CONTACT = re.compile(r"^/emulator/contacts/(?P<contact>[^/]+)(?P<rest>/.*)?$")
 _PARTICIPANT = re.compile(r"^/participants/(?P<participant>[^/]+)/(?P<action>[a-z-]+)$")
+_AUTH = re.compile(r"^/emulator/authentication/(?P<session>[^/]+)(?P<rest>/complete)?$")
 
 
 def _str(data: dict[str, Any], name: str, default: str | None = None) -> str:
@@ -36,9 +37,17 @@ async def handle_admin(
     emulator: Emulator, method: str, path: str, data: dict[str, Any]
 ) -> tuple[int, JSON]:
     """Route one admin request; returns (status, JSON answer) or raises ApiError."""
-    if method != "POST" and not (method == "GET" and path.startswith("/emulator/contacts/")):
-        raise ApiError("ValidationException", "Admin routes are POST (GET for a contact)", 405)
+    readable = path.startswith(("/emulator/contacts/", "/emulator/authentication/"))
+    if method != "POST" and not (method == "GET" and readable):
+        raise ApiError(
+            "ValidationException",
+            "Admin routes are POST (GET for a contact or an authentication session)",
+            405,
+        )
     faults = emulator.faults
+    auth = _AUTH.match(path)
+    if auth is not None:
+        return 200, await _authentication(emulator, method, auth, data)
     if path == "/emulator/contacts":
         chat = await emulator.start_chat(
             _str(data, "DisplayName", "Customer"),
@@ -97,6 +106,16 @@ async def handle_admin(
     if rest == "/end":
         await emulator.end_chat(contact_id)
         return 200, {}
+    if rest == "/interactive-messages":
+        template = data.get("Template")
+        if template is None:
+            raise ApiError("ValidationException", "Template is required (an object or JSON text)")
+        if not isinstance(template, dict | str):
+            raise ApiError("ValidationException", "Template must be an object or JSON text")
+        item = await emulator.send_interactive_message(
+            contact_id, template, participant_id=_opt_str(data, "ParticipantId")
+        )
+        return 200, {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
     if rest == "/transfer":
         succeeded = data.get("Succeeded", True)
         if not isinstance(succeeded, bool):
@@ -136,6 +155,30 @@ async def handle_admin(
         emulator._check_member(contact_id, participant_id)
         return 200, {"SessionId": await emulator.initiate_authentication(participant_id)}
     raise ApiError("ResourceNotFoundException", "Unknown admin route", 404)
+
+
+async def _authentication(
+    emulator: Emulator, method: str, match: re.Match[str], data: dict[str, Any]
+) -> JSON:
+    session_id = match.group("session")
+    if method == "GET":
+        if match.group("rest"):
+            raise ApiError("ResourceNotFoundException", "Unknown admin route", 404)
+        session = emulator.service.auth_session(session_id)
+        return {
+            "SessionId": session.session_id,
+            "ContactId": session.contact_id,
+            "ParticipantId": session.participant_id,
+            "State": session.state,
+            "RedirectUri": session.redirect_uri,
+        }
+    if not match.group("rest"):
+        raise ApiError("ResourceNotFoundException", "Unknown admin route", 404)
+    succeeded = data.get("Succeeded", True)
+    if not isinstance(succeeded, bool):
+        raise ApiError("ValidationException", "Succeeded must be a boolean")
+    item = await emulator.complete_authentication(session_id, succeeded=succeeded)
+    return {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
 
 
 def _fault(emulator: Emulator, name: str, data: dict[str, Any]) -> JSON:

@@ -7,6 +7,7 @@ One app serves everything on one port (loopback under hypercorn) and in memory (
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -75,6 +76,17 @@ def _s3_error(exc: ApiError) -> _Response:
         f"{exc.code}</Code><Message>{exc.message}</Message></Error>"
     )
     return _Response(exc.status, body.encode(), [("content-type", "application/xml")])
+
+
+def _page(status: int, title: str, text: str, *, raw: bool = False) -> _Response:
+    """A minimal HTML page (``text`` escaped unless ``raw``)."""
+    content = text if raw else f"<p>{html.escape(text)}</p>"
+    page = (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head>\n"
+        f"<body><h1>{html.escape(title)}</h1>\n{content}\n</body></html>\n"
+    )
+    return _Response(status, page.encode(), [("content-type", "text/html; charset=utf-8")])
 
 
 def _first(query: dict[str, list[str]], name: str) -> str | None:
@@ -190,6 +202,8 @@ class EmulatorApp:
         storage = _STORAGE_PATH.match(path)
         if storage is not None:
             return self._storage(method, storage.group("id"), query, headers, body)
+        if path == "/emulator/authenticate":
+            return self._authenticate(method, query, headers, body)
         if path.startswith("/emulator/"):
             try:
                 return await self._admin(method, path, self._parse_json(body), query)
@@ -247,6 +261,51 @@ class EmulatorApp:
         except ApiError as exc:
             return _s3_error(exc)
         return _s3_error(ApiError("MethodNotAllowed", "Method not allowed", 405))
+
+    def _authenticate(
+        self, method: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+    ) -> _Response:
+        """The AuthenticationUrl of GetAuthenticationUrl: the customer's sign-in stand-in.
+
+        ``GET ?SessionId=...``: a small HTML page with two choices. ``GET`` (or a form
+        ``POST``) with ``outcome=success|failure`` completes the session (the chat gets
+        authentication.succeeded / authentication.failed) and redirects (303) to the
+        RedirectUri given to GetAuthenticationUrl.
+        """
+        if method not in ("GET", "POST"):
+            return _page(405, "Method not allowed", "Use GET or POST.")
+        if method == "POST":
+            form = urllib.parse.parse_qs(body.decode("latin-1"))
+            query = {**query, **form}
+        session_id = _first(query, "SessionId") or ""
+        outcome = _first(query, "outcome")
+        service = self.emulator.service
+        try:
+            session = service.auth_session(session_id)
+        except ApiError:
+            return _page(404, "Unknown sign-in session", "This sign-in link is not valid.")
+        if outcome is None:
+            if session.state != "INITIATED":
+                return _page(409, "Sign-in finished", f"This session ended ({session.state}).")
+            link = "/emulator/authenticate?" + urllib.parse.urlencode({"SessionId": session_id})
+            body_html = (
+                "<p>Participant Service emulator: customer sign-in stand-in.</p>\n"
+                f'<p><a id="success" href="{html.escape(link)}&amp;outcome=success">'
+                "Sign in (success)</a></p>\n"
+                f'<p><a id="failure" href="{html.escape(link)}&amp;outcome=failure">'
+                "Fail sign-in</a></p>"
+            )
+            return _page(200, "Sign in", body_html, raw=True)
+        if outcome not in ("success", "failure"):
+            return _page(400, "Bad outcome", "outcome must be success or failure.")
+        try:
+            service.complete_authentication(session_id, succeeded=outcome == "success")
+        except ApiError as exc:
+            return _page(exc.status, "Sign-in not completed", exc.message)
+        if session.redirect_uri:
+            return _Response(303, b"", [("location", session.redirect_uri)])
+        done = "Signed in." if outcome == "success" else "Sign-in failed."
+        return _page(200, "Sign-in finished", done + " You can close this page.")
 
     async def _admin(
         self, method: str, path: str, data: dict[str, Any], query: dict[str, list[str]]

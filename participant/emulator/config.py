@@ -55,6 +55,12 @@ class EmulatorConfig:
             ATTACHMENT item says IN_PROGRESS and a second one says APPROVED after that delay.
         authentication_url_window: GetAuthenticationUrl works this long after the
             authentication.initiated event (§1: a minute).
+        authentication_timeout: an authentication session neither completed nor cancelled
+            this long after authentication.initiated emits authentication.timeout; ``None``
+            never times out. Default 180 s: the service publishes no figure; the sign-in page
+            is an Amazon Cognito hosted sign-in, whose authentication sessions last 3 minutes
+            by default (``AuthSessionValidity``). This is the emulator's choice, not a
+            documented service value.
         last_page_next_token: NextToken of a transcript's last page: ``""`` (as the service
             may send, §5) or ``None`` to leave it out.
         transcript_includes_typing: whether typing events are stored in the transcript
@@ -80,6 +86,7 @@ class EmulatorConfig:
     default_attachment_url_expiry: int = 300
     attachment_scan_delay: float | None = None
     authentication_url_window: float = 60.0
+    authentication_timeout: float | None = 180.0
     last_page_next_token: str | None = ""
     transcript_includes_typing: bool = False
     default_instance_id: str = "00000000-0000-4000-8000-000000000000"

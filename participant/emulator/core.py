@@ -19,7 +19,14 @@ import trio_websocket
 from participant.emulator._wire import WallClock, system_clock
 from participant.emulator.app import EmulatorApp
 from participant.emulator.config import EmulatorConfig
-from participant.emulator.service import JSON, ApiError, ChatService, Participant
+from participant.emulator.interactive import interactive_content
+from participant.emulator.service import (
+    CT_INTERACTIVE,
+    JSON,
+    ApiError,
+    ChatService,
+    Participant,
+)
 from participant.emulator.websocket import AdapterClosed, WebSocketAdapter, run_session
 
 log = logging.getLogger("participant.emulator")
@@ -389,6 +396,56 @@ class Emulator:
         """Emit authentication.initiated; returns the SessionId for GetAuthenticationUrl."""
         await trio.lowlevel.checkpoint()
         return self.service.initiate_authentication(participant_id)
+
+    async def complete_authentication(self, session_id: str, *, succeeded: bool = True) -> JSON:
+        """The customer finishes the sign-in page: emits authentication.succeeded (or
+        authentication.failed when ``succeeded`` is false). Returns the item (wire dict).
+
+        Raises ApiError: ResourceNotFoundException (unknown SessionId), ConflictException
+        (the session already succeeded, failed, was cancelled or timed out; the chat ended).
+        """
+        await trio.lowlevel.checkpoint()
+        return self.service.complete_authentication(session_id, succeeded=succeeded)
+
+    def authentication_state(self, session_id: str) -> str:
+        """State of an authentication session: INITIATED, SUCCEEDED, FAILED, CANCELLED or
+        TIMEOUT. Raises ApiError(ResourceNotFoundException) for an unknown SessionId."""
+        return self.service.auth_session(session_id).state
+
+    async def send_interactive_message(
+        self,
+        contact_id: str,
+        template: Mapping[str, Any] | str,
+        *,
+        participant_id: str | None = None,
+    ) -> JSON:
+        """Send an interactive message (ContentType
+        ``application/vnd.amazonaws.connect.message.interactive``, e.g. a ListPicker built
+        with :func:`participant.emulator.list_picker`) into the chat, as ``participant_id``
+        (an AGENT or CUSTOM_BOT ...) or, when ``None``, as the SYSTEM (a flow block).
+
+        ``template``: the template as a mapping or JSON text; its Content is limited to
+        ``EmulatorConfig.max_message_bytes`` bytes of UTF-8. Returns the item (wire dict).
+        Raises ApiError: ValidationException (bad template, too long), ResourceNotFound
+        (unknown contact/participant), AccessDenied (the sender left or the chat ended).
+        The customer answers with SendMessage, ContentType ``...interactive.response``.
+        """
+        await trio.lowlevel.checkpoint()
+        try:
+            content = interactive_content(template)
+        except ValueError as exc:
+            raise ApiError("ValidationException", str(exc)) from None
+        limit = self.config.max_message_bytes
+        if len(content.encode("utf-8")) > limit:
+            raise ApiError(
+                "ValidationException", f"template is more than {limit} bytes of UTF-8 as JSON"
+            )
+        if participant_id is None:
+            return self.service.send_system_message(
+                contact_id, content_type=CT_INTERACTIVE, content=content
+            )
+        self._check_member(contact_id, participant_id)
+        return self.service.send_as(participant_id, content_type=CT_INTERACTIVE, content=content)
 
     def add_view(self, view_token: str, view: Mapping[str, Any]) -> None:
         """Register a view for DescribeView (``view``: the wire ``View`` shape)."""

@@ -46,6 +46,9 @@ CT_TRANSFER_SUCCEEDED = EVENT_PREFIX + "transfer.succeeded"
 CT_TRANSFER_FAILED = EVENT_PREFIX + "transfer.failed"
 CT_AUTH_INITIATED = EVENT_PREFIX + "authentication.initiated"
 CT_AUTH_CANCELLED = EVENT_PREFIX + "authentication.cancelled"
+CT_AUTH_SUCCEEDED = EVENT_PREFIX + "authentication.succeeded"
+CT_AUTH_FAILED = EVENT_PREFIX + "authentication.failed"
+CT_AUTH_TIMEOUT = EVENT_PREFIX + "authentication.timeout"
 CT_INTERACTIVE = "application/vnd.amazonaws.connect.message.interactive"
 CT_INTERACTIVE_RESPONSE = "application/vnd.amazonaws.connect.message.interactive.response"
 
@@ -135,6 +138,7 @@ class Participant:
     connected_once: bool = False
     acknowledged: bool = False
     left: bool = False
+    attendee: WebRTCAttendee | None = attrs.field(default=None, repr=False)
     sockets: list[SocketHandle] = attrs.field(factory=list, repr=False)
 
 
@@ -182,6 +186,30 @@ class Attachment:
 
 
 @attrs.define(eq=False)
+class AuthSession:
+    """One customer authentication session (protocol.md §1, GetAuthenticationUrl).
+
+    ``state``: INITIATED until it ends as SUCCEEDED, FAILED, CANCELLED or TIMEOUT.
+    ``redirect_uri``: the RedirectUri of the latest GetAuthenticationUrl (``None`` before).
+    """
+
+    session_id: str
+    contact_id: str
+    participant_id: str
+    initiated_at: float
+    state: str = "INITIATED"
+    redirect_uri: str | None = None
+
+
+@attrs.define(eq=False)
+class WebRTCAttendee:
+    """The stand-in Chime attendee of a participant (no media behind it)."""
+
+    attendee_id: str
+    join_token: str = attrs.field(repr=False)
+
+
+@attrs.define(eq=False)
 class Contact:
     contact_id: str
     instance_id: str
@@ -193,7 +221,8 @@ class Contact:
     entries: list[Entry] = attrs.field(factory=list, repr=False)
     participants: dict[str, Participant] = attrs.field(factory=dict, repr=False)
     attachments: dict[str, Attachment] = attrs.field(factory=dict, repr=False)
-    auth_sessions: dict[str, float] = attrs.field(factory=dict, repr=False)
+    auth_sessions: dict[str, AuthSession] = attrs.field(factory=dict, repr=False)
+    meeting_id: str | None = None
     ended: bool = False
     attributes: dict[str, str] = attrs.field(factory=dict)
 
@@ -493,6 +522,16 @@ class ChatService:
         store = not (content_type == CT_TYPING and not self.config.transcript_includes_typing)
         return self.emit(contact, item, store=store)
 
+    def send_system_message(self, contact_id: str, *, content_type: str, content: str) -> JSON:
+        """Emit a MESSAGE from the SYSTEM (no participant), as a flow block would."""
+        contact = self.contact(contact_id)
+        if contact.ended:
+            raise ApiError("AccessDeniedException", "The chat has ended")
+        item = self._new_item(
+            contact, None, type="MESSAGE", content_type=content_type, content=content
+        )
+        return self.emit(contact, item)
+
     def disconnect(self, participant_id: str) -> None:
         """The participant leaves: PARTICIPANT_LEFT, tokens stop working, its sockets close.
 
@@ -549,22 +588,81 @@ class ChatService:
             sock.drop(close_frame=True, code=1000, reason=reason)
 
     def initiate_authentication(self, participant_id: str) -> str:
-        """Emit authentication.initiated for the contact; returns its SessionId."""
+        """Emit authentication.initiated (Content ``{"SessionId": ...}``) as the Authenticate
+        Customer flow block does; returns the SessionId for GetAuthenticationUrl.
+
+        Unless completed, cancelled or ended first, the session emits authentication.timeout
+        ``EmulatorConfig.authentication_timeout`` seconds later.
+        """
         participant = self.participant(participant_id)
         contact = self.contact(participant.contact_id)
-        session_id = new_id()
-        contact.auth_sessions[session_id] = self.now()
-        self.emit(
+        if contact.ended or participant.left:
+            raise ApiError("InvalidRequestException", "Participant is no longer in the chat")
+        session = AuthSession(
+            session_id=new_id(),
+            contact_id=contact.contact_id,
+            participant_id=participant_id,
+            initiated_at=self.now(),
+        )
+        contact.auth_sessions[session.session_id] = session
+        self._emit_auth(contact, session, CT_AUTH_INITIATED)
+        timeout = self.config.authentication_timeout
+        if timeout is not None:
+
+            def expire() -> None:
+                if session.state == "INITIATED" and not contact.ended:
+                    self._finish_auth(contact, session, "TIMEOUT")
+
+            self._spawn_at(session.initiated_at + timeout, expire)
+        return session.session_id
+
+    def auth_session(self, session_id: str) -> AuthSession:
+        """The authentication session ``session_id`` (any contact); ResourceNotFound if none."""
+        for contact in self.contacts.values():
+            session = contact.auth_sessions.get(session_id)
+            if session is not None:
+                return session
+        raise ApiError("ResourceNotFoundException", "Authentication session not found")
+
+    def complete_authentication(self, session_id: str, *, succeeded: bool = True) -> JSON:
+        """The customer finishes signing in: emits authentication.succeeded (or .failed).
+
+        Returns the emitted item. Raises ApiError: ResourceNotFoundException for an unknown
+        session, ConflictException when the session already ended (succeeded, failed,
+        cancelled, timed out) or the chat is over.
+        """
+        session = self.auth_session(session_id)
+        contact = self.contact(session.contact_id)
+        if contact.ended:
+            raise ApiError("ConflictException", "The chat has ended")
+        if session.state != "INITIATED":
+            raise ApiError(
+                "ConflictException", f"Authentication session already ended ({session.state})"
+            )
+        return self._finish_auth(contact, session, "SUCCEEDED" if succeeded else "FAILED")
+
+    def _finish_auth(self, contact: Contact, session: AuthSession, state: str) -> JSON:
+        session.state = state
+        content_type = {
+            "SUCCEEDED": CT_AUTH_SUCCEEDED,
+            "FAILED": CT_AUTH_FAILED,
+            "CANCELLED": CT_AUTH_CANCELLED,
+            "TIMEOUT": CT_AUTH_TIMEOUT,
+        }[state]
+        log.info("authentication session of contact %s: %s", contact.contact_id, state)
+        return self._emit_auth(contact, session, content_type)
+
+    def _emit_auth(self, contact: Contact, session: AuthSession, content_type: str) -> JSON:
+        return self.emit(
             contact,
             self._new_item(
                 contact,
                 None,
                 type="EVENT",
-                content_type=CT_AUTH_INITIATED,
-                content=json.dumps({"SessionId": session_id}),
+                content_type=content_type,
+                content=json.dumps({"SessionId": session.session_id}),
             ),
         )
-        return session_id
 
     # ------------------------------------------------------------------ tokens and sockets
     def revoke_connection_tokens(self, participant_id: str) -> int:
@@ -742,6 +840,8 @@ class ChatService:
                 "ConnectionToken": cred.connection_token,
                 "Expiry": self.timestamp(cred.expiry),
             }
+        if "WEBRTC_CONNECTION" in types:
+            answer["WebRTCConnection"] = self._webrtc_connection(contact, participant)
         if connect_participant and not participant.acknowledged:
             participant.acknowledged = True
             self.emit(
@@ -751,6 +851,33 @@ class ChatService:
                 ),
             )
         return answer
+
+    def _webrtc_connection(self, contact: Contact, participant: Participant) -> JSON:
+        """A stand-in ``WebRTCConnection`` (botocore shapes WebRTCConnection, Attendee,
+        WebRTCMeeting, WebRTCMediaPlacement, MeetingFeaturesConfiguration): one meeting per
+        contact, one attendee per participant, kept across calls. Fake values only: the
+        URLs are under ``.invalid`` hosts and nothing carries media."""
+        if contact.meeting_id is None:
+            contact.meeting_id = new_id()
+        if participant.attendee is None:
+            participant.attendee = WebRTCAttendee(attendee_id=new_id(), join_token=new_secret())
+        meeting = contact.meeting_id
+        return {
+            "Attendee": {
+                "AttendeeId": participant.attendee.attendee_id,
+                "JoinToken": participant.attendee.join_token,
+            },
+            "Meeting": {
+                "MediaPlacement": {
+                    "AudioHostUrl": f"{meeting}.audio.webrtc.emulator.invalid:3478",
+                    "AudioFallbackUrl": f"wss://audio.webrtc.emulator.invalid:443/calls/{meeting}",
+                    "SignalingUrl": f"wss://signal.webrtc.emulator.invalid/control/{meeting}",
+                    "EventIngestionUrl": "https://events.webrtc.emulator.invalid/v1/client-events",
+                },
+                "MeetingFeatures": {"Audio": {"EchoReduction": "AVAILABLE"}},
+                "MeetingId": meeting,
+            },
+        }
 
     def _check_content(self, field: str, value: Any, limit: int, required: bool) -> None:
         if value is None:
@@ -1286,38 +1413,44 @@ class ChatService:
             raise ApiError("ResourceNotFoundException", "View not found")
         return {"View": json.loads(json.dumps(view))}
 
-    def _auth_session(self, contact: Contact, body: Mapping[str, Any]) -> str:
+    def _auth_session(
+        self, contact: Contact, participant: Participant, body: Mapping[str, Any]
+    ) -> AuthSession:
         session_id = body.get("SessionId")
+        if session_id is None:
+            raise _validation("sessionId", None, "Member must not be null")
         if not isinstance(session_id, str) or len(session_id) != 36:
             raise _validation("sessionId", None, "Member must have length 36")
-        if session_id not in contact.auth_sessions:
-            raise _validation("sessionId", None, "Unknown authentication session")
-        return session_id
+        session = contact.auth_sessions.get(session_id)
+        if session is None or session.participant_id != participant.participant_id:
+            raise _validation("sessionId", None, "No authentication session with this SessionId")
+        if session.state != "INITIATED":
+            raise _validation(
+                "sessionId", None, f"Authentication session already ended ({session.state})"
+            )
+        return session
 
     def _op_GetAuthenticationUrl(
         self, contact: Contact, participant: Participant, body: Mapping[str, Any], base_url: str
     ) -> JSON:
-        session_id = self._auth_session(contact, body)
+        session = self._auth_session(contact, participant, body)
         redirect = body.get("RedirectUri")
         self._check_content("redirectUri", redirect, 1024, True)
-        if self.now() > contact.auth_sessions[session_id] + self.config.authentication_url_window:
-            raise _validation("sessionId", None, "Authentication session expired")
-        query = urllib.parse.urlencode({"session": session_id, "redirect_uri": str(redirect)})
+        if self.now() > session.initiated_at + self.config.authentication_url_window:
+            window = self.config.authentication_url_window
+            raise _validation(
+                "sessionId",
+                None,
+                f"GetAuthenticationUrl is only allowed within {window:g} s of the "
+                "authentication.initiated event",
+            )
+        session.redirect_uri = str(redirect)
+        query = urllib.parse.urlencode({"SessionId": session.session_id})
         return {"AuthenticationUrl": f"{base_url.rstrip('/')}/emulator/authenticate?{query}"}
 
     def _op_CancelParticipantAuthentication(
         self, contact: Contact, participant: Participant, body: Mapping[str, Any], base_url: str
     ) -> JSON:
-        session_id = self._auth_session(contact, body)
-        del contact.auth_sessions[session_id]
-        self.emit(
-            contact,
-            self._new_item(
-                contact,
-                None,
-                type="EVENT",
-                content_type=CT_AUTH_CANCELLED,
-                content=json.dumps({"SessionId": session_id}),
-            ),
-        )
+        session = self._auth_session(contact, participant, body)
+        self._finish_auth(contact, session, "CANCELLED")
         return {}
