@@ -1,6 +1,6 @@
 """Plots of the scale and renewal results (benchmarks/results/*.json) into docs/img/.
 
-    python benchmarks/plot.py
+python benchmarks/plot.py
 """
 
 from __future__ import annotations
