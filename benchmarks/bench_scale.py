@@ -13,7 +13,7 @@ exit; a participant may connect again):
   waiting on ``get_message`` (no heartbeat).
 
 Reported per participant: resident memory (psutil RSS after - before, after gc, divided
-by N), time to connect them all (100 at a time), and client CPU per participant per minute
+by N), time to connect them all (20 at a time), and client CPU per participant per minute
 while idle. CPU method (no MockClock: real sockets): the idle CPU is measured over a real
 window (``--window``, default 10 s = one heartbeat period) and scaled to a minute; renewals
 are measured separately with 100 participants and the emulator's ConnectionExpiry cut to
@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -47,7 +48,8 @@ import psutil
 import trio
 from _common import emulator_process, table, write_result
 
-CONCURRENCY = 100
+CONCURRENCY = 20  # connects in flight: more only queue at the emulator and push
+# subscribe replies past the 1 s subscribe_timeout (see docs/benchmarks.md)
 CHILD_TIMEOUT = 900.0  # seconds; a stuck child is killed and named, not waited on forever
 _T0 = time.monotonic()
 
@@ -86,8 +88,25 @@ def _read_tokens(path: str, n: int) -> list[str]:
     return tokens[:n]
 
 
+class _CountWarnings(logging.Handler):
+    """Counts the library's warnings (e.g. failed subscribes under load) by message start."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        key = record.getMessage()[:40]
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+
+_WARNINGS = _CountWarnings()
+logging.getLogger("participant").addHandler(_WARNINGS)
+
+
 def _exit_with(result: dict[str, Any]) -> None:
     """Print a child's result and exit now, skipping the teardown of its connections."""
+    result["library_warnings"] = dict(_WARNINGS.counts)
     print(json.dumps(result), flush=True)
     os._exit(0)
 
@@ -98,10 +117,15 @@ def _rss() -> int:
 
 
 async def child_library(
-    endpoint: str, tokens: list[str], window: float, trace: bool
+    endpoint: str, tokens: list[str], window: float, trace: bool, subscribe_timeout: float | None
 ) -> dict[str, Any]:
-    from participant.actor import Participant, connect
+    from participant.actor import Participant, ParticipantConfig, connect
     from participant.api import ParticipantClient
+    from participant.socket import SocketConfig
+
+    config = ParticipantConfig()
+    if subscribe_timeout is not None:
+        config = ParticipantConfig(socket=SocketConfig(subscribe_timeout=subscribe_timeout))
 
     tokens = list(tokens)
     participants: list[Participant] = []
@@ -121,7 +145,7 @@ async def child_library(
             await limit.acquire()
             held = True
             try:
-                async with connect(token, client=client) as p:
+                async with connect(token, client=client, config=config) as p:
                     limit.release()
                     held = False
                     participants.append(p)
@@ -321,6 +345,7 @@ def run_child(
     n: int,
     window: float,
     trace: bool = False,
+    subscribe_timeout: float | None = None,
 ) -> dict[str, Any]:
     """Run one measurement in a fresh process; its progress lines pass through to stderr."""
     args = [
@@ -339,6 +364,8 @@ def run_child(
     ]
     if trace:
         args.append("--tracemalloc")
+    if subscribe_timeout is not None:
+        args += ["--subscribe-timeout", str(subscribe_timeout)]
     progress(f"{kind} {n}{' (tracemalloc)' if trace else ''}: start")
     try:
         out = subprocess.run(
@@ -364,6 +391,13 @@ def main() -> None:
     parser.add_argument(
         "--tracemalloc", action="store_true", help="also trace allocations at the smallest size"
     )
+    parser.add_argument(
+        "--subscribe-timeout",
+        type=float,
+        default=None,
+        help="SocketConfig.subscribe_timeout of the library, s (default: the library's 1 s); "
+        "raise it on a saturated machine, where late subscribe replies make connects retry",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tokens-file", default=None, help=argparse.SUPPRESS)
@@ -372,7 +406,14 @@ def main() -> None:
     if args.child:
         if args.child == "library":
             tokens = _read_tokens(args.tokens_file, args.n + 1)
-            res = trio.run(child_library, args.endpoint, tokens, args.window, args.tracemalloc)
+            res = trio.run(
+                child_library,
+                args.endpoint,
+                tokens,
+                args.window,
+                args.tracemalloc,
+                args.subscribe_timeout,
+            )
         else:
             tokens = _read_tokens(args.tokens_file, args.n)
             res = trio.run(child_bare, args.endpoint, tokens, args.window)
@@ -384,7 +425,11 @@ def main() -> None:
     renew_n = 100  # a renewal wave, not a storm
     renew_window = 30.0
 
-    results: dict[str, Any] = {"sizes": {}, "window_s": args.window}
+    results: dict[str, Any] = {
+        "sizes": {},
+        "window_s": args.window,
+        "subscribe_timeout": args.subscribe_timeout,
+    }
     trace: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         tokens_file = os.path.join(tmp, "tokens")
@@ -394,7 +439,9 @@ def main() -> None:
             with open(tokens_file, "w") as f:
                 f.write("\n".join(tokens))
             for n in sizes:
-                lib = run_child("library", endpoint, tokens_file, n, args.window)
+                lib = run_child(
+                    "library", endpoint, tokens_file, n, args.window, False, args.subscribe_timeout
+                )
                 bare = run_child("bare", endpoint, tokens_file, n, args.window)
                 results["sizes"][str(n)] = {"library": lib, "bare": bare}
                 progress(
