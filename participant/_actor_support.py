@@ -14,11 +14,34 @@ from typing import Literal
 import attrs
 import trio
 
+from participant._time import format_timestamp, parse_timestamp
 from participant.machine import StateChange
 
 log = logging.getLogger("participant.actor")
 
 ReceiptKind = Literal["delivered", "read"]
+
+
+def canonical_time(absolute_time: str | None) -> str | None:
+    """An AbsoluteTime in the service's fixed-width form ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
+
+    Strings of that form (what the service sends) are returned unchanged, without
+    parsing; others are parsed and re-formatted; unparsable ones give ``None``.
+    Canonical strings order like the times they denote, so they compare as strings.
+    """
+    if absolute_time is None:
+        return None
+    if (
+        len(absolute_time) == 24
+        and absolute_time[23] == "Z"
+        and absolute_time[19] == "."
+        and absolute_time[10] == "T"
+    ):
+        return absolute_time
+    try:
+        return format_timestamp(parse_timestamp(absolute_time))
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
 
 
 class SeenIds:
@@ -29,16 +52,24 @@ class SeenIds:
     starts ``overlap`` (< ``window``) seconds before the newest AbsoluteTime, so every item
     it can return again is still remembered unless more than ``max_ids`` items arrived in
     that overlap.
+
+    Times are kept as canonical AbsoluteTime strings (:func:`canonical_time`): adding an
+    Id costs no timestamp parsing. The count bound is enforced on every add, the time
+    window every ``_PRUNE_EVERY`` adds (it only saves memory; the count bound holds).
     """
 
-    __slots__ = ("_ids", "max_ids", "newest", "window")
+    __slots__ = ("_adds", "_ids", "_newest_epoch", "max_ids", "newest_time", "window")
+
+    _PRUNE_EVERY = 64
 
     def __init__(self, window: float, max_ids: int) -> None:
-        self._ids: OrderedDict[str, float | None] = OrderedDict()
+        self._ids: OrderedDict[str, str | None] = OrderedDict()
         self.window = window
         self.max_ids = max_ids
-        #: Newest AbsoluteTime seen (epoch seconds), ``None`` before the first timed item.
-        self.newest: float | None = None
+        #: Newest canonical AbsoluteTime seen, ``None`` before the first timed item.
+        self.newest_time: str | None = None
+        self._newest_epoch: tuple[str, float] | None = None
+        self._adds = 0
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -46,19 +77,45 @@ class SeenIds:
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._ids
 
-    def add(self, item_id: str, at: float | None) -> None:
-        self._ids[item_id] = at
-        if at is not None and (self.newest is None or at > self.newest):
-            self.newest = at
-        while len(self._ids) > self.max_ids:
-            self._ids.popitem(last=False)
-        if self.newest is not None:
-            horizon = self.newest - self.window
-            while self._ids:
-                first = next(iter(self._ids.values()))
-                if first is None or first >= horizon:
-                    break
-                self._ids.popitem(last=False)
+    @property
+    def newest(self) -> float | None:
+        """Newest AbsoluteTime seen, in epoch seconds (parsed on demand)."""
+        text = self.newest_time
+        if text is None:
+            return None
+        cached = self._newest_epoch
+        if cached is None or cached[0] != text:
+            cached = self._newest_epoch = (text, parse_timestamp(text))
+        return cached[1]
+
+    def add(self, item_id: str, absolute_time: str | None) -> None:
+        """Remember ``item_id``; ``absolute_time`` as on the wire (any ISO form)."""
+        at = canonical_time(absolute_time)
+        ids = self._ids
+        ids[item_id] = at
+        if at is not None:
+            newest = self.newest_time
+            if newest is None or at > newest:
+                self.newest_time = at
+        if len(ids) > self.max_ids:
+            ids.popitem(last=False)
+        self._adds += 1
+        if self._adds >= self._PRUNE_EVERY:
+            self._adds = 0
+            self.prune()
+
+    def prune(self) -> None:
+        """Forget the Ids older than ``window`` seconds before the newest AbsoluteTime."""
+        newest = self.newest
+        if newest is None:
+            return
+        horizon = format_timestamp(newest - self.window)
+        ids = self._ids
+        while ids:
+            first = next(iter(ids.values()))
+            if first is None or first >= horizon:
+                break
+            ids.popitem(last=False)
 
 
 class ChangeFeed:

@@ -25,14 +25,25 @@ Guarantees and policies (docs/concepts.md has the timelines):
 - **Gap fill and exactly-once**: after every unplanned reconnect (and, by default, after
   each renewal) GetTranscript is paged FORWARD from ``gap_fill_overlap`` seconds before the
   newest AbsoluteTime seen; the items are delivered in AbsoluteTime order, before any item
-  the new socket carried meanwhile. Items are deduplicated by Id: the Ids of items within
-  ``dedupe_window`` seconds of the newest AbsoluteTime are remembered (at most
-  ``dedupe_max_ids``), so memory stays bounded.
+  the new socket carried meanwhile (its items wait behind a gate until the fill is done).
+  The fill runs in its own task; fills requested while one runs are coalesced into one
+  more. Without ``history`` it never delivers items older than the first subscription
+  (less ``clock_skew``: the items' AbsoluteTime is the service's clock). Items are
+  deduplicated by Id: the Ids of items within ``dedupe_window`` seconds of the newest
+  AbsoluteTime are remembered (at most ``dedupe_max_ids``), so memory stays bounded.
 - **Slow consumer: backpressure, never a silent drop.** Items go to the iterator through a
-  buffer of ``max_buffered_items``. When it is full the websocket reader waits; the
-  heartbeat watchdog does not count that wait against the socket. If the service drops
-  the socket meanwhile, reconnect and gap fill recover every item. A program that only
-  uses handlers sets ``iterate=False`` (then nothing is buffered for the iterator).
+  buffer of ``max_buffered_items``. An item is accepted (its Id marked seen, counted,
+  buffered) in one step only when there is room; when the buffer is full the websocket
+  reader (or the gap fill task) waits *before* accepting, so a reader cancelled while
+  waiting (its socket closed by a renewal, or lost) loses nothing: the item was never
+  marked seen and gap fill delivers it. The supervisor never waits for the consumer, so
+  renewals and reconnects go on while it does not read. The heartbeat watchdog does not
+  count a reader's wait against its socket. A program that only uses handlers sets
+  ``iterate=False`` (then nothing is buffered for the iterator).
+- **First connection**: transient errors are retried with backoff for at most
+  ``connect_timeout`` seconds (30 s), then :func:`connect` raises the last error.
+- **Own ParticipantId**: :attr:`Participant.participant_id`, learnt from the echo of the
+  first message or event this participant sends.
 - **Handlers** registered with :meth:`Participant.on` run as tasks in the actor's nursery;
   a failing handler is logged with the item's Id and never stops the actor.
 """
@@ -45,6 +56,7 @@ import logging
 import math
 import random
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -107,6 +119,14 @@ ItemHandler = Callable[[Any], Awaitable[None] | None]
 """A handler: called with each matching item; may be a plain or an async function."""
 
 H = TypeVar("H", bound=ItemHandler)
+_R = TypeVar("_R", SendMessageResponse, SendEventResponse)
+
+_SCHEDULE_EVERY: Final = 32
+"""The iterator yields to the scheduler at least once per this many items."""
+_WAKE_BATCH: Final = 32
+"""A waiting iterator is woken at the latest when this many socket items are buffered."""
+_IDENTITY_MEMORY: Final = 64
+"""Sent Ids / echoed items remembered while the own ParticipantId is unknown."""
 
 _RNG: Final = random.Random()
 
@@ -147,6 +167,20 @@ class ParticipantConfig:
         gap_fill_overlap: gap fill starts this long before the newest AbsoluteTime seen.
         gap_fill_after_renewal: also fill after a planned renewal (covers items still in
             the old socket's buffers when it is closed).
+        clock_skew: without ``history``, gap fill never delivers items whose AbsoluteTime
+            (the service's clock) is older than the first subscription (this host's
+            ``wall_clock``) minus this allowance for the difference between the clocks.
+            Larger: items sent up to this long before the subscription may arrive later
+            through gap fill; smaller: if this host's clock is ahead of the service's,
+            items just after the subscription could be skipped by gap fill (they still
+            arrive on the socket unless it was lost before they did).
+        connect_timeout: the first connection (CreateParticipantConnection, websocket open,
+            subscribe) must succeed within this time, retrying transient errors with
+            backoff meanwhile; otherwise :func:`connect` raises the last error
+            (:class:`TransportError` when the endpoint is refused or unreachable,
+            :class:`ServiceError` such as ThrottlingException). ``None``: retry forever.
+            It bounds the whole first connection, so a first websocket open stalled
+            longer than it fails even within ``url_window``.
         transcript_page_size: MaxResults of each GetTranscript page (1..100).
         state_feed_size: unread :class:`StateChange` kept per :meth:`Participant.state_changes`.
         socket: timing of each websocket (:class:`participant.socket.SocketConfig`).
@@ -167,11 +201,16 @@ class ParticipantConfig:
     dedupe_max_ids: int = attrs.field(default=2048, validator=_at_least_one)
     gap_fill_overlap: float = attrs.field(default=30.0, validator=_non_negative)
     gap_fill_after_renewal: bool = True
+    clock_skew: float = attrs.field(default=2.0, validator=_non_negative)
+    connect_timeout: float | None = attrs.field(default=30.0)
     transcript_page_size: int = attrs.field(default=100, validator=_at_least_one)
     state_feed_size: int = attrs.field(default=256, validator=_at_least_one)
     socket: SocketConfig = attrs.field(factory=SocketConfig)
 
     def __attrs_post_init__(self) -> None:
+        timeout = self.connect_timeout
+        if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+            raise InvalidParameterError("connect_timeout", "a positive number of seconds or None")
         if self.gap_fill_overlap >= self.dedupe_window:
             raise InvalidParameterError("gap_fill_overlap", "< dedupe_window")
         if self.transcript_page_size > 100:
@@ -242,6 +281,22 @@ class _Credentials:
         return "<_Credentials>"
 
 
+class _Waker:
+    """The sockets' :class:`~participant.socket.IdleHook`: ``pending`` while socket items
+    were buffered without waking the iterator; called when a reader has no further frame
+    ready, it wakes the iterator. So a burst of frames costs one wake-up of the consumer
+    task, not one per item."""
+
+    __slots__ = ("_participant", "pending")
+
+    def __init__(self, participant: Participant) -> None:
+        self._participant = participant
+        self.pending = False
+
+    def __call__(self) -> None:
+        self._participant._wake_iterator()
+
+
 class Participant:
     """One participant of one chat, as a trio actor. Create with :func:`connect`.
 
@@ -276,12 +331,16 @@ class Participant:
         self._rng = rng or _RNG
         self.stats = ParticipantStats()
         self._machine = StateModel(self._on_state_change)
-        self._items_send: trio.MemorySendChannel[Item] | None = None
-        self._items_recv: trio.MemoryReceiveChannel[Item] | None = None
-        if config.iterate:
-            self._items_send, self._items_recv = trio.open_memory_channel[Item](
-                config.max_buffered_items
-            )
+        # Delivery (see _offer/_emit): accepted items wait in _buffer for the iterator.
+        self._buffer: deque[Item] = deque()
+        self._capacity: int | None = config.max_buffered_items if config.iterate else None
+        self._not_empty = trio.lowlevel.ParkingLot()  # the iterator waits here
+        self._not_full = trio.lowlevel.ParkingLot()  # producers wait here for room
+        self._taken = 0  # items taken since the iterator's last schedule point
+        # pending: socket items were buffered without waking the iterator (see _offer)
+        self._waker = _Waker(self)
+        self._wake_batch = min(_WAKE_BATCH, config.max_buffered_items)
+        self._closed = False  # no more items are accepted (state disconnected)
         self._seen = SeenIds(config.dedupe_window, config.dedupe_max_ids)
         self._socket: ChatSocket | None = None
         self._sockets_opened = 0
@@ -290,7 +349,12 @@ class Participant:
         self._renew_reason = ""
         self._renew_for_token = False
         self._wakeup = trio.Event()
-        self._gate: trio.Event | None = None
+        # Gap fill (see _request_fill/_filler): sockets' gates released by the next fill.
+        self._fill_gates: list[trio.Event] = []
+        self._fill_requested = False
+        self._history_requested = False
+        self._history_owed = history  # the history is delivered by the first fill
+        self._filling = False
         self._handlers: list[tuple[type[Item] | str, ItemHandler]] = []
         self._state_listeners: list[Callable[[StateChange], None]] = []
         self._feeds: list[ChangeFeed] = []
@@ -298,7 +362,15 @@ class Participant:
         self._conn_nursery: trio.Nursery | None = None
         self._conn_scope = trio.CancelScope()
         self._connected_once = False
-        self._started_wall = wall_clock()
+        #: Without history, gap fill skips items older than this (epoch seconds): the
+        #: first subscription's wall clock minus ``clock_skew``; set on that subscription.
+        self._floor: float | None = None
+        self._last_connect_error: BaseException | None = None
+        # Own ParticipantId (see participant_id): learnt from the echo of a sent item.
+        self._participant_id: str | None = None
+        self._sends_in_flight = 0
+        self._own_ids: OrderedDict[str, None] = OrderedDict()
+        self._recent_ids: OrderedDict[str, str | None] = OrderedDict()
         self._end_pending: str | None = None
         self._ended = False
         #: The fatal error that disconnected the participant, if any.
@@ -375,50 +447,176 @@ class Participant:
 
         return register
 
+    @property
+    def participant_id(self) -> str | None:
+        """This participant's own ParticipantId, ``None`` until known.
+
+        The service does not return it to the participant (CreateParticipantConnection
+        has no ParticipantId), so it is learnt from the first message or event this
+        participant sends (:meth:`send_message`, :meth:`send_event`, :meth:`send_typing`;
+        not receipts): the service echoes it back over the websocket (protocol.md §3) as
+        an item with the Id of the SendMessage/SendEvent response, and that item's
+        ParticipantId is ours. The echo may arrive before or after the response; both
+        orders are matched. It then stays set for the participant's life.
+        """
+        return self._participant_id
+
     def __aiter__(self) -> Participant:
         return self
 
     async def __anext__(self) -> Item:
-        if self._items_recv is None:
+        """The next item, waiting for one; ends when the participant is disconnected.
+
+        Checkpoints: every call is a cancellation point; when items are already
+        buffered it yields to the scheduler only every ``_SCHEDULE_EVERY`` (32) items,
+        so a consumer drains a burst without a task switch per item while other tasks
+        still run at least that often (a call that has to wait always yields).
+        """
+        if self._capacity is None:
             raise RuntimeError("iteration is off (ParticipantConfig.iterate=False)")
-        try:
-            return await self._items_recv.receive()
-        except (trio.EndOfChannel, trio.ClosedResourceError):
-            await self._stopped.wait()
-            if self.error is not None:
-                raise self.error from None
-            raise StopAsyncIteration from None
+        if self._taken >= _SCHEDULE_EVERY:
+            self._taken = 0
+            await trio.lowlevel.checkpoint()
+        else:
+            await trio.lowlevel.checkpoint_if_cancelled()
+        buffer = self._buffer
+        while not buffer:
+            if self._closed:
+                await self._stopped.wait()
+                if self.error is not None:
+                    raise self.error from None
+                raise StopAsyncIteration
+            self._taken = 0
+            await self._not_empty.park()
+        self._taken += 1
+        item = buffer.popleft()
+        if self._not_full:
+            self._not_full.unpark_all()
+        return item
 
     # ---- delivery --------------------------------------------------------------------
+    #
+    # Every item, from a socket or from gap fill, goes through _offer: deduplicated by Id,
+    # then accepted (Id marked seen, counted, handlers started, appended to the buffer of
+    # the iterator) in one synchronous step, or refused for lack of room with nothing
+    # changed. A producer refused for room waits (_emit) and offers again: if it is
+    # cancelled meanwhile (its socket closed by a renewal or lost), the item was never
+    # marked seen, so gap fill delivers it later. Once accepted, an item belongs to the
+    # actor, not to the socket it came from. Backpressure thus stops the socket readers
+    # and the gap fill task, never the supervisor (renewals and reconnects go on).
 
-    async def _on_socket_item(self, item: Item) -> None:
+    def _on_socket_item(self, gate: trio.Event | None, item: Item) -> Awaitable[None] | None:
+        """The sockets' item sink: accept at once when possible (no await), else return
+        the wait (behind the gate, or for room) for the reader to await."""
         self.stats.items_received += 1
-        while self._gate is not None:
-            await self._gate.wait()
-        await self._emit(item)
-        self._end_if_pending()
+        if (gate is None or gate.is_set()) and self._offer(item, batch=True) is not None:
+            if self._end_pending is not None:
+                self._end_if_pending()
+            return None
+        return self._on_socket_item_waiting(gate, item)
 
-    async def _emit(self, item: Item) -> bool:
-        """Deliver ``item`` unless its Id was delivered already; True if delivered."""
-        if self._machine.current is State.DISCONNECTED:
+    async def _on_socket_item_waiting(self, gate: trio.Event | None, item: Item) -> None:
+        if gate is not None and not gate.is_set():
+            await gate.wait()  # a gap fill delivers the older items first
+        if self._offer(item, batch=True) is None:
+            await self._emit(item)
+        if self._end_pending is not None:
+            self._end_if_pending()
+
+    def _wake_iterator(self) -> None:
+        """Wake the waiting iterator now (a socket reader went idle, or a producer must
+        wait for room)."""
+        self._waker.pending = False
+        if self._not_empty:
+            self._not_empty.unpark_all()
+
+    def _offer(self, item: Item, *, force: bool = False, batch: bool = False) -> bool | None:
+        """Accept ``item`` now: True accepted, False dropped (a duplicate, or the
+        participant is disconnected), None no room in the buffer (nothing changed).
+        ``force`` accepts even into a full buffer (the terminal synthetic ChatEnded).
+        ``batch`` (socket items): a waiting iterator is woken when the reader goes idle
+        (:class:`_Waker`) or ``_WAKE_BATCH`` items are buffered, not per item."""
+        if self._closed:
             return False
         item_id = item.id
+        if item_id is not None and item_id in self._seen:
+            self.stats.duplicates_dropped += 1
+            return False
+        capacity = self._capacity
+        if capacity is not None and not force and len(self._buffer) >= capacity:
+            return None
         if item_id is not None:
-            if item_id in self._seen:
-                self.stats.duplicates_dropped += 1
-                return False
-            self._seen.add(item_id, _epoch(item.absolute_time))
+            self._seen.add(item_id, item.absolute_time)
         self.stats.items_delivered += 1
+        if self._participant_id is None and (self._sends_in_flight or self._own_ids):
+            self._watch_identity(item)
         if isinstance(item, ChatEnded) and self._end_pending is None:
             self._end_pending = "end: chat.ended"
         if self._handlers:
             self._dispatch(item)
-        if self._items_send is not None:
-            try:
-                await self._items_send.send(item)
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                pass
+        if capacity is not None:
+            buffer = self._buffer
+            buffer.append(item)
+            if self._not_empty:
+                if batch and len(buffer) < self._wake_batch:
+                    self._waker.pending = True
+                else:
+                    self._wake_iterator()
         return True
+
+    async def _emit(self, item: Item) -> bool:
+        """Deliver ``item``, waiting for room; True if accepted, False if dropped."""
+        while True:
+            accepted = self._offer(item)
+            if accepted is not None:
+                return accepted
+            self._wake_iterator()  # never wait for room while the iterator sleeps
+            await self._not_full.park()
+
+    # ---- own ParticipantId -----------------------------------------------------------
+
+    def _watch_identity(self, item: Item) -> None:
+        item_id = item.id
+        if item_id is None:
+            return
+        if item_id in self._own_ids:
+            self._learn_participant_id(item.participant_id)
+        elif self._sends_in_flight:
+            recent = self._recent_ids
+            recent[item_id] = item.participant_id
+            if len(recent) > _IDENTITY_MEMORY:
+                recent.popitem(last=False)
+
+    def _sent_own(self, item_id: str | None) -> None:
+        """``item_id`` (a SendMessage/SendEvent response Id) is an item we sent."""
+        if self._participant_id is not None or not item_id:
+            return
+        if item_id in self._recent_ids:  # the echo came before the response
+            self._learn_participant_id(self._recent_ids[item_id])
+            return
+        self._own_ids[item_id] = None
+        if len(self._own_ids) > _IDENTITY_MEMORY:
+            self._own_ids.popitem(last=False)
+
+    def _learn_participant_id(self, participant_id: str | None) -> None:
+        if not participant_id or self._participant_id is not None:
+            return
+        self._participant_id = participant_id
+        self._own_ids.clear()
+        self._recent_ids.clear()
+        log.info("own ParticipantId learnt from the echo of a sent item: %s", participant_id)
+
+    async def _send_tracked(self, call: Awaitable[_R]) -> _R:
+        """Await a SendMessage/SendEvent call, noting its response Id as our own."""
+        self._sends_in_flight += 1
+        try:
+            response = await call
+            self._sent_own(response.id)
+            return response
+        finally:
+            self._sends_in_flight -= 1
+            if not self._sends_in_flight:
+                self._recent_ids.clear()
 
     def _dispatch(self, item: Item) -> None:
         nursery = self._nursery
@@ -452,8 +650,9 @@ class Participant:
             self._ended = True
         self.error = error
         self._machine.fire(trigger, reason)
-        if self._items_send is not None:
-            self._items_send.close()
+        self._closed = True
+        self._not_empty.unpark_all()
+        self._not_full.unpark_all()
         self._wakeup.set()
         self._conn_scope.cancel()
 
@@ -510,7 +709,9 @@ class Participant:
         due_in = (token_expiry if self._renew_for_token else connection_expiry) - self._renew_at
         self._renew_reason = f"renewal: {which} in {due_in:.0f} s"
 
-    async def _open(self, response: CreateParticipantConnectionResponse, at: float) -> ChatSocket:
+    async def _open(
+        self, response: CreateParticipantConnectionResponse, at: float, gate: trio.Event | None
+    ) -> ChatSocket:
         ws = response.websocket
         creds = response.connection_credentials
         if ws is None or not ws.url or creds is None or not creds.connection_token:
@@ -524,8 +725,9 @@ class Participant:
                     serve_socket,
                     ws.url,
                     connector=self._connector,
-                    on_item=self._on_socket_item,
+                    on_item=partial(self._on_socket_item, gate),
                     on_lost=self._on_socket_lost,
+                    on_idle=self._waker,
                     config=self.config.socket,
                     name=f"ws{self._sockets_opened}",
                 )
@@ -542,28 +744,34 @@ class Participant:
     async def _establish(self) -> None:
         """From token, expired or reconnecting: end with a subscribed current socket.
 
-        Raises non-retryable errors (and AccessDeniedException from state token).
+        Runs in the supervisor and never waits for the consumer: the gap fill (or the
+        history) that follows is handed to the fill task (:meth:`_request_fill`); the new
+        socket's items wait behind its gate until that fill has delivered the older ones.
+        Raises non-retryable errors (and AccessDeniedException on the first connection).
         """
         attempt = 0
         while True:
             start_state = self._machine.current
             if start_state is State.DISCONNECTED:
                 return
+            first = self._floor is None  # never subscribed yet
             if start_state is State.RECONNECTING:
                 delay = self._backoff(attempt)
                 self._machine.backoff(delay, f"backoff before attempt {attempt + 1}")
                 await trio.sleep(delay)
+            gate = trio.Event() if (self._history_owed or not first) else None
             try:
                 response, at = await self._create_connection()
-                sock = await self._open(response, at)
+                sock = await self._open(response, at, gate)
             except AccessDeniedException:
-                if start_state is State.TOKEN:
+                if first:
                     raise
-                await self._chat_ended_by_access_denied()
+                self._chat_ended_by_access_denied()
                 return
             except Exception as exc:
                 if not _is_transient(exc):
                     raise
+                self._last_connect_error = exc
                 attempt += 1
                 self.stats.failed_attempts += 1
                 log.warning("connection attempt failed: %s", _describe(exc))
@@ -581,6 +789,7 @@ class Participant:
             try:
                 await sock.subscribe()
             except TransportError as exc:
+                self._last_connect_error = exc
                 await sock.aclose()
                 attempt += 1
                 self.stats.failed_attempts += 1
@@ -597,8 +806,13 @@ class Participant:
             planned = self._machine.current is State.EXPIRED
             if self._machine.current is State.CONNECTED:
                 self._machine.acknowledged("subscribed to aws/chat")
-                if start_state is not State.TOKEN:
+                if not first:
                     self.stats.reconnects += 1
+            if first:
+                # Without history, items older than this never come from gap fill.
+                self._floor = (
+                    -math.inf if self._history else (self._wall_clock() - self.config.clock_skew)
+                )
             if sock.lost.is_set():
                 self._on_socket_lost(sock)
             # From here the new socket is current: its loss fires `lost` via the callback.
@@ -613,13 +827,17 @@ class Participant:
                 if self._machine.current is State.DISCONNECTED:
                     return
                 continue  # the new socket was lost meanwhile: go round again
-            if start_state is not State.TOKEN and (
-                not planned or self.config.gap_fill_after_renewal
-            ):
-                await self._fill(history=False)
+            if gate is not None:
+                if self._history_owed:
+                    self._history_owed = False
+                    self._request_fill(gate, history=True)
+                elif not planned or self.config.gap_fill_after_renewal:
+                    self._request_fill(gate)
+                else:
+                    gate.set()
             return
 
-    async def _chat_ended_by_access_denied(self) -> None:
+    def _chat_ended_by_access_denied(self) -> None:
         wire = {
             "Id": None,
             "AbsoluteTime": format_timestamp(self._wall_clock()),
@@ -629,7 +847,7 @@ class Participant:
             "Synthetic": True,
         }
         item = parse_item({k: v for k, v in wire.items() if v is not None})
-        await self._emit(item)
+        self._offer(item, force=True)  # terminal: never waits for room
         self._end_pending = None
         self._finish(Trigger.ENDED, "end: AccessDeniedException on CreateParticipantConnection")
 
@@ -650,60 +868,89 @@ class Participant:
                 self._machine.expiry_due(self._renew_reason)
                 await self._establish()
 
-    async def _fill(self, *, history: bool) -> None:
-        """Gap fill (or history): page GetTranscript, deliver in AbsoluteTime order while
-        holding back live items, then let them through (deduplicated)."""
-        gate = trio.Event()
-        self._gate = gate
+    # ---- gap fill --------------------------------------------------------------------
+
+    def _request_fill(self, gate: trio.Event, *, history: bool = False) -> None:
+        """Schedule a gap fill (or the history) that releases ``gate`` when done.
+
+        One fill task runs at a time; requests made while it runs are coalesced into one
+        more fill after it (which starts from the newest item delivered by then).
+        """
+        self._fill_gates.append(gate)
+        if history:
+            self._history_requested = True
+        else:
+            self._fill_requested = True
+        if not self._filling:
+            nursery = self._conn_nursery
+            assert nursery is not None
+            self._filling = True
+            nursery.start_soon(self._filler)
+
+    async def _filler(self) -> None:
         try:
-            attempt = 0
-            while True:
+            while self._fill_requested or self._history_requested:
+                # The history covers any gap up to now as well.
+                history = self._history_requested
+                self._fill_requested = self._history_requested = False
+                gates, self._fill_gates = self._fill_gates, []
                 try:
-                    items, start = await self._fetch(history=history)
-                    break
-                except AccessDeniedException:
-                    await self._chat_ended_by_access_denied()
-                    return
-                except Exception as exc:
-                    if not _is_transient(exc):
-                        self.stats.failed_attempts += 1
-                        log.error("gap fill failed (%s): items may be missing", _describe(exc))
-                        return
-                    delay = self._backoff(attempt)
-                    attempt += 1
-                    log.warning("gap fill failed (%s); retry in %.2f s", _describe(exc), delay)
-                    await trio.sleep(delay)
-            delivered = 0
-            for item in items:
-                if not history:
-                    at = _epoch(item.absolute_time)
-                    if item.related_contact_id is not None or (at is not None and at < start):
-                        continue
-                if await self._emit(item):
-                    delivered += 1
-            if history:
-                self.stats.history_items += delivered
-            else:
-                self.stats.gap_fills += 1
-                self.stats.gap_filled_items += delivered
-                if delivered:
-                    log.info("gap fill delivered %d missed item(s)", delivered)
+                    await self._fill(history=history)
+                finally:
+                    for gate in gates:
+                        gate.set()
+                self._end_if_pending()
         finally:
-            self._gate = None
-            gate.set()
-        self._end_if_pending()
+            self._filling = False
+
+    async def _fill(self, *, history: bool) -> None:
+        """Gap fill (or history): page GetTranscript, deliver in AbsoluteTime order.
+        Waits for room in the buffer like a socket reader (it runs in its own task)."""
+        attempt = 0
+        while True:
+            try:
+                items, start = await self._fetch(history=history)
+                break
+            except AccessDeniedException:
+                self._chat_ended_by_access_denied()
+                return
+            except Exception as exc:
+                if not _is_transient(exc):
+                    self.stats.failed_attempts += 1
+                    log.error("gap fill failed (%s): items may be missing", _describe(exc))
+                    return
+                delay = self._backoff(attempt)
+                attempt += 1
+                log.warning("gap fill failed (%s); retry in %.2f s", _describe(exc), delay)
+                await trio.sleep(delay)
+        delivered = 0
+        for item in items:
+            if not history:
+                at = _epoch(item.absolute_time)
+                if item.related_contact_id is not None or (at is not None and at < start):
+                    continue
+            if await self._emit(item):
+                delivered += 1
+        if history:
+            self.stats.history_items += delivered
+        else:
+            self.stats.gap_fills += 1
+            self.stats.gap_filled_items += delivered
+            if delivered:
+                log.info("gap fill delivered %d missed item(s)", delivered)
 
     async def _fetch(self, *, history: bool) -> tuple[list[Item], float]:
-        creds = self._credentials
-        assert creds is not None
+        """All GetTranscript pages of the fill, sorted by AbsoluteTime, and the time
+        (epoch seconds) before which items are not part of it."""
         if history:
             start = -math.inf
             filters: dict[str, Any] = {"scan_direction": "BACKWARD", "sort_order": "ASCENDING"}
         else:
+            floor = -math.inf if self._floor is None else self._floor
             newest = self._seen.newest
-            start = (self._started_wall if newest is None else newest) - (
-                self.config.gap_fill_overlap
-            )
+            start = floor if newest is None else max(floor, newest - self.config.gap_fill_overlap)
+            if not math.isfinite(start):  # history mode and nothing seen yet
+                start = self._wall_clock() - self.config.dedupe_window
             filters = {
                 "scan_direction": "FORWARD",
                 "sort_order": "ASCENDING",
@@ -712,6 +959,8 @@ class Participant:
         items: list[Item] = []
         next_token: str | None = None
         while True:
+            creds = self._credentials  # the current ConnectionToken (renewals replace it)
+            assert creds is not None
             page = await self._client.get_transcript(
                 creds.connection_token,
                 max_results=self.config.transcript_page_size,
@@ -725,6 +974,24 @@ class Participant:
         items.sort(key=_sort_key)
         return items, start
 
+    # ---- life ------------------------------------------------------------------------
+
+    async def _connect_first(self) -> None:
+        """The first connection, bounded by ``config.connect_timeout``."""
+        timeout = self.config.connect_timeout
+        with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
+            await self._establish()
+        if scope.cancelled_caught and self._machine.current is not State.DISCONNECTED:
+            error = self._last_connect_error or TransportError(
+                f"no connection within connect_timeout ({timeout:g} s)"
+            )
+            log.error(
+                "no connection within connect_timeout (%g s); last error: %s",
+                timeout,
+                _describe(error),
+            )
+            raise error
+
     async def _run_connection(self, *, task_status: trio.TaskStatus[None]) -> None:
         error: BaseException | None = None
         started = False
@@ -733,15 +1000,17 @@ class Participant:
                 async with trio.open_nursery() as nursery:
                     self._conn_nursery = nursery
                     try:
-                        await self._establish()
-                        if self._history and self._machine.current is State.SUBSCRIBED:
-                            await self._fill(history=True)
+                        await self._connect_first()
                         task_status.started()
                         started = True
                         await self._supervise()
                     except Exception as exc:
                         error = exc
                     nursery.cancel_scope.cancel()
+        except Exception as group:  # a task of the connection failed: a bug, not a loss
+            if error is None:
+                single = _single(group) if isinstance(group, BaseExceptionGroup) else group
+                error = single if single is not None else group
         finally:
             self._conn_nursery = None
             self._stopped.set()
@@ -790,17 +1059,25 @@ class Participant:
         :class:`ParticipantClosedError` / :class:`ChatEndedError` once disconnected, and
         the errors of :meth:`ParticipantClient.send_message`.
         """
-        return await self._client.send_message(
-            self._token(), content_type=content_type, content=content, client_token=client_token
+        return await self._send_tracked(
+            self._client.send_message(
+                self._token(), content_type=content_type, content=content, client_token=client_token
+            )
         )
 
     async def send_event(
         self, content_type: str, content: str | None = None, *, client_token: str | None = None
     ) -> SendEventResponse:
-        """SendEvent with any event ContentType (protocol.md §4)."""
-        return await self._client.send_event(
+        """SendEvent with any event ContentType (protocol.md §4).
+
+        Returns the event's ``id`` and ``absolute_time``; raises like :meth:`send_message`.
+        """
+        call = self._client.send_event(
             self._token(), content_type=content_type, content=content, client_token=client_token
         )
+        if content_type in (ContentType.MESSAGE_DELIVERED, ContentType.MESSAGE_READ):
+            return await call  # a receipt's item is not a plain echo: not used for identity
+        return await self._send_tracked(call)
 
     async def send_typing(self) -> bool:
         """Send a typing event, at most one per ``config.typing_interval`` (10 s).
@@ -955,6 +1232,7 @@ async def connect(
     connect_participant: bool | None = None,
     history: bool = False,
     config: ParticipantConfig = ParticipantConfig(),
+    rng: random.Random | None = None,
 ) -> AsyncIterator[Participant]:
     """Connect a participant and yield it once its websocket is subscribed.
 
@@ -972,10 +1250,15 @@ async def connect(
         history: start with the chat's transcript (paged GetTranscript), then continue
             live without a seam.
         config: :class:`ParticipantConfig`.
+        rng: the random source of the backoff jitter (default: a module-level
+            ``random.Random``); pass a seeded one for reproducible delays in tests.
 
     Raises:
         AccessDeniedException: the ParticipantToken is not valid (bad, or the chat over).
-        ServiceError, TransportError: a non-retryable error on the first connection.
+        ServiceError, TransportError: a non-retryable error on the first connection, or
+            the last transient one when no connection succeeded within
+            ``config.connect_timeout`` seconds (e.g. TransportError for a refused or
+            unreachable endpoint, ThrottlingException).
     """
     owned = client is None
     if client is None:
@@ -990,6 +1273,7 @@ async def connect(
         connect_participant=connect_participant,
         history=history,
         config=config,
+        rng=rng,
     )
     try:
         async with trio.open_nursery() as nursery:

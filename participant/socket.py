@@ -29,17 +29,18 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import attrs
 import trio
 import trio_websocket
 
 from participant.errors import TransportError
-from participant.model import Item, decode_chat_frame
+from participant.model import Item, decode_chat_frame, parse_item
 
 __all__ = [
     "ChatSocket",
+    "IdleHook",
     "ItemSink",
     "SocketConfig",
     "SocketOpenError",
@@ -54,8 +55,25 @@ log = logging.getLogger("participant.socket")
 WebSocketConnector = Callable[[trio.Nursery, str], Awaitable[trio_websocket.WebSocketConnection]]
 """Opens a websocket to a URL, running its background task in the given nursery."""
 
-ItemSink = Callable[[Item], Awaitable[None]]
-"""Receives each decoded chat item; may block (backpressure on the reader)."""
+ItemSink = Callable[[Item], Awaitable[None] | None]
+"""Receives each decoded chat item: a plain function (returns None) or an async one, or a
+plain function that returns an awaitable only when it has to wait. The reader awaits it
+before reading the next frame, so a waiting sink is backpressure on the socket."""
+
+
+class IdleHook(Protocol):
+    """Optional companion of an :data:`ItemSink` that batches work per burst of frames.
+
+    While ``pending`` is True, the reader calls the hook once it has no further frame
+    ready (before it waits for the network), and when it ends; the hook clears
+    ``pending``. A sink sets ``pending`` when it deferred something (e.g. waking its
+    consumer) that must happen before the reader goes quiet.
+    """
+
+    pending: bool
+
+    def __call__(self) -> None: ...
+
 
 TOPIC_SUBSCRIBE: Final = "aws/subscribe"
 TOPIC_HEARTBEAT: Final = "aws/heartbeat"
@@ -106,15 +124,22 @@ class ChatSocket:
     def __init__(
         self,
         ws: trio_websocket.WebSocketConnection,
-        cancel_scope: trio.CancelScope,
+        nursery: trio.Nursery,
         on_item: ItemSink,
         config: SocketConfig,
         name: str,
         on_lost: Callable[[ChatSocket], None] | None = None,
+        on_idle: IdleHook | None = None,
     ) -> None:
         self._ws = ws
         self._on_lost = on_lost
-        self._scope = cancel_scope
+        self._on_idle = on_idle
+        # trio-websocket's queue of received messages (a private attribute in 0.12), only
+        # peeked at to tell whether the next frame is ready; None: call on_idle each time.
+        queue = getattr(ws, "_recv_channel", None)
+        self._queue = queue if isinstance(queue, trio.MemoryReceiveChannel) else None
+        self._nursery = nursery
+        self._scope = nursery.cancel_scope
         self._on_item = on_item
         self._config = config
         self.name = name
@@ -153,8 +178,14 @@ class ChatSocket:
             self._on_lost(self)
 
     async def aclose(self) -> None:
-        """Close the socket (close frame, bounded by ``close_timeout``); idempotent.
+        """Close the socket: send a close frame and wait for the peer's close reply, at
+        most ``close_timeout`` seconds; idempotent. Shielded from the caller's
+        cancellation (so it stays bounded by ``close_timeout``).
 
+        The handshake runs as a task in the socket's own nursery, next to
+        trio-websocket's reader task that receives the reply: if that nursery is
+        cancelled (the socket is being torn down), nobody could read the reply, so the
+        transport is closed at once instead of waiting ``close_timeout`` for nothing.
         Not counted as a loss: :attr:`lost` stays unset.
         """
         if self._closing:
@@ -162,14 +193,26 @@ class ChatSocket:
             return
         self._closing = True
         self._sub_event.set()
-        with trio.move_on_after(self._config.close_timeout) as scope:
-            scope.shield = True
+        handshake_done = trio.Event()
+
+        async def handshake() -> None:
             try:
                 await self._ws.aclose()
             except Exception:  # the peer may already be gone
                 log.debug("socket %s: error while closing", self.name, exc_info=True)
-        self._scope.cancel()
-        await self.done.wait()
+            finally:
+                handshake_done.set()
+
+        with trio.CancelScope(shield=True):
+            try:
+                self._nursery.start_soon(handshake)
+            except RuntimeError:  # the socket's nursery is already closing
+                pass
+            else:
+                with trio.move_on_after(self._config.close_timeout):
+                    await handshake_done.wait()
+            self._scope.cancel()
+            await self.done.wait()
 
     async def _send(self, frame: str) -> None:
         try:
@@ -220,37 +263,61 @@ class ChatSocket:
 
     # ---- tasks -----------------------------------------------------------------------
 
+    def _frames_ready(self) -> bool:
+        """True if the next frame is already received (reading it will not wait)."""
+        queue = self._queue
+        if queue is None:
+            return False
+        stats = queue.statistics()
+        return stats.current_buffer_used > 0 or stats.tasks_waiting_send > 0
+
     async def _reader(self) -> None:
+        ws = self._ws
+        on_idle = self._on_idle
         try:
             while True:
-                message = await self._ws.get_message()
+                if on_idle is not None and on_idle.pending and not self._frames_ready():
+                    on_idle()
+                message = await ws.get_message()
                 self.frames_received += 1
-                await self._handle(message)
+                item = self._handle(message)
+                if item is not None:
+                    waiting = self._on_item(item)
+                    if waiting is not None:
+                        await self._wait_delivered(waiting)
         except trio_websocket.ConnectionClosed as exc:
             self._mark_lost(f"closed: {_close_text(exc)}")
         except trio.BrokenResourceError as exc:
             self._mark_lost(f"broken: {exc}")
+        finally:
+            if on_idle is not None and on_idle.pending:
+                on_idle()
 
-    async def _handle(self, message: str | bytes) -> None:
+    def _handle(self, message: str | bytes) -> Item | None:
+        """Act on one frame; return the chat item it carries, if any."""
         if isinstance(message, bytes):
             self._bad(message, "binary frame")
-            return
+            return None
         try:
             frame = json.loads(message)
         except ValueError:
             self._bad(message, "not JSON")
-            return
+            return None
         if not isinstance(frame, dict):
             self._bad(message, "not a JSON object")
-            return
+            return None
         topic = frame.get("topic")
         if topic == TOPIC_CHAT:
             try:
-                item = decode_chat_frame(frame)
+                content = frame.get("content")
+                if type(content) is str:  # the usual frame: skip decode_chat_frame's checks
+                    wire = json.loads(content)
+                    if type(wire) is dict:
+                        return parse_item(wire)
+                return decode_chat_frame(frame)
             except Exception as exc:  # bad frames never crash the reader
                 self._bad(message, f"undecodable chat frame: {exc}")
-                return
-            await self._deliver(item)
+                return None
         elif topic == TOPIC_HEARTBEAT:
             self._heartbeat_outstanding = False
         elif topic == TOPIC_SUBSCRIBE:
@@ -273,16 +340,20 @@ class ChatSocket:
             )
         else:
             log.debug("socket %s: ignoring frame with topic %r", self.name, topic)
+        return None
 
     def _bad(self, message: str | bytes, why: str) -> None:
         self.bad_frames += 1
         log.warning("socket %s: skipping bad frame (%s): %.200r", self.name, why, message)
 
-    async def _deliver(self, item: Item) -> None:
+    async def _wait_delivered(self, waiting: Awaitable[None]) -> None:
+        """Await the sink (it may wait: a slow consumer). While it waits the reader
+        cannot read heartbeat echoes: the watchdog does not count that against the
+        socket (see :meth:`_heartbeat`)."""
         self._delivering = True
         started = trio.current_time()
         try:
-            await self._on_item(item)
+            await waiting
         finally:
             self._delivering = False
             if trio.current_time() > started:
@@ -331,6 +402,7 @@ async def serve_socket(
     config: SocketConfig = SocketConfig(),
     name: str = "ws",
     on_lost: Callable[[ChatSocket], None] | None = None,
+    on_idle: IdleHook | None = None,
     task_status: trio.TaskStatus[ChatSocket] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Open ``url`` and run the socket until it is lost or closed.
@@ -339,7 +411,9 @@ async def serve_socket(
     returns the open (not yet subscribed) :class:`ChatSocket`, or raises
     :class:`SocketOpenError` if the websocket could not be opened. ``on_lost`` is called
     (synchronously, once) when the socket is lost, not when it is closed by
-    :meth:`ChatSocket.aclose`. The URL is a secret (presigned): it is never logged.
+    :meth:`ChatSocket.aclose`. ``on_idle`` (an :class:`IdleHook`, optional) lets the
+    sink batch work per burst of frames (e.g. wake its consumer once per burst instead of
+    once per item). The URL is a secret (presigned): it is never logged.
     """
     error: BaseException | None = None
     sock: ChatSocket | None = None
@@ -347,7 +421,7 @@ async def serve_socket(
     try:
         async with trio.open_nursery() as nursery:
             ws = await connector(nursery, url)
-            sock = ChatSocket(ws, nursery.cancel_scope, on_item, config, name, on_lost)
+            sock = ChatSocket(ws, nursery, on_item, config, name, on_lost, on_idle)
             nursery.start_soon(sock._reader)
             nursery.start_soon(sock._heartbeat)
             if config.ping_interval is not None:

@@ -216,7 +216,8 @@ async def test_a_url_not_opened_within_its_window_is_never_used(
         return ws
 
     chat = await rig.emu.start_chat()
-    cfg = ParticipantConfig(url_window=85.0)
+    # connect_timeout above the stall: the first connection may take a second attempt
+    cfg = ParticipantConfig(url_window=85.0, connect_timeout=300.0)
     start = trio.current_time()
     async with rig.connect(
         chat.participant_token, websocket_connector=slow_then_fast, config=cfg

@@ -9,6 +9,7 @@ from functools import partial
 import pytest
 import trio
 import trio.testing
+import trio_websocket
 
 from participant.model import Item, TextMessage, UnknownItem
 from participant.socket import (
@@ -231,3 +232,55 @@ async def test_slow_consumer_does_not_kill_the_socket(
     await conn.wait_for("aws/heartbeat", len(conn.sent("aws/heartbeat")) + 1)
     assert not sock.lost.is_set()
     await sock.aclose()
+
+
+async def test_aclose_stops_waiting_for_the_close_reply_when_the_socket_is_torn_down(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A peer that accepted the websocket and then went silent (never answers the close).
+    async def silent_peer(stream: trio.abc.Stream) -> None:
+        async with trio.open_nursery() as peer:
+            request = await trio_websocket.wrap_server_stream(peer, stream)
+            await request.accept()
+            peer.cancel_scope.cancel()  # its reader stops: no close reply, ever
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as outside:
+
+        async def connector(nursery: trio.Nursery, url: str) -> trio_websocket.WebSocketConnection:
+            client_stream, server_stream = trio.testing.memory_stream_pair()
+            outside.start_soon(silent_peer, server_stream)
+            return await trio_websocket.wrap_client_stream(
+                nursery,
+                client_stream,
+                "fake.invalid",
+                "/connect",  # type: ignore[arg-type]
+            )
+
+        config = SocketConfig(close_timeout=100.0)
+        with trio.CancelScope() as scope:
+            async with trio.open_nursery() as nursery:
+                sock: ChatSocket = await nursery.start(
+                    partial(
+                        serve_socket, "wss://x", connector=connector, on_item=Sink(), config=config
+                    )
+                )
+                start = trio.current_time()
+                nursery.start_soon(sock.aclose)
+                await trio.testing.wait_all_tasks_blocked()  # the close frame is sent
+                scope.cancel()  # the socket's nursery is torn down while aclose waits
+        # The reply could never be read any more: aclose returned at once.
+        assert trio.current_time() - start < config.close_timeout
+        assert sock.done.is_set() and not sock.lost.is_set()
+        outside.cancel_scope.cancel()
+
+
+async def test_aclose_waits_for_the_close_reply_of_a_live_peer(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    sock, conn = await open_socket(nursery, fake_server, Sink(), close_timeout=100.0)
+    start = trio.current_time()
+    await sock.aclose()
+    assert trio.current_time() - start < 100.0
+    await conn.closed.wait()  # the server saw a clean close
+    assert sock.done.is_set() and not sock.lost.is_set()

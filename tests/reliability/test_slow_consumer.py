@@ -3,7 +3,6 @@ arrives exactly once when it reads again (design: "backpressure, never a silent 
 
 from __future__ import annotations
 
-import pytest
 import trio
 import trio.testing
 
@@ -15,11 +14,6 @@ from participant.model import TextMessage
 from .conftest import open_rig
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="actor: an item blocked in the full iterator buffer is lost when its socket is "
-    "closed by a renewal (marked seen, then the gap fill copy is dropped): notes/for_D.md",
-)
 async def test_paused_consumer_across_renewals_loses_nothing(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
