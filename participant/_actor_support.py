@@ -48,27 +48,40 @@ class SeenIds:
     """Item Ids already delivered, bounded in time and count.
 
     An Id is kept while its item's AbsoluteTime is within ``window`` seconds of the newest
-    AbsoluteTime seen, and at most ``max_ids`` Ids are kept (oldest dropped first). Gap fill
-    starts ``overlap`` (< ``window``) seconds before the newest AbsoluteTime, so every item
-    it can return again is still remembered unless more than ``max_ids`` items arrived in
-    that overlap.
+    AbsoluteTime seen. Beyond ``max_ids`` Ids the oldest are dropped first, **except** Ids
+    within ``reach`` seconds of the newest AbsoluteTime: gap fill starts at most ``reach``
+    (<= ``window``) seconds before the newest AbsoluteTime, so every item it can return
+    again is still remembered and can never be delivered twice. Memory is thus
+    ``max(max_ids, rate * reach)`` Ids.
 
     Times are kept as canonical AbsoluteTime strings (:func:`canonical_time`): adding an
-    Id costs no timestamp parsing. The count bound is enforced on every add, the time
-    window every ``_PRUNE_EVERY`` adds (it only saves memory; the count bound holds).
+    Id costs no timestamp parsing. The horizons (``newest - reach``, ``newest - window``)
+    are recomputed every ``_PRUNE_EVERY`` adds; between two recomputations they lag
+    behind, which only keeps a few more Ids (never fewer).
     """
 
-    __slots__ = ("_adds", "_ids", "_newest_epoch", "max_ids", "newest_time", "window")
+    __slots__ = (
+        "_adds",
+        "_ids",
+        "_newest_epoch",
+        "_reach_horizon",
+        "max_ids",
+        "newest_time",
+        "reach",
+        "window",
+    )
 
     _PRUNE_EVERY = 64
 
-    def __init__(self, window: float, max_ids: int) -> None:
+    def __init__(self, window: float, max_ids: int, reach: float = 0.0) -> None:
         self._ids: OrderedDict[str, str | None] = OrderedDict()
         self.window = window
         self.max_ids = max_ids
+        self.reach = reach
         #: Newest canonical AbsoluteTime seen, ``None`` before the first timed item.
         self.newest_time: str | None = None
         self._newest_epoch: tuple[str, float] | None = None
+        self._reach_horizon = ""  # canonical time; Ids at or after it are never evicted
         self._adds = 0
 
     def __len__(self) -> int:
@@ -97,18 +110,25 @@ class SeenIds:
             newest = self.newest_time
             if newest is None or at > newest:
                 self.newest_time = at
-        if len(ids) > self.max_ids:
-            ids.popitem(last=False)
         self._adds += 1
         if self._adds >= self._PRUNE_EVERY:
             self._adds = 0
             self.prune()
+        if len(ids) > self.max_ids:
+            horizon = self._reach_horizon
+            while len(ids) > self.max_ids:
+                first = next(iter(ids.values()))
+                if first is not None and first >= horizon:
+                    break  # within gap fill's reach: kept (see the class docstring)
+                ids.popitem(last=False)
 
     def prune(self) -> None:
-        """Forget the Ids older than ``window`` seconds before the newest AbsoluteTime."""
+        """Forget the Ids older than ``window`` seconds before the newest AbsoluteTime
+        (and recompute the reach horizon)."""
         newest = self.newest
         if newest is None:
             return
+        self._reach_horizon = format_timestamp(newest - self.reach)
         horizon = format_timestamp(newest - self.window)
         ids = self._ids
         while ids:

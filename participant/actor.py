@@ -22,15 +22,21 @@ Guarantees and policies (docs/concepts.md has the timelines):
   AccessDeniedException while reconnecting means the chat ended: a synthetic
   :class:`~participant.model.ChatEnded` item is delivered and the state becomes
   ``disconnected``.
-- **Gap fill and exactly-once**: after every unplanned reconnect (and, by default, after
-  each renewal) GetTranscript is paged FORWARD from ``gap_fill_overlap`` seconds before the
-  newest AbsoluteTime seen; the items are delivered in AbsoluteTime order, before any item
-  the new socket carried meanwhile (its items wait behind a gate until the fill is done).
-  The fill runs in its own task; fills requested while one runs are coalesced into one
-  more. Without ``history`` it never delivers items older than the first subscription
-  (less ``clock_skew``: the items' AbsoluteTime is the service's clock). Items are
-  deduplicated by Id: the Ids of items within ``dedupe_window`` seconds of the newest
-  AbsoluteTime are remembered (at most ``dedupe_max_ids``), so memory stays bounded.
+- **Gap fill and exactly-once**: after every unplanned reconnect GetTranscript is paged
+  FORWARD from ``gap_fill_overlap`` (5 s) before the newest AbsoluteTime seen, and by
+  default after each planned renewal from ``renewal_fill_overlap`` (1 s) before it (with
+  make-before-break only items still unread in the old socket can be missing, and they
+  are newer than what it delivered). The items are delivered in AbsoluteTime order,
+  before any item the new socket carried meanwhile (its items wait behind a gate until
+  the fill is done). The fill runs in its own task; fills requested while one runs are
+  coalesced into one more. Without ``history`` it never delivers items older than the
+  first subscription (less ``clock_skew``: the items' AbsoluteTime is the service's
+  clock). Items are deduplicated by Id: the Ids of items within ``dedupe_window``
+  seconds of the newest AbsoluteTime are remembered; beyond ``dedupe_max_ids`` the
+  oldest are forgotten, but never one within gap fill's reach, so a gap fill can never
+  deliver an item twice (memory: ``max(dedupe_max_ids, rate * gap_fill_overlap)`` Ids).
+  AbsoluteTimes all come from the service's clock, so the overlaps only cover items the
+  service delivered out of order.
 - **Slow consumer: backpressure, never a silent drop.** Items go to the iterator through a
   buffer of ``max_buffered_items``. An item is accepted (its Id marked seen, counted,
   buffered) in one step only when there is room; when the buffer is full the websocket
@@ -164,9 +170,12 @@ class ParticipantConfig:
         typing_interval: :meth:`Participant.send_typing` sends at most one event per this.
         receipt_hold, receipt_window: receipt coalescing (protocol.md §4: 0.3 s, 5 s).
         dedupe_window, dedupe_max_ids: the remembered Ids (see the module docstring).
-        gap_fill_overlap: gap fill starts this long before the newest AbsoluteTime seen.
+        gap_fill_overlap: after an unplanned reconnect, gap fill starts this long before
+            the newest AbsoluteTime seen (< ``dedupe_window``).
         gap_fill_after_renewal: also fill after a planned renewal (covers items still in
-            the old socket's buffers when it is closed).
+            the old socket's buffers when it is closed, e.g. under backpressure).
+        renewal_fill_overlap: that fill starts this long before the newest AbsoluteTime
+            seen (< ``dedupe_window``); short, so live items wait little behind it.
         clock_skew: without ``history``, gap fill never delivers items whose AbsoluteTime
             (the service's clock) is older than the first subscription (this host's
             ``wall_clock``) minus this allowance for the difference between the clocks.
@@ -199,8 +208,9 @@ class ParticipantConfig:
     receipt_window: float = attrs.field(default=5.0, validator=_non_negative)
     dedupe_window: float = attrs.field(default=600.0, validator=_positive)
     dedupe_max_ids: int = attrs.field(default=2048, validator=_at_least_one)
-    gap_fill_overlap: float = attrs.field(default=30.0, validator=_non_negative)
+    gap_fill_overlap: float = attrs.field(default=5.0, validator=_non_negative)
     gap_fill_after_renewal: bool = True
+    renewal_fill_overlap: float = attrs.field(default=1.0, validator=_non_negative)
     clock_skew: float = attrs.field(default=2.0, validator=_non_negative)
     connect_timeout: float | None = attrs.field(default=30.0)
     transcript_page_size: int = attrs.field(default=100, validator=_at_least_one)
@@ -213,6 +223,8 @@ class ParticipantConfig:
             raise InvalidParameterError("connect_timeout", "a positive number of seconds or None")
         if self.gap_fill_overlap >= self.dedupe_window:
             raise InvalidParameterError("gap_fill_overlap", "< dedupe_window")
+        if self.renewal_fill_overlap >= self.dedupe_window:
+            raise InvalidParameterError("renewal_fill_overlap", "< dedupe_window")
         if self.transcript_page_size > 100:
             raise InvalidParameterError("transcript_page_size", "1..100")
 
@@ -341,7 +353,11 @@ class Participant:
         self._waker = _Waker(self)
         self._wake_batch = min(_WAKE_BATCH, config.max_buffered_items)
         self._closed = False  # no more items are accepted (state disconnected)
-        self._seen = SeenIds(config.dedupe_window, config.dedupe_max_ids)
+        self._seen = SeenIds(
+            config.dedupe_window,
+            config.dedupe_max_ids,
+            reach=max(config.gap_fill_overlap, config.renewal_fill_overlap),
+        )
         self._socket: ChatSocket | None = None
         self._sockets_opened = 0
         self._credentials: _Credentials | None = None
@@ -352,6 +368,7 @@ class Participant:
         # Gap fill (see _request_fill/_filler): sockets' gates released by the next fill.
         self._fill_gates: list[trio.Event] = []
         self._fill_requested = False
+        self._fill_overlap = 0.0  # the largest overlap among the coalesced requests
         self._history_requested = False
         self._history_owed = history  # the history is delivered by the first fill
         self._filling = False
@@ -831,8 +848,10 @@ class Participant:
                 if self._history_owed:
                     self._history_owed = False
                     self._request_fill(gate, history=True)
-                elif not planned or self.config.gap_fill_after_renewal:
-                    self._request_fill(gate)
+                elif not planned:
+                    self._request_fill(gate, overlap=self.config.gap_fill_overlap)
+                elif self.config.gap_fill_after_renewal:
+                    self._request_fill(gate, overlap=self.config.renewal_fill_overlap)
                 else:
                     gate.set()
             return
@@ -870,17 +889,22 @@ class Participant:
 
     # ---- gap fill --------------------------------------------------------------------
 
-    def _request_fill(self, gate: trio.Event, *, history: bool = False) -> None:
-        """Schedule a gap fill (or the history) that releases ``gate`` when done.
+    def _request_fill(
+        self, gate: trio.Event, *, history: bool = False, overlap: float = 0.0
+    ) -> None:
+        """Schedule a gap fill from ``overlap`` seconds before the newest AbsoluteTime
+        seen (or the history) that releases ``gate`` when done.
 
         One fill task runs at a time; requests made while it runs are coalesced into one
-        more fill after it (which starts from the newest item delivered by then).
+        more fill after it (from the newest item delivered by then, with the largest
+        overlap requested).
         """
         self._fill_gates.append(gate)
         if history:
             self._history_requested = True
         else:
             self._fill_requested = True
+            self._fill_overlap = max(self._fill_overlap, overlap)
         if not self._filling:
             nursery = self._conn_nursery
             assert nursery is not None
@@ -892,10 +916,11 @@ class Participant:
             while self._fill_requested or self._history_requested:
                 # The history covers any gap up to now as well.
                 history = self._history_requested
+                overlap, self._fill_overlap = self._fill_overlap, 0.0
                 self._fill_requested = self._history_requested = False
                 gates, self._fill_gates = self._fill_gates, []
                 try:
-                    await self._fill(history=history)
+                    await self._fill(history=history, overlap=overlap)
                 finally:
                     for gate in gates:
                         gate.set()
@@ -903,13 +928,13 @@ class Participant:
         finally:
             self._filling = False
 
-    async def _fill(self, *, history: bool) -> None:
+    async def _fill(self, *, history: bool, overlap: float = 0.0) -> None:
         """Gap fill (or history): page GetTranscript, deliver in AbsoluteTime order.
         Waits for room in the buffer like a socket reader (it runs in its own task)."""
         attempt = 0
         while True:
             try:
-                items, start = await self._fetch(history=history)
+                items, start = await self._fetch(history=history, overlap=overlap)
                 break
             except AccessDeniedException:
                 self._chat_ended_by_access_denied()
@@ -939,7 +964,7 @@ class Participant:
             if delivered:
                 log.info("gap fill delivered %d missed item(s)", delivered)
 
-    async def _fetch(self, *, history: bool) -> tuple[list[Item], float]:
+    async def _fetch(self, *, history: bool, overlap: float) -> tuple[list[Item], float]:
         """All GetTranscript pages of the fill, sorted by AbsoluteTime, and the time
         (epoch seconds) before which items are not part of it."""
         if history:
@@ -948,7 +973,7 @@ class Participant:
         else:
             floor = -math.inf if self._floor is None else self._floor
             newest = self._seen.newest
-            start = floor if newest is None else max(floor, newest - self.config.gap_fill_overlap)
+            start = floor if newest is None else max(floor, newest - overlap)
             if not math.isfinite(start):  # history mode and nothing seen yet
                 start = self._wall_clock() - self.config.dedupe_window
             filters = {
@@ -1238,8 +1263,12 @@ async def connect(
 
     Args:
         participant_token: from StartChatContact (secret; never logged).
-        region, endpoint_url, http_transport: build a :class:`ParticipantClient` when
-            ``client`` is not given (it is closed on exit; a given one is not).
+        region: AWS region of the service endpoint, for the :class:`ParticipantClient`
+            built when ``client`` is not given (that one is closed on exit; a given one
+            is not).
+        endpoint_url: base URL of the service (e.g. an emulator), for that client.
+        client: a :class:`ParticipantClient` to use (shared by many participants).
+        http_transport: an ``httpx`` transport for the built client (e.g. in memory).
         websocket_connector: opens websockets (default: TCP/TLS via trio-websocket).
         wall_clock: epoch seconds now (default ``time.time``); it turns ConnectionExpiry
             and Expiry into deadlines. Under MockClock use :func:`participant._time.trio_clock`.

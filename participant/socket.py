@@ -9,8 +9,11 @@ awaits :meth:`ChatSocket.subscribe` and, later, :meth:`ChatSocket.aclose` or
 
 Behaviour (protocol.md §3, numbers from AWS's JS client, all in :class:`SocketConfig`):
 
-- subscribe to ``aws/chat``; re-send after ``subscribe_timeout`` (1 s) without a reply, give
-  up after ``subscribe_max_misses`` (3) misses; retry a non-success reply every
+- subscribe to ``aws/chat``; re-send after ``subscribe_timeout`` (1 s) without a reply, up
+  to ``subscribe_max_misses`` (3) frames like AWS's JS client, then keep waiting for a
+  (late) reply to any of them: give up only ``subscribe_max_wait`` (10 s) after the first
+  frame. A slow but live service (a loaded emulator, a busy process) is not abandoned and
+  re-created, which would add load (a retry storm); retry a non-success reply every
   ``subscribe_retry_interval`` (0.5 s) up to ``subscribe_max_retries`` (5) times;
 - heartbeat on open and every ``heartbeat_interval`` (10 s); a heartbeat still unanswered at
   the next tick means the socket is dead. While the reader is blocked handing an item to a
@@ -114,6 +117,7 @@ class SocketConfig:
     subscribe_max_misses: int = 3
     subscribe_retry_interval: float = attrs.field(default=0.5, validator=_positive)
     subscribe_max_retries: int = 5
+    subscribe_max_wait: float = attrs.field(default=10.0, validator=_positive)
     ping_interval: float | None = None
     close_timeout: float = attrs.field(default=2.0, validator=_positive)
 
@@ -227,28 +231,43 @@ class ChatSocket:
         """Subscribe to ``aws/chat``; returns when the service acknowledged it.
 
         Raises:
-            SubscribeError: no reply after ``subscribe_max_misses`` tries, a non-success
-                reply more than ``subscribe_max_retries`` times, or the socket closed.
+            SubscribeError: no reply within ``subscribe_max_wait`` seconds of the first
+                frame (after ``subscribe_max_misses`` frames ``subscribe_timeout`` apart),
+                a non-success reply more than ``subscribe_max_retries`` times, or the
+                socket closed.
         """
-        misses = 0
+        config = self._config
         failures = 0
         while True:
+            # One attempt: up to subscribe_max_misses frames; a reply to any counts.
             self._sub_event = trio.Event()
             self._sub_reply = None
-            if self.lost.is_set() or self._closing:
-                raise SubscribeError(f"websocket closed: {self.lost_reason or 'closed'}")
-            await self._send(_SUBSCRIBE_FRAME)
-            with trio.move_on_after(self._config.subscribe_timeout):
-                await self._sub_event.wait()
-            if self.lost.is_set() or self._closing:
-                raise SubscribeError(f"websocket closed: {self.lost_reason or 'closed'}")
+            total = max(
+                config.subscribe_max_wait, config.subscribe_timeout * config.subscribe_max_misses
+            )
+            give_up_at = trio.current_time() + total
+            frames = 0
+            while self._subscribe_reply() is None:
+                if self.lost.is_set() or self._closing:
+                    raise SubscribeError(f"websocket closed: {self.lost_reason or 'closed'}")
+                if frames < max(1, config.subscribe_max_misses):
+                    await self._send(_SUBSCRIBE_FRAME)
+                    frames += 1
+                    wait_until = min(give_up_at, trio.current_time() + config.subscribe_timeout)
+                else:
+                    wait_until = give_up_at
+                with trio.move_on_at(wait_until):
+                    await self._sub_event.wait()
+                if self.lost.is_set() or self._closing:
+                    raise SubscribeError(f"websocket closed: {self.lost_reason or 'closed'}")
+                if self._subscribe_reply() is None:
+                    log.debug("socket %s: subscribe unanswered (%d)", self.name, frames)
+                    if trio.current_time() >= give_up_at:
+                        raise SubscribeError(
+                            f"no subscribe reply within {total:g} s ({frames} tries)"
+                        )
             reply = self._subscribe_reply()
-            if reply is None:
-                misses += 1
-                log.debug("socket %s: subscribe unanswered (%d)", self.name, misses)
-                if misses >= self._config.subscribe_max_misses:
-                    raise SubscribeError(f"no subscribe reply after {misses} tries")
-                continue
+            assert reply is not None
             if reply.get("status") == "success":
                 self.subscribed = True
                 return

@@ -63,7 +63,8 @@ class FakeConnection:
 
 class FakeServer:
     """Knobs: ``answer_heartbeats``, ``ignore_subscribes`` (count of subscribe frames to
-    ignore), ``fail_subscribes`` (count of non-success replies), ``reject`` (refuse the
+    ignore), ``fail_subscribes`` (count of non-success replies), ``subscribe_reply_delay``
+    (seconds before each subscribe reply: a loaded service), ``reject`` (refuse the
     handshake)."""
 
     def __init__(self, nursery: trio.Nursery) -> None:
@@ -71,6 +72,7 @@ class FakeServer:
         self.answer_heartbeats = True
         self.ignore_subscribes = 0
         self.fail_subscribes = 0
+        self.subscribe_reply_delay = 0.0
         self.reject = False
         self.connections: list[FakeConnection] = []
         self.new_connection = trio.Event()
@@ -116,6 +118,8 @@ class FakeServer:
                     if self.ignore_subscribes > 0:
                         self.ignore_subscribes -= 1
                         continue
+                    if self.subscribe_reply_delay:
+                        await trio.sleep(self.subscribe_reply_delay)
                     status = "success"
                     if self.fail_subscribes > 0:
                         self.fail_subscribes -= 1

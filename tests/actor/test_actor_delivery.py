@@ -13,6 +13,7 @@ import trio
 import trio.testing
 
 from participant._actor_support import SeenIds, backoff_delay, canonical_time
+from participant._time import format_timestamp
 from participant.actor import ParticipantConfig, connect
 from participant.api import ParticipantClient, RetryPolicy
 from participant.emulator import EmulatorConfig
@@ -22,6 +23,16 @@ from participant.model import ContentType, Item, ParticipantJoined, TextMessage
 from participant.socket import SocketConfig
 
 from .conftest import Rig, open_rig
+
+
+async def take_texts(p: Any, count: int) -> list[TextMessage]:
+    out: list[TextMessage] = []
+    async for item in p:
+        if isinstance(item, TextMessage):
+            out.append(item)
+            if len(out) == count:
+                break
+    return out
 
 
 async def until(p: Any, predicate: Any) -> None:
@@ -360,6 +371,47 @@ def test_seen_ids_compare_canonical_times_and_forget_old_ids() -> None:
     assert "late" not in seen and "early" not in seen  # more than 60 s older than newest
     assert "m63" in seen
     assert seen.newest is not None and seen.newest > 1573180988.0
+
+
+def test_seen_ids_never_forget_an_id_within_gap_fill_reach() -> None:
+    # 500 items per second: 5 s of reach hold 2,500 Ids, more than max_ids (2,048).
+    seen = SeenIds(window=600.0, max_ids=2048, reach=5.0)
+    base = 1_700_000_000.0
+    ids = [f"m{n}" for n in range(6000)]
+    for n, item_id in enumerate(ids):
+        seen.add(item_id, format_timestamp(base + n / 500))
+    newest = seen.newest
+    assert newest is not None
+    reach = [i for n, i in enumerate(ids) if base + n / 500 >= newest - 5.0]
+    assert len(reach) > 2048
+    assert all(i in seen for i in reach)  # gap fill from newest - 5 s finds each one
+    assert len(seen) < 6000 and "m0" not in seen  # older ones are capped
+
+
+async def test_no_duplicates_when_more_items_than_dedupe_max_ids_are_within_the_overlap(
+    autojump_clock: trio.testing.MockClock, rig: Rig
+) -> None:
+    # dedupe_max_ids=20 but 150 items within gap_fill_overlap: a drop, then a gap fill from
+    # newest - overlap returns all 150 again; none may be delivered twice.
+    rig.emu.faults.set_rate_limits(False)
+    chat = await rig.emu.start_chat()
+    agent = await rig.emu.add_participant(chat.contact_id)
+    await trio.sleep(60)
+    cfg = ParticipantConfig(dedupe_max_ids=20, gap_fill_overlap=5.0)
+    async with rig.connect(chat.participant_token, connect_participant=False, config=cfg) as p:
+        ids = []
+        for n in range(150):
+            wire = await rig.emu.send_message_as(
+                chat.contact_id, agent.participant_id, content=f"m{n}"
+            )
+            ids.append(wire["Id"])
+            await trio.sleep(0.02)
+        got = [item.id for item in await take_texts(p, 150)]
+        rig.emu.faults.drop_sockets(chat.participant_id, close_frame=False)
+        last = await rig.emu.send_message_as(chat.contact_id, agent.participant_id, content="z")
+        got += [item.id for item in await take_texts(p, 1)]
+        assert got == [*ids, last["Id"]]
+        assert p.stats.duplicates_dropped >= 150
 
 
 async def test_typed_content_types_still_dispatch_after_the_fast_path(
