@@ -123,9 +123,13 @@ async def child_library(
     from participant.api import ParticipantClient
     from participant.socket import SocketConfig
 
-    config = ParticipantConfig()
+    # connect_timeout=None: under the load of thousands of connects on a shared machine a
+    # slow first connection must keep retrying, not raise after the default 30 s.
+    config = ParticipantConfig(connect_timeout=None)
     if subscribe_timeout is not None:
-        config = ParticipantConfig(socket=SocketConfig(subscribe_timeout=subscribe_timeout))
+        config = ParticipantConfig(
+            connect_timeout=None, socket=SocketConfig(subscribe_timeout=subscribe_timeout)
+        )
 
     tokens = list(tokens)
     participants: list[Participant] = []
