@@ -202,46 +202,23 @@ def _table_row(item: Any) -> str:
 # ---- commands -------------------------------------------------------------------------------
 
 CONNECT_TIMEOUT = float(os.environ.get("PARTICIPANT_CONNECT_TIMEOUT", "15"))
-"""Seconds ``chat`` and ``tail`` wait for the first subscription before giving up."""
-
-
-class _LastFailure(logging.Handler):
-    """Remembers the actor's last "connection attempt failed" warning (for the error line)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.message: str | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith("connection attempt failed"):
-            self.message = record.getMessage()
+"""Seconds ``chat`` and ``tail`` try to make the first connection (transient errors are
+retried meanwhile) before failing with the last error (``ParticipantConfig.connect_timeout``)."""
 
 
 @asynccontextmanager
 async def _connected(args: argparse.Namespace, **kwargs: Any) -> AsyncIterator[Any]:
-    """``connect()`` with the CLI's options; fails after :data:`CONNECT_TIMEOUT` seconds
-    without a first subscription (the actor itself retries transient errors forever)."""
-    from participant.actor import connect
-    from participant.errors import TransportError
+    """``connect()`` with the CLI's options and ``connect_timeout`` :data:`CONNECT_TIMEOUT`.
+
+    Raises what :func:`participant.actor.connect` raises: AccessDeniedException at once,
+    else the last TransportError / ServiceError after :data:`CONNECT_TIMEOUT` seconds."""
+    from participant.actor import ParticipantConfig, connect
 
     token = _token(args)
     client_kwargs = _client_kwargs(args)
-    watcher = _LastFailure()
-    actor_log = logging.getLogger("participant.actor")
-    actor_log.addHandler(watcher)
-    entered = False
-    try:
-        with trio.move_on_after(CONNECT_TIMEOUT) as scope:
-            async with connect(token, **client_kwargs, **kwargs) as participant:
-                entered = True
-                scope.deadline = math.inf
-                actor_log.removeHandler(watcher)
-                yield participant
-    finally:
-        actor_log.removeHandler(watcher)
-    if scope.cancelled_caught and not entered:
-        last = watcher.message.split(": ", 1)[-1] if watcher.message else "no answer"
-        raise TransportError(f"not connected after {CONNECT_TIMEOUT:.0f} s ({last})")
+    config = ParticipantConfig(connect_timeout=CONNECT_TIMEOUT)
+    async with connect(token, **client_kwargs, config=config, **kwargs) as participant:
+        yield participant
 
 
 async def _transcript(args: argparse.Namespace, out: TextIO) -> int:
@@ -316,12 +293,20 @@ async def _chat(
         Typing,
     )
 
-    sent_ids: set[str] = set()  # Ids of our messages
-    pending: dict[str, trio.Event] = {}  # ... not yet seen back
-    seen: dict[str, str | None] = {}  # Id -> ParticipantId of every item shown
-    own: set[str] = set()  # our ParticipantId, learnt from our messages coming back
+    sent_ids: set[str] = set()  # Ids of our messages (SendMessage responses)
+    pending: dict[str, trio.Event] = {}  # ... not yet shown
+    shown: set[str] = set()  # Ids of every item shown
+    sends = _InFlight()  # our SendMessage calls not yet answered
 
     async with _connected(args, history=args.history) as participant:
+
+        def is_mine(item: Any) -> bool:
+            # participant_id is learnt from the echo of our first message; until then
+            # (and for an echo that beats its SendMessage response) sent_ids tells.
+            own_id = participant.participant_id
+            return item.id in sent_ids or (
+                own_id is not None and item.participant_id == own_id
+            )
 
         def show_state(change: StateChange) -> None:
             reason = f" ({change.reason})" if change.reason else ""
@@ -337,9 +322,8 @@ async def _chat(
 
         async def show_items() -> None:
             async for item in participant:
-                mine = item.id in sent_ids or item.participant_id in own
                 if isinstance(item, Typing):
-                    if not mine:
+                    if not is_mine(item):
                         err.write(f"· {item.display_name or 'someone'} is typing…\n")
                         err.flush()
                     continue
@@ -348,18 +332,20 @@ async def _chat(
                 out.write(_table_row(item) + "\n")
                 out.flush()
                 if item.id is not None:
-                    seen[item.id] = item.participant_id
-                if item.id in sent_ids and item.participant_id:
-                    own.add(item.participant_id)
+                    shown.add(item.id)
                 if item.id in pending:
                     pending.pop(item.id).set()
-                elif isinstance(item, MessageItem) and item.id and not mine:
-                    if not args.no_receipts:
-                        participant_nursery.start_soon(_receipt, item.id)
+                elif isinstance(item, MessageItem) and item.id and not args.no_receipts:
+                    participant_nursery.start_soon(_receipt, item)
 
-        async def _receipt(message_id: str) -> None:
+        async def _receipt(item: Any) -> None:
+            # An echo of our own message can beat its SendMessage response: decide once
+            # no send is in flight (then sent_ids / participant_id know it).
+            await sends.idle()
+            if is_mine(item):
+                return
             try:
-                await participant.send_receipt(message_id, "read")
+                await participant.send_receipt(item.id, "read")
             except ParticipantError as exc:
                 log.info("read receipt not sent: %s", exc)
 
@@ -382,13 +368,12 @@ async def _chat(
                 if text.startswith("/file "):
                     await _send_file(participant, text[6:].strip(), err)
                     continue
-                sent = await participant.send_message(text)
-                if sent.id:
-                    sent_ids.add(sent.id)
-                    if sent.id not in seen:  # the echo may come before the response
-                        pending[sent.id] = trio.Event()
-                    elif seen[sent.id]:
-                        own.add(seen[sent.id] or "")
+                with sends:
+                    sent = await participant.send_message(text)
+                    if sent.id:
+                        sent_ids.add(sent.id)
+                        if sent.id not in shown:  # the echo may come before the response
+                            pending[sent.id] = trio.Event()
             # Let our last messages come back (bounded) before closing.
             with trio.move_on_after(5):
                 for event in list(pending.values()):
@@ -397,6 +382,29 @@ async def _chat(
         if left:
             err.write("· left the chat\n")
     return 0
+
+
+class _InFlight:
+    """Counts calls in flight (``with``); :meth:`idle` waits until there are none."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = trio.Event()
+        self._idle.set()
+
+    def __enter__(self) -> None:
+        if self._count == 0:
+            self._idle = trio.Event()
+        self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._count -= 1
+        if self._count == 0:
+            self._idle.set()
+
+    async def idle(self) -> None:
+        while self._count:
+            await self._idle.wait()
 
 
 async def _send_file(participant: Any, name: str, err: TextIO) -> None:
@@ -426,9 +434,10 @@ def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    # Without -v only errors are printed: drops, retries and reconnects are reported by
-    # the commands themselves (and the first-connection watcher still sees warnings).
-    handler.setLevel(logging.ERROR if verbose == 0 else level)
+    # Without -v the library's log is silent: drops, retries and reconnects are reported
+    # by the commands themselves, and an error that stops a command (e.g. the actor's
+    # "no connection within connect_timeout") reaches it and is its one error line.
+    handler.setLevel(logging.CRITICAL if verbose == 0 else level)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)

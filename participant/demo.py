@@ -16,12 +16,14 @@ received by both sides. The exit status is 0 only when nothing was lost.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -259,7 +261,8 @@ class _Demo:
     def watch(self, side: _Side) -> None:
         @side.participant.on_state_change
         def on_change(change: StateChange) -> None:
-            self._show_change(side, change)
+            self.show_change(side.name, side.role_style, change.old, change.new,
+                             change.trigger, change.reason, change.delay)
             self.notify()
 
         @side.participant.on(Item)
@@ -268,14 +271,23 @@ class _Demo:
                 side.received[item.id] = item
             self.notify()
 
-    def _show_change(self, side: _Side, change: StateChange) -> None:
-        arrow = f"{change.old} → {change.new}"
-        if change.trigger is Trigger.BACKOFF:
-            arrow = f"{change.new} (backoff)"
-        reason = change.reason or str(change.trigger)
-        if change.delay is not None:
-            reason += f", next attempt in {change.delay:.2f} s"
-        who = self.screen.style(f"[{side.name}]", side.role_style)
+    def show_change(
+        self,
+        name: str,
+        role_style: str,
+        old: State,
+        new: State,
+        trigger: Trigger | str,
+        reason: str,
+        delay: float | None = None,
+    ) -> None:
+        arrow = f"{old} → {new}"
+        if trigger is Trigger.BACKOFF or old is new:
+            arrow = f"{new} (backoff)"
+        reason = reason or str(trigger)
+        if delay is not None:
+            reason += f", next attempt in {delay:.2f} s"
+        who = self.screen.style(f"[{name}]", role_style)
         self.screen.line(f"{who} {self.screen.style(arrow, 'state')}  {reason}")
 
     async def show_customer_view(self, side: _Side, names: dict[str, str]) -> None:
@@ -316,6 +328,66 @@ class _Demo:
                 s.line(s.style(f"{name} left", "dim"))
             elif isinstance(item, ChatEnded):
                 s.line(s.style("chat ended", "bold"))
+
+
+@attrs.define
+class _Connecting:
+    """The actor a runner task is connecting (a context variable its tasks inherit)."""
+
+    name: str
+    role_style: str
+    active: bool = True  # until connect() yields and on_state_change takes over
+
+
+_CONNECTING: contextvars.ContextVar[_Connecting | None] = contextvars.ContextVar(
+    "participant_demo_connecting", default=None
+)
+
+
+class _FirstTransitions(logging.Filter):
+    """Shows an actor's transitions before :func:`connect` returns (token → connected →
+    subscribed, and any backoff), which ``on_state_change`` cannot see: it can only be
+    registered on the yielded participant. The actor logs each transition on
+    ``participant.actor`` at INFO with ``(old, new, reason, delay text)`` as arguments;
+    the runner task's :data:`_CONNECTING` says whose it is. Records below the logger's
+    previous level are dropped after reading, so nothing extra reaches the handlers."""
+
+    def __init__(self, demo: _Demo, hide_below: int) -> None:
+        super().__init__()
+        self.demo = demo
+        self.hide_below = hide_below
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        side = _CONNECTING.get()
+        args = record.args
+        if (
+            side is not None
+            and side.active
+            and isinstance(args, tuple)
+            and len(args) >= 3
+            and isinstance(args[0], State)
+            and isinstance(args[1], State)
+        ):
+            suffix = str(args[3]) if len(args) > 3 else ""
+            self.demo.show_change(
+                side.name, side.role_style, args[0], args[1], str(args[2]), f"{args[2]}{suffix}"
+            )
+        return record.levelno >= self.hide_below
+
+
+@contextmanager
+def _show_first_transitions(demo: _Demo) -> Iterator[None]:
+    actor_log = logging.getLogger("participant.actor")
+    level = actor_log.level
+    shown = _FirstTransitions(demo, hide_below=actor_log.getEffectiveLevel())
+    actor_log.addFilter(shown)
+    if actor_log.getEffectiveLevel() > logging.INFO:
+        actor_log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        actor_log.removeFilter(shown)
+        actor_log.setLevel(level)
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -362,8 +434,11 @@ async def run_demo(out: TextIO | None = None, options: DemoOptions | None = None
     expiry = options.connection_expiry
     emulator_config = EmulatorConfig(connection_expiry=expiry, url_open_window=10.0)
     # renew at 80 % of ConnectionExpiry; open a new URL within 8.5 s of issue; reconnect
-    # backoff 0.5..1 s for the first attempt.
-    actor_config = ParticipantConfig(url_window=8.5, backoff_initial=1.0, backoff_max=4.0)
+    # backoff 0.5..1 s for the first attempt. The emulator runs on this host's clock, so
+    # no clock_skew allowance: gap fill delivers nothing from before the subscription.
+    actor_config = ParticipantConfig(
+        url_window=8.5, backoff_initial=1.0, backoff_max=4.0, clock_skew=0.0
+    )
 
     async with serve(emulator_config, "127.0.0.1", 0) as server:
         emu = server.emulator
@@ -378,26 +453,32 @@ async def run_demo(out: TextIO | None = None, options: DemoOptions | None = None
         screen.line(f"chat started: ContactId {chat.contact_id}; customer and agent joined")
         attachment_digest: list[str] = []
 
-        async with (
-            connect(
-                chat.participant_token,
-                endpoint_url=server.endpoint_url,
-                config=actor_config,
-                history=True,
-            ) as customer_p,
-            connect(
-                agent.participant_token,
-                endpoint_url=server.endpoint_url,
-                config=actor_config,
-                history=True,
-            ) as agent_p,
-            trio.open_nursery() as nursery,
-        ):
-            customer = _Side("customer", "customer", customer_p, chat.participant_id)
-            bot_side = _Side("agent", "agent", agent_p, agent.participant_id)
-            sides = (customer, bot_side)
-            for side in sides:
+        async def run_side(
+            name: str,
+            token: str,
+            participant_id: str,
+            *,
+            task_status: trio.TaskStatus[_Side] = trio.TASK_STATUS_IGNORED,
+        ) -> None:
+            connecting = _Connecting(name, name)
+            _CONNECTING.set(connecting)
+            async with connect(token, endpoint_url=server.endpoint_url, config=actor_config) as p:
+                side = _Side(name, name, p, participant_id)
+                connecting.active = False  # from here on_state_change reports (same step)
                 demo.watch(side)
+                task_status.started(side)
+                await trio.sleep_forever()
+
+        async with trio.open_nursery() as nursery:
+            with _show_first_transitions(demo):
+                customer: _Side = await nursery.start(
+                    run_side, "customer", chat.participant_token, chat.participant_id
+                )
+                bot_side: _Side = await nursery.start(
+                    run_side, "agent", agent.participant_token, agent.participant_id
+                )
+            customer_p, agent_p = customer.participant, bot_side.participant
+            sides = (customer, bot_side)
             screen.line("both actors subscribed to aws/chat over loopback websockets")
 
             async def downloaded(name: str, size: int, digest: str) -> None:
@@ -562,10 +643,17 @@ def _print_summary(screen: _Screen, summary: DemoSummary) -> None:
         ("duplicates dropped", "duplicates_dropped"),
         ("lost items", "lost"),
     ]
+    legend = (
+        "  duplicates dropped: copies of items already delivered (same Id) that came again,\n"
+        "  by GetTranscript in a gap fill or on both websockets during a renewal; each item\n"
+        "  is delivered once"
+    )
     s.plain(f"  {'':32}{'customer':>10}{'agent':>10}")
     for label, attr in rows:
         c, a = getattr(summary.customer, attr), getattr(summary.agent, attr)
         s.plain(f"  {label:32}{c:>10}{a:>10}")
+    s.plain()
+    s.plain(s.style(legend, "dim"))
     s.plain()
     s.plain(
         f"  {summary.expected_items} messages and attachments stored by the service; "

@@ -106,6 +106,24 @@ def test_connection_refused_is_one_line_without_the_token(
     assert "Traceback" not in captured.err
 
 
+def test_tail_gives_up_after_connect_timeout_with_the_last_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # connect() retries the refused endpoint until ParticipantConfig.connect_timeout,
+    # then raises the last error itself: one line, the token nowhere.
+    monkeypatch.setenv(cli.TOKEN_ENV, "tok-secret-tail")
+    monkeypatch.setattr(cli, "CONNECT_TIMEOUT", 0.5)
+    url = f"http://127.0.0.1:{_closed_port()}"
+    assert cli.main(["tail", "--endpoint-url", url]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith("participant tail: error: ")
+    # the last error, or (the first attempt still in its HTTP retries) the timeout itself
+    assert "ConnectError" in captured.err or "connect_timeout (0.5 s)" in captured.err
+    assert "tok-secret-tail" not in captured.out + captured.err
+    assert captured.out == ""
+
+
 async def _main_in_thread(argv: list[str]) -> int:
     return await trio.to_thread.run_sync(cli.main, argv)
 

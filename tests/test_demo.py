@@ -52,6 +52,11 @@ def test_demo_loses_nothing_and_shows_renewal_reconnect_and_gap_fill() -> None:
     assert "OK: nothing lost" in out
     # the live part: state changes with reasons, the conversation, the gap-filled messages
     assert "subscribed → expired" in out and "renewal:" in out
+    # the first connection of both actors, before connect() returned
+    for side in ("customer", "agent"):
+        assert f"[{side}] token → connected" in out
+        assert f"[{side}] connected → subscribed" in out.split("Conversation")[0]
+    assert "duplicates dropped: copies of items already delivered" in out
     assert "subscribed → reconnecting" in out
     assert "recovered by gap fill" in out.split("Summary")[0]
     assert "Echo bot: We are open every day" in out
