@@ -1258,6 +1258,7 @@ async def connect(
     history: bool = False,
     config: ParticipantConfig = ParticipantConfig(),
     rng: random.Random | None = None,
+    on_state_change: Callable[[StateChange], None] | None = None,
 ) -> AsyncIterator[Participant]:
     """Connect a participant and yield it once its websocket is subscribed.
 
@@ -1281,6 +1282,9 @@ async def connect(
         config: :class:`ParticipantConfig`.
         rng: the random source of the backoff jitter (default: a module-level
             ``random.Random``); pass a seeded one for reproducible delays in tests.
+        on_state_change: called with every :class:`StateChange` from the very first
+            one (token -> connected -> subscribed happen before ``connect`` yields), as
+            :meth:`Participant.on_state_change` registers it.
 
     Raises:
         AccessDeniedException: the ParticipantToken is not valid (bad, or the chat over).
@@ -1304,6 +1308,8 @@ async def connect(
         config=config,
         rng=rng,
     )
+    if on_state_change is not None:
+        participant.on_state_change(on_state_change)
     try:
         async with trio.open_nursery() as nursery:
             await participant._start(nursery)

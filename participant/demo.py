@@ -16,14 +16,12 @@ received by both sides. The exit status is 0 only when nothing was lost.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -258,13 +256,18 @@ class _Demo:
 
     # -- observation --
 
-    def watch(self, side: _Side) -> None:
-        @side.participant.on_state_change
+    def state_listener(self, name: str, role_style: str) -> Callable[[StateChange], None]:
+        """A listener for ``connect(on_state_change=...)``: shows every change of one
+        actor, from its first (token → connected)."""
+
         def on_change(change: StateChange) -> None:
-            self.show_change(side.name, side.role_style, change.old, change.new,
+            self.show_change(name, role_style, change.old, change.new,
                              change.trigger, change.reason, change.delay)
             self.notify()
 
+        return on_change
+
+    def watch(self, side: _Side) -> None:
         @side.participant.on(Item)
         def on_item(item: Item) -> None:
             if item.id is not None:
@@ -328,66 +331,6 @@ class _Demo:
                 s.line(s.style(f"{name} left", "dim"))
             elif isinstance(item, ChatEnded):
                 s.line(s.style("chat ended", "bold"))
-
-
-@attrs.define
-class _Connecting:
-    """The actor a runner task is connecting (a context variable its tasks inherit)."""
-
-    name: str
-    role_style: str
-    active: bool = True  # until connect() yields and on_state_change takes over
-
-
-_CONNECTING: contextvars.ContextVar[_Connecting | None] = contextvars.ContextVar(
-    "participant_demo_connecting", default=None
-)
-
-
-class _FirstTransitions(logging.Filter):
-    """Shows an actor's transitions before :func:`connect` returns (token → connected →
-    subscribed, and any backoff), which ``on_state_change`` cannot see: it can only be
-    registered on the yielded participant. The actor logs each transition on
-    ``participant.actor`` at INFO with ``(old, new, reason, delay text)`` as arguments;
-    the runner task's :data:`_CONNECTING` says whose it is. Records below the logger's
-    previous level are dropped after reading, so nothing extra reaches the handlers."""
-
-    def __init__(self, demo: _Demo, hide_below: int) -> None:
-        super().__init__()
-        self.demo = demo
-        self.hide_below = hide_below
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        side = _CONNECTING.get()
-        args = record.args
-        if (
-            side is not None
-            and side.active
-            and isinstance(args, tuple)
-            and len(args) >= 3
-            and isinstance(args[0], State)
-            and isinstance(args[1], State)
-        ):
-            suffix = str(args[3]) if len(args) > 3 else ""
-            self.demo.show_change(
-                side.name, side.role_style, args[0], args[1], str(args[2]), f"{args[2]}{suffix}"
-            )
-        return record.levelno >= self.hide_below
-
-
-@contextmanager
-def _show_first_transitions(demo: _Demo) -> Iterator[None]:
-    actor_log = logging.getLogger("participant.actor")
-    level = actor_log.level
-    shown = _FirstTransitions(demo, hide_below=actor_log.getEffectiveLevel())
-    actor_log.addFilter(shown)
-    if actor_log.getEffectiveLevel() > logging.INFO:
-        actor_log.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        actor_log.removeFilter(shown)
-        actor_log.setLevel(level)
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -460,23 +403,24 @@ async def run_demo(out: TextIO | None = None, options: DemoOptions | None = None
             *,
             task_status: trio.TaskStatus[_Side] = trio.TASK_STATUS_IGNORED,
         ) -> None:
-            connecting = _Connecting(name, name)
-            _CONNECTING.set(connecting)
-            async with connect(token, endpoint_url=server.endpoint_url, config=actor_config) as p:
+            async with connect(
+                token,
+                endpoint_url=server.endpoint_url,
+                config=actor_config,
+                on_state_change=demo.state_listener(name, name),
+            ) as p:
                 side = _Side(name, name, p, participant_id)
-                connecting.active = False  # from here on_state_change reports (same step)
                 demo.watch(side)
                 task_status.started(side)
                 await trio.sleep_forever()
 
         async with trio.open_nursery() as nursery:
-            with _show_first_transitions(demo):
-                customer: _Side = await nursery.start(
-                    run_side, "customer", chat.participant_token, chat.participant_id
-                )
-                bot_side: _Side = await nursery.start(
-                    run_side, "agent", agent.participant_token, agent.participant_id
-                )
+            customer: _Side = await nursery.start(
+                run_side, "customer", chat.participant_token, chat.participant_id
+            )
+            bot_side: _Side = await nursery.start(
+                run_side, "agent", agent.participant_token, agent.participant_id
+            )
             customer_p, agent_p = customer.participant, bot_side.participant
             sides = (customer, bot_side)
             screen.line("both actors subscribed to aws/chat over loopback websockets")

@@ -132,3 +132,19 @@ async def test_a_bad_participant_token_raises_access_denied(
         async with rig.connect("not-a-token"):
             pass  # pragma: no cover
     assert actor_tasks() == []
+
+
+async def test_on_state_change_given_to_connect_sees_every_change_from_the_first(
+    autojump_clock: trio.testing.MockClock, rig: Rig
+) -> None:
+    chat = await rig.emu.start_chat()
+    seen: list[tuple[State, State, Trigger]] = []
+    async with rig.connect(
+        chat.participant_token, on_state_change=lambda c: seen.append((c.old, c.new, c.trigger))
+    ) as p:
+        assert seen == [
+            (State.TOKEN, State.CONNECTED, Trigger.OPENED),
+            (State.CONNECTED, State.SUBSCRIBED, Trigger.ACKNOWLEDGED),
+        ]
+    assert p.state is State.DISCONNECTED
+    assert seen[-1] == (State.SUBSCRIBED, State.DISCONNECTED, Trigger.CLOSED)
