@@ -72,7 +72,15 @@ def extra_field(*, repr: bool = True) -> Any:
 
 
 class _Spec:
-    __slots__ = ("by_wire", "fields")
+    """Per-class field tables, computed once (see :func:`_spec`).
+
+    ``fields``: ``(attr, wire, kind, sub, decode)`` in attrs order, for :func:`to_wire`.
+    ``by_wire``: wire name -> ``(attr, kind, sub, custom)``, for :func:`from_wire`;
+    ``custom`` is a field's own ``decode`` override (``None``: ``from_wire(sub, ...)``).
+    ``scalars``: wire name -> attr for the scalar fields (the fast path of most keys).
+    """
+
+    __slots__ = ("by_wire", "fields", "scalars")
 
     def __init__(self, cls: type[Any]) -> None:
         fields: list[tuple[str, str, int, Any, Decoder | None]] = []
@@ -85,11 +93,13 @@ class _Spec:
             sub = f.metadata.get("sub")
             if sub is not None and not attrs.has(sub):
                 sub = sub()  # a lazy reference: a function returning the class
-            decode = f.metadata.get("decode")
+            custom = f.metadata.get("decode")
+            decode = custom
             if decode is None and sub is not None:
                 decode = _decoder(sub)
             fields.append((f.name, wire, kind, sub, decode))
-            by_wire[wire] = (f.name, kind, sub, decode)
+            by_wire[wire] = (f.name, kind, sub, custom)
+        self.scalars = {w: e[0] for w, e in by_wire.items() if e[1] == _SCALAR}
         self.fields = tuple(fields)
         self.by_wire = by_wire
 
@@ -111,6 +121,10 @@ def _decoder(cls: type[Any]) -> Decoder:
     return decode
 
 
+# the exact types json.loads produces for scalars: one set lookup instead of isinstance
+_SCALAR_EXACT = frozenset(_SCALAR_TYPES)
+
+
 def from_wire(cls: type[T], data: Mapping[str, Any]) -> T:
     """Build a model object of class ``cls`` from a wire dict (PascalCase keys).
 
@@ -121,44 +135,69 @@ def from_wire(cls: type[T], data: Mapping[str, Any]) -> T:
     Raises:
         TypeError: ``data`` is not a mapping.
     """
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise TypeError(f"{cls.__name__} expects a JSON object, got {type(data).__name__}")
-    by_wire = _spec(cls).by_wire
+    return _from_wire(cls, data)
+
+
+def _from_wire(cls: type[T], data: Mapping[str, Any]) -> T:
+    """:func:`from_wire` once ``data`` is known to be a mapping (the hot path: every
+    websocket chat item goes through here)."""
+    spec = _SPECS.get(cls)
+    if spec is None:
+        spec = _spec(cls)
+    by_wire = spec.by_wire
+    scalars = spec.scalars
+    scalar_exact = _SCALAR_EXACT
     kwargs: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] | None = None
     for key, value in data.items():
+        attr = scalars.get(key)
+        if attr is not None and type(value) in scalar_exact:  # most keys: a plain str
+            kwargs[attr] = value
+            continue
         entry = by_wire.get(key)
         if entry is None or value is None:
+            if extra is None:
+                extra = {}
             extra[key] = value
             continue
-        attr, kind, _sub, decode = entry
+        attr, kind, sub, custom = entry
         if kind == _SCALAR:
-            if isinstance(value, _SCALAR_TYPES):
+            if type(value) in scalar_exact or isinstance(value, _SCALAR_TYPES):
                 kwargs[attr] = value
-            else:
-                extra[key] = value
+                continue
         elif kind == _STRUCT:
-            if isinstance(value, Mapping) and decode is not None:
-                kwargs[attr] = decode(value)
-            else:
-                extra[key] = value
+            if (custom is not None or sub is not None) and (
+                type(value) is dict or isinstance(value, Mapping)
+            ):
+                kwargs[attr] = _from_wire(sub, value) if custom is None else custom(value)
+                continue
         elif kind == _LIST:
-            if not isinstance(value, list):
-                extra[key] = value
-            elif decode is None:
-                if all(isinstance(v, _SCALAR_TYPES) for v in value):
-                    kwargs[attr] = tuple(value)
+            if isinstance(value, list):
+                if sub is None and custom is None:
+                    for v in value:
+                        if not (type(v) in scalar_exact or isinstance(v, _SCALAR_TYPES)):
+                            break
+                    else:
+                        kwargs[attr] = tuple(value)
+                        continue
                 else:
-                    extra[key] = value
-            elif all(isinstance(v, Mapping) for v in value):
-                kwargs[attr] = tuple(decode(v) for v in value)
-            else:
-                extra[key] = value
-        else:  # _MAP
-            if isinstance(value, Mapping):
-                kwargs[attr] = dict(value)
-            else:
-                extra[key] = value
+                    for v in value:
+                        if not (type(v) is dict or isinstance(v, Mapping)):
+                            break
+                    else:
+                        if custom is None:
+                            kwargs[attr] = tuple([_from_wire(sub, v) for v in value])
+                        else:
+                            kwargs[attr] = tuple([custom(v) for v in value])
+                        continue
+        elif type(value) is dict or isinstance(value, Mapping):  # _MAP
+            kwargs[attr] = dict(value)
+            continue
+        if extra is None:  # a value of an unexpected JSON type
+            extra = {}
+        extra[key] = value
     if extra:
         kwargs["extra"] = extra
     return cls(**kwargs)

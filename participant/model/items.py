@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from ..errors import InvalidFrameError
-from ._wire import extra_field, from_wire, list_of, struct, to_wire
+from ._wire import _from_wire, extra_field, list_of, struct, to_wire
 
 __all__ = [
     "CONTENT_TYPES",
@@ -484,16 +484,20 @@ def parse_item(wire: Mapping[str, Any]) -> Item:
     Raises:
         InvalidFrameError: ``wire`` is not a JSON object.
     """
-    if not isinstance(wire, Mapping):
+    if type(wire) is not dict and not isinstance(wire, Mapping):
         raise InvalidFrameError(f"an item must be a JSON object, got {type(wire).__name__}")
     cls: type[Item]
     if wire.get("Type") == ChatItemType.ATTACHMENT:
         cls = AttachmentMessage
     else:
         content_type = wire.get("ContentType")
-        found = _REGISTRY.get(content_type) if isinstance(content_type, str) else None
+        found = (
+            _REGISTRY.get(content_type)
+            if type(content_type) is str or isinstance(content_type, str)
+            else None
+        )
         cls = found if found is not None else UnknownItem
-    return from_wire(cls, wire)
+    return _from_wire(cls, wire)
 
 
 def item_to_wire(item: Item) -> dict[str, Any]:
@@ -513,7 +517,7 @@ def decode_chat_frame(frame: Mapping[str, Any]) -> Item:
     Raises:
         InvalidFrameError: not an ``aws/chat`` frame, or its content is not a JSON object.
     """
-    if not isinstance(frame, Mapping):
+    if type(frame) is not dict and not isinstance(frame, Mapping):
         raise InvalidFrameError(f"a frame must be a JSON object, got {type(frame).__name__}")
     topic = frame.get("topic")
     if topic != CHAT_TOPIC:
@@ -524,7 +528,7 @@ def decode_chat_frame(frame: Mapping[str, Any]) -> Item:
             content = json.loads(content)
         except ValueError as exc:
             raise InvalidFrameError(f"aws/chat content is not JSON: {exc}") from None
-    if not isinstance(content, Mapping):
+    if type(content) is not dict and not isinstance(content, Mapping):
         raise InvalidFrameError("aws/chat content is not a JSON object")
     return parse_item(content)
 
