@@ -79,10 +79,6 @@ T = TypeVar("T")
 
 DEFAULT_CONNECTION_TYPES: Final = ("WEBSOCKET", "CONNECTION_CREDENTIALS")
 
-MAX_MESSAGE_BYTES: Final = 16384
-"""SendMessage Content limit in bytes of UTF-8 (SendMessage API reference), on top of the
-model's 16384 characters."""
-
 
 def _version() -> str:
     try:
@@ -447,12 +443,6 @@ class ParticipantClient:
         Raises:
             InvalidParameterError: a field out of its limits (nothing is sent).
         """
-        if (
-            isinstance(content, str)
-            and len(content) > MAX_MESSAGE_BYTES // 4
-            and len(content.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES
-        ):
-            raise InvalidParameterError("content", f"at most {MAX_MESSAGE_BYTES} bytes of UTF-8")
         params = {
             "ContentType": content_type,
             "Content": content,

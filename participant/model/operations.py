@@ -34,6 +34,8 @@ def snake_name(wire: str) -> str:
 class Member:
     """One input member. ``kind``: string | integer | long | boolean | list | structure.
     ``min``/``max`` bound a string's or list's length or a number's value.
+    ``max_bytes``: a string's limit in bytes of UTF-8, where the API reference gives one
+    on top of the model's length (SendMessage Content: 16384 bytes).
     ``location``: body | header (``X-Amz-Bearer``) | uri (path label)."""
 
     wire: str
@@ -41,6 +43,7 @@ class Member:
     required: bool = False
     min: int | None = None
     max: int | None = None
+    max_bytes: int | None = None
     enum: frozenset[str] | None = None
     location: str = "body"
     idempotency_token: bool = False
@@ -140,7 +143,7 @@ OPERATIONS: Mapping[str, Operation] = {
             "/participant/message",
             (
                 _s("ContentType", 1, 100, required=True),
-                _s("Content", *_CONTENT, required=True),
+                _s("Content", *_CONTENT, required=True, max_bytes=_CONTENT[1]),
                 _s("ClientToken", None, 500, idempotency_token=True),
                 _token(),
             ),
@@ -315,6 +318,14 @@ def validate_member(member: Member, value: Any, field: str | None = None) -> Non
             member.max is not None and n > member.max
         ):
             raise InvalidParameterError(name, member.limit(), f"got length {n}")
+        limit_bytes = member.max_bytes
+        # A UTF-8 character is at most 4 bytes: only long strings need encoding.
+        if limit_bytes is not None and n > limit_bytes // 4:
+            size = len(value.encode("utf-8"))
+            if size > limit_bytes:
+                raise InvalidParameterError(
+                    name, f"at most {limit_bytes} bytes of UTF-8", f"got {size} bytes"
+                )
     elif kind in ("integer", "long"):
         if not isinstance(value, int) or isinstance(value, bool):
             raise InvalidParameterError(name, member.limit(), f"got {type(value).__name__}")
