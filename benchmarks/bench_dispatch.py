@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -147,8 +148,8 @@ def _decode(text: str | bytes) -> Any:
     return json.loads(frame["content"])
 
 
-async def bare_loop(url: str, n: int) -> dict[str, float]:
-    """trio-websocket receive loop: subscribe, then decode every frame twice."""
+async def _raw_loop(url: str, n: int, decode: Callable[[Any], Any]) -> dict[str, float]:
+    """trio-websocket receive loop: subscribe, then ``decode`` every aws/chat frame."""
     async with trio_websocket.open_websocket_url(url) as ws:
         await ws.send_message('{"topic":"aws/heartbeat"}')
         await ws.send_message('{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}')
@@ -158,33 +159,28 @@ async def bare_loop(url: str, n: int) -> dict[str, float]:
             frame = json.loads(await ws.get_message())
             if frame.get("topic") != "aws/chat":
                 continue
-            json.loads(frame["content"])
+            decode(frame)
             got += 1
             if got == 1:
                 t0, cpu0 = time.perf_counter(), time.process_time()
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return {"items_per_s": (n - 1) / wall, "cpu_us_per_item": cpu / (n - 1) * 1e6}
+
+
+def _decode_content(frame: dict[str, Any]) -> Any:
+    return json.loads(frame["content"])
+
+
+async def bare_loop(url: str, n: int) -> dict[str, float]:
+    """trio-websocket receive loop: subscribe, then decode every frame twice."""
+    return await _raw_loop(url, n, _decode_content)
 
 
 async def bare_typed_loop(url: str, n: int) -> dict[str, float]:
     """The bare loop plus participant.model.decode_chat_frame (typed items), no actor."""
     from participant.model import decode_chat_frame
 
-    async with trio_websocket.open_websocket_url(url) as ws:
-        await ws.send_message('{"topic":"aws/heartbeat"}')
-        await ws.send_message('{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}')
-        got = 0
-        t0 = cpu0 = 0.0
-        while got < n:
-            frame = json.loads(await ws.get_message())
-            if frame.get("topic") != "aws/chat":
-                continue
-            decode_chat_frame(frame)
-            got += 1
-            if got == 1:
-                t0, cpu0 = time.perf_counter(), time.process_time()
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    return {"items_per_s": (n - 1) / wall, "cpu_us_per_item": cpu / (n - 1) * 1e6}
+    return await _raw_loop(url, n, decode_chat_frame)
 
 
 async def socket_only(url: str, n: int) -> dict[str, float]:

@@ -93,6 +93,19 @@ def setup(endpoint: str) -> tuple[str, str]:
     return tokens[0], tokens[1]
 
 
+async def _warm_and_measure(
+    n: int, send: Callable[[], Awaitable[Any]], read: Callable[[], Awaitable[Any]]
+) -> dict[str, Any]:
+    """Warm up with WARMUP send/read pairs, then time n of each (async clients)."""
+    for _ in range(WARMUP):
+        await send()
+        await read()
+    return {
+        "SendMessage": await ameasure(n, send),
+        "GetTranscript": await ameasure(n, read),
+    }
+
+
 def run_ours(endpoint: str, send_tok: str, read_tok: str, n: int) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         async with ParticipantClient(endpoint_url=endpoint) as c:
@@ -103,13 +116,7 @@ def run_ours(endpoint: str, send_tok: str, read_tok: str, n: int) -> dict[str, A
             async def read() -> Any:
                 return await c.get_transcript(read_tok, max_results=10)
 
-            for _ in range(WARMUP):
-                await send()
-                await read()
-            return {
-                "SendMessage": await ameasure(n, send),
-                "GetTranscript": await ameasure(n, read),
-            }
+            return await _warm_and_measure(n, send, read)
 
     return trio.run(main)
 
@@ -148,13 +155,7 @@ def run_aiobotocore(endpoint: str, send_tok: str, read_tok: str, n: int) -> dict
             async def read() -> Any:
                 return await c.get_transcript(ConnectionToken=read_tok, MaxResults=10)
 
-            for _ in range(WARMUP):
-                await send()
-                await read()
-            return {
-                "SendMessage": await ameasure(n, send),
-                "GetTranscript": await ameasure(n, read),
-            }
+            return await _warm_and_measure(n, send, read)
 
     return asyncio.run(main())
 
@@ -170,6 +171,13 @@ def _bare_request(
     return send_body, {**h, "X-Amz-Bearer": send_tok}, read_body, {**h, "X-Amz-Bearer": read_tok}
 
 
+def _fresh_send_body() -> bytes:
+    """A SendMessage body with a new ClientToken (the bare baselines send one per call)."""
+    return json.dumps(
+        {"ContentType": "text/plain", "Content": "hello", "ClientToken": str(uuid.uuid4())}
+    ).encode()
+
+
 def run_httpx(endpoint: str, send_tok: str, read_tok: str, n: int) -> dict[str, Any]:
     """Baseline: a plain httpx.AsyncClient.post on trio (no validation, no parsing
     beyond json.loads). Not a usable client; the floor of the transport we use."""
@@ -179,13 +187,7 @@ def run_httpx(endpoint: str, send_tok: str, read_tok: str, n: int) -> dict[str, 
         async with httpx.AsyncClient() as c:
 
             async def send() -> Any:
-                body = json.dumps(
-                    {
-                        "ContentType": "text/plain",
-                        "Content": "hello",
-                        "ClientToken": str(uuid.uuid4()),
-                    }
-                ).encode()
+                body = _fresh_send_body()
                 r = await c.post(endpoint + "/participant/message", content=body, headers=send_h)
                 return json.loads(r.content)
 
@@ -195,13 +197,7 @@ def run_httpx(endpoint: str, send_tok: str, read_tok: str, n: int) -> dict[str, 
                 )
                 return json.loads(r.content)
 
-            for _ in range(WARMUP):
-                await send()
-                await read()
-            return {
-                "SendMessage": await ameasure(n, send),
-                "GetTranscript": await ameasure(n, read),
-            }
+            return await _warm_and_measure(n, send, read)
 
     return trio.run(main)
 
@@ -227,25 +223,13 @@ def run_httpx_transport(endpoint: str, send_tok: str, read_tok: str, n: int) -> 
                 return json.loads(raw)
 
             async def send() -> Any:
-                body = json.dumps(
-                    {
-                        "ContentType": "text/plain",
-                        "Content": "hello",
-                        "ClientToken": str(uuid.uuid4()),
-                    }
-                ).encode()
+                body = _fresh_send_body()
                 return await call(send_url, body, send_h)
 
             async def read() -> Any:
                 return await call(read_url, read_body, read_h)
 
-            for _ in range(WARMUP):
-                await send()
-                await read()
-            return {
-                "SendMessage": await ameasure(n, send),
-                "GetTranscript": await ameasure(n, read),
-            }
+            return await _warm_and_measure(n, send, read)
 
     return trio.run(main)
 
@@ -258,13 +242,7 @@ def run_httpcore(endpoint: str, send_tok: str, read_tok: str, n: int) -> dict[st
         async with httpcore.AsyncConnectionPool() as pool:
 
             async def send() -> Any:
-                body = json.dumps(
-                    {
-                        "ContentType": "text/plain",
-                        "Content": "hello",
-                        "ClientToken": str(uuid.uuid4()),
-                    }
-                ).encode()
+                body = _fresh_send_body()
                 r = await pool.request(
                     "POST", endpoint + "/participant/message", content=body, headers=send_h
                 )
@@ -276,13 +254,7 @@ def run_httpcore(endpoint: str, send_tok: str, read_tok: str, n: int) -> dict[st
                 )
                 return json.loads(r.content)
 
-            for _ in range(WARMUP):
-                await send()
-                await read()
-            return {
-                "SendMessage": await ameasure(n, send),
-                "GetTranscript": await ameasure(n, read),
-            }
+            return await _warm_and_measure(n, send, read)
 
     return trio.run(main)
 
