@@ -8,7 +8,7 @@ tests, independent of the emulator.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -157,6 +157,16 @@ class Rig:
         self.emu = emu
         self.client = client
         self.connector = emu.websocket_connector()
+
+    async def send_messages(
+        self, contact_id: str, participant_id: str, contents: Iterable[str]
+    ) -> list[str]:
+        """Send each of ``contents`` as ``participant_id`` (emulator side); their Ids."""
+        ids = []
+        for content in contents:
+            wire = await self.emu.send_message_as(contact_id, participant_id, content=content)
+            ids.append(str(wire["Id"]))
+        return ids
 
     def connect(self, token: str, **kwargs: Any) -> Any:
         kwargs.setdefault("client", self.client)

@@ -87,12 +87,9 @@ async def test_an_item_held_by_a_closed_socket_is_delivered_by_gap_fill(
     agent = await rig.emu.add_participant(chat.contact_id)
     config = ParticipantConfig(max_buffered_items=2)
     async with rig.connect(chat.participant_token, config=config) as p:
-        ids = []
-        for n in range(3):
-            wire = await rig.emu.send_message_as(
-                chat.contact_id, agent.participant_id, content=f"m{n}"
-            )
-            ids.append(wire["Id"])
+        ids = await rig.send_messages(
+            chat.contact_id, agent.participant_id, (f"m{n}" for n in range(3))
+        )
         await trio.testing.wait_all_tasks_blocked()
         assert p.stats.items_delivered == 2  # the third waits in the reader
         rig.emu.faults.drop_sockets(chat.participant_id, close_frame=False)

@@ -112,12 +112,9 @@ async def test_a_stalled_consumer_loses_nothing(
     agent = await rig.emu.add_participant(chat.contact_id)
     cfg = ParticipantConfig(max_buffered_items=2)
     async with rig.connect(chat.participant_token, config=cfg) as p:
-        ids = []
-        for n in range(40):
-            wire = await rig.emu.send_message_as(
-                chat.contact_id, agent.participant_id, content=f"m{n}"
-            )
-            ids.append(wire["Id"])
+        ids = await rig.send_messages(
+            chat.contact_id, agent.participant_id, (f"m{n}" for n in range(40))
+        )
         # Nobody reads for ten simulated minutes: the reader waits (backpressure).
         with trio.move_on_after(600):
             await trio.Event().wait()
