@@ -31,6 +31,7 @@ import trio_websocket
 from _common import median, table, write_result
 
 FRAMES_ENV = "BENCH_DISPATCH_FRAMES"
+PUMP_PREFIX: list[str] = []
 
 
 # ---- the frame pump (child process) ------------------------------------------------------
@@ -261,7 +262,7 @@ CLIENTS = {
 
 def start_pump(n: int) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve-pump", str(n)],
+        [*PUMP_PREFIX, sys.executable, __file__, "--serve-pump", str(n)],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ},

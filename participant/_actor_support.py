@@ -44,8 +44,9 @@ def canonical_time(absolute_time: str | None) -> str | None:
         return None
 
 
-class SeenIds:
-    """Item Ids already delivered, bounded in time and count.
+class SeenIds(OrderedDict[str, "str | None"]):
+    """Item Ids already delivered, bounded in time and count: an ordered dict of Id ->
+    canonical AbsoluteTime (``None`` when unknown), oldest first.
 
     An Id is kept while its item's AbsoluteTime is within ``window`` seconds of the newest
     AbsoluteTime seen. Beyond ``max_ids`` Ids the oldest are dropped first, **except** Ids
@@ -62,7 +63,6 @@ class SeenIds:
 
     __slots__ = (
         "_adds",
-        "_ids",
         "_newest_epoch",
         "_reach_horizon",
         "max_ids",
@@ -74,7 +74,7 @@ class SeenIds:
     _PRUNE_EVERY = 64
 
     def __init__(self, window: float, max_ids: int, reach: float = 0.0) -> None:
-        self._ids: OrderedDict[str, str | None] = OrderedDict()
+        super().__init__()
         self.window = window
         self.max_ids = max_ids
         self.reach = reach
@@ -83,12 +83,6 @@ class SeenIds:
         self._newest_epoch: tuple[str, float] | None = None
         self._reach_horizon = ""  # canonical time; Ids at or after it are never evicted
         self._adds = 0
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __contains__(self, item_id: object) -> bool:
-        return item_id in self._ids
 
     @property
     def newest(self) -> float | None:
@@ -104,8 +98,7 @@ class SeenIds:
     def add(self, item_id: str, absolute_time: str | None) -> None:
         """Remember ``item_id``; ``absolute_time`` as on the wire (any ISO form)."""
         at = canonical_time(absolute_time)
-        ids = self._ids
-        ids[item_id] = at
+        self[item_id] = at
         if at is not None:
             newest = self.newest_time
             if newest is None or at > newest:
@@ -114,13 +107,13 @@ class SeenIds:
         if self._adds >= self._PRUNE_EVERY:
             self._adds = 0
             self.prune()
-        if len(ids) > self.max_ids:
+        if len(self) > self.max_ids:
             horizon = self._reach_horizon
-            while len(ids) > self.max_ids:
-                first = next(iter(ids.values()))
+            while len(self) > self.max_ids:
+                first = next(iter(self.values()))
                 if first is not None and first >= horizon:
                     break  # within gap fill's reach: kept (see the class docstring)
-                ids.popitem(last=False)
+                self.popitem(last=False)
 
     def prune(self) -> None:
         """Forget the Ids older than ``window`` seconds before the newest AbsoluteTime
@@ -130,12 +123,11 @@ class SeenIds:
             return
         self._reach_horizon = format_timestamp(newest - self.reach)
         horizon = format_timestamp(newest - self.window)
-        ids = self._ids
-        while ids:
-            first = next(iter(ids.values()))
+        while self:
+            first = next(iter(self.values()))
             if first is None or first >= horizon:
                 break
-            ids.popitem(last=False)
+            self.popitem(last=False)
 
 
 class ChangeFeed:

@@ -348,6 +348,8 @@ class Participant:
         self._capacity: int | None = config.max_buffered_items if config.iterate else None
         self._not_empty = trio.lowlevel.ParkingLot()  # the iterator waits here
         self._not_full = trio.lowlevel.ParkingLot()  # producers wait here for room
+        self._iterators_waiting = 0  # tasks parked in _not_empty
+        self._producers_waiting = 0  # tasks parked in _not_full
         self._taken = 0  # items taken since the iterator's last schedule point
         # pending: socket items were buffered without waking the iterator (see _offer)
         self._waker = _Waker(self)
@@ -504,10 +506,14 @@ class Participant:
                     raise self.error from None
                 raise StopAsyncIteration
             self._taken = 0
-            await self._not_empty.park()
+            self._iterators_waiting += 1
+            try:
+                await self._not_empty.park()
+            finally:
+                self._iterators_waiting -= 1
         self._taken += 1
         item = buffer.popleft()
-        if self._not_full:
+        if self._producers_waiting:
             self._not_full.unpark_all()
         return item
 
@@ -544,7 +550,7 @@ class Participant:
         """Wake the waiting iterator now (a socket reader went idle, or a producer must
         wait for room)."""
         self._waker.pending = False
-        if self._not_empty:
+        if self._iterators_waiting:
             self._not_empty.unpark_all()
 
     def _offer(self, item: Item, *, force: bool = False, batch: bool = False) -> bool | None:
@@ -574,7 +580,7 @@ class Participant:
         if capacity is not None:
             buffer = self._buffer
             buffer.append(item)
-            if self._not_empty:
+            if self._iterators_waiting:
                 if batch and len(buffer) < self._wake_batch:
                     self._waker.pending = True
                 else:
@@ -588,7 +594,11 @@ class Participant:
             if accepted is not None:
                 return accepted
             self._wake_iterator()  # never wait for room while the iterator sleeps
-            await self._not_full.park()
+            self._producers_waiting += 1
+            try:
+                await self._not_full.park()
+            finally:
+                self._producers_waiting -= 1
 
     # ---- own ParticipantId -----------------------------------------------------------
 

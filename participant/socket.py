@@ -39,7 +39,7 @@ import trio
 import trio_websocket
 
 from participant.errors import TransportError
-from participant.model import Item, decode_chat_frame, parse_item
+from participant.model import Item, decode_chat_frame, loads, parse_item
 
 __all__ = [
     "ChatSocket",
@@ -87,6 +87,9 @@ _SUBSCRIBE_FRAME: Final = json.dumps(
     {"topic": TOPIC_SUBSCRIBE, "content": {"topics": [TOPIC_CHAT]}}, separators=(",", ":")
 )
 _HEARTBEAT_FRAME: Final = json.dumps({"topic": TOPIC_HEARTBEAT}, separators=(",", ":"))
+_NOWAIT_STREAK: Final = 32
+"""Frames the reader takes in a row without a scheduler pass (then it yields once)."""
+
 _PING_FRAME: Final = json.dumps({"topic": TOPIC_PING}, separators=(",", ":"))
 
 
@@ -138,8 +141,9 @@ class ChatSocket:
         self._ws = ws
         self._on_lost = on_lost
         self._on_idle = on_idle
-        # trio-websocket's queue of received messages (a private attribute in 0.12), only
-        # peeked at to tell whether the next frame is ready; None: call on_idle each time.
+        # trio-websocket's queue of received messages (a private attribute in 0.12): the
+        # reader takes frames that are already queued without a scheduler pass each (see
+        # _reader); None (another version): get_message for each frame.
         queue = getattr(ws, "_recv_channel", None)
         self._queue = queue if isinstance(queue, trio.MemoryReceiveChannel) else None
         self._nursery = nursery
@@ -282,22 +286,38 @@ class ChatSocket:
 
     # ---- tasks -----------------------------------------------------------------------
 
-    def _frames_ready(self) -> bool:
-        """True if the next frame is already received (reading it will not wait)."""
-        queue = self._queue
-        if queue is None:
-            return False
-        stats = queue.statistics()
-        return stats.current_buffer_used > 0 or stats.tasks_waiting_send > 0
-
     async def _reader(self) -> None:
         ws = self._ws
         on_idle = self._on_idle
+        queue = self._queue
+        streak = 0
         try:
             while True:
-                if on_idle is not None and on_idle.pending and not self._frames_ready():
-                    on_idle()
-                message = await ws.get_message()
+                message: str | bytes | None = None
+                if queue is not None and streak < _NOWAIT_STREAK:
+                    # Take the next frame without a scheduler pass when it is already
+                    # queued; when it is not, give trio-websocket's reader one pass to
+                    # queue it before calling the idle hook (a burst of frames then
+                    # costs one wake-up of the consumer, not one per frame or two).
+                    try:
+                        message = queue.receive_nowait()
+                        streak += 1
+                    except trio.WouldBlock:
+                        if on_idle is not None and on_idle.pending:
+                            await trio.lowlevel.checkpoint()
+                            streak = 0
+                            try:
+                                message = queue.receive_nowait()
+                                streak += 1
+                            except trio.WouldBlock:
+                                on_idle()
+                    except (trio.EndOfChannel, trio.ClosedResourceError):
+                        raise trio_websocket.ConnectionClosed(ws.closed) from None
+                if message is None:
+                    if on_idle is not None and on_idle.pending:
+                        on_idle()
+                    streak = 0
+                    message = await ws.get_message()
                 self.frames_received += 1
                 item = self._handle(message)
                 if item is not None:
@@ -318,7 +338,7 @@ class ChatSocket:
             self._bad(message, "binary frame")
             return None
         try:
-            frame = json.loads(message)
+            frame = loads(message)
         except ValueError:
             self._bad(message, "not JSON")
             return None
@@ -330,7 +350,7 @@ class ChatSocket:
             try:
                 content = frame.get("content")
                 if type(content) is str:  # the usual frame: skip decode_chat_frame's checks
-                    wire = json.loads(content)
+                    wire = loads(content)
                     if type(wire) is dict:
                         return parse_item(wire)
                 return decode_chat_frame(frame)

@@ -132,6 +132,79 @@ def test_nulls_and_wrong_types_are_kept_in_extra() -> None:
     assert item_to_wire(item) == wire
 
 
+def _spoiled(shape: Any) -> st.SearchStrategy[dict[str, Any]]:
+    """Wire dicts of ``shape`` where some members are null or of a wrong JSON type."""
+    return _shape_strategy(shape).flatmap(
+        lambda wire: st.fixed_dictionaries(
+            {key: st.just(value) | st.none() | JSON_VALUES for key, value in wire.items()}
+        )
+    )
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURES))
+def test_compiled_decoder_matches_the_general_one(name: str) -> None:
+    """Each class's compiled decoder (slots set directly) gives the object the general
+    decoder and the attrs ``__init__`` give, for clean and spoiled wire dicts alike."""
+    from participant.model._wire import _from_wire_general
+
+    cls = getattr(model, name)
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(_shape_strategy(STRUCTURES[name]) | _spoiled(STRUCTURES[name]))
+    def check(wire: dict[str, Any]) -> None:
+        obj = from_wire(cls, wire)
+        assert obj == _from_wire_general(cls, wire)
+        assert obj == cls(**attrs.asdict(obj, recurse=False))  # every slot set
+        assert to_wire(obj) == wire
+
+    check()
+
+
+def test_a_class_that_needs_its_init_is_built_by_calling_it() -> None:
+    calls: list[str | None] = []
+
+    @attrs.frozen(kw_only=True)
+    class Checked(Item):
+        def __attrs_post_init__(self) -> None:
+            calls.append(self.content)
+
+    @attrs.define(kw_only=True, slots=False)
+    class Unslotted(Item):
+        note: str = attrs.field(default="default", validator=attrs.validators.instance_of(str))
+
+    model.register_content_type("application/x-checked", Checked)
+    model.register_content_type("application/x-unslotted", Unslotted)
+    try:
+        item = parse_item({**ITEM, "ContentType": "application/x-checked"})
+        assert type(item) is Checked and calls == ["hello"]
+        other = parse_item({**ITEM, "ContentType": "application/x-unslotted", "Note": "n"})
+        assert type(other) is Unslotted and other.note == "n"
+        default = parse_item({**ITEM, "ContentType": "application/x-unslotted"})
+        assert default.note == "default"  # the class's own default, not None
+    finally:
+        del model.items._REGISTRY["application/x-checked"]
+        del model.items._REGISTRY["application/x-unslotted"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    JSON_VALUES.map(lambda v: json.dumps(v, separators=(",", ":")))
+    | st.tuples(JSON_VALUES, st.sampled_from(["", " ", "\n", " x", ",", "]"])).map(
+        lambda pair: json.dumps(pair[0]) + pair[1]
+    )
+    | st.text(max_size=12)
+)
+def test_loads_is_json_loads(text: str) -> None:
+    try:
+        expected: Any = json.loads(text)
+    except ValueError as exc:
+        with pytest.raises(type(exc)) as caught:
+            model.loads(text)
+        assert str(caught.value) == str(exc)
+    else:
+        assert model.loads(text) == expected
+
+
 # ---------------------------------------------------------------- typed items
 
 ITEM = {

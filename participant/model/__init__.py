@@ -5,7 +5,7 @@ No I/O. See :mod:`participant.model.items`, :mod:`participant.model.shapes` and
 :mod:`participant.model.operations`.
 """
 
-from ._wire import from_wire, to_wire, wire_name
+from ._wire import from_wire, loads, to_wire, wire_name
 from .items import *  # noqa: F403
 from .items import __all__ as _items_all
 from .operations import OPERATIONS, Member, Operation, validate, validate_member
@@ -17,6 +17,7 @@ __all__ = [
     "Member",
     "Operation",
     "from_wire",
+    "loads",
     "to_wire",
     "validate",
     "validate_member",

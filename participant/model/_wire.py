@@ -9,12 +9,15 @@ A field whose wire value is ``null`` or of an unexpected JSON type is kept in
 
 from __future__ import annotations
 
+import inspect
+import json
+import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 
-__all__ = ["from_wire", "list_of", "struct", "to_wire", "wire_name"]
+__all__ = ["from_wire", "list_of", "loads", "struct", "to_wire", "wire_name"]
 
 T = TypeVar("T")
 
@@ -27,6 +30,28 @@ _MAP = 3
 _SCALAR_TYPES = (str, int, float, bool)
 
 Decoder = Callable[[Mapping[str, Any]], Any]
+
+
+# the C scanner json.loads ends in (not in typeshed)
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def loads(text: str) -> Any:
+    """``json.loads(text)`` for a ``str``, without json.loads' Python layers when
+    ``text`` is one JSON value with no surrounding whitespace (every frame the service
+    sends); any other text, and every error, goes through ``json.loads`` itself, so
+    results and exceptions are the same.
+
+    Raises:
+        json.JSONDecodeError: ``text`` is not JSON (a ``ValueError``).
+    """
+    try:
+        value, end = _scan_once(text, 0)
+    except Exception:
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
 
 
 def wire_name(attr: str) -> str:
@@ -140,9 +165,153 @@ def from_wire(cls: type[T], data: Mapping[str, Any]) -> T:
     return _from_wire(cls, data)
 
 
+# ---- compiled decoders ------------------------------------------------------------------
+#
+# Every chat item goes through from_wire, so each class gets a decoder compiled for it
+# (as attrs compiles __init__): one function that reads the known wire keys with
+# data.get, checks their JSON types and, when the dict holds nothing else (no unknown
+# key, no null, no value of an unexpected type: the usual case), builds the object by
+# setting its slots directly. Anything else falls back to _from_wire_general, which
+# keeps the odd values in ``extra``. A class that needs its __init__ (validators,
+# converters, defaults other than None, __attrs_post_init__, no slots: e.g. a class a
+# user registers with register_content_type) is always built by calling it.
+
+_DECODERS: dict[type[Any], Callable[[Mapping[str, Any]], Any]] = {}
+_CONSTRUCTORS: dict[type[Any], Callable[[dict[str, Any]], Any]] = {}
+
+
+def _plain_slots(cls: type[Any]) -> tuple[tuple[str, Any], ...] | None:
+    """``(attr, slot descriptor)`` for every field when ``cls`` can be built without its
+    ``__init__`` (what that attrs-generated ``__init__`` would do: set each slot, None
+    by default, a new dict for ``extra``); ``None`` when it cannot."""
+    code = getattr(cls.__init__, "__code__", None)
+    if code is None or not code.co_filename.startswith("<attrs generated"):
+        return None  # a hand-written __init__
+    if hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_post_init__"):
+        return None
+    out = []
+    for f in attrs.fields(cls):
+        if not f.init or f.validator is not None or f.converter is not None:
+            return None
+        if f.metadata.get("extra"):
+            default = f.default
+            if not (
+                isinstance(default, attrs.Factory)  # type: ignore[arg-type]
+                and default.factory is dict
+                and not default.takes_self
+            ):
+                return None
+        elif f.default is not None:
+            return None
+        descriptor = inspect.getattr_static(cls, f.name, None)
+        if type(descriptor) is not types.MemberDescriptorType:
+            return None  # not a slotted class
+        out.append((f.name, descriptor))
+    return tuple(out)
+
+
+def _construct(cls: type[T], kwargs: dict[str, Any]) -> T:
+    """``cls(**kwargs)``, without the generated ``__init__`` when the class allows it."""
+    make = _CONSTRUCTORS.get(cls)
+    if make is None:
+        make = _CONSTRUCTORS[cls] = _compile_constructor(cls)
+    result: T = make(kwargs)
+    return result
+
+
+def _compile_constructor(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
+    slots = _plain_slots(cls)
+    if slots is None:
+        return lambda kwargs: cls(**kwargs)
+    setters = [descriptor.__set__ for _name, descriptor in slots]
+    names = [name for name, _descriptor in slots]
+    extra = "extra" in names
+
+    def make(kwargs: dict[str, Any]) -> Any:
+        obj = object.__new__(cls)
+        get = kwargs.get
+        for name, set_slot in zip(names, setters, strict=True):
+            set_slot(obj, get(name))
+        if extra and get("extra") is None:
+            setters[names.index("extra")](obj, {})
+        return obj
+
+    return make
+
+
+def _compile(cls: type[Any]) -> Callable[[Mapping[str, Any]], Any]:
+    """The decoder of ``cls`` (see the comment above)."""
+    slots = _plain_slots(cls)
+    if slots is None:
+        return lambda data: _from_wire_general(cls, data)
+    spec = _spec(cls)
+    env: dict[str, Any] = {
+        "new": object.__new__,
+        "cls": cls,
+        "general": _from_wire_general,
+        "fw": _from_wire,
+        "SCALAR": _SCALAR_EXACT,
+        "dict": dict,
+        "list": list,
+        "tuple": tuple,
+        "type": type,
+        "len": len,
+    }
+    fallback = "return general(cls, data)"
+    lines = ["def decode(data):", " get = data.get", " n = 0"]
+    values: dict[str, str] = {}
+    for i, (attr, wire, kind, sub, _decode) in enumerate(spec.fields):
+        v = f"v{i}"
+        values[attr] = v
+        custom = spec.by_wire[wire][3]
+        env[f"sub{i}"] = sub
+        env[f"custom{i}"] = custom
+        lines += [f" {v} = get({wire!r})", f" if {v} is not None:"]
+        if kind == _SCALAR:
+            lines += [f"  if type({v}) not in SCALAR: {fallback}"]
+        elif kind == _STRUCT:
+            if custom is None and sub is None:
+                lines += [f"  {fallback}"]
+                continue
+            call = f"custom{i}({v})" if custom is not None else f"fw(sub{i}, {v})"
+            lines += [f"  if type({v}) is not dict: {fallback}", f"  {v} = {call}"]
+        elif kind == _LIST:
+            lines += [f"  if type({v}) is not list: {fallback}"]
+            if sub is None and custom is None:
+                lines += [f"  for x in {v}:", f"   if type(x) not in SCALAR: {fallback}"]
+                lines += [f"  {v} = tuple({v})"]
+            else:
+                call = f"custom{i}(x)" if custom is not None else f"fw(sub{i}, x)"
+                lines += [f"  for x in {v}:", f"   if type(x) is not dict: {fallback}"]
+                lines += [f"  {v} = tuple([{call} for x in {v}])"]
+        else:  # _MAP
+            lines += [f"  if type({v}) is not dict: {fallback}", f"  {v} = dict({v})"]
+        lines += ["  n += 1"]
+    lines += [f" if n != len(data): {fallback}", " obj = new(cls)"]
+    for i, (name, descriptor) in enumerate(slots):
+        env[f"set{i}"] = descriptor.__set__
+        lines += [f" set{i}(obj, {values.get(name, '{}')})"]
+    lines += [" return obj"]
+    source = "\n".join(lines) + "\n"
+    filename = f"<participant decoder {cls.__module__}.{cls.__qualname__}>"
+    exec(compile(source, filename, "exec"), env)
+    decode: Callable[[Mapping[str, Any]], Any] = env["decode"]
+    return decode
+
+
 def _from_wire(cls: type[T], data: Mapping[str, Any]) -> T:
     """:func:`from_wire` once ``data`` is known to be a mapping (the hot path: every
-    websocket chat item goes through here)."""
+    websocket chat item goes through here): the class's compiled decoder."""
+    decode = _DECODERS.get(cls)
+    if decode is None:
+        decode = _DECODERS[cls] = _compile(cls)
+    result: T = decode(data)
+    return result
+
+
+def _from_wire_general(cls: type[T], data: Mapping[str, Any]) -> T:
+    """Every case of :func:`from_wire`: unknown keys, ``null`` values and values of an
+    unexpected type go to ``extra`` (the compiled decoders fall back to this)."""
     spec = _SPECS.get(cls)
     if spec is None:
         spec = _spec(cls)
@@ -200,7 +369,7 @@ def _from_wire(cls: type[T], data: Mapping[str, Any]) -> T:
         extra[key] = value
     if extra:
         kwargs["extra"] = extra
-    return cls(**kwargs)
+    return _construct(cls, kwargs)
 
 
 def to_wire(obj: Any) -> dict[str, Any]:

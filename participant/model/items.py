@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from ..errors import InvalidFrameError
-from ._wire import _from_wire, extra_field, list_of, struct, to_wire
+from ._wire import _from_wire, extra_field, list_of, loads, struct, to_wire
 
 __all__ = [
     "CONTENT_TYPES",
@@ -525,7 +525,7 @@ def decode_chat_frame(frame: Mapping[str, Any]) -> Item:
     content = frame.get("content")
     if isinstance(content, (str, bytes)):
         try:
-            content = json.loads(content)
+            content = loads(content) if type(content) is str else json.loads(content)
         except ValueError as exc:
             raise InvalidFrameError(f"aws/chat content is not JSON: {exc}") from None
     if type(content) is not dict and not isinstance(content, Mapping):
