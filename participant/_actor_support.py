@@ -63,6 +63,7 @@ class SeenIds(OrderedDict[str, "str | None"]):
 
     __slots__ = (
         "_adds",
+        "_evict_blocked",
         "_newest_epoch",
         "_reach_horizon",
         "max_ids",
@@ -83,6 +84,9 @@ class SeenIds(OrderedDict[str, "str | None"]):
         self._newest_epoch: tuple[str, float] | None = None
         self._reach_horizon = ""  # canonical time; Ids at or after it are never evicted
         self._adds = 0
+        # the oldest Id is within reach: nothing can be evicted for max_ids until the
+        # horizon moves (prune) -- saves looking at the oldest Id on every add
+        self._evict_blocked = False
 
     @property
     def newest(self) -> float | None:
@@ -107,11 +111,12 @@ class SeenIds(OrderedDict[str, "str | None"]):
         if self._adds >= self._PRUNE_EVERY:
             self._adds = 0
             self.prune()
-        if len(self) > self.max_ids:
+        if len(self) > self.max_ids and not self._evict_blocked:
             horizon = self._reach_horizon
             while len(self) > self.max_ids:
                 first = next(iter(self.values()))
                 if first is not None and first >= horizon:
+                    self._evict_blocked = True
                     break  # within gap fill's reach: kept (see the class docstring)
                 self.popitem(last=False)
 
@@ -122,6 +127,7 @@ class SeenIds(OrderedDict[str, "str | None"]):
         if newest is None:
             return
         self._reach_horizon = format_timestamp(newest - self.reach)
+        self._evict_blocked = False
         horizon = format_timestamp(newest - self.window)
         while self:
             first = next(iter(self.values()))
