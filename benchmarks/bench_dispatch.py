@@ -31,7 +31,6 @@ import trio_websocket
 from _common import median, table, write_result
 
 FRAMES_ENV = "BENCH_DISPATCH_FRAMES"
-PUMP_PREFIX: list[str] = []
 
 
 # ---- the frame pump (child process) ------------------------------------------------------
@@ -149,15 +148,18 @@ def _decode(text: str | bytes) -> Any:
     return json.loads(frame["content"])
 
 
-async def _raw_loop(url: str, n: int, decode: Callable[[Any], Any]) -> dict[str, float]:
-    """trio-websocket receive loop: subscribe, then ``decode`` every aws/chat frame."""
+async def _raw_loop(
+    url: str, n: int, decode: Callable[[Any], Any], loads: Callable[[str], Any] = json.loads
+) -> dict[str, float]:
+    """trio-websocket receive loop: subscribe, then ``decode`` every aws/chat frame
+    (each frame's text parsed with ``loads``)."""
     async with trio_websocket.open_websocket_url(url) as ws:
         await ws.send_message('{"topic":"aws/heartbeat"}')
         await ws.send_message('{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}')
         got = 0
         t0 = cpu0 = 0.0
         while got < n:
-            frame = json.loads(await ws.get_message())
+            frame = loads(await ws.get_message())
             if frame.get("topic") != "aws/chat":
                 continue
             decode(frame)
@@ -175,6 +177,14 @@ def _decode_content(frame: dict[str, Any]) -> Any:
 async def bare_loop(url: str, n: int) -> dict[str, float]:
     """trio-websocket receive loop: subscribe, then decode every frame twice."""
     return await _raw_loop(url, n, _decode_content)
+
+
+async def bare_fast_json_loop(url: str, n: int) -> dict[str, float]:
+    """The bare loop decoding with participant.model.loads (the JSON entry point the
+    library uses) instead of json.loads: how much of the gap is the JSON call."""
+    from participant.model import loads
+
+    return await _raw_loop(url, n, lambda frame: loads(frame["content"]), loads)
 
 
 async def bare_typed_loop(url: str, n: int) -> dict[str, float]:
@@ -255,6 +265,7 @@ async def library(url: str, n: int) -> dict[str, float]:
 CLIENTS = {
     "participant (actor, async for)": library,
     "bare trio-websocket + json.loads x2 (baseline)": bare_loop,
+    "bare + participant.model.loads x2 (JSON entry of the library)": bare_fast_json_loop,
     "bare + decode_chat_frame (typed items, no actor)": bare_typed_loop,
     "participant.socket only (on_item callback, no actor)": socket_only,
 }
@@ -262,7 +273,7 @@ CLIENTS = {
 
 def start_pump(n: int) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [*PUMP_PREFIX, sys.executable, __file__, "--serve-pump", str(n)],
+        [sys.executable, __file__, "--serve-pump", str(n)],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ},
