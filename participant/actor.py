@@ -104,6 +104,7 @@ from participant.model import (
 )
 from participant.socket import (
     ChatSocket,
+    Flag,
     SocketConfig,
     SocketOpenError,
     WebSocketConnector,
@@ -135,6 +136,11 @@ _IDENTITY_MEMORY: Final = 64
 """Sent Ids / echoed items remembered while the own ParticipantId is unknown."""
 
 _RNG: Final = random.Random()
+
+# Task names given to trio (else it formats one string per task spawned).
+_CONNECTION_TASK: Final = "participant.actor.Participant._run_connection"
+_SOCKET_TASK: Final = "participant.socket.serve_socket"
+_FILLER_TASK: Final = "participant.actor.Participant._filler"
 
 
 def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -319,6 +325,65 @@ class Participant:
     :meth:`state_changes`; counters are in :attr:`stats`.
     """
 
+    # Slots, and the parts an idle participant never uses (the item buffer, the parking
+    # lots, the identity and listener collections) created on first use: a process holds
+    # thousands of idle participants (docs/benchmarks.md, "Scale").
+    __slots__ = (
+        "_buffer",
+        "_capacity",
+        "_client",
+        "_closed",
+        "_conn_cancelled",
+        "_conn_nursery",
+        "_connect_participant",
+        "_connected_once",
+        "_connector",
+        "_credentials",
+        "_end_pending",
+        "_ended",
+        "_feeds",
+        "_fill_gates",
+        "_fill_overlap",
+        "_fill_requested",
+        "_filling",
+        "_floor",
+        "_handlers",
+        "_history",
+        "_history_owed",
+        "_history_requested",
+        "_iterators_waiting",
+        "_last_connect_error",
+        "_last_typing",
+        "_machine",
+        "_not_empty",
+        "_not_full",
+        "_nursery",
+        "_own_ids",
+        "_participant_id",
+        "_participant_token",
+        "_producers_waiting",
+        "_receipts",
+        "_recent_ids",
+        "_renew_at",
+        "_renew_for_token",
+        "_renew_reason",
+        "_rng",
+        "_seen",
+        "_sends_in_flight",
+        "_socket",
+        "_sockets_opened",
+        "_state_listeners",
+        "_stopped",
+        "_taken",
+        "_wake_batch",
+        "_waker",
+        "_wakeup",
+        "_wall_clock",
+        "config",
+        "error",
+        "stats",
+    )
+
     def __init__(
         self,
         participant_token: str,
@@ -343,11 +408,13 @@ class Participant:
         self._rng = rng or _RNG
         self.stats = ParticipantStats()
         self._machine = StateModel(self._on_state_change)
-        # Delivery (see _offer/_emit): accepted items wait in _buffer for the iterator.
-        self._buffer: deque[Item] = deque()
+        # Delivery (see _offer/_emit): accepted items wait in _buffer for the iterator
+        # (created with the first item).
+        self._buffer: deque[Item] | None = None
         self._capacity: int | None = config.max_buffered_items if config.iterate else None
-        self._not_empty = trio.lowlevel.ParkingLot()  # the iterator waits here
-        self._not_full = trio.lowlevel.ParkingLot()  # producers wait here for room
+        # created by the first task that parks:
+        self._not_empty: trio.lowlevel.ParkingLot | None = None  # the iterator waits here
+        self._not_full: trio.lowlevel.ParkingLot | None = None  # producers wait here
         self._iterators_waiting = 0  # tasks parked in _not_empty
         self._producers_waiting = 0  # tasks parked in _not_full
         self._taken = 0  # items taken since the iterator's last schedule point
@@ -366,20 +433,20 @@ class Participant:
         self._renew_at = math.inf
         self._renew_reason = ""
         self._renew_for_token = False
-        self._wakeup = trio.Event()
+        self._wakeup = Flag()
         # Gap fill (see _request_fill/_filler): sockets' gates released by the next fill.
-        self._fill_gates: list[trio.Event] = []
+        self._fill_gates: list[trio.Event] | None = None
         self._fill_requested = False
         self._fill_overlap = 0.0  # the largest overlap among the coalesced requests
         self._history_requested = False
         self._history_owed = history  # the history is delivered by the first fill
         self._filling = False
-        self._handlers: list[tuple[type[Item] | str, ItemHandler]] = []
-        self._state_listeners: list[Callable[[StateChange], None]] = []
-        self._feeds: list[ChangeFeed] = []
+        self._handlers: list[tuple[type[Item] | str, ItemHandler]] | None = None
+        self._state_listeners: list[Callable[[StateChange], None]] | None = None
+        self._feeds: list[ChangeFeed] | None = None
         self._nursery: trio.Nursery | None = None
         self._conn_nursery: trio.Nursery | None = None
-        self._conn_scope = trio.CancelScope()
+        self._conn_cancelled = False  # the connection tasks are to stop (see _finish)
         self._connected_once = False
         #: Without history, gap fill skips items older than this (epoch seconds): the
         #: first subscription's wall clock minus ``clock_skew``; set on that subscription.
@@ -388,15 +455,15 @@ class Participant:
         # Own ParticipantId (see participant_id): learnt from the echo of a sent item.
         self._participant_id: str | None = None
         self._sends_in_flight = 0
-        self._own_ids: OrderedDict[str, None] = OrderedDict()
-        self._recent_ids: OrderedDict[str, str | None] = OrderedDict()
+        self._own_ids: OrderedDict[str, None] | None = None  # created by the first send
+        self._recent_ids: OrderedDict[str, str | None] | None = None
         self._end_pending: str | None = None
         self._ended = False
         #: The fatal error that disconnected the participant, if any.
         self.error: BaseException | None = None
         self._last_typing: float | None = None
         self._receipts: ReceiptCoalescer | None = None
-        self._stopped = trio.Event()
+        self._stopped = Flag()
 
     def __repr__(self) -> str:
         return (
@@ -414,6 +481,8 @@ class Participant:
     def on_state_change(self, fn: Callable[[StateChange], None]) -> Callable[[StateChange], None]:
         """Register ``fn(change)``, called synchronously on every transition (usable as a
         decorator). An exception in ``fn`` is logged and ignored."""
+        if self._state_listeners is None:
+            self._state_listeners = []
         self._state_listeners.append(fn)
         return fn
 
@@ -425,11 +494,13 @@ class Participant:
         if self._machine.current is State.DISCONNECTED:
             feed.end()
         else:
+            if self._feeds is None:
+                self._feeds = []
             self._feeds.append(feed)
         return feed
 
     def _feeds_remove(self, feed: ChangeFeed) -> None:
-        if feed in self._feeds:
+        if self._feeds is not None and feed in self._feeds:
             self._feeds.remove(feed)
 
     def _on_state_change(self, change: StateChange) -> None:
@@ -440,12 +511,12 @@ class Participant:
             change.reason or change.trigger,
             "" if change.delay is None else f", next attempt in {change.delay:.2f} s",
         )
-        for fn in list(self._state_listeners):
+        for fn in list(self._state_listeners or ()):
             try:
                 fn(change)
             except Exception:
                 log.exception("state change listener %r failed", fn)
-        for feed in list(self._feeds):
+        for feed in list(self._feeds or ()):
             feed.push(change)
             if change.new is State.DISCONNECTED:
                 feed.end()
@@ -461,6 +532,8 @@ class Participant:
             raise InvalidParameterError("key", "an Item subclass or a ContentType string")
 
         def register(fn: H) -> H:
+            if self._handlers is None:
+                self._handlers = []
             self._handlers.append((key, fn))
             return fn
 
@@ -506,14 +579,18 @@ class Participant:
                     raise self.error from None
                 raise StopAsyncIteration
             self._taken = 0
+            if self._not_empty is None:
+                self._not_empty = trio.lowlevel.ParkingLot()
             self._iterators_waiting += 1
             try:
                 await self._not_empty.park()
             finally:
                 self._iterators_waiting -= 1
+            buffer = self._buffer
         self._taken += 1
         item = buffer.popleft()
         if self._producers_waiting:
+            assert self._not_full is not None
             self._not_full.unpark_all()
         return item
 
@@ -551,6 +628,7 @@ class Participant:
         wait for room)."""
         self._waker.pending = False
         if self._iterators_waiting:
+            assert self._not_empty is not None
             self._not_empty.unpark_all()
 
     def _offer(self, item: Item, *, force: bool = False, batch: bool = False) -> bool | None:
@@ -566,7 +644,8 @@ class Participant:
             self.stats.duplicates_dropped += 1
             return False
         capacity = self._capacity
-        if capacity is not None and not force and len(self._buffer) >= capacity:
+        buffer = self._buffer
+        if capacity is not None and not force and buffer is not None and len(buffer) >= capacity:
             return None
         if item_id is not None:
             self._seen.add(item_id, item.absolute_time)
@@ -578,7 +657,8 @@ class Participant:
         if self._handlers:
             self._dispatch(item)
         if capacity is not None:
-            buffer = self._buffer
+            if buffer is None:
+                buffer = self._buffer = deque()
             buffer.append(item)
             if self._iterators_waiting:
                 if batch and len(buffer) < self._wake_batch:
@@ -594,6 +674,8 @@ class Participant:
             if accepted is not None:
                 return accepted
             self._wake_iterator()  # never wait for room while the iterator sleeps
+            if self._not_full is None:
+                self._not_full = trio.lowlevel.ParkingLot()
             self._producers_waiting += 1
             try:
                 await self._not_full.park()
@@ -606,10 +688,12 @@ class Participant:
         item_id = item.id
         if item_id is None:
             return
-        if item_id in self._own_ids:
+        if self._own_ids is not None and item_id in self._own_ids:
             self._learn_participant_id(item.participant_id)
         elif self._sends_in_flight:
             recent = self._recent_ids
+            if recent is None:
+                recent = self._recent_ids = OrderedDict()
             recent[item_id] = item.participant_id
             if len(recent) > _IDENTITY_MEMORY:
                 recent.popitem(last=False)
@@ -618,19 +702,22 @@ class Participant:
         """``item_id`` (a SendMessage/SendEvent response Id) is an item we sent."""
         if self._participant_id is not None or not item_id:
             return
-        if item_id in self._recent_ids:  # the echo came before the response
-            self._learn_participant_id(self._recent_ids[item_id])
+        recent = self._recent_ids
+        if recent is not None and item_id in recent:  # the echo came before the response
+            self._learn_participant_id(recent[item_id])
             return
-        self._own_ids[item_id] = None
-        if len(self._own_ids) > _IDENTITY_MEMORY:
-            self._own_ids.popitem(last=False)
+        own = self._own_ids
+        if own is None:
+            own = self._own_ids = OrderedDict()
+        own[item_id] = None
+        if len(own) > _IDENTITY_MEMORY:
+            own.popitem(last=False)
 
     def _learn_participant_id(self, participant_id: str | None) -> None:
         if not participant_id or self._participant_id is not None:
             return
         self._participant_id = participant_id
-        self._own_ids.clear()
-        self._recent_ids.clear()
+        self._own_ids = self._recent_ids = None
         log.info("own ParticipantId learnt from the echo of a sent item: %s", participant_id)
 
     async def _send_tracked(self, call: Awaitable[_R]) -> _R:
@@ -643,11 +730,11 @@ class Participant:
         finally:
             self._sends_in_flight -= 1
             if not self._sends_in_flight:
-                self._recent_ids.clear()
+                self._recent_ids = None
 
     def _dispatch(self, item: Item) -> None:
         nursery = self._nursery
-        if nursery is None:
+        if nursery is None or self._handlers is None:
             return
         for key, fn in self._handlers:
             if (isinstance(key, str) and item.content_type == key) or (
@@ -678,10 +765,14 @@ class Participant:
         self.error = error
         self._machine.fire(trigger, reason)
         self._closed = True
-        self._not_empty.unpark_all()
-        self._not_full.unpark_all()
+        if self._not_empty is not None:
+            self._not_empty.unpark_all()
+        if self._not_full is not None:
+            self._not_full.unpark_all()
         self._wakeup.set()
-        self._conn_scope.cancel()
+        self._conn_cancelled = True
+        if self._conn_nursery is not None:
+            self._conn_nursery.cancel_scope.cancel()
 
     # ---- connection management -------------------------------------------------------
 
@@ -757,14 +848,15 @@ class Participant:
                     on_idle=self._waker,
                     config=self.config.socket,
                     name=f"ws{self._sockets_opened}",
-                )
+                ),
+                name=_SOCKET_TASK,
             )
         if window.cancelled_caught:
             raise SocketOpenError("websocket URL not opened within its window; not used")
         return sock
 
     async def _wait_unless_woken(self, delay: float) -> None:
-        self._wakeup = trio.Event()
+        self._wakeup = Flag()
         with trio.move_on_after(delay):
             await self._wakeup.wait()
 
@@ -888,7 +980,7 @@ class Participant:
             if state is State.RECONNECTING or self._socket is None:
                 await self._establish()
                 continue
-            self._wakeup = trio.Event()
+            self._wakeup = Flag()
             if self._machine.current is not State.SUBSCRIBED:
                 continue
             with trio.move_on_at(self._renew_at):
@@ -909,6 +1001,8 @@ class Participant:
         more fill after it (from the newest item delivered by then, with the largest
         overlap requested).
         """
+        if self._fill_gates is None:
+            self._fill_gates = []
         self._fill_gates.append(gate)
         if history:
             self._history_requested = True
@@ -919,7 +1013,7 @@ class Participant:
             nursery = self._conn_nursery
             assert nursery is not None
             self._filling = True
-            nursery.start_soon(self._filler)
+            nursery.start_soon(self._filler, name=_FILLER_TASK)
 
     async def _filler(self) -> None:
         try:
@@ -928,7 +1022,7 @@ class Participant:
                 history = self._history_requested
                 overlap, self._fill_overlap = self._fill_overlap, 0.0
                 self._fill_requested = self._history_requested = False
-                gates, self._fill_gates = self._fill_gates, []
+                gates, self._fill_gates = self._fill_gates or [], None
                 try:
                     await self._fill(history=history, overlap=overlap)
                 finally:
@@ -1031,17 +1125,18 @@ class Participant:
         error: BaseException | None = None
         started = False
         try:
-            with self._conn_scope:
-                async with trio.open_nursery() as nursery:
-                    self._conn_nursery = nursery
-                    try:
-                        await self._connect_first()
-                        task_status.started()
-                        started = True
-                        await self._supervise()
-                    except Exception as exc:
-                        error = exc
+            async with trio.open_nursery() as nursery:
+                self._conn_nursery = nursery
+                if self._conn_cancelled:  # _finish came first
                     nursery.cancel_scope.cancel()
+                try:
+                    await self._connect_first()
+                    task_status.started()
+                    started = True
+                    await self._supervise()
+                except Exception as exc:
+                    error = exc
+                nursery.cancel_scope.cancel()
         except Exception as group:  # a task of the connection failed: a bug, not a loss
             if error is None:
                 single = _single(group) if isinstance(group, BaseExceptionGroup) else group
@@ -1059,7 +1154,7 @@ class Participant:
 
     async def _start(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
-        await nursery.start(self._run_connection)
+        await nursery.start(self._run_connection, name=_CONNECTION_TASK)
 
     async def _close(self, reason: str) -> None:
         """Close the current socket cleanly (bounded, shielded) and go to disconnected."""

@@ -87,6 +87,7 @@ _SUBSCRIBE_FRAME: Final = json.dumps(
     {"topic": TOPIC_SUBSCRIBE, "content": {"topics": [TOPIC_CHAT]}}, separators=(",", ":")
 )
 _HEARTBEAT_FRAME: Final = json.dumps({"topic": TOPIC_HEARTBEAT}, separators=(",", ":"))
+_HEARTBEAT_TASK: Final = "participant.socket.ChatSocket._heartbeat"
 _NOWAIT_STREAK: Final = 32
 """Frames the reader takes in a row without a scheduler pass (then it yields once)."""
 
@@ -104,6 +105,67 @@ class SocketOpenError(TransportError):
 
 class SubscribeError(TransportError):
     """The ``aws/chat`` subscription was not acknowledged (protocol.md §3)."""
+
+
+def _abort_ok(_raise_cancel: object) -> trio.lowlevel.Abort:
+    return trio.lowlevel.Abort.SUCCEEDED
+
+
+class Flag:
+    """A set-once event with :class:`trio.Event`'s ``set``, ``is_set`` and ``wait``.
+
+    Lighter than a :class:`trio.Event` (which allocates a set of waiting tasks up front):
+    an idle participant holds several of these and most are never waited on; the list of
+    waiting tasks exists only while a task waits. ``wait`` is a checkpoint, like
+    :meth:`trio.Event.wait`.
+    """
+
+    __slots__ = ("_flag", "_waiters")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._waiters: list[trio.lowlevel.Task] | None = None
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        if self._flag:
+            return
+        self._flag = True
+        waiters, self._waiters = self._waiters, None
+        if waiters:
+            for task in waiters:
+                trio.lowlevel.reschedule(task)
+
+    async def wait(self) -> None:
+        if self._flag:
+            await trio.lowlevel.checkpoint()
+            return
+        task = trio.lowlevel.current_task()
+        waiters = self._waiters
+        if waiters is None:
+            waiters = self._waiters = []
+        waiters.append(task)
+
+        def abort(_raise_cancel: object) -> trio.lowlevel.Abort:
+            current = self._waiters
+            if current is not None and task in current:
+                current.remove(task)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def __repr__(self) -> str:
+        return f"<Flag {'set' if self._flag else 'unset'}>"
+
+
+async def _sleep(seconds: float) -> None:
+    """:func:`trio.sleep` for ``seconds`` > 0 with fewer frames held while it sleeps (one
+    cancel scope and the scheduler's trap, not three nested coroutines): each idle socket
+    sleeps in its heartbeat task."""
+    with trio.CancelScope(deadline=trio.current_time() + seconds):
+        await trio.lowlevel.wait_task_rescheduled(_abort_ok)
 
 
 def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -127,6 +189,30 @@ class SocketConfig:
 
 class ChatSocket:
     """One open websocket; see the module docstring. Created by :func:`serve_socket`."""
+
+    __slots__ = (
+        "_closing",
+        "_config",
+        "_delivering",
+        "_heartbeat_outstanding",
+        "_nursery",
+        "_on_idle",
+        "_on_item",
+        "_on_lost",
+        "_queue",
+        "_scope",
+        "_stalled",
+        "_sub_event",
+        "_sub_reply",
+        "_ws",
+        "bad_frames",
+        "done",
+        "frames_received",
+        "lost",
+        "lost_reason",
+        "name",
+        "subscribed",
+    )
 
     def __init__(
         self,
@@ -152,14 +238,14 @@ class ChatSocket:
         self._config = config
         self.name = name
         #: Set once the socket is gone, for any reason (loss or :meth:`aclose`).
-        self.done = trio.Event()
+        self.done = Flag()
         #: Set when the socket was lost (close by peer, error, missed heartbeat).
-        self.lost = trio.Event()
+        self.lost = Flag()
         #: Why the socket was lost, ``None`` while it is not.
         self.lost_reason: str | None = None
         self.subscribed = False
         self._closing = False
-        self._sub_event = trio.Event()
+        self._sub_event = Flag()
         self._sub_reply: Mapping[str, Any] | None = None
         self._heartbeat_outstanding = False
         self._delivering = False
@@ -244,7 +330,7 @@ class ChatSocket:
         failures = 0
         while True:
             # One attempt: up to subscribe_max_misses frames; a reply to any counts.
-            self._sub_event = trio.Event()
+            self._sub_event = Flag()
             self._sub_reply = None
             total = max(
                 config.subscribe_max_wait, config.subscribe_timeout * config.subscribe_max_misses
@@ -405,7 +491,7 @@ class ChatSocket:
                 if self._delivering or self._stalled:
                     # The reader could not read the echo: give it another tick.
                     self._stalled = False
-                    await trio.sleep(interval)
+                    await _sleep(interval)
                     continue
                 self._mark_lost("heartbeat unanswered")
                 return
@@ -415,7 +501,7 @@ class ChatSocket:
                 await self._send(_HEARTBEAT_FRAME)
             except SubscribeError:
                 return
-            await trio.sleep(interval)
+            await _sleep(interval)
 
     async def _ping(self, interval: float) -> None:
         while True:
@@ -461,11 +547,13 @@ async def serve_socket(
         async with trio.open_nursery() as nursery:
             ws = await connector(nursery, url)
             sock = ChatSocket(ws, nursery, on_item, config, name, on_lost, on_idle)
-            nursery.start_soon(sock._reader)
-            nursery.start_soon(sock._heartbeat)
+            nursery.start_soon(sock._heartbeat, name=_HEARTBEAT_TASK)
             if config.ping_interval is not None:
                 nursery.start_soon(sock._ping, config.ping_interval)
             task_status.started(sock)
+            # The reader runs in this task (one task less per socket than a child task):
+            # it ends by an exception or by the socket's nursery being cancelled.
+            await sock._reader()
     except* _OPEN_ERRORS as group:
         # trio-websocket raises handshake failures from its background task, so they
         # arrive here in a group. Before start: an open error; after: a loss.
