@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import trio
 
@@ -19,6 +19,14 @@ from participant.emulator._wire import new_id
 from participant.emulator.service import JSON, ChatService, Participant, WebsocketUrl
 
 log = logging.getLogger("participant.emulator.websocket")
+
+HEARTBEAT_FRAME: Final = '{"topic":"aws/heartbeat"}'
+"""The heartbeat as clients send it (protocol.md §3): answered without a JSON round."""
+HEARTBEAT_REPLY: Final = json.dumps({"topic": "aws/heartbeat"})
+"""The echo, encoded once (the same text as before the fast path)."""
+
+Frame = JSON | str
+"""A frame queued for a socket: a JSON object, or text already encoded."""
 
 
 class AdapterClosed(Exception):
@@ -54,19 +62,22 @@ class ServerSocket:
         self.participant_id = participant.participant_id
         self.connection_expiry = url.connection_expiry
         self.subscribed = False
-        self._send, self._receive = trio.open_memory_channel[JSON](math.inf)
+        self._send, self._receive = trio.open_memory_channel[Frame](math.inf)
+        self._unsent = 0  # frames queued or held by the writer, not yet sent
         self._dropped: tuple[bool, int, str] | None = None
         self._drop_event = trio.Event()
 
     def __repr__(self) -> str:
         return f"ServerSocket(socket_id={self.socket_id!r}, participant_id={self.participant_id!r})"
 
-    def deliver(self, frame: JSON) -> None:
-        """Queue a frame for this socket (never blocks)."""
+    def deliver(self, frame: Frame) -> None:
+        """Queue a frame (a JSON object, or encoded text) for this socket (never blocks)."""
         try:
             self._send.send_nowait(frame)
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             pass
+        else:
+            self._unsent += 1
 
     def drop(self, *, close_frame: bool, code: int = 1000, reason: str = "") -> None:
         """Close this socket soon: with a close frame (``code``, ``reason``) or without."""
@@ -116,9 +127,22 @@ class ServerSocket:
         self.drop(close_frame=True, code=1000, reason="ConnectionExpiry")
 
     async def _reader(self, adapter: WebSocketAdapter) -> None:
+        faults = self.service.faults
         try:
             while True:
                 text = await adapter.receive_text()
+                if text == HEARTBEAT_FRAME and not self._unsent and not faults.frame_delay:
+                    # Fast path for an idle socket's only frame (every 10 s per socket):
+                    # nothing is waiting to be sent before it, so the echo goes out from
+                    # this task, without a hop through the writer.
+                    if self.participant_id in faults.silent_heartbeats:
+                        continue
+                    try:
+                        await adapter.send_text(HEARTBEAT_REPLY)
+                    except AdapterClosed:
+                        self.drop(close_frame=False, reason="transport closed")
+                        return
+                    continue
                 self._handle(text)
         except AdapterClosed:
             if self._dropped is None:
@@ -129,6 +153,12 @@ class ServerSocket:
         return {"message": message, "connectionId": self.socket_id, "requestId": new_id()}
 
     def _handle(self, text: str) -> None:
+        if text == HEARTBEAT_FRAME:
+            # Frames are queued (or a delay fault is on): the echo waits its turn, still
+            # without decoding the frame or encoding the reply (see _reader).
+            if self.participant_id not in self.service.faults.silent_heartbeats:
+                self.deliver(HEARTBEAT_REPLY)
+            return
         try:
             frame: Any = json.loads(text)
             if not isinstance(frame, dict):
@@ -179,13 +209,14 @@ class ServerSocket:
 
     async def _write_frames(self, adapter: WebSocketAdapter) -> None:
         faults = self.service.faults
-        held: list[JSON] = []
+        held: list[Frame] = []
         async for frame in self._receive:
-            delay = faults.delay_for(self.participant_id)
-            if delay > 0:
-                await trio.sleep(delay)
-            batch = faults.reorder_for(self.participant_id)
-            if batch > 1 and frame.get("topic") == "aws/chat":
+            if faults.frame_delay:
+                delay = faults.delay_for(self.participant_id)
+                if delay > 0:
+                    await trio.sleep(delay)
+            batch = faults.reorder_for(self.participant_id) if faults.reorder else 0
+            if batch > 1 and isinstance(frame, dict) and frame.get("topic") == "aws/chat":
                 held.append(frame)
                 if len(held) < batch:
                     continue
@@ -194,13 +225,14 @@ class ServerSocket:
                 frames, held = [*held, frame], []
             for out in frames:
                 try:
-                    await adapter.send_text(json.dumps(out))
+                    await adapter.send_text(out if isinstance(out, str) else json.dumps(out))
                 except AdapterClosed:
                     self.drop(close_frame=False, reason="transport closed")
                     return
+                self._unsent -= 1
         for out in held:  # the channel closed: flush what the reorder fault held back
             try:
-                await adapter.send_text(json.dumps(out))
+                await adapter.send_text(out if isinstance(out, str) else json.dumps(out))
             except AdapterClosed:
                 return
 

@@ -155,6 +155,29 @@ async def test_stop_heartbeats(emulator: Emulator, emulator_chat: StartedChat,
         await ws.aclose()
 
 
+async def test_compact_heartbeat_answered_like_any_other(
+    emulator: Emulator, emulator_chat: StartedChat, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The clients' exact frame takes the emulator's fast path: same reply text as the
+    general path, same silent-heartbeats fault."""
+    compact = '{"topic":"aws/heartbeat"}'
+    raw, conn, _ = await connected(emulator, emulator_chat)
+    async with trio.open_nursery() as nursery:
+        ws = await raw.open_ws(nursery, conn["Websocket"]["Url"])
+        await ws.send_message(json.dumps({"topic": "aws/heartbeat"}))
+        general = await ws.get_message()
+        await ws.send_message(compact)
+        assert await ws.get_message() == general
+        emulator.faults.stop_heartbeats(emulator_chat.participant_id)
+        await ws.send_message(compact)
+        await ws.send_message(json.dumps({"topic": "aws/ping"}))
+        assert json.loads(await ws.get_message())["topic"] == "aws/ping"
+        emulator.faults.resume_heartbeats(emulator_chat.participant_id)
+        await ws.send_message(compact)
+        assert await ws.get_message() == general
+        await ws.aclose()
+
+
 async def test_expire_token_and_url_now(emulator: Emulator, emulator_chat: StartedChat) -> None:
     raw, conn, token = await connected(emulator, emulator_chat)
     pid = emulator_chat.participant_id
