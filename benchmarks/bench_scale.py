@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psutil
@@ -116,6 +117,52 @@ def _rss() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
+async def _start_all(
+    nursery: trio.Nursery,
+    one: Callable[[str, trio.TaskStatus[None]], Awaitable[None]],
+    args: list[str],
+    label: str,
+    connected: Callable[[], int],
+) -> float:
+    """Start ``one(arg)`` in ``nursery`` for every arg (each returns once connected, and
+    stays connected), with a progress line every 10 s; the seconds it took."""
+    reporter = trio.CancelScope()
+
+    async def report() -> None:
+        with reporter:
+            while True:
+                await trio.sleep(10)
+                progress(f"{label}: {connected()}/{len(args)} connected")
+
+    t0 = time.perf_counter()
+    nursery.start_soon(report)
+    async with trio.open_nursery() as starters:
+        for arg in args:
+            starters.start_soon(nursery.start, one, arg)
+    reporter.cancel()
+    return time.perf_counter() - t0
+
+
+async def _idle(
+    window: float,
+    result: dict[str, Any],
+    *,
+    exit_now: bool,
+    after: Callable[[], None] | None = None,
+) -> None:
+    """Sleep the idle window and add its CPU to ``result`` (then call ``after``); report
+    and exit when ``exit_now`` (closing 10,000 actors gracefully takes about a minute and
+    measures nothing asked for: the emulator sees the sockets close)."""
+    cpu0 = time.process_time()
+    await trio.sleep(window)
+    result["window_s"] = window
+    result["window_cpu_s"] = time.process_time() - cpu0
+    if after is not None:
+        after()
+    if exit_now:
+        _exit_with(result)
+
+
 async def child_library(
     endpoint: str, tokens: list[str], window: float, trace: bool, subscribe_timeout: float | None
 ) -> dict[str, Any]:
@@ -159,23 +206,9 @@ async def child_library(
                 if held:
                     limit.release()
 
-        reporter = trio.CancelScope()
-
-        async def report() -> None:
-            with reporter:
-                while True:
-                    await trio.sleep(10)
-                    progress(f"library: {len(participants)}/{n} connected")
-
-        t0 = time.perf_counter()
         cpu_connect0 = time.process_time()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(report)
-            async with trio.open_nursery() as starters:
-                for token in tokens:
-                    starters.start_soon(nursery.start, one, token)
-            reporter.cancel()
-            connect_s = time.perf_counter() - t0
+            connect_s = await _start_all(nursery, one, tokens, "library", lambda: len(participants))
             connect_cpu = time.process_time() - cpu_connect0
             progress(f"library: {n} connected in {connect_s:.1f} s")
             rss1 = _rss()
@@ -202,46 +235,26 @@ async def child_library(
                     for s in by_file[:10]
                 ]
                 traced = sum(s.size_diff for s in by_file) / n
-            drops0 = sum(p.stats.drops for p in participants)
-            cpu0 = time.process_time()
+            result: dict[str, Any] = {
+                "n": n,
+                "connect_s": connect_s,
+                "connect_cpu_ms_per_participant": connect_cpu / n * 1e3,
+                "rss_bytes_per_participant": (rss1 - rss0) / n,
+                "drops_while_connecting": sum(p.stats.drops for p in participants),
+            }
+            if trace:
+                result["tracemalloc_top_lines"] = top
+                result["tracemalloc_top_files"] = top_files
+                result["tracemalloc_bytes_per_participant"] = traced
             renewals0 = sum(p.stats.renewals for p in participants)
-            await trio.sleep(window)
-            cpu = time.process_time() - cpu0
-            renewals = sum(p.stats.renewals for p in participants) - renewals0
-            drops = sum(p.stats.drops for p in participants)
-            progress(f"library: idle window of {window:.0f} s done")
-            if not trace:
-                # closing 10,000 actors gracefully takes about a minute and measures
-                # nothing asked for: report and leave (the emulator sees the sockets close)
-                _exit_with(
-                    {
-                        "n": n,
-                        "connect_s": connect_s,
-                        "connect_cpu_ms_per_participant": connect_cpu / n * 1e3,
-                        "rss_bytes_per_participant": (rss1 - rss0) / n,
-                        "window_s": window,
-                        "window_cpu_s": cpu,
-                        "renewals": renewals,
-                        "drops_while_connecting": drops0,
-                        "drops": drops,
-                    }
-                )
+
+            def count_window() -> None:
+                result["renewals"] = sum(p.stats.renewals for p in participants) - renewals0
+                result["drops"] = sum(p.stats.drops for p in participants)
+                progress(f"library: idle window of {window:.0f} s done")
+
+            await _idle(window, result, exit_now=not trace, after=count_window)
             stop.set()
-    result: dict[str, Any] = {
-        "n": n,
-        "connect_s": connect_s,
-        "connect_cpu_ms_per_participant": connect_cpu / n * 1e3,
-        "rss_bytes_per_participant": (rss1 - rss0) / n,
-        "window_s": window,
-        "window_cpu_s": cpu,
-        "renewals": renewals,
-        "drops_while_connecting": drops0,
-        "drops": drops,
-    }
-    if trace:
-        result["tracemalloc_top_lines"] = top
-        result["tracemalloc_top_files"] = top_files
-        result["tracemalloc_bytes_per_participant"] = traced
     return result
 
 
@@ -298,48 +311,19 @@ async def child_bare(endpoint: str, tokens: list[str], window: float) -> dict[st
             if held:
                 limit.release()
 
-    reporter = trio.CancelScope()
-
-    async def report() -> None:
-        with reporter:
-            while True:
-                await trio.sleep(10)
-                progress(f"bare: {connected}/{n} connected")
-
-    t0 = time.perf_counter()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(report)
-        async with trio.open_nursery() as starters:
-            for url in urls:
-                starters.start_soon(nursery.start, one, url)
-        reporter.cancel()
-        open_s = time.perf_counter() - t0
+        open_s = await _start_all(nursery, one, urls, "bare", lambda: connected)
         progress(f"bare: {n} connected in {open_s:.1f} s (+ {urls_s:.1f} s for the URLs)")
         rss1 = _rss()
-        cpu0 = time.process_time()
-        await trio.sleep(window)
-        cpu = time.process_time() - cpu0
-        _exit_with(
-            {
-                "n": n,
-                "connect_s": urls_s + open_s,
-                "urls_s": urls_s,
-                "open_s": open_s,
-                "rss_bytes_per_participant": (rss1 - rss0) / n,
-                "window_s": window,
-                "window_cpu_s": cpu,
-            }
-        )
-        nursery.cancel_scope.cancel()
-    return {
-        "n": n,
-        "connect_s": urls_s + open_s,
-        "urls_s": urls_s,
-        "open_s": open_s,
-        "rss_bytes_per_participant": (rss1 - rss0) / n,
-        "window_s": window,
-        "window_cpu_s": cpu,
-    }
+        result: dict[str, Any] = {
+            "n": n,
+            "connect_s": urls_s + open_s,
+            "urls_s": urls_s,
+            "open_s": open_s,
+            "rss_bytes_per_participant": (rss1 - rss0) / n,
+        }
+        await _idle(window, result, exit_now=True)
+    raise AssertionError("unreachable: _idle exits the child")
 
 
 def run_child(
