@@ -99,7 +99,8 @@ def extra_field(*, repr: bool = True) -> Any:
 class _Spec:
     """Per-class field tables, computed once (see :func:`_spec`).
 
-    ``fields``: ``(attr, wire, kind, sub, decode)`` in attrs order, for :func:`to_wire`.
+    ``fields``: ``(attr, wire, kind, sub, custom)`` in attrs order, for :func:`to_wire`
+    and the compiled decoders.
     ``by_wire``: wire name -> ``(attr, kind, sub, custom)``, for :func:`from_wire`;
     ``custom`` is a field's own ``decode`` override (``None``: ``from_wire(sub, ...)``).
     ``scalars``: wire name -> attr for the scalar fields (the fast path of most keys).
@@ -119,10 +120,7 @@ class _Spec:
             if sub is not None and not attrs.has(sub):
                 sub = sub()  # a lazy reference: a function returning the class
             custom = f.metadata.get("decode")
-            decode = custom
-            if decode is None and sub is not None:
-                decode = _decoder(sub)
-            fields.append((f.name, wire, kind, sub, decode))
+            fields.append((f.name, wire, kind, sub, custom))
             by_wire[wire] = (f.name, kind, sub, custom)
         self.scalars = {w: e[0] for w, e in by_wire.items() if e[1] == _SCALAR}
         self.fields = tuple(fields)
@@ -137,13 +135,6 @@ def _spec(cls: type[Any]) -> _Spec:
     if spec is None:
         spec = _SPECS[cls] = _Spec(cls)
     return spec
-
-
-def _decoder(cls: type[Any]) -> Decoder:
-    def decode(data: Mapping[str, Any]) -> Any:
-        return from_wire(cls, data)
-
-    return decode
 
 
 # the exact types json.loads produces for scalars: one set lookup instead of isinstance
@@ -260,10 +251,9 @@ def _compile(cls: type[Any]) -> Callable[[Mapping[str, Any]], Any]:
     fallback = "return general(cls, data)"
     lines = ["def decode(data):", " get = data.get", " n = 0"]
     values: dict[str, str] = {}
-    for i, (attr, wire, kind, sub, _decode) in enumerate(spec.fields):
+    for i, (attr, wire, kind, sub, custom) in enumerate(spec.fields):
         v = f"v{i}"
         values[attr] = v
-        custom = spec.by_wire[wire][3]
         env[f"sub{i}"] = sub
         env[f"custom{i}"] = custom
         lines += [f" {v} = get({wire!r})", f" if {v} is not None:"]
@@ -379,7 +369,7 @@ def to_wire(obj: Any) -> dict[str, Any]:
     ``to_wire(from_wire(cls, d)) == d`` for every JSON object ``d``.
     """
     out: dict[str, Any] = {}
-    for attr, wire, kind, _sub, _decode in _spec(type(obj)).fields:
+    for attr, wire, kind, _sub, _custom in _spec(type(obj)).fields:
         value = getattr(obj, attr)
         if value is None:
             continue
