@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol
 
@@ -90,6 +91,8 @@ _HEARTBEAT_FRAME: Final = json.dumps({"topic": TOPIC_HEARTBEAT}, separators=(","
 _HEARTBEAT_TASK: Final = "participant.socket.ChatSocket._heartbeat"
 _NOWAIT_STREAK: Final = 32
 """Frames the reader takes in a row without a scheduler pass (then it yields once)."""
+_IDLE_PASSES: Final = 2
+"""Scheduler passes the reader waits for a frame before it calls the idle hook."""
 
 _PING_FRAME: Final = json.dumps({"topic": TOPIC_PING}, separators=(",", ":"))
 
@@ -194,6 +197,7 @@ class ChatSocket:
         "_closing",
         "_config",
         "_delivering",
+        "_frames",
         "_heartbeat_outstanding",
         "_nursery",
         "_on_idle",
@@ -227,11 +231,15 @@ class ChatSocket:
         self._ws = ws
         self._on_lost = on_lost
         self._on_idle = on_idle
-        # trio-websocket's queue of received messages (a private attribute in 0.12): the
-        # reader takes frames that are already queued without a scheduler pass each (see
-        # _reader); None (another version): get_message for each frame.
+        # trio-websocket's queue of received messages and trio's deque behind it (private
+        # attributes of trio-websocket 0.12 and trio 0.2x-0.3x): the reader takes frames
+        # that are already queued without a scheduler pass or an exception each (see
+        # _reader). Without them (other versions), get_message for each frame.
         queue = getattr(ws, "_recv_channel", None)
-        self._queue = queue if isinstance(queue, trio.MemoryReceiveChannel) else None
+        frames = getattr(getattr(queue, "_state", None), "data", None)
+        ok = isinstance(queue, trio.MemoryReceiveChannel) and isinstance(frames, deque)
+        self._queue = queue if ok else None
+        self._frames: deque[str | bytes] | None = frames if ok else None
         self._nursery = nursery
         self._scope = nursery.cancel_scope
         self._on_item = on_item
@@ -376,29 +384,36 @@ class ChatSocket:
         ws = self._ws
         on_idle = self._on_idle
         queue = self._queue
+        frames = self._frames
         streak = 0
         try:
             while True:
                 message: str | bytes | None = None
-                if queue is not None and streak < _NOWAIT_STREAK:
-                    # Take the next frame without a scheduler pass when it is already
-                    # queued; when it is not, give trio-websocket's reader one pass to
-                    # queue it before calling the idle hook (a burst of frames then
-                    # costs one wake-up of the consumer, not one per frame or two).
-                    try:
-                        message = queue.receive_nowait()
-                        streak += 1
-                    except trio.WouldBlock:
-                        if on_idle is not None and on_idle.pending:
-                            await trio.lowlevel.checkpoint()
-                            streak = 0
+                if frames is not None and queue is not None and streak < _NOWAIT_STREAK:
+                    # Take the next frame without a scheduler pass when one is queued.
+                    # When none is and the idle hook is pending, give trio-websocket's
+                    # reader _IDLE_PASSES passes to queue one before calling the hook:
+                    # trio runs each batch of tasks in random order and that reader also
+                    # yields while it reads the network, so a single pass often finds
+                    # nothing in the middle of a burst (about one consumer wake-up per 4
+                    # frames with one pass, one per 16 with two).
+                    passes = 0
+                    while True:
+                        if frames:
                             try:
                                 message = queue.receive_nowait()
-                                streak += 1
-                            except trio.WouldBlock:
-                                on_idle()
-                    except (trio.EndOfChannel, trio.ClosedResourceError):
-                        raise trio_websocket.ConnectionClosed(ws.closed) from None
+                            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                                break  # closed: get_message below raises ConnectionClosed
+                            streak += 1
+                            break
+                        if on_idle is None or not on_idle.pending:
+                            break
+                        if passes == _IDLE_PASSES:
+                            on_idle()
+                            break
+                        passes += 1
+                        streak = 0
+                        await trio.lowlevel.checkpoint()
                 if message is None:
                     if on_idle is not None and on_idle.pending:
                         on_idle()

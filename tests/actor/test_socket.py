@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from functools import partial
 
 import pytest
@@ -14,6 +15,8 @@ import trio_websocket
 from participant.model import Item, TextMessage, UnknownItem
 from participant.socket import (
     ChatSocket,
+    IdleHook,
+    ItemSink,
     SocketConfig,
     SocketOpenError,
     SubscribeError,
@@ -53,7 +56,11 @@ class Sink:
 
 
 async def open_socket(
-    nursery: trio.Nursery, server: FakeServer, sink: Sink, **config: float
+    nursery: trio.Nursery,
+    server: FakeServer,
+    sink: ItemSink,
+    on_idle: IdleHook | None = None,
+    **config: float,
 ) -> tuple[ChatSocket, FakeConnection]:
     sock: ChatSocket = await nursery.start(
         partial(
@@ -61,6 +68,7 @@ async def open_socket(
             "wss://fake.invalid/connect?X-Amz-Security-Token=secret",
             connector=server.connector,
             on_item=sink,
+            on_idle=on_idle,
             config=SocketConfig(**config),
         )
     )
@@ -304,3 +312,73 @@ async def test_aclose_waits_for_the_close_reply_of_a_live_peer(
     assert trio.current_time() - start < 100.0
     await conn.closed.wait()  # the server saw a clean close
     assert sock.done.is_set() and not sock.lost.is_set()
+
+
+class BatchingSink:
+    """A synchronous sink with an idle hook, like the actor's: each item sets the hook's
+    ``pending``; the hook records how many items were buffered when the reader idled."""
+
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        self.hook = IdleRecorder(self)
+        self.on_first: Callable[[], object] | None = None
+
+    def __call__(self, item: Item) -> None:
+        self.items.append(item)
+        self.hook.pending = True
+        if len(self.items) == 1 and self.on_first is not None:
+            self.on_first()
+
+
+class IdleRecorder:
+    def __init__(self, sink: BatchingSink) -> None:
+        self.sink = sink
+        self.pending = False
+        self.calls: list[int] = []
+        self.called = trio.Event()
+
+    def __call__(self) -> None:
+        self.pending = False
+        self.calls.append(len(self.sink.items))
+        self.called.set()
+
+
+async def subscribed_batching_socket(
+    nursery: trio.Nursery, server: FakeServer
+) -> tuple[BatchingSink, ChatSocket, FakeConnection]:
+    sink = BatchingSink()
+    sock, conn = await open_socket(nursery, server, sink, sink.hook)
+    await sock.subscribe()
+    return sink, sock, conn
+
+
+async def test_idle_hook_runs_after_a_single_item_without_waiting_for_more(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    sink, sock, conn = await subscribed_batching_socket(nursery, fake_server)
+    start = trio.current_time()
+    await conn.send_chat(text_item(1))
+    await sink.hook.called.wait()
+    assert sink.hook.calls == [1]
+    assert trio.current_time() == start  # no timer involved: called as the reader idles
+    await sock.aclose()
+
+
+async def test_queue_closed_while_the_reader_waits_for_the_next_frame_is_a_loss(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    # The reader gives trio-websocket a few scheduler passes before it calls the idle
+    # hook. If trio-websocket closes its message queue in between (what it does when the
+    # connection closes), the socket is lost as closed; nothing escapes the reader.
+    sink, sock, conn = await subscribed_batching_socket(nursery, fake_server)
+    queue = sock._ws._recv_channel
+    sink.on_first = lambda: nursery.start_soon(_close, queue)  # runs in the next pass
+    await conn.send_chat(text_item(1))
+    await sock.done.wait()
+    assert sock.lost.is_set() and (sock.lost_reason or "").startswith("closed")
+    assert [i.id for i in sink.items] == ["m1"]
+    assert sink.hook.calls == [1]  # the buffered item was still flushed
+
+
+async def _close(queue: trio.MemoryReceiveChannel[object]) -> None:
+    queue.close()
