@@ -22,14 +22,15 @@ log = logging.getLogger("participant.actor")
 ReceiptKind = Literal["delivered", "read"]
 
 
-def canonical_time(absolute_time: str | None) -> str | None:
+def canonical_time(absolute_time: object) -> str | None:
     """An AbsoluteTime in the service's fixed-width form ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
 
     Strings of that form (what the service sends) are returned unchanged, without
-    parsing; others are parsed and re-formatted; unparsable ones give ``None``.
+    parsing; others are parsed and re-formatted; unparsable ones (and values that are
+    not strings: the model keeps any JSON scalar a frame carries) give ``None``.
     Canonical strings order like the times they denote, so they compare as strings.
     """
-    if absolute_time is None:
+    if type(absolute_time) is not str:
         return None
     if (
         len(absolute_time) == 24
@@ -52,20 +53,18 @@ class SeenIds(OrderedDict[str, "str | None"]):
     AbsoluteTime seen. Beyond ``max_ids`` Ids the oldest are dropped first, **except** Ids
     within ``reach`` seconds of the newest AbsoluteTime: gap fill starts at most ``reach``
     (<= ``window``) seconds before the newest AbsoluteTime, so every item it can return
-    again is still remembered and can never be delivered twice. Memory is thus
-    ``max(max_ids, rate * reach)`` Ids.
+    again is still remembered and can never be delivered twice.
 
     Times are kept as canonical AbsoluteTime strings (:func:`canonical_time`): adding an
-    Id costs no timestamp parsing. The horizons (``newest - reach``, ``newest - window``)
-    are recomputed every ``_PRUNE_EVERY`` adds; between two recomputations they lag
-    behind, which only keeps a few more Ids (never fewer).
+    Id costs no timestamp parsing. Old Ids are dropped (:meth:`prune`) every
+    ``_PRUNE_EVERY`` adds, not on each add, so memory is
+    ``max(max_ids, rate * reach) + _PRUNE_EVERY`` Ids at most; between two prunes a few
+    more Ids are kept, never fewer.
     """
 
     __slots__ = (
         "_adds",
-        "_evict_blocked",
         "_newest_epoch",
-        "_reach_horizon",
         "max_ids",
         "newest_time",
         "reach",
@@ -82,11 +81,7 @@ class SeenIds(OrderedDict[str, "str | None"]):
         #: Newest canonical AbsoluteTime seen, ``None`` before the first timed item.
         self.newest_time: str | None = None
         self._newest_epoch: tuple[str, float] | None = None
-        self._reach_horizon = ""  # canonical time; Ids at or after it are never evicted
         self._adds = 0
-        # the oldest Id is within reach: nothing can be evicted for max_ids until the
-        # horizon moves (prune) -- saves looking at the oldest Id on every add
-        self._evict_blocked = False
 
     @property
     def newest(self) -> float | None:
@@ -109,31 +104,27 @@ class SeenIds(OrderedDict[str, "str | None"]):
                 self.newest_time = at
         self._adds += 1
         if self._adds >= self._PRUNE_EVERY:
-            self._adds = 0
             self.prune()
-        if len(self) > self.max_ids and not self._evict_blocked:
-            horizon = self._reach_horizon
-            while len(self) > self.max_ids:
-                first = next(iter(self.values()))
-                if first is not None and first >= horizon:
-                    self._evict_blocked = True
-                    break  # within gap fill's reach: kept (see the class docstring)
-                self.popitem(last=False)
 
     def prune(self) -> None:
-        """Forget the Ids older than ``window`` seconds before the newest AbsoluteTime
-        (and recompute the reach horizon)."""
+        """Forget the Ids older than ``window`` seconds before the newest AbsoluteTime,
+        then the oldest beyond ``max_ids`` that are not within ``reach`` of it."""
+        self._adds = 0
         newest = self.newest
-        if newest is None:
-            return
-        self._reach_horizon = format_timestamp(newest - self.reach)
-        self._evict_blocked = False
-        horizon = format_timestamp(newest - self.window)
-        while self:
-            first = next(iter(self.values()))
-            if first is None or first >= horizon:
-                break
-            self.popitem(last=False)
+        if newest is not None:
+            horizon = format_timestamp(newest - self.window)
+            while self:
+                first = next(iter(self.values()))
+                if first is None or first >= horizon:
+                    break
+                self.popitem(last=False)
+        if len(self) > self.max_ids:
+            reach = format_timestamp(newest - self.reach) if newest is not None else ""
+            while len(self) > self.max_ids:
+                first = next(iter(self.values()))
+                if first is not None and first >= reach:
+                    break  # within gap fill's reach: kept (see the class docstring)
+                self.popitem(last=False)
 
 
 class ChangeFeed:

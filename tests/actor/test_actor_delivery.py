@@ -359,6 +359,7 @@ def test_seen_ids_compare_canonical_times_and_forget_old_ids() -> None:
     assert canonical_time("2019-11-08T02:41:28Z") == "2019-11-08T02:41:28.000Z"
     assert canonical_time("2019-11-08T02:41:28.5+00:00") == "2019-11-08T02:41:28.500Z"
     assert canonical_time("yesterday") is None
+    assert canonical_time(True) is None and canonical_time(None) is None  # not a string
     seen = SeenIds(window=60.0, max_ids=1000)
     seen.add("late", "2019-11-08T02:41:28Z")
     seen.add("early", "2019-11-08T02:41:27.900Z")
@@ -383,6 +384,17 @@ def test_seen_ids_never_forget_an_id_within_gap_fill_reach() -> None:
     assert len(reach) > 2048
     assert all(i in seen for i in reach)  # gap fill from newest - 5 s finds each one
     assert len(seen) < 6000 and "m0" not in seen  # older ones are capped
+
+
+def test_seen_ids_keep_the_newest_max_ids_when_none_is_within_reach() -> None:
+    # one item a second, reach 5 s: the cap applies; it is enforced every _PRUNE_EVERY adds
+    seen = SeenIds(window=86_400.0, max_ids=100, reach=5.0)
+    base = 1_700_000_000.0
+    for n in range(1000):
+        seen.add(f"m{n}", format_timestamp(base + n))
+        assert len(seen) <= 100 + SeenIds._PRUNE_EVERY
+    assert all(f"m{n}" in seen for n in range(900, 1000))  # the newest 100 are kept
+    assert "m0" not in seen and len(seen) < 100 + SeenIds._PRUNE_EVERY
 
 
 async def test_no_duplicates_when_more_items_than_dedupe_max_ids_are_within_the_overlap(

@@ -28,7 +28,7 @@ import pytest
 import trio
 import trio.testing
 import trio_websocket
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from participant.actor import Participant, ParticipantConfig
@@ -119,6 +119,10 @@ raw_frames = st.one_of(
 
 @FUZZ
 @given(frames=st.lists(json_frames, max_size=8), raws=st.lists(raw_frames, max_size=6))
+@example(  # found by this test: a non-string AbsoluteTime once crashed the actor's dedupe
+    frames=[{"topic": "aws/chat", "content": json.dumps({"Id": "x", "AbsoluteTime": True})}],
+    raws=[],
+)
 def test_bad_frames_are_skipped_and_the_actor_keeps_running(
     frames: list[dict[str, Any]], raws: list[str | bytes]
 ) -> None:
