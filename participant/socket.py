@@ -234,10 +234,16 @@ class ChatSocket:
         # trio-websocket's queue of received messages and trio's deque behind it (private
         # attributes of trio-websocket 0.12 and trio 0.2x-0.3x): the reader takes frames
         # that are already queued without a scheduler pass or an exception each (see
-        # _reader). Without them (other versions), get_message for each frame.
+        # _reader). Without them (other versions), or when a connector returned anything
+        # but a plain WebSocketConnection (a wrapper's get_message must be honoured),
+        # get_message for each frame.
         queue = getattr(ws, "_recv_channel", None)
         frames = getattr(getattr(queue, "_state", None), "data", None)
-        ok = isinstance(queue, trio.MemoryReceiveChannel) and isinstance(frames, deque)
+        ok = (
+            type(ws) is trio_websocket.WebSocketConnection
+            and isinstance(queue, trio.MemoryReceiveChannel)
+            and isinstance(frames, deque)
+        )
         self._queue = queue if ok else None
         self._frames: deque[str | bytes] | None = frames if ok else None
         self._nursery = nursery

@@ -322,12 +322,19 @@ class BatchingSink:
         self.items: list[Item] = []
         self.hook = IdleRecorder(self)
         self.on_first: Callable[[], object] | None = None
+        self.changed = trio.Event()
 
     def __call__(self, item: Item) -> None:
         self.items.append(item)
         self.hook.pending = True
+        self.changed.set()
+        self.changed = trio.Event()
         if len(self.items) == 1 and self.on_first is not None:
             self.on_first()
+
+    async def wait_for(self, count: int) -> None:
+        while len(self.items) < count:
+            await self.changed.wait()
 
 
 class IdleRecorder:
@@ -382,3 +389,48 @@ async def test_queue_closed_while_the_reader_waits_for_the_next_frame_is_a_loss(
 
 async def _close(queue: trio.MemoryReceiveChannel[object]) -> None:
     queue.close()
+
+
+class Wrapper:
+    """A connector's own wrapper around a connection (e.g. to log or filter frames)."""
+
+    def __init__(self, ws: trio_websocket.WebSocketConnection) -> None:
+        self._ws = ws
+        self.read = 0
+
+    async def get_message(self) -> str | bytes:
+        self.read += 1
+        message: str | bytes = await self._ws.get_message()
+        return message
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._ws, name)
+
+
+async def test_frames_come_from_trio_websockets_queue_or_from_a_wrappers_get_message(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    # A plain connection: the reader takes queued frames from trio-websocket's queue (the
+    # fast path; it relies on private attributes, so this fails if they change).
+    sink, sock, conn = await subscribed_batching_socket(nursery, fake_server)
+    assert sock._frames is not None
+    await sock.aclose()
+    # A wrapper: every frame goes through its get_message.
+    wrappers: list[Wrapper] = []
+
+    async def connector(nursery: trio.Nursery, url: str) -> trio_websocket.WebSocketConnection:
+        wrappers.append(Wrapper(await fake_server.connector(nursery, url)))
+        return wrappers[-1]  # type: ignore[return-value]
+
+    sink = BatchingSink()
+    sock = await nursery.start(
+        partial(serve_socket, "wss://fake.invalid/", connector=connector, on_item=sink)
+    )
+    await sock.subscribe()
+    conn = fake_server.connections[-1]
+    for n in range(3):
+        await conn.send_chat(text_item(n))
+    await sink.wait_for(3)
+    assert sock._frames is None
+    assert wrappers[0].read >= 4  # the subscribe reply and the three items
+    await sock.aclose()
