@@ -93,12 +93,30 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def die_with_parent() -> None:
+    """Call first thing in a benchmark's child process (emulator, frame pump, scale
+    child): on Linux the child then gets SIGTERM when the benchmark process ends, however
+    it ends (killed, timed out, interrupted), instead of living on as an orphan. Elsewhere
+    it does nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent ended before the call
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 @contextmanager
 def emulator_process(*extra_args: str) -> Iterator[str]:
     """Run ``participant emulator --port 0 --no-rate-limits`` in a child process; yield its
     endpoint URL (loopback)."""
     code = (
-        "import sys; from participant.emulator import run_emulator_cli; "
+        f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import _common; "
+        "_common.die_with_parent(); from participant.emulator import run_emulator_cli; "
         "sys.exit(run_emulator_cli(sys.argv[1:]))"
     )
     proc = subprocess.Popen(

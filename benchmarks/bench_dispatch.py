@@ -31,7 +31,7 @@ from typing import Any
 
 import trio
 import trio_websocket
-from _common import median, table, write_result
+from _common import die_with_parent, median, table, write_result
 
 FRAMES_ENV = "BENCH_DISPATCH_FRAMES"
 
@@ -297,6 +297,7 @@ def main() -> None:
     parser.add_argument("--serve-pump", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_pump is not None:
+        die_with_parent()
         trio.run(pump_server, args.serve_pump)
         return
     if args.quick:

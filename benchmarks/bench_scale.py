@@ -47,7 +47,7 @@ from typing import Any
 
 import psutil
 import trio
-from _common import emulator_process, table, write_result
+from _common import die_with_parent, emulator_process, table, write_result
 
 CONCURRENCY = 20  # connects in flight: more only queue at the emulator and push
 # subscribe replies past the 1 s subscribe_timeout (see docs/benchmarks.md)
@@ -392,6 +392,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        die_with_parent()
         if args.child == "library":
             tokens = _read_tokens(args.tokens_file, args.n + 1)
             res = trio.run(
