@@ -160,6 +160,38 @@ def test_compiled_decoder_matches_the_general_one(name: str) -> None:
     check()
 
 
+def test_decoded_objects_are_of_their_own_class_and_frozen() -> None:
+    # The compiled decoders build through a builder class of the same layout (fast
+    # attribute stores); what they return must be the class itself, frozen as ever.
+    from participant.model._wire import _builder
+
+    item = parse_item(ITEM)
+    assert type(item) is model.TextMessage and _builder(model.TextMessage) is not None
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        item.content = "changed"  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del item.content  # type: ignore[misc]
+    assert item == model.TextMessage(**attrs.asdict(item, recurse=False))
+    assert hash(item) == hash(parse_item(dict(ITEM)))
+
+
+def test_a_class_with_init_subclass_is_decoded_without_a_builder() -> None:
+    seen: list[type] = []
+
+    @attrs.frozen(kw_only=True)
+    class Noted:
+        note: str | None = None
+
+        def __init_subclass__(cls) -> None:
+            seen.append(cls)
+
+    from participant.model._wire import _builder
+
+    assert _builder(Noted) is None and seen == []  # no subclass was made
+    noted = from_wire(Noted, {"Note": "n"})
+    assert type(noted) is Noted and noted.note == "n"
+
+
 def test_a_class_that_needs_its_init_is_built_by_calling_it() -> None:
     calls: list[str | None] = []
 

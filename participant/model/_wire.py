@@ -162,10 +162,11 @@ def from_wire(cls: type[T], data: Mapping[str, Any]) -> T:
 # (as attrs compiles __init__): one function that reads the known wire keys with
 # data.get, checks their JSON types and, when the dict holds nothing else (no unknown
 # key, no null, no value of an unexpected type: the usual case), builds the object by
-# setting its slots directly. Anything else falls back to _from_wire_general, which
-# keeps the odd values in ``extra``. A class that needs its __init__ (validators,
-# converters, defaults other than None, __attrs_post_init__, no slots: e.g. a class a
-# user registers with register_content_type) is always built by calling it.
+# setting its slots directly (through a builder subclass: see _builder). Anything else
+# falls back to _from_wire_general, which keeps the odd values in ``extra``. A class
+# that needs its __init__ (validators, converters, defaults other than None,
+# __attrs_post_init__, no slots: e.g. a class a user registers with
+# register_content_type) is always built by calling it.
 
 _DECODERS: dict[type[Any], Callable[[Mapping[str, Any]], Any]] = {}
 _CONSTRUCTORS: dict[type[Any], Callable[[dict[str, Any]], Any]] = {}
@@ -199,6 +200,51 @@ def _plain_slots(cls: type[Any]) -> tuple[tuple[str, Any], ...] | None:
             return None  # not a slotted class
         out.append((f.name, descriptor))
     return tuple(out)
+
+
+_BUILDERS: dict[type[Any], type[Any] | None] = {}
+
+
+def _builder(cls: type[Any]) -> type[Any] | None:
+    """A class with the memory layout of ``cls`` that sets attributes the plain way
+    (``object.__setattr__``, where attrs' frozen classes raise): the compiled decoder
+    fills an instance of it with ordinary attribute stores, about 4 x faster than calling
+    each slot descriptor's ``__set__``, then makes it a ``cls`` by ``__class__``
+    assignment, which CPython allows between classes of the same layout. ``None`` when
+    CPython refuses that assignment, or when making the builder could have side effects
+    (a metaclass other than ``type``, an ``__init_subclass__``).
+
+    The builder subclasses the class that defines the slots (e.g. one builder, a subclass
+    of :class:`~participant.model.items.Item`, serves every typed item), so it shows in
+    that class's ``__subclasses__()``; no object of its class ever leaves the decoder.
+    """
+    solid = cls  # the class that adds the slots: its subclasses add nothing to the layout
+    base = solid.__base__
+    while base is not None and base is not object and solid.__basicsize__ == base.__basicsize__:
+        solid, base = base, base.__base__
+    if solid not in _BUILDERS:
+        builder: type[Any] | None = None
+        if type(solid) is type and not any(
+            "__init_subclass__" in vars(k) for k in solid.__mro__[:-1]
+        ):
+            namespace = {
+                "__slots__": (),
+                "__module__": solid.__module__,
+                "__qualname__": f"{solid.__qualname__}.<decoder builder>",
+                "__setattr__": object.__setattr__,
+                "__delattr__": object.__delattr__,
+            }
+            builder = type(solid.__name__, (solid,), namespace)
+        _BUILDERS[solid] = builder
+    builder = _BUILDERS[solid]
+    if builder is None:
+        return None
+    probe: Any = object.__new__(builder)
+    try:
+        probe.__class__ = cls
+    except TypeError:
+        return None
+    return builder
 
 
 def _construct(cls: type[T], kwargs: dict[str, Any]) -> T:
@@ -277,10 +323,18 @@ def _compile(cls: type[Any]) -> Callable[[Mapping[str, Any]], Any]:
         else:  # _MAP
             lines += [f"  if type({v}) is not dict: {fallback}", f"  {v} = dict({v})"]
         lines += ["  n += 1"]
-    lines += [f" if n != len(data): {fallback}", " obj = new(cls)"]
-    for i, (name, descriptor) in enumerate(slots):
-        env[f"set{i}"] = descriptor.__set__
-        lines += [f" set{i}(obj, {values.get(name, '{}')})"]
+    lines += [f" if n != len(data): {fallback}"]
+    builder = _builder(cls)
+    if builder is not None:
+        env["builder"] = builder
+        lines += [" obj = new(builder)"]
+        lines += [f" obj.{name} = {values.get(name, '{}')}" for name, _descriptor in slots]
+        lines += [" obj.__class__ = cls"]
+    else:
+        lines += [" obj = new(cls)"]
+        for i, (name, descriptor) in enumerate(slots):
+            env[f"set{i}"] = descriptor.__set__
+            lines += [f" set{i}(obj, {values.get(name, '{}')})"]
     lines += [" return obj"]
     source = "\n".join(lines) + "\n"
     filename = f"<participant decoder {cls.__module__}.{cls.__qualname__}>"
