@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 _CONTACT = re.compile(r"^/emulator/contacts/(?P<contact>[^/]+)(?P<rest>/.*)?$")
 _PARTICIPANT = re.compile(r"^/participants/(?P<participant>[^/]+)/(?P<action>[a-z-]+)$")
-_AUTH = re.compile(r"^/emulator/authentication/(?P<session>[^/]+)(?P<rest>/complete)?$")
+_AUTH = re.compile(r"^/emulator/authentication/(?P<session>[^/]+)(?P<rest>/complete|/expire)?$")
 
 
 def _str(data: dict[str, Any], name: str, default: str | None = None) -> str:
@@ -174,6 +174,9 @@ async def _authentication(
         }
     if not match.group("rest"):
         raise ApiError("ResourceNotFoundException", "Unknown admin route", 404)
+    if match.group("rest") == "/expire":
+        item = await emulator.expire_authentication(session_id)
+        return {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
     succeeded = data.get("Succeeded", True)
     if not isinstance(succeeded, bool):
         raise ApiError("ValidationException", "Succeeded must be a boolean")

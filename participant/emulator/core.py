@@ -407,9 +407,21 @@ class Emulator:
         await trio.lowlevel.checkpoint()
         return self.service.complete_authentication(session_id, succeeded=succeeded)
 
+    async def expire_authentication(self, session_id: str) -> JSON:
+        """A succeeded authentication runs out: emits authentication.expired. The service
+        does not document when that happens, so the emulator only does it when asked.
+        Returns the item (wire dict).
+
+        Raises ApiError: ResourceNotFoundException (unknown SessionId), ConflictException
+        (the session is not SUCCEEDED, e.g. already expired; the chat ended).
+        """
+        await trio.lowlevel.checkpoint()
+        return self.service.expire_authentication(session_id)
+
     def authentication_state(self, session_id: str) -> str:
-        """State of an authentication session: INITIATED, SUCCEEDED, FAILED, CANCELLED or
-        TIMEOUT. Raises ApiError(ResourceNotFoundException) for an unknown SessionId."""
+        """State of an authentication session: INITIATED, SUCCEEDED, FAILED, CANCELLED,
+        TIMEOUT or EXPIRED. Raises ApiError(ResourceNotFoundException) for an unknown
+        SessionId."""
         return self.service.auth_session(session_id).state
 
     async def send_interactive_message(

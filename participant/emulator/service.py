@@ -49,6 +49,7 @@ CT_AUTH_CANCELLED = EVENT_PREFIX + "authentication.cancelled"
 CT_AUTH_SUCCEEDED = EVENT_PREFIX + "authentication.succeeded"
 CT_AUTH_FAILED = EVENT_PREFIX + "authentication.failed"
 CT_AUTH_TIMEOUT = EVENT_PREFIX + "authentication.timeout"
+CT_AUTH_EXPIRED = EVENT_PREFIX + "authentication.expired"
 CT_INTERACTIVE = "application/vnd.amazonaws.connect.message.interactive"
 CT_INTERACTIVE_RESPONSE = "application/vnd.amazonaws.connect.message.interactive.response"
 
@@ -189,7 +190,8 @@ class Attachment:
 class AuthSession:
     """One customer authentication session (protocol.md §1, GetAuthenticationUrl).
 
-    ``state``: INITIATED until it ends as SUCCEEDED, FAILED, CANCELLED or TIMEOUT.
+    ``state``: INITIATED until it ends as SUCCEEDED, FAILED, CANCELLED or TIMEOUT; a
+    SUCCEEDED session can later become EXPIRED (:meth:`Service.expire_authentication`).
     ``redirect_uri``: the RedirectUri of the latest GetAuthenticationUrl (``None`` before).
     """
 
@@ -631,15 +633,37 @@ class ChatService:
         session, ConflictException when the session already ended (succeeded, failed,
         cancelled, timed out) or the chat is over.
         """
+        contact, session = self._auth_session_in(
+            session_id, "INITIATED", "Authentication session already ended"
+        )
+        return self._finish_auth(contact, session, "SUCCEEDED" if succeeded else "FAILED")
+
+    def expire_authentication(self, session_id: str) -> JSON:
+        """The customer's authentication runs out: emits authentication.expired.
+
+        The service does not say when this happens (protocol.md §4 only lists the event),
+        so the emulator never does it on its own: tests call this. Returns the emitted
+        item. Raises ApiError: ResourceNotFoundException for an unknown session,
+        ConflictException unless the session succeeded (and has not expired yet), or when
+        the chat is over.
+        """
+        contact, session = self._auth_session_in(
+            session_id, "SUCCEEDED", "Only a succeeded authentication can expire"
+        )
+        return self._finish_auth(contact, session, "EXPIRED")
+
+    def _auth_session_in(
+        self, session_id: str, state: str, refusal: str
+    ) -> tuple[Contact, AuthSession]:
+        """The session and its contact, if the chat goes on and the session is in
+        ``state``; else ConflictException (``refusal`` and the session's state)."""
         session = self.auth_session(session_id)
         contact = self.contact(session.contact_id)
         if contact.ended:
             raise ApiError("ConflictException", "The chat has ended")
-        if session.state != "INITIATED":
-            raise ApiError(
-                "ConflictException", f"Authentication session already ended ({session.state})"
-            )
-        return self._finish_auth(contact, session, "SUCCEEDED" if succeeded else "FAILED")
+        if session.state != state:
+            raise ApiError("ConflictException", f"{refusal} ({session.state})")
+        return contact, session
 
     def _finish_auth(self, contact: Contact, session: AuthSession, state: str) -> JSON:
         session.state = state
@@ -648,6 +672,7 @@ class ChatService:
             "FAILED": CT_AUTH_FAILED,
             "CANCELLED": CT_AUTH_CANCELLED,
             "TIMEOUT": CT_AUTH_TIMEOUT,
+            "EXPIRED": CT_AUTH_EXPIRED,
         }[state]
         log.info("authentication session of contact %s: %s", contact.contact_id, state)
         return self._emit_auth(contact, session, content_type)

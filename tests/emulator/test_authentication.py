@@ -42,12 +42,18 @@ def auth_events(cp: Any, token: str) -> list[tuple[str, str]]:
             for i in items if i["ContentType"].startswith(EV + "authentication.")]
 
 
-def test_sign_in_page_success_redirects_and_emits(threaded_server: ThreadedServer) -> None:
-    server = threaded_server
+def customer_with_session(server: ThreadedServer) -> tuple[Any, str, str]:
+    """A boto3 connectparticipant client, a new chat's customer ConnectionToken and an
+    authentication session initiated for that customer."""
     cp = server.client("connectparticipant")
     chat = start(server)
     token = connect(server, chat["ParticipantToken"])["ConnectionCredentials"]["ConnectionToken"]
-    session = initiate(server, chat)
+    return cp, token, initiate(server, chat)
+
+
+def test_sign_in_page_success_redirects_and_emits(threaded_server: ThreadedServer) -> None:
+    server = threaded_server
+    cp, token, session = customer_with_session(server)
     url = cp.get_authentication_url(ConnectionToken=token, SessionId=session,
                                     RedirectUri=REDIRECT)["AuthenticationUrl"]
     assert url.startswith(server.endpoint_url + "/emulator/authenticate?")
@@ -126,10 +132,7 @@ def test_cancel_emits_cancelled_and_session_checks(threaded_server: ThreadedServ
 
 def test_admin_http_completion(threaded_server: ThreadedServer) -> None:
     server = threaded_server
-    cp = server.client("connectparticipant")
-    chat = start(server)
-    token = connect(server, chat["ParticipantToken"])["ConnectionCredentials"]["ConnectionToken"]
-    session = initiate(server, chat)
+    cp, token, session = customer_with_session(server)
     done = httpx.post(f"{server.endpoint_url}/emulator/authentication/{session}/complete",
                       json={"Succeeded": False})
     assert done.status_code == 200, done.text
@@ -142,6 +145,23 @@ def test_admin_http_completion(threaded_server: ThreadedServer) -> None:
     assert missing.status_code == 404
     assert httpx.post(f"{server.endpoint_url}/emulator/authentication/{session}/complete",
                       json={"Succeeded": "yes"}).status_code == 400
+
+
+def test_admin_http_expiry_of_a_succeeded_session(threaded_server: ThreadedServer) -> None:
+    server = threaded_server
+    cp, token, session = customer_with_session(server)
+    base = f"{server.endpoint_url}/emulator/authentication/{session}"
+    too_early = httpx.post(f"{base}/expire")
+    assert too_early.status_code == 409  # not succeeded yet
+    assert httpx.post(f"{base}/complete", json={}).status_code == 200
+    expired = httpx.post(f"{base}/expire")
+    assert expired.status_code == 200, expired.text
+    last = cp.get_transcript(ConnectionToken=token, MaxResults=1)["Transcript"][0]
+    assert last["Id"] == expired.json()["Id"]
+    assert last["ContentType"] == EV + "authentication.expired"
+    assert json.loads(last["Content"]) == {"SessionId": session}
+    assert httpx.get(base).json()["State"] == "EXPIRED"
+    assert httpx.post(f"{base}/expire").status_code == 409  # once only
 
 
 # ------------------------------------------------------------------ timing, in memory
@@ -245,7 +265,37 @@ async def test_no_timeout_after_chat_ended(
 
 
 async def test_unknown_session_from_python(emulator: Emulator) -> None:
+    for call in (emulator.complete_authentication, emulator.expire_authentication):
+        with pytest.raises(ApiError) as info:
+            await call(str(uuid.uuid4()))
+        assert info.value.code == "ResourceNotFoundException"
+
+
+async def test_expiry_reaches_the_participant_as_a_typed_item(
+    emulator: Emulator, emulator_chat: StartedChat, autojump_clock: trio.testing.MockClock
+) -> None:
+    from participant.actor import connect as connect_participant
+    from participant.api import ParticipantClient
+    from participant.model import AuthenticationExpired
+
+    session = await emulator.initiate_authentication(emulator_chat.participant_id)
+    await emulator.complete_authentication(session)
+    async with (
+        ParticipantClient(endpoint_url=emulator.endpoint_url,
+                          transport=emulator.http_transport()) as client,
+        connect_participant(emulator_chat.participant_token, client=client,
+                            websocket_connector=emulator.websocket_connector(),
+                            wall_clock=trio_clock()) as p,
+    ):
+        expired = await emulator.expire_authentication(session)
+        async for item in p:
+            if item.id == expired["Id"]:
+                assert isinstance(item, AuthenticationExpired)
+                assert json.loads(item.content or "") == {"SessionId": session}
+                break
+    assert emulator.authentication_state(session) == "EXPIRED"
+    await emulator.end_chat(emulator_chat.contact_id)
     with pytest.raises(ApiError) as info:
-        await emulator.complete_authentication(str(uuid.uuid4()))
-    assert info.value.code == "ResourceNotFoundException"
+        await emulator.expire_authentication(session)
+    assert info.value.code == "ConflictException"
 
