@@ -34,7 +34,8 @@ Guarantees and policies (docs/concepts.md has the timelines):
   clock). Items are deduplicated by Id: the Ids of items within ``dedupe_window``
   seconds of the newest AbsoluteTime are remembered; beyond ``dedupe_max_ids`` the
   oldest are forgotten, but never one within gap fill's reach, so a gap fill can never
-  deliver an item twice (memory: ``max(dedupe_max_ids, rate * gap_fill_overlap)`` Ids).
+  deliver an item twice (memory: ``max(dedupe_max_ids, rate * gap_fill_overlap) + 64``
+  Ids: old Ids are dropped every 64 items).
   AbsoluteTimes all come from the service's clock, so the overlaps only cover items the
   service delivered out of order.
 - **Slow consumer: backpressure, never a silent drop.** Items go to the iterator through a
