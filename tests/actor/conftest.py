@@ -18,9 +18,10 @@ import trio.testing
 import trio_websocket
 
 from participant._time import trio_clock
-from participant.actor import connect
+from participant.actor import Participant, connect
 from participant.api import ParticipantClient, RetryPolicy
 from participant.emulator import Emulator, EmulatorConfig
+from participant.model import TextMessage
 
 
 @pytest.fixture
@@ -192,3 +193,14 @@ async def open_rig(cfg: EmulatorConfig | None = None) -> AsyncIterator[Rig]:
 async def rig() -> AsyncIterator[Rig]:
     async with open_rig() as r:
         yield r
+
+
+async def take_texts(p: Participant, count: int) -> list[TextMessage]:
+    """The next ``count`` TextMessages of ``p``'s iterator (other items are skipped)."""
+    out: list[TextMessage] = []
+    async for item in p:
+        if isinstance(item, TextMessage):
+            out.append(item)
+            if len(out) == count:
+                break
+    return out

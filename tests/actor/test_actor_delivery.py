@@ -22,17 +22,7 @@ from participant.machine import State, Trigger
 from participant.model import ContentType, Item, ParticipantJoined, TextMessage
 from participant.socket import SocketConfig
 
-from .conftest import Rig, open_rig
-
-
-async def take_texts(p: Any, count: int) -> list[TextMessage]:
-    out: list[TextMessage] = []
-    async for item in p:
-        if isinstance(item, TextMessage):
-            out.append(item)
-            if len(out) == count:
-                break
-    return out
+from .conftest import Rig, open_rig, take_texts
 
 
 async def until(p: Any, predicate: Any) -> None:
@@ -68,13 +58,7 @@ async def test_a_paused_consumer_does_not_stop_renewals_and_loses_nothing(
             assert p.stats.renewals >= 3 * 3600 // 600 - 1
             assert p.stats.drops == 0  # never lost a socket to ConnectionExpiry or heartbeat
             assert p.state in (State.SUBSCRIBED, State.EXPIRED)
-            got: list[str] = []
-            async for item in p:
-                if isinstance(item, TextMessage):
-                    assert item.id is not None
-                    got.append(item.id)
-                    if len(got) == len(sent):
-                        break
+            got = [item.id for item in await take_texts(p, len(sent))]
         assert got == sent  # exactly once, in order
 
 
@@ -94,12 +78,7 @@ async def test_an_item_held_by_a_closed_socket_is_delivered_by_gap_fill(
         assert p.stats.items_delivered == 2  # the third waits in the reader
         rig.emu.faults.drop_sockets(chat.participant_id, close_frame=False)
         await until(p, lambda: p.stats.reconnects == 1)
-        got = []
-        async for item in p:
-            if isinstance(item, TextMessage):
-                got.append(item.id)
-                if len(got) == 3:
-                    break
+        got = [item.id for item in await take_texts(p, 3)]
         assert got == ids
         assert p.stats.gap_filled_items >= 1
 
@@ -115,12 +94,7 @@ async def test_history_larger_than_the_buffer_does_not_block_connect(
     cfg = ParticipantConfig(max_buffered_items=4, transcript_page_size=5)
     async with rig.connect(chat.participant_token, history=True, config=cfg) as p:
         await rig.emu.send_message_as(chat.contact_id, agent.participant_id, content="new")
-        got = []
-        async for item in p:
-            if isinstance(item, TextMessage):
-                got.append(item.content)
-                if len(got) == 13:
-                    break
+        got = [item.content for item in await take_texts(p, 13)]
         assert got == [f"old {n}" for n in range(12)] + ["new"]
 
 
@@ -190,11 +164,7 @@ async def test_gap_fill_after_a_drop_delivers_what_was_missed(
     async with rig.connect(chat.participant_token, connect_participant=False) as p:
         rig.emu.faults.drop_sockets(chat.participant_id, close_frame=False)
         wire = await rig.emu.send_message_as(chat.contact_id, agent.participant_id, content="gap")
-        got = []
-        async for item in p:
-            if isinstance(item, TextMessage):
-                got.append(item.id)
-                break
+        got = [item.id for item in await take_texts(p, 1)]
         assert got == [wire["Id"]]
         assert p.stats.gap_filled_items == 1
 

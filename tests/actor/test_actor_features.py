@@ -10,12 +10,12 @@ import pytest
 import trio
 import trio.testing
 
-from participant.actor import Participant, ParticipantConfig
+from participant.actor import ParticipantConfig
 from participant.machine import State
 from participant.model import ContentType, Item, ParticipantJoined, TextMessage, Typing
 from participant.socket import SocketConfig
 
-from .conftest import Rig
+from .conftest import Rig, take_texts
 
 
 def record_events(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
@@ -29,16 +29,6 @@ def record_events(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, 
 
     monkeypatch.setattr(rig.client, "send_event", send_event)
     return calls
-
-
-async def texts(p: Participant, count: int) -> list[TextMessage]:
-    out: list[TextMessage] = []
-    async for item in p:
-        if isinstance(item, TextMessage):
-            out.append(item)
-            if len(out) == count:
-                break
-    return out
 
 
 async def test_own_messages_come_back_once(
@@ -100,7 +90,7 @@ async def test_history_then_live_without_a_seam(
     cfg = ParticipantConfig(transcript_page_size=10)
     async with rig.connect(chat.participant_token, history=True, config=cfg) as p:
         await rig.emu.send_message_as(chat.contact_id, agent.participant_id, content="new")
-        got = await texts(p, 26)
+        got = await take_texts(p, 26)
         assert [i.content for i in got] == [f"old {n}" for n in range(25)] + ["new"]
         assert p.stats.history_items >= 25
 
@@ -118,7 +108,7 @@ async def test_a_stalled_consumer_loses_nothing(
         # Nobody reads for ten simulated minutes: the reader waits (backpressure).
         with trio.move_on_after(600):
             await trio.Event().wait()
-        got = await texts(p, 40)
+        got = await take_texts(p, 40)
         assert [i.id for i in got] == ids
         assert p.state is State.SUBSCRIBED
 
@@ -244,7 +234,7 @@ async def test_unanswered_heartbeats_reconnect_and_fill_the_gap(
         async for change in feed:
             if change.new is State.SUBSCRIBED:
                 break
-        got = await texts(p, 1)
+        got = await take_texts(p, 1)
         assert got[0].id == wire["Id"]
         assert p.stats.reconnects == 1
 

@@ -19,7 +19,7 @@ from participant.emulator import ApiError, Emulator, EmulatorConfig, StartedChat
 
 from .conftest import ThreadedServer
 from .helpers import Raw, next_chat
-from .test_boto3 import add_agent, connect, start
+from .test_boto3 import add_agent, connect, customer
 
 EV = "application/vnd.amazonaws.connect.event."
 REDIRECT = "https://app.example.invalid/after-sign-in?x=1"
@@ -46,8 +46,7 @@ def customer_with_session(server: ThreadedServer) -> tuple[Any, str, str]:
     """A boto3 connectparticipant client, a new chat's customer ConnectionToken and an
     authentication session initiated for that customer."""
     cp = server.client("connectparticipant")
-    chat = start(server)
-    token = connect(server, chat["ParticipantToken"])["ConnectionCredentials"]["ConnectionToken"]
+    chat, token = customer(server)
     return cp, token, initiate(server, chat)
 
 
@@ -84,10 +83,7 @@ def test_sign_in_page_success_redirects_and_emits(threaded_server: ThreadedServe
 
 def test_sign_in_failure_by_form_post(threaded_server: ThreadedServer) -> None:
     server = threaded_server
-    cp = server.client("connectparticipant")
-    chat = start(server)
-    token = connect(server, chat["ParticipantToken"])["ConnectionCredentials"]["ConnectionToken"]
-    session = initiate(server, chat)
+    cp, token, session = customer_with_session(server)
     url = cp.get_authentication_url(ConnectionToken=token, SessionId=session,
                                     RedirectUri=REDIRECT)["AuthenticationUrl"]
     done = httpx.post(url, data={"outcome": "failure"})
@@ -101,8 +97,7 @@ def test_sign_in_failure_by_form_post(threaded_server: ThreadedServer) -> None:
 def test_cancel_emits_cancelled_and_session_checks(threaded_server: ThreadedServer) -> None:
     server = threaded_server
     cp = server.client("connectparticipant")
-    chat = start(server)
-    token = connect(server, chat["ParticipantToken"])["ConnectionCredentials"]["ConnectionToken"]
+    chat, token = customer(server)
     agent = add_agent(server, chat["ContactId"])
     agent_token = connect(server, agent["ParticipantToken"])[
         "ConnectionCredentials"]["ConnectionToken"]

@@ -36,6 +36,15 @@ def connect(server: ThreadedServer, participant_token: str) -> dict[str, Any]:
     return answer
 
 
+def customer(server: ThreadedServer) -> tuple[dict[str, Any], str]:
+    """A new chat (StartChatContact's answer) and its customer's ConnectionToken."""
+    chat = start(server)
+    token: str = connect(server, chat["ParticipantToken"])["ConnectionCredentials"][
+        "ConnectionToken"
+    ]
+    return chat, token
+
+
 def add_agent(server: ThreadedServer, contact_id: str, role: str = "AGENT") -> dict[str, Any]:
     response = httpx.post(
         f"{server.endpoint_url}/emulator/contacts/{contact_id}/participants",

@@ -13,7 +13,7 @@ from participant.emulator import ApiError, Emulator, StartedChat, list_picker
 
 from .conftest import ThreadedServer
 from .helpers import Raw, next_chat
-from .test_boto3 import add_agent, connect, start
+from .test_boto3 import add_agent, customer
 
 INTERACTIVE = "application/vnd.amazonaws.connect.message.interactive"
 RESPONSE = INTERACTIVE + ".response"
@@ -112,8 +112,7 @@ async def test_template_size_limit_and_sender_checks(
 def test_admin_http_interactive_and_boto3_answer(threaded_server: ThreadedServer) -> None:
     server = threaded_server
     cp = server.client("connectparticipant")
-    chat = start(server)
-    token = connect(server, chat["ParticipantToken"])["ConnectionCredentials"]["ConnectionToken"]
+    chat, token = customer(server)
     agent = add_agent(server, chat["ContactId"])
     url = f"{server.endpoint_url}/emulator/contacts/{chat['ContactId']}/interactive-messages"
     template = list_picker("Which plan?", ["Basic", "Pro"])
