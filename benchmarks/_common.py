@@ -45,6 +45,10 @@ def machine() -> dict[str, Any]:
     return info
 
 
+_NUMBER = r"(?:-?[0-9][0-9.eE+-]*|NaN|-?Infinity)"
+_NUMBER_ARRAY = re.compile(rf"\[\s*({_NUMBER}(?:,\s*{_NUMBER})*)\s*\]")
+
+
 def write_result(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
@@ -54,7 +58,12 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
         "machine": machine(),
         **data,
     }
-    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    text = json.dumps(payload, indent=2, sort_keys=False)
+    # arrays of plain numbers (timelines, raw samples) on one line each, not one per value
+    text = _NUMBER_ARRAY.sub(
+        lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text
+    )
+    path.write_text(text + "\n")
     return path
 
 

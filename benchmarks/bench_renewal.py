@@ -124,7 +124,10 @@ async def scenario(
         "reconnects": stats.reconnects,
         "gap_filled_items": stats.gap_filled_items,
         "duplicates_dropped": stats.duplicates_dropped,
-        "timeline": [(round(t, 3), round(d * 1e3, 2)) for t, d in timeline],
+        "timeline": {  # per item, in arrival order
+            "t_s": [round(t, 3) for t, _ in timeline],  # since the start
+            "delay_ms": [round(d * 1e3, 2) for _, d in timeline],
+        },
     }
 
 

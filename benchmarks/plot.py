@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -47,12 +48,7 @@ def plot_scale() -> Path | None:
     ax2.set_ylabel("seconds to connect all (20 at a time)")
     ax2.set_title("Time to connect")
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    OUT.mkdir(parents=True, exist_ok=True)
-    out = OUT / "scale.png"
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, "scale.png")
 
 
 def plot_renewal() -> Path | None:
@@ -63,11 +59,11 @@ def plot_renewal() -> Path | None:
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for name, run in data.items():
         tl = run["timeline"]
-        if not tl:
+        if not tl["t_s"]:
             continue
         ax.plot(
-            [t for t, _ in tl],
-            [d for _, d in tl],
+            tl["t_s"],
+            tl["delay_ms"],
             ".",
             markersize=1.5,
             label=f"{name} (dup {run['duplicated']}, lost {run['lost']})",
@@ -80,9 +76,14 @@ def plot_renewal() -> Path | None:
         f"{first['rate']:.0f} messages/s on loopback: delay from AbsoluteTime to `async for`"
     )
     ax.legend(fontsize=7, markerscale=6, loc="upper left")
+    return _save(fig, "renewal.png")
+
+
+def _save(fig: Any, name: str) -> Path:
+    """Lay out ``fig``, write it to docs/img/``name`` and close it."""
     fig.tight_layout()
     OUT.mkdir(parents=True, exist_ok=True)
-    out = OUT / "renewal.png"
+    out = OUT / name
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
