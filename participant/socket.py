@@ -40,7 +40,7 @@ import trio
 import trio_websocket
 
 from participant.errors import TransportError
-from participant.model import Item, decode_chat_frame, loads, parse_item
+from participant.model import Item, decode_chat_frame, loads
 
 __all__ = [
     "ChatSocket",
@@ -352,8 +352,7 @@ class ChatSocket:
             give_up_at = trio.current_time() + total
             frames = 0
             while self._subscribe_reply() is None:
-                if self.lost.is_set() or self._closing:
-                    raise SubscribeError(f"websocket closed: {self.lost_reason or 'closed'}")
+                self._raise_if_closed()
                 if frames < max(1, config.subscribe_max_misses):
                     await self._send(_SUBSCRIBE_FRAME)
                     frames += 1
@@ -362,8 +361,7 @@ class ChatSocket:
                     wait_until = give_up_at
                 with trio.move_on_at(wait_until):
                     await self._sub_event.wait()
-                if self.lost.is_set() or self._closing:
-                    raise SubscribeError(f"websocket closed: {self.lost_reason or 'closed'}")
+                self._raise_if_closed()
                 if self._subscribe_reply() is None:
                     log.debug("socket %s: subscribe unanswered (%d)", self.name, frames)
                     if trio.current_time() >= give_up_at:
@@ -380,6 +378,10 @@ class ChatSocket:
             if failures > self._config.subscribe_max_retries:
                 raise SubscribeError(f"subscribe failed {failures} times: {reply.get('status')!r}")
             await trio.sleep(self._config.subscribe_retry_interval)
+
+    def _raise_if_closed(self) -> None:
+        if self.lost.is_set() or self._closing:
+            raise SubscribeError(f"websocket closed: {self.lost_reason or 'closed'}")
 
     def _subscribe_reply(self) -> Mapping[str, Any] | None:
         return self._sub_reply  # set by the reader task
@@ -455,11 +457,6 @@ class ChatSocket:
         topic = frame.get("topic")
         if topic == TOPIC_CHAT:
             try:
-                content = frame.get("content")
-                if type(content) is str:  # the usual frame: skip decode_chat_frame's checks
-                    wire = loads(content)
-                    if type(wire) is dict:
-                        return parse_item(wire)
                 return decode_chat_frame(frame)
             except Exception as exc:  # bad frames never crash the reader
                 self._bad(message, f"undecodable chat frame: {exc}")
