@@ -103,10 +103,9 @@ class _Spec:
     and the compiled decoders.
     ``by_wire``: wire name -> ``(attr, kind, sub, custom)``, for :func:`from_wire`;
     ``custom`` is a field's own ``decode`` override (``None``: ``from_wire(sub, ...)``).
-    ``scalars``: wire name -> attr for the scalar fields (the fast path of most keys).
     """
 
-    __slots__ = ("by_wire", "fields", "scalars")
+    __slots__ = ("by_wire", "fields")
 
     def __init__(self, cls: type[Any]) -> None:
         fields: list[tuple[str, str, int, Any, Decoder | None]] = []
@@ -122,7 +121,6 @@ class _Spec:
             custom = f.metadata.get("decode")
             fields.append((f.name, wire, kind, sub, custom))
             by_wire[wire] = (f.name, kind, sub, custom)
-        self.scalars = {w: e[0] for w, e in by_wire.items() if e[1] == _SCALAR}
         self.fields = tuple(fields)
         self.by_wire = by_wire
 
@@ -169,7 +167,6 @@ def from_wire(cls: type[T], data: Mapping[str, Any]) -> T:
 # register_content_type) is always built by calling it.
 
 _DECODERS: dict[type[Any], Callable[[Mapping[str, Any]], Any]] = {}
-_CONSTRUCTORS: dict[type[Any], Callable[[dict[str, Any]], Any]] = {}
 
 
 def _plain_slots(cls: type[Any]) -> tuple[tuple[str, Any], ...] | None:
@@ -245,35 +242,6 @@ def _builder(cls: type[Any]) -> type[Any] | None:
     except TypeError:
         return None
     return builder
-
-
-def _construct(cls: type[T], kwargs: dict[str, Any]) -> T:
-    """``cls(**kwargs)``, without the generated ``__init__`` when the class allows it."""
-    make = _CONSTRUCTORS.get(cls)
-    if make is None:
-        make = _CONSTRUCTORS[cls] = _compile_constructor(cls)
-    result: T = make(kwargs)
-    return result
-
-
-def _compile_constructor(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
-    slots = _plain_slots(cls)
-    if slots is None:
-        return lambda kwargs: cls(**kwargs)
-    setters = [descriptor.__set__ for _name, descriptor in slots]
-    names = [name for name, _descriptor in slots]
-    extra = "extra" in names
-
-    def make(kwargs: dict[str, Any]) -> Any:
-        obj = object.__new__(cls)
-        get = kwargs.get
-        for name, set_slot in zip(names, setters, strict=True):
-            set_slot(obj, get(name))
-        if extra and get("extra") is None:
-            setters[names.index("extra")](obj, {})
-        return obj
-
-    return make
 
 
 def _compile(cls: type[Any]) -> Callable[[Mapping[str, Any]], Any]:
@@ -360,15 +328,10 @@ def _from_wire_general(cls: type[T], data: Mapping[str, Any]) -> T:
     if spec is None:
         spec = _spec(cls)
     by_wire = spec.by_wire
-    scalars = spec.scalars
     scalar_exact = _SCALAR_EXACT
     kwargs: dict[str, Any] = {}
     extra: dict[str, Any] | None = None
     for key, value in data.items():
-        attr = scalars.get(key)
-        if attr is not None and type(value) in scalar_exact:  # most keys: a plain str
-            kwargs[attr] = value
-            continue
         entry = by_wire.get(key)
         if entry is None or value is None:
             if extra is None:
@@ -413,7 +376,7 @@ def _from_wire_general(cls: type[T], data: Mapping[str, Any]) -> T:
         extra[key] = value
     if extra:
         kwargs["extra"] = extra
-    return _construct(cls, kwargs)
+    return cls(**kwargs)
 
 
 def to_wire(obj: Any) -> dict[str, Any]:
