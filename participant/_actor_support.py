@@ -41,7 +41,7 @@ def canonical_time(absolute_time: object) -> str | None:
         return absolute_time
     try:
         return format_timestamp(parse_timestamp(absolute_time))
-    except (ValueError, TypeError, IndexError, OverflowError):
+    except (ValueError, OverflowError):  # not ISO-8601; a year out of range
         return None
 
 
