@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="lease lifetime without renewal (default 30; takeover after 1-2x)")
     run.add_argument("--resume-rate", type=float, default=4.0, metavar="PER_SECOND",
                      help="resumes per second for the whole fleet (default 4)")
+    run.add_argument("--resume-jitter", type=float, metavar="SECONDS",
+                     help="a resume first waits a random 0..SECONDS (default ttl/4)")
     run.add_argument("--claim-interval", type=float, metavar="SECONDS",
                      help="seconds between claims (default min(ttl/3, 2))")
     run.add_argument("--owner", help="this worker's name (default host:pid:random)")
@@ -235,7 +237,8 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
     async with open_store(_store_url(args)) as store:
         fleet = Fleet(
             store, handler, max_chats=args.max_chats, lease_ttl=args.lease_ttl,
-            resume_rate=args.resume_rate, claim_interval=args.claim_interval,
+            resume_rate=args.resume_rate, resume_jitter=args.resume_jitter,
+            claim_interval=args.claim_interval,
             owner=args.owner, on_event=on_event,
             connect_kwargs={"region": args.region, "endpoint_url": args.endpoint_url,
                             "config": ParticipantConfig(connect_timeout=15.0)},

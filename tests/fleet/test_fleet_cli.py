@@ -102,7 +102,8 @@ async def test_run_replies_and_sigterm_releases_at_once(
         for chat in chats:
             await store.submit(chat.bot.participant_token, key=chat.contact_id)
     worker = await WorkerProcess.start(url, emulator_server.endpoint_url, log_path, "w1",
-                                       "--lease-ttl", "60", "--resume-rate", "100")
+                                       "--lease-ttl", "60", "--resume-rate", "100",
+                                       "--resume-jitter", "0")
     try:
         with trio.fail_after(30):
             await worker.wait_events("connected", 2)
