@@ -41,9 +41,11 @@ import httpx
 import trio
 
 from .errors import (
+    HTTPStatusError,
     InvalidParameterError,
     ServiceError,
     TransportError,
+    describe_reached,
     error_from_response,
 )
 from .model import OPERATIONS, from_wire, to_wire
@@ -150,6 +152,14 @@ def _scrub(text: str, secrets: Sequence[str | None]) -> str:
         if secret and secret in text:
             text = text.replace(secret, "<redacted>")
     return text
+
+
+def _host(url: str | httpx.URL) -> str:
+    return url.host if isinstance(url, httpx.URL) else urlsplit(url).hostname or ""
+
+
+def _code(error: ServiceError | HTTPStatusError) -> str:
+    return error.code if isinstance(error, ServiceError) else "HTTPStatusError"
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -344,16 +354,18 @@ class ParticipantClient:
                     if attempt > 1 or log.isEnabledFor(logging.DEBUG):
                         log.debug("%s: HTTP %d (attempt %d)", operation, status, attempt)
                     return response
-                error = error_from_response(status, response.headers, response.content)
-                if error.message:
-                    clean = _scrub(error.message, secrets)
-                    if clean != error.message:
-                        error.message = clean
-                        error.args = (clean,)
+                error = error_from_response(
+                    status,
+                    response.headers,
+                    response.content,
+                    operation=operation,
+                    host=_host(url),
+                    secrets=secrets,
+                )
                 if not error.retryable or attempt >= policy.max_attempts:
-                    log.debug("%s: %s after %d attempt(s)", operation, error.code, attempt)
+                    log.debug("%s: %s after %d attempt(s)", operation, _code(error), attempt)
                     raise error
-                reason = f"{error.code} (HTTP {status})"
+                reason = f"{_code(error)} (HTTP {status})"
                 if status in _RETRY_AFTER_STATUSES:
                     retry_after = retry_after_seconds(response.headers.get("retry-after"))
             if retry_after is None:
@@ -386,11 +398,11 @@ class ParticipantClient:
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            raise ServiceError(
-                f"{op.name}: the response is not a JSON object",
-                code="InvalidResponse",
-                status_code=response.status_code,
-                request_id=response.headers.get("x-amzn-RequestId"),
+            raise HTTPStatusError(
+                response.status_code,
+                operation=op.name,
+                reached=describe_reached(url.host, response.headers),
+                problem=f"the body is not the JSON object {op.name} returns",
             )
         return from_wire(op.response, data)
 

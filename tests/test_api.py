@@ -409,12 +409,72 @@ async def test_iter_transcript_stops_on_a_repeated_token() -> None:
     assert len(recorder.requests) == 2 and len(items) == 2
 
 
-async def test_non_json_success_body_is_an_error() -> None:
-    recorder = Recorder(httpx.Response(200, content=b"<html>"))
+async def test_non_json_success_body_is_an_http_status_error() -> None:
+    portal = b"<html><body>Sign in to the hotel wifi</body></html>"
+    recorder = Recorder(httpx.Response(200, content=portal, headers={"Content-Type": "text/html"}))
     async with client_for(recorder) as client:
-        with pytest.raises(ServiceError) as info:
+        with pytest.raises(errors.HTTPStatusError) as info:
             await call(client, "SendMessage")
-    assert info.value.code == "InvalidResponse"
+    err = info.value
+    assert not isinstance(err, ServiceError) and isinstance(err, TransportError)
+    assert err.status_code == 200 and err.operation == "SendMessage" and not err.retryable
+    assert "participant.connect.us-west-2.amazonaws.com" in str(err)
+    assert "text/html" in str(err) and "not the JSON object SendMessage returns" in str(err)
+    assert "hotel" not in str(err)
+    assert len(recorder.requests) == 1
+
+
+# protocol.md §10: answers that did not come from the service
+NON_SERVICE_ANSWERS = [
+    (403, b"", None, False),  # a firewall's bare 403
+    (403, b"<html>Forbidden</html>", "text/html", False),
+    (407, b"<html>Proxy Authentication Required</html>", "text/html", False),
+    (404, b"<html>Not Found</html>", "text/html", False),  # a web server, not Connect
+    (501, b"<html>Unsupported method ('POST')</html>", "text/html", False),
+    (400, b'{"message": "Bad Request"}', "application/json", False),  # JSON without __type
+    (429, b"Too Many Requests", "text/plain", True),
+    (502, b"<html>Bad Gateway</html>", "text/html", True),
+    (503, b"", None, True),
+    (504, b"Gateway Timeout", "text/plain", True),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "content_type", "retried"), NON_SERVICE_ANSWERS)
+async def test_answers_without_an_error_type_are_http_status_errors(
+    status: int, body: bytes, content_type: str | None, retried: bool,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    headers = {"Server": "nginx/1.25"} | ({"Content-Type": content_type} if content_type else {})
+    recorder = Recorder(httpx.Response(status, content=body, headers=headers))
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=3)) as client:
+        for op_name in ("CreateParticipantConnection", "GetTranscript"):
+            recorder.requests.clear()
+            with pytest.raises(errors.HTTPStatusError) as info:
+                await call(client, op_name)
+            err = info.value
+            assert not isinstance(err, ServiceError)
+            assert not isinstance(err, errors.AccessDeniedException)
+            assert isinstance(err, TransportError)
+            assert err.status_code == status and err.operation == op_name
+            assert err.retryable is retried
+            assert len(recorder.requests) == (3 if retried else 1)
+            text = str(err)
+            assert f"HTTP {status}" in text and "nginx/1.25" in text
+            assert "participant.connect.us-west-2.amazonaws.com" in text
+            assert "x-amzn-ErrorType" in text
+            assert body.decode() not in text or not body
+            assert PARTICIPANT_TOKEN not in text and CONNECTION_TOKEN not in text
+
+
+async def test_a_modelled_403_is_still_access_denied() -> None:
+    for headers, body in (
+        ({"x-amzn-ErrorType": "AccessDeniedException"}, b'{"message": "no"}'),
+        ({"Content-Type": "application/json"}, b'{"__type": "AccessDeniedException"}'),
+    ):
+        recorder = Recorder(httpx.Response(403, content=body, headers=headers))
+        async with client_for(recorder) as client:
+            with pytest.raises(errors.AccessDeniedException):
+                await call(client, "CreateParticipantConnection")
 
 
 async def test_empty_success_body_is_fine() -> None:
