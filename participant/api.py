@@ -43,10 +43,13 @@ import trio
 from .errors import (
     HTTPStatusError,
     InvalidParameterError,
+    ResponseTooLargeError,
     ServiceError,
+    TimeoutException,
     TransportError,
     describe_reached,
     error_from_response,
+    scrub,
 )
 from .model import OPERATIONS, from_wire, to_wire
 from .model.items import Item
@@ -66,8 +69,12 @@ from .model.shapes import (
 )
 
 __all__ = [
+    "DEFAULT_ATTEMPT_TIMEOUT",
     "DEFAULT_CONNECTION_TYPES",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TRANSFER_TIMEOUT",
     "USER_AGENT",
     "ParticipantClient",
     "RetryPolicy",
@@ -96,6 +103,17 @@ DEFAULT_LIMITS: Final = httpx.Limits(
     max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0
 )
 """Connection pool limits of the transport the client creates when given none."""
+
+DEFAULT_ATTEMPT_TIMEOUT: Final = 30.0
+"""Seconds: the total deadline of one attempt of an operation (request sent and the
+whole response read), on top of httpx's per-phase ``timeout``."""
+DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
+"""Bytes: the largest response body of an operation read (a GetTranscript page of 100
+items of 16 KiB each, JSON-escaped, fits several times)."""
+DEFAULT_TRANSFER_TIMEOUT: Final = 300.0
+"""Seconds: the total deadline of one attempt of an attachment upload or download."""
+DEFAULT_MAX_DOWNLOAD_BYTES: Final = 32 * 1024 * 1024
+"""Bytes: the largest attachment download read (the service allows 20 MB per file)."""
 
 _JSON_CONTENT_TYPE: Final = "application/json"
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
@@ -145,13 +163,6 @@ class RetryPolicy:
     def delay(self, retry: int, random: Callable[[], float]) -> float:
         """The delay (seconds) before retry number ``retry``; ``random()`` in [0, 1)."""
         return random() * self.cap(retry)
-
-
-def _scrub(text: str, secrets: Sequence[str | None]) -> str:
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "<redacted>")
-    return text
 
 
 def _host(url: str | httpx.URL) -> str:
@@ -226,6 +237,19 @@ class ParticipantClient:
             ``httpx.Timeout`` giving them separately).
         random: the jitter source, a function returning floats in [0, 1) (tests inject
             a deterministic one); default ``random.random``.
+        attempt_timeout: seconds (> 0): the total deadline of one attempt of an
+            operation, request sent and whole response read (:data:`DEFAULT_ATTEMPT_TIMEOUT`);
+            an attempt over it is retried like a network failure, the last one raises
+            :class:`~participant.errors.TimeoutException`.
+        max_response_bytes: the largest response body of an operation
+            (:data:`DEFAULT_MAX_RESPONSE_BYTES`); a larger one raises
+            :class:`~participant.errors.ResponseTooLargeError` at once (not retried).
+        transfer_timeout, max_download_bytes: the same for attachment uploads and
+            downloads (:data:`DEFAULT_TRANSFER_TIMEOUT`, :data:`DEFAULT_MAX_DOWNLOAD_BYTES`).
+
+    Bodies are read raw: every request sends ``Accept-Encoding: identity`` and a
+    response with another ``Content-Encoding`` is refused
+    (:class:`~participant.errors.HTTPStatusError`), never decompressed.
 
     Every request carries ``User-Agent:`` :data:`USER_AGENT`; operations add
     ``X-Amz-Bearer`` and, with a body, ``Content-Type: application/json``. Redirects are
@@ -248,7 +272,27 @@ class ParticipantClient:
         retry: RetryPolicy = RetryPolicy(),
         timeout: float | httpx.Timeout = 10.0,
         random: Callable[[], float] | None = None,
+        attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
     ) -> None:
+        for name, seconds in (
+            ("attempt_timeout", attempt_timeout),
+            ("transfer_timeout", transfer_timeout),
+        ):
+            if not (isinstance(seconds, (int, float)) and seconds > 0):
+                raise InvalidParameterError(name, "a number of seconds > 0", f"got {seconds!r}")
+        for name, size in (
+            ("max_response_bytes", max_response_bytes),
+            ("max_download_bytes", max_download_bytes),
+        ):
+            if not (isinstance(size, int) and not isinstance(size, bool) and size >= 1):
+                raise InvalidParameterError(name, "an integer >= 1 (bytes)", f"got {size!r}")
+        self.attempt_timeout: float = attempt_timeout
+        self.max_response_bytes: int = max_response_bytes
+        self.transfer_timeout: float = transfer_timeout
+        self.max_download_bytes: int = max_download_bytes
         if endpoint_url is None:
             region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
             if not region:
@@ -304,23 +348,65 @@ class ParticipantClient:
 
     async def _attempt(
         self,
+        operation: str,
         method: str,
         url: str | httpx.URL,
         content: bytes | None,
         headers: Mapping[str, str],
-    ) -> httpx.Response:
-        """One request on the transport; the returned response's body is read."""
+        transfer: bool,
+    ) -> tuple[httpx.Response, bytes]:
+        """One request on the transport, within the attempt's total deadline; returns
+        the response and its whole body (raw bytes, never decoded)."""
         if self._closed:
             raise RuntimeError("ParticipantClient is closed")
         request = httpx.Request(
             method, url, content=content, headers=headers, extensions=self._extensions
         )
-        response = await self._transport.handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
+        if transfer:
+            deadline, limit, setting = (
+                self.transfer_timeout,
+                self.max_download_bytes,
+                "max_download_bytes",
+            )
+        else:
+            deadline, limit, setting = (
+                self.attempt_timeout,
+                self.max_response_bytes,
+                "max_response_bytes",
+            )
+        with trio.fail_after(deadline):
+            response = await self._transport.handle_async_request(request)
+            try:
+                response_headers = response.headers
+                encoding = response_headers.get("content-encoding")
+                if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+                    raise HTTPStatusError(
+                        response.status_code,
+                        operation=operation,
+                        reached=describe_reached(_host(url), response_headers),
+                        problem=(
+                            "the body is compressed (Content-Encoding "
+                            f"{encoding[:32]!r}) although the request asked for identity"
+                        ),
+                    )
+                length = response_headers.get("content-length")
+                if length is not None and length.isdigit() and int(length) > limit:
+                    raise ResponseTooLargeError(operation, limit, setting)
+                if response.is_stream_consumed:  # a transport that read the body itself
+                    body = response.content
+                    if len(body) > limit:
+                        raise ResponseTooLargeError(operation, limit, setting)
+                    return response, body
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_raw():
+                    size += len(chunk)
+                    if size > limit:
+                        raise ResponseTooLargeError(operation, limit, setting)
+                    chunks.append(chunk)
+            finally:
+                await response.aclose()
+        return response, chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _send(
         self,
@@ -330,34 +416,44 @@ class ParticipantClient:
         content: bytes | None,
         headers: Mapping[str, str],
         secrets: Sequence[str | None],
-    ) -> httpx.Response:
-        """Send with retries; return the 2xx response (body read) or raise."""
+        transfer: bool = False,
+    ) -> tuple[httpx.Response, bytes]:
+        """Send with retries; return the 2xx response and its body, or raise."""
         policy = self.retry
         attempt = 1
         while True:
             retry_after: float | None = None
             try:
-                response = await self._attempt(method, url, content, headers)
-            except httpx.TransportError as exc:
+                response, body = await self._attempt(
+                    operation, method, url, content, headers, transfer
+                )
+            except (httpx.TransportError, trio.TooSlowError) as exc:
+                if isinstance(exc, trio.TooSlowError):
+                    deadline = self.transfer_timeout if transfer else self.attempt_timeout
+                    reason = f"no complete answer within {deadline:g} s"
+                else:
+                    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 if attempt >= policy.max_attempts:
-                    raise TransportError(
-                        _scrub(
-                            f"{operation}: network error after {attempt} attempt(s): "
-                            f"{type(exc).__name__}: {exc}",
+                    timed_out = isinstance(exc, (trio.TooSlowError, httpx.TimeoutException))
+                    cls = TimeoutException if timed_out else TransportError
+                    raise cls(
+                        scrub(
+                            f"{operation}: network error after {attempt} attempt(s) "
+                            f"reaching {_host(url)}: {reason}",
                             secrets,
                         )
                     ) from exc
-                reason = type(exc).__name__
+                reason = scrub(reason, secrets)
             else:
                 status = response.status_code
                 if status < 300:
                     if attempt > 1 or log.isEnabledFor(logging.DEBUG):
                         log.debug("%s: HTTP %d (attempt %d)", operation, status, attempt)
-                    return response
+                    return response, body
                 error = error_from_response(
                     status,
                     response.headers,
-                    response.content,
+                    body,
                     operation=operation,
                     host=_host(url),
                     secrets=secrets,
@@ -382,15 +478,14 @@ class ParticipantClient:
     ) -> Any:
         validate(op, params)
         token: str = params[token_member]
-        headers = {"X-Amz-Bearer": token, "User-Agent": USER_AGENT}
+        headers = {"X-Amz-Bearer": token, "User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         content: bytes | None = None
         if op.method != "GET":
             body = {k: v for k, v in params.items() if v is not None and k not in _NOT_IN_BODY}
             content = json.dumps(body, separators=_SEPARATORS).encode()
             headers["Content-Type"] = _JSON_CONTENT_TYPE
         url = self._urls[op.path] if path is None else httpx.URL(self.endpoint_url + path)
-        response = await self._send(op.name, op.method, url, content, headers, (token,))
-        raw = response.content
+        response, raw = await self._send(op.name, op.method, url, content, headers, (token,))
         if not raw:
             return from_wire(op.response, {})
         try:
@@ -699,6 +794,7 @@ class ParticipantClient:
                     f"got {len(data)}",
                 )
         headers.setdefault("User-Agent", USER_AGENT)
+        headers.setdefault("Accept-Encoding", "identity")
         await self._send(
             "UploadAttachment",
             "PUT",
@@ -706,6 +802,7 @@ class ParticipantClient:
             bytes(data),
             headers,
             (),
+            transfer=True,
         )
 
     async def download_attachment(self, url: str) -> bytes:
@@ -716,15 +813,16 @@ class ParticipantClient:
         """
         if not url:
             raise InvalidParameterError("url", "given")
-        response = await self._send(
+        _, body = await self._send(
             "DownloadAttachment",
             "GET",
             _absolute_url("url", url),
             None,
-            {"User-Agent": USER_AGENT},
+            {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             (),
+            transfer=True,
         )
-        return response.content
+        return body
 
 
 def _start_position(value: StartPosition | Mapping[str, Any]) -> Mapping[str, Any]:

@@ -30,9 +30,11 @@ __all__ = [
     "ParticipantClosedError",
     "ParticipantError",
     "ResourceNotFoundException",
+    "ResponseTooLargeError",
     "ServiceError",
     "ServiceQuotaExceededException",
     "ThrottlingException",
+    "TimeoutException",
     "TransportError",
     "ValidationException",
     "error_from_response",
@@ -372,6 +374,36 @@ class HTTPStatusError(TransportError):
             _rebuild_http_status_error,
             (self.status_code, self.operation, self.reached, self.problem),
         )
+
+
+class TimeoutException(TransportError):
+    """Every attempt ran out of time: httpx's connect/read/write/pool timeout, or the
+    client's total deadline per attempt (``attempt_timeout``) for sending the request
+    and reading the whole response. Named as httpx's timeout exception."""
+
+
+class ResponseTooLargeError(TransportError):
+    """A response body is larger than the client's cap; the rest is not read and the
+    request is not retried.
+
+    Attributes:
+        operation: the operation (e.g. ``"GetTranscript"``).
+        limit: the cap in bytes (``max_response_bytes`` or, for attachment downloads,
+            ``max_download_bytes`` of :class:`~participant.api.ParticipantClient`).
+    """
+
+    retryable = False
+
+    def __init__(self, operation: str, limit: int, setting: str = "max_response_bytes") -> None:
+        self.operation = operation
+        self.limit = limit
+        self.setting = setting
+        super().__init__(
+            f"{operation}: the response body is larger than {setting} ({limit} bytes)"
+        )
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.operation, self.limit, self.setting))
 
 
 def _rebuild_http_status_error(

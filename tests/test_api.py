@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import logging
@@ -743,3 +744,92 @@ def test_environment_proxy_for_the_endpoint(monkeypatch: pytest.MonkeyPatch) -> 
     assert _environment_proxy("http://127.0.0.1:9") is None  # no HTTP_PROXY
     monkeypatch.setenv("NO_PROXY", "amazonaws.com")
     assert _environment_proxy(ENDPOINT) is None
+
+
+# ---------------------------------------------------------------- bounded responses
+
+
+class TricklingStream(httpx.AsyncByteStream):
+    """A body that never ends: one byte every second (each read within httpx's timeout)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __aiter__(self) -> Any:
+        yield b'{"Id":'
+        while True:
+            await trio.sleep(1.0)
+            yield b" "
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_each_attempt_has_a_total_deadline(autojump_clock: trio.testing.MockClock) -> None:
+    streams: list[TricklingStream] = []
+
+    def trickle(request: httpx.Request) -> httpx.Response:
+        streams.append(TricklingStream())
+        return httpx.Response(200, stream=streams[-1])
+
+    recorder = Recorder(trickle)
+    policy = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=0.5)
+    async with client_for(recorder, retry=policy, attempt_timeout=7.0) as client:
+        start = trio.current_time()
+        with pytest.raises(errors.TimeoutException) as info:
+            await call(client, "SendMessage")
+        elapsed = trio.current_time() - start
+    assert len(recorder.requests) == 2 and all(s.closed for s in streams)
+    assert 14.0 <= elapsed <= 14.5  # two attempts of 7 s and one backoff of at most 0.5 s
+    assert "within 7 s" in str(info.value) and CONNECTION_TOKEN not in str(info.value)
+    assert isinstance(info.value, TransportError)
+
+
+@pytest.mark.parametrize("declared", [True, False])
+async def test_a_body_over_the_cap_is_refused_at_once(declared: bool) -> None:
+    body = json.dumps({"Transcript": [], "Pad": "x" * 5000}).encode()
+
+    def big(request: httpx.Request) -> httpx.Response:
+        if declared:
+            return httpx.Response(200, content=body)
+
+        async def chunks() -> Any:
+            for i in range(0, len(body), 1000):
+                yield body[i:i + 1000]
+        return httpx.Response(200, content=chunks())
+
+    recorder = Recorder(big)
+    async with client_for(recorder, max_response_bytes=4096) as client:
+        with pytest.raises(errors.ResponseTooLargeError) as info:
+            await call(client, "GetTranscript")
+        assert info.value.limit == 4096 and not info.value.retryable
+        assert "max_response_bytes (4096 bytes)" in str(info.value)
+        assert "GetTranscript" in str(info.value)
+        assert len(recorder.requests) == 1
+    async with client_for(recorder, max_download_bytes=4096) as client:
+        with pytest.raises(errors.ResponseTooLargeError, match="max_download_bytes"):
+            await client.download_attachment("https://storage.invalid/get?sig=1")
+    async with client_for(recorder, max_response_bytes=len(body)) as client:
+        assert not (await call(client, "GetTranscript")).transcript
+
+
+async def test_identity_is_asked_for_and_a_compressed_body_is_refused() -> None:
+    payload = gzip.compress(b'{"Id": "m1", "AbsoluteTime": "2024-01-01T00:00:00.000Z"}')
+    recorder = Recorder(httpx.Response(
+        200, content=payload,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}))
+    async with client_for(recorder) as client:
+        with pytest.raises(errors.HTTPStatusError) as info:
+            await call(client, "SendMessage")
+        with pytest.raises(errors.HTTPStatusError):
+            await client.download_attachment("https://storage.invalid/get?sig=1")
+    assert "Content-Encoding 'gzip'" in str(info.value) and not info.value.retryable
+    assert len(recorder.requests) == 2
+    assert all(r.headers["Accept-Encoding"] == "identity" for r in recorder.requests)
+
+
+def test_bounds_are_checked() -> None:
+    for kw in ({"attempt_timeout": 0}, {"transfer_timeout": -1.0}, {"max_response_bytes": 0},
+               {"max_download_bytes": 1.5}):
+        with pytest.raises(InvalidParameterError, match=next(iter(kw))):
+            ParticipantClient(endpoint_url=ENDPOINT, **kw)  # type: ignore[arg-type]
