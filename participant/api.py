@@ -40,12 +40,14 @@ import attrs
 import httpx
 import trio
 
+from ._backoff import backoff_delay
 from .errors import (
     HTTPStatusError,
     InvalidParameterError,
     ResponseTooLargeError,
     ServiceError,
     TimeoutException,
+    TranscriptPagingError,
     TransportError,
     describe_reached,
     error_from_response,
@@ -74,6 +76,8 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_DOWNLOAD_BYTES",
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_MAX_TRANSCRIPT_ITEMS",
+    "DEFAULT_MAX_TRANSCRIPT_PAGES",
     "DEFAULT_TRANSFER_TIMEOUT",
     "USER_AGENT",
     "ParticipantClient",
@@ -115,6 +119,11 @@ DEFAULT_TRANSFER_TIMEOUT: Final = 300.0
 DEFAULT_MAX_DOWNLOAD_BYTES: Final = 32 * 1024 * 1024
 """Bytes: the largest attachment download read (the service allows 20 MB per file)."""
 
+DEFAULT_MAX_TRANSCRIPT_PAGES: Final = 1000
+"""GetTranscript calls one :meth:`ParticipantClient.iter_transcript_pages` may make."""
+DEFAULT_MAX_TRANSCRIPT_ITEMS: Final = 100_000
+"""Items one :meth:`ParticipantClient.iter_transcript_pages` may return in all."""
+
 _JSON_CONTENT_TYPE: Final = "application/json"
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
 _NOT_IN_BODY: Final = frozenset({"ConnectionToken", "ParticipantToken", "ViewToken"})
@@ -147,9 +156,10 @@ class RetryPolicy:
             ``min(max_delay, base_delay * 2 ** (n - 1))``.
         max_delay: seconds; the largest cap.
 
-    The actual delay is drawn uniformly from ``[0, cap]`` ("full jitter"), except after
-    a 429 or 503 answer carrying a ``Retry-After`` header: then the delay is the
-    header's (seconds or HTTP-date), at most ``max_delay``.
+    The actual delay is drawn uniformly from ``[cap/2, cap]`` ("equal jitter", the
+    library's one backoff rule, shared with the actor's reconnects), except after a 429
+    or 503 answer carrying a ``Retry-After`` header: then the delay is the header's
+    (seconds or HTTP-date), at most ``max_delay``.
     """
 
     max_attempts: int = attrs.field(default=4, validator=_at_least_one)
@@ -162,7 +172,22 @@ class RetryPolicy:
 
     def delay(self, retry: int, random: Callable[[], float]) -> float:
         """The delay (seconds) before retry number ``retry``; ``random()`` in [0, 1)."""
-        return random() * self.cap(retry)
+        return backoff_delay(
+            retry - 1,
+            initial=self.base_delay,
+            multiplier=2.0,
+            maximum=self.max_delay,
+            rng=_Draw(random),
+        )
+
+
+class _Draw:
+    """A :class:`~participant._backoff.RandomSource` over a function."""
+
+    __slots__ = ("random",)
+
+    def __init__(self, random: Callable[[], float]) -> None:
+        self.random = random
 
 
 def _host(url: str | httpx.URL) -> str:
@@ -473,9 +498,9 @@ class ParticipantClient:
             await trio.sleep(delay)
             attempt += 1
 
-    async def _call(
-        self, op: Operation, params: dict[str, Any], token_member: str, path: str | None = None
-    ) -> Any:
+    async def _call(self, op: Operation, params: dict[str, Any], token_member: str) -> Any:
+        """Validate ``params`` (wire names) against the model, the one place input is
+        checked, then send ``op`` with retries and decode its response."""
         validate(op, params)
         token: str = params[token_member]
         headers = {"X-Amz-Bearer": token, "User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
@@ -484,7 +509,7 @@ class ParticipantClient:
             body = {k: v for k, v in params.items() if v is not None and k not in _NOT_IN_BODY}
             content = json.dumps(body, separators=_SEPARATORS).encode()
             headers["Content-Type"] = _JSON_CONTENT_TYPE
-        url = self._urls[op.path] if path is None else httpx.URL(self.endpoint_url + path)
+        url = self._urls.get(op.path) or httpx.URL(self.endpoint_url + _expand(op, params))
         response, raw = await self._send(op.name, op.method, url, content, headers, (token,))
         if not raw:
             return from_wire(op.response, {})
@@ -614,22 +639,49 @@ class ParticipantClient:
         )
         return result
 
-    async def iter_transcript(
+    async def iter_transcript_pages(
         self,
         connection_token: str,
         *,
         contact_id: str | None = None,
         max_results: int | None = None,
+        next_token: str | None = None,
         scan_direction: str | None = None,
         sort_order: str | None = None,
         start_position: StartPosition | None = None,
-    ) -> AsyncIterator[Item]:
-        """Yield the items of every GetTranscript page, in the order the pages give them.
+        max_pages: int = DEFAULT_MAX_TRANSCRIPT_PAGES,
+        max_items: int = DEFAULT_MAX_TRANSCRIPT_ITEMS,
+    ) -> AsyncIterator[GetTranscriptResponse]:
+        """Yield GetTranscript pages (protocol.md §5), following ``NextToken``; the one
+        transcript pager of the library.
 
-        Follows ``NextToken`` until it is absent or ``""``; stops (with a warning) if the
-        service hands back the token it was just given. Raises as :meth:`get_transcript`.
+        Starts at ``next_token`` (or the first page) and stops after the page whose
+        ``NextToken`` is absent or ``""``. The other arguments are sent with every page,
+        as :meth:`get_transcript`'s.
+
+        Args:
+            max_pages: at most this many GetTranscript calls (>= 1;
+                :data:`DEFAULT_MAX_TRANSCRIPT_PAGES`).
+            max_items: at most this many items in all pages together (>= 0;
+                :data:`DEFAULT_MAX_TRANSCRIPT_ITEMS`).
+
+        Raises:
+            TranscriptPagingError: the service returned a NextToken already followed in
+                this call (a repeated or cycling token), or more pages than
+                ``max_pages`` / items than ``max_items`` would be needed. Pages before
+                the error have been yielded.
+            InvalidParameterError, ServiceError, TransportError: as :meth:`get_transcript`.
         """
-        next_token: str | None = None
+        if not (isinstance(max_pages, int) and max_pages >= 1):
+            raise InvalidParameterError("max_pages", "an integer >= 1", f"got {max_pages!r}")
+        if not (isinstance(max_items, int) and max_items >= 0):
+            raise InvalidParameterError("max_items", "an integer >= 0", f"got {max_items!r}")
+        followed: set[str] = set()
+        if next_token:
+            followed.add(next_token)
+        else:
+            next_token = None
+        pages = items = 0
         while True:
             page = await self.get_transcript(
                 connection_token,
@@ -640,14 +692,64 @@ class ParticipantClient:
                 sort_order=sort_order,
                 start_position=start_position,
             )
+            pages += 1
+            received = items + len(page.transcript or ())
+            if received > max_items:
+                raise TranscriptPagingError(
+                    "max_items",
+                    pages=pages,
+                    items=received,
+                    detail=f"more than max_items ({max_items}) items",
+                )
+            items = received
+            yield page
+            next_token = page.next_token or None
+            if next_token is None:
+                return
+            if next_token in followed:
+                raise TranscriptPagingError(
+                    "repeated_token",
+                    pages=pages,
+                    items=items,
+                    detail="the service returned a NextToken already followed (a paging cycle)",
+                )
+            if pages >= max_pages:
+                raise TranscriptPagingError(
+                    "max_pages",
+                    pages=pages,
+                    items=items,
+                    detail=f"more than max_pages ({max_pages}) pages would be needed",
+                )
+            followed.add(next_token)
+
+    async def iter_transcript(
+        self,
+        connection_token: str,
+        *,
+        contact_id: str | None = None,
+        max_results: int | None = None,
+        next_token: str | None = None,
+        scan_direction: str | None = None,
+        sort_order: str | None = None,
+        start_position: StartPosition | None = None,
+        max_pages: int = DEFAULT_MAX_TRANSCRIPT_PAGES,
+        max_items: int = DEFAULT_MAX_TRANSCRIPT_ITEMS,
+    ) -> AsyncIterator[Item]:
+        """Yield the items of every GetTranscript page, in the order the pages give them
+        (:meth:`iter_transcript_pages`, with its bounds and errors)."""
+        async for page in self.iter_transcript_pages(
+            connection_token,
+            contact_id=contact_id,
+            max_results=max_results,
+            next_token=next_token,
+            scan_direction=scan_direction,
+            sort_order=sort_order,
+            start_position=start_position,
+            max_pages=max_pages,
+            max_items=max_items,
+        ):
             for item in page.transcript or ():
                 yield item
-            if not page.next_token:
-                return
-            if page.next_token == next_token:
-                log.warning("GetTranscript returned the same NextToken again; stopping")
-                return
-            next_token = page.next_token
 
     async def disconnect_participant(
         self, connection_token: str, *, client_token: str | None = None
@@ -739,11 +841,10 @@ class ParticipantClient:
 
         Raises ResourceNotFoundException for an unknown view.
         """
-        op = _OPS["DescribeView"]
         params = {"ViewToken": view_token, "ConnectionToken": connection_token}
-        validate(op, params)
-        path = "/participant/views/" + quote(view_token, safe="-._~")
-        result: DescribeViewResponse = await self._call(op, params, "ConnectionToken", path)
+        result: DescribeViewResponse = await self._call(
+            _OPS["DescribeView"], params, "ConnectionToken"
+        )
         return result
 
     async def get_authentication_url(
@@ -823,6 +924,15 @@ class ParticipantClient:
             transfer=True,
         )
         return body
+
+
+def _expand(op: Operation, params: Mapping[str, Any]) -> str:
+    """``op.path`` with each ``{Label}`` replaced by its (validated) value, percent-encoded."""
+    path = op.path
+    for member in op.members:
+        if member.location == "uri":
+            path = path.replace("{" + member.wire + "}", quote(params[member.wire], safe="-._~"))
+    return path
 
 
 def _start_position(value: StartPosition | Mapping[str, Any]) -> Mapping[str, Any]:

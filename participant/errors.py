@@ -35,6 +35,7 @@ __all__ = [
     "ServiceQuotaExceededException",
     "ThrottlingException",
     "TimeoutException",
+    "TranscriptPagingError",
     "TransportError",
     "ValidationException",
     "error_from_response",
@@ -410,6 +411,34 @@ def _rebuild_http_status_error(
     status_code: int, operation: str, reached: str, problem: str
 ) -> HTTPStatusError:
     return HTTPStatusError(status_code, operation=operation, reached=reached, problem=problem)
+
+
+class TranscriptPagingError(ParticipantError):
+    """GetTranscript paging went wrong: a NextToken came back that was already followed
+    (a repeated or cycling token), or a bound of the pager was reached (``max_pages``,
+    ``max_items`` of :meth:`~participant.api.ParticipantClient.iter_transcript_pages`).
+    The NextToken itself is never shown.
+
+    Attributes:
+        reason: ``"repeated_token"``, ``"max_pages"`` or ``"max_items"``.
+        pages: pages fetched so far; items: items yielded so far (or received, for
+            ``max_items``).
+    """
+
+    def __init__(self, reason: str, *, pages: int, items: int, detail: str) -> None:
+        self.reason = reason
+        self.pages = pages
+        self.items = items
+        super().__init__(f"GetTranscript paging stopped after {pages} page(s): {detail}")
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_paging_error, (self.reason, self.pages, self.items, self.args[0]))
+
+
+def _rebuild_paging_error(reason: str, pages: int, items: int, text: str) -> TranscriptPagingError:
+    err = TranscriptPagingError(reason, pages=pages, items=items, detail="")
+    err.args = (text,)
+    return err
 
 
 class ParticipantClosedError(ParticipantError):

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import participant.api
 from participant import errors
+from participant._backoff import backoff_delay
 from participant.api import (
     DEFAULT_LIMITS,
     USER_AGENT,
@@ -201,7 +202,7 @@ async def test_transport_errors_become_transport_error(
     assert CONNECTION_TOKEN not in str(info.value)
 
 
-async def test_backoff_is_full_jitter_and_capped(autojump_clock: trio.testing.MockClock) -> None:
+async def test_backoff_is_equal_jitter_and_capped(autojump_clock: trio.testing.MockClock) -> None:
     draws = iter([0.5, 1.0, 0.25, 1.0, 1.0])
     policy = RetryPolicy(max_attempts=6, base_delay=0.2, max_delay=0.5)
     recorder = Recorder(error_response("ThrottlingException", 429))
@@ -216,8 +217,8 @@ async def test_backoff_is_full_jitter_and_capped(autojump_clock: trio.testing.Mo
         with pytest.raises(errors.ThrottlingException):
             await call(client, "SendMessage")
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    # caps: 0.2, 0.4, 0.5 (max), 0.5, 0.5; delay = draw * cap
-    assert gaps == pytest.approx([0.1, 0.4, 0.125, 0.5, 0.5])
+    # caps: 0.2, 0.4, 0.5 (max), 0.5, 0.5; delay = cap/2 + draw * cap/2
+    assert gaps == pytest.approx([0.15, 0.4, 0.3125, 0.5, 0.5])
 
 
 @settings(max_examples=50)
@@ -225,7 +226,10 @@ async def test_backoff_is_full_jitter_and_capped(autojump_clock: trio.testing.Mo
 def test_retry_delay_bounds(retry: int, base: float, cap: float, draw: float) -> None:
     policy = RetryPolicy(base_delay=base, max_delay=cap)
     delay = policy.delay(retry, lambda: draw)
-    assert 0 <= delay <= min(cap, base * 2 ** (retry - 1)) + 1e-12
+    d = min(cap, base * 2 ** (retry - 1))
+    assert d / 2 - 1e-12 <= delay <= d + 1e-12
+    assert delay == backoff_delay(retry - 1, initial=base, multiplier=2.0, maximum=cap,
+                                  rng=types.SimpleNamespace(random=lambda: draw))
 
 
 def test_retry_policy_rejects_bad_values() -> None:
@@ -403,11 +407,61 @@ async def test_iter_transcript_follows_pages(last_token: str | None) -> None:
     assert all(b["MaxResults"] == 2 and b["StartPosition"] == {"MostRecent": 10} for b in sent)
 
 
-async def test_iter_transcript_stops_on_a_repeated_token() -> None:
-    recorder = Recorder(httpx.Response(200, json={"Transcript": [_item(0)], "NextToken": "same"}))
+@pytest.mark.parametrize("tokens", [["same", "same"], ["A", "B", "A"], ["A", "B", "C", "B"]])
+async def test_a_repeated_or_cycling_next_token_is_an_error(tokens: list[str]) -> None:
+    pages = [httpx.Response(200, json={"Transcript": [_item(i)], "NextToken": t})
+             for i, t in enumerate(tokens)]
+    recorder = Recorder(*pages, httpx.Response(500))  # never reached
+    items: list[Any] = []
     async with client_for(recorder) as client:
-        items = [item async for item in client.iter_transcript(CONNECTION_TOKEN)]
-    assert len(recorder.requests) == 2 and len(items) == 2
+        with pytest.raises(errors.TranscriptPagingError) as info:
+            async for item in client.iter_transcript(CONNECTION_TOKEN):
+                items.append(item)
+    err = info.value
+    assert isinstance(err, errors.ParticipantError) and err.reason == "repeated_token"
+    assert len(recorder.requests) == len(tokens) == err.pages == len(items) == err.items
+    assert all(t not in str(err) for t in tokens)
+
+
+async def test_paging_is_bounded_in_pages_and_items() -> None:
+    def endless(request: httpx.Request) -> httpx.Response:
+        n = len(recorder.requests)
+        return httpx.Response(200, json={"Transcript": [_item(n % 60), _item(1)],
+                                         "NextToken": f"t{n}"})
+
+    recorder = Recorder(endless)
+    async with client_for(recorder) as client:
+        with pytest.raises(errors.TranscriptPagingError) as info:
+            async for _ in client.iter_transcript_pages(CONNECTION_TOKEN, max_pages=5):
+                pass
+        assert info.value.reason == "max_pages" and info.value.pages == 5
+        assert len(recorder.requests) == 5 and "max_pages (5)" in str(info.value)
+        recorder.requests.clear()
+        seen: list[Any] = []
+        with pytest.raises(errors.TranscriptPagingError) as info:
+            async for page in client.iter_transcript_pages(CONNECTION_TOKEN, max_items=7):
+                seen.append(page)
+        assert info.value.reason == "max_items" and "max_items (7)" in str(info.value)
+        assert len(seen) == 3 and len(recorder.requests) == 4  # the 4th page would make 8
+        # the defaults bound an endless transcript too
+        recorder.requests.clear()
+        with pytest.raises(errors.TranscriptPagingError):
+            async for _ in client.iter_transcript_pages(CONNECTION_TOKEN):
+                pass
+        assert len(recorder.requests) == participant.api.DEFAULT_MAX_TRANSCRIPT_PAGES
+        for bad in ({"max_pages": 0}, {"max_items": -1}):
+            with pytest.raises(InvalidParameterError, match=next(iter(bad))):
+                async for _ in client.iter_transcript_pages(CONNECTION_TOKEN, **bad):
+                    pass
+
+
+async def test_paging_starts_at_a_next_token_and_empty_means_none() -> None:
+    recorder = Recorder(httpx.Response(200, json={"Transcript": [_item(5)], "NextToken": ""}))
+    async with client_for(recorder) as client:
+        pages = [p async for p in client.iter_transcript_pages(CONNECTION_TOKEN, next_token="k")]
+        assert len(pages) == 1 and recorder.bodies()[0]["NextToken"] == "k"
+        pages = [p async for p in client.iter_transcript_pages(CONNECTION_TOKEN, next_token="")]
+        assert len(pages) == 1 and "NextToken" not in recorder.bodies()[1]
 
 
 async def test_non_json_success_body_is_an_http_status_error() -> None:
@@ -569,8 +623,8 @@ async def test_logs_never_contain_tokens(caplog: pytest.LogCaptureFixture,
         (429, "ThrottlingException", "0", 0.0),
         (429, "ThrottlingException", "120", 5.0),  # bounded by max_delay
         (503, "InternalServerException", "Thu, 01 Jan 1970 00:00:02 GMT", None),  # HTTP-date
-        (429, "ThrottlingException", "soon", 0.1),  # unreadable: full jitter (0.5 * 0.2)
-        (500, "InternalServerException", "3", 0.1),  # not 429/503: full jitter
+        (429, "ThrottlingException", "soon", 0.15),  # unreadable: jitter (0.1 + 0.5 * 0.1)
+        (500, "InternalServerException", "3", 0.15),  # not 429/503: jitter
     ],
 )
 async def test_retry_after_is_honoured_on_429_and_503(
