@@ -285,7 +285,7 @@ class ChatService:
         self._connection_tokens: dict[str, ConnectionCredential] = {}
         self._urls: dict[str, WebsocketUrl] = {}
         self._attachments: dict[str, Attachment] = {}
-        self._idempotency: dict[tuple[str, str, str], JSON] = {}
+        self._idempotency: dict[tuple[Any, ...], JSON] = {}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._cursors: dict[str, _TranscriptCursor] = {}
         self._seq = 0
@@ -802,8 +802,17 @@ class ChatService:
         bucket.tokens -= 1.0
 
     def _idempotent(
-        self, participant: Participant, operation: str, client_token: Any, make: Callable[[], JSON]
+        self,
+        participant: Participant,
+        operation: str,
+        client_token: Any,
+        make: Callable[[], JSON],
+        *,
+        scope: tuple[Any, ...] = (),
     ) -> JSON:
+        """Answer a repeated request (same participant, operation, ClientToken and
+        ``scope``) with the first answer. ``scope``: the request members that make it the
+        same request beyond the ClientToken (SendEvent: ContentType and Content)."""
         if client_token is not None and not isinstance(client_token, str):
             raise _validation("clientToken", client_token, "Member must be a string")
         if isinstance(client_token, str) and len(client_token) > 500:
@@ -812,7 +821,7 @@ class ChatService:
             )
         if not client_token:
             return make()
-        key = (participant.participant_id, operation, client_token)
+        key = (participant.participant_id, operation, client_token, *scope)
         if key in self._idempotency:
             return json.loads(json.dumps(self._idempotency[key]))  # type: ignore[no-any-return]
         answer = make()
@@ -982,7 +991,12 @@ class ChatService:
                 self.emit(contact, item, store=self.config.transcript_includes_typing)
             return {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
 
-        return self._idempotent(participant, "SendEvent", body.get("ClientToken"), make)
+        # chatjs sends every read receipt with ClientToken "INCOMING_READ_RECEIPT" and every
+        # delivered one with "INCOMING_DELIVERED_RECEIPT", and the service records each: the
+        # ClientToken alone does not make two SendEvent requests the same.
+        return self._idempotent(
+            participant, "SendEvent", body.get("ClientToken"), make, scope=(ct, content)
+        )
 
     def _receipt(
         self, contact: Contact, participant: Participant, content_type: str, content: str
