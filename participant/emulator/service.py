@@ -1104,6 +1104,12 @@ class ChatService:
                 participant=participant,
             )
         start = body.get("StartPosition")
+        if isinstance(start, Mapping) and all(
+            start.get(k) is None for k in ("Id", "AbsoluteTime", "MostRecent")
+        ):
+            # chatjs's default getTranscript() sends StartPosition {} (its SDK client keeps
+            # the structure without members); the service takes that as no StartPosition.
+            start = None
         if scan is None:
             scan = "FORWARD" if start is not None else "BACKWARD"
         if start is None:

@@ -67,3 +67,29 @@ async def test_send_event_retry_with_same_client_token_is_idempotent(
     assert await raw.ok("/participant/event", token, body) == await raw.ok(
         "/participant/event", token, body
     )
+
+
+async def test_get_transcript_with_chatjs_defaults_empty_start_position(
+    emulator: Emulator, emulator_chat: StartedChat
+) -> None:
+    """chatjs's getTranscript() with no arguments sends ScanDirection BACKWARD, SortOrder
+    ASCENDING, MaxResults 15 and ``StartPosition: {}`` (its SDK client drops the undefined
+    Id, AbsoluteTime and MostRecent but keeps the structure). The service answers the newest
+    page; the emulator refused it ("Exactly one of Id, AbsoluteTime, MostRecent")."""
+    raw, token, agent = await _customer_and_agent(emulator, emulator_chat)
+    cid = emulator_chat.contact_id
+    for n in range(20):
+        await emulator.send_message_as(cid, agent, content=f"message {n}")
+    body = {"StartPosition": {}, "ScanDirection": "BACKWARD", "SortOrder": "ASCENDING",
+            "MaxResults": 15}
+    page = await raw.ok("/participant/transcript", token, body)
+    expected = [e["Id"] for e in emulator.transcript(cid)][-15:]
+    assert [i["Id"] for i in page["Transcript"]] == expected
+    assert page["NextToken"]
+    rest = await raw.ok("/participant/transcript", token, {**body, "NextToken": page["NextToken"]})
+    assert [i["Id"] for i in rest["Transcript"]] == [
+        e["Id"] for e in emulator.transcript(cid)
+    ][:-15]
+    # without a ScanDirection an empty StartPosition is no StartPosition: BACKWARD, not FORWARD
+    newest = await raw.ok("/participant/transcript", token, {"StartPosition": {}, "MaxResults": 1})
+    assert [i["Id"] for i in newest["Transcript"]] == expected[-1:]
