@@ -320,7 +320,7 @@ class ChatService:
         self._connection_tokens: dict[str, ConnectionCredential] = {}
         self._urls: dict[str, WebsocketUrl] = {}
         self._attachments: dict[str, Attachment] = {}
-        self._idempotency: dict[tuple[str, str, str], JSON] = {}
+        self._idempotency: dict[tuple[Any, ...], JSON] = {}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._cursors: dict[str, _TranscriptCursor] = {}
         self._seq = 0
@@ -1386,6 +1386,12 @@ class ChatService:
                 participant=participant,
             )
         start = body.get("StartPosition")
+        if isinstance(start, Mapping) and all(
+            start.get(k) is None for k in ("Id", "AbsoluteTime", "MostRecent")
+        ):
+            # chatjs's default getTranscript() sends StartPosition {} (its SDK client keeps
+            # the structure without members); the service takes that as no StartPosition.
+            start = None
         if scan is None:
             scan = "FORWARD" if start is not None else "BACKWARD"
         if start is None:
