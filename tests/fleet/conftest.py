@@ -77,3 +77,12 @@ class Events:
         while len(self.of(kind)) < count:
             await self._changed.wait()
         return self.of(kind)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store for worker processes: a new SQLite file or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'fleet.db'}"
+    cluster: PgCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.new_database()
