@@ -42,7 +42,7 @@ import trio
 from participant.actor import Participant, connect
 from participant.errors import AccessDeniedException, InvalidParameterError
 from participant.model import Item
-from participant.store import Lease, LeaseLost, Store, StoreError
+from participant.store import Lease, LeaseLost, Renewal, Store, StoreError
 
 __all__ = [
     "Fleet",
@@ -414,25 +414,24 @@ class Fleet:
         interval = self.lease_ttl / 3
         while True:
             await trio.sleep(interval)
-            for held in list(self._held.values()):
-                if held.lost or held.stopping:
-                    continue
-                started = trio.current_time()
-                acked_id, acked_time = held.acked
-                try:
-                    renewed = await self.store.renew(
-                        held.lease, ttl=self.lease_ttl, acked_id=acked_id,
-                        acked_time=acked_time, newest_time=held.newest,
-                    )
-                except StoreError as exc:
-                    # keep the old deadline: the actor stops when it passes
-                    log.warning("fleet %s: renewing %r failed: %s", self.owner,
-                                held.lease.key, exc)
-                    continue
-                if renewed is None:
+            batch = [h for h in self._held.values() if not (h.lost or h.stopping)]
+            if not batch:
+                continue
+            started = trio.current_time()
+            try:
+                renewed = await self.store.renew_many(
+                    [Renewal(h.lease, *h.acked, h.newest) for h in batch], ttl=self.lease_ttl
+                )
+            except StoreError as exc:
+                # keep the old deadlines: the actors stop when they pass
+                log.warning("fleet %s: renewing %d leases failed: %s", self.owner,
+                            len(batch), exc)
+                continue
+            for held, lease in zip(batch, renewed, strict=True):
+                if lease is None:
                     self._lose(held, "epoch moved")
-                else:
-                    held.lease = renewed
+                elif not held.lost:
+                    held.lease = lease
                     held.scope.deadline = self._local_deadline(started)
 
     def _lose(self, held: _Held, why: str) -> None:

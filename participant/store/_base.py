@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import importlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -36,6 +36,7 @@ __all__ = [
     "CursorHandle",
     "Lease",
     "LeaseLost",
+    "Renewal",
     "Store",
     "StoreCursor",
     "StoreError",
@@ -104,6 +105,23 @@ class Lease:
     expiry: float
     contact_id: str | None
     participant_token: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class Renewal:
+    """One lease to renew in :meth:`Store.renew_many`, with the progress its holder reports
+    (shown by ``status``; ``None`` keeps the stored value).
+
+    Attributes:
+        lease: the held lease.
+        acked_id, acked_time: Id and AbsoluteTime of the newest acknowledged item.
+        newest_time: AbsoluteTime of the newest item delivered to the handler.
+    """
+
+    lease: Lease
+    acked_id: str | None = None
+    acked_time: str | None = None
+    newest_time: str | None = None
 
 
 @attrs.frozen
@@ -222,6 +240,11 @@ class Store(Protocol):
     ) -> Lease | None:
         """Extend a held lease to now + ``ttl`` (and record the progress fields shown by
         ``status``); ``None`` if (key, owner, epoch) no longer matches: the lease is lost."""
+        ...
+
+    async def renew_many(self, renewals: Sequence[Renewal], *, ttl: float) -> list[Lease | None]:
+        """:meth:`renew` for many leases in one transaction; one result per renewal, in
+        order (``None``: that lease is lost)."""
         ...
 
     async def release(

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import attrs
 import trio
 
 from participant.errors import InvalidParameterError
@@ -18,6 +19,7 @@ from participant.store._base import (
     CursorCodec,
     Lease,
     LeaseLost,
+    Renewal,
     StoreCursor,
     StoreError,
     check_key,
@@ -304,10 +306,20 @@ class SQLStore:
         acked_time: str | None = None,
         newest_time: str | None = None,
     ) -> Lease | None:
-        check_ttl(ttl, "ttl")
+        [renewed] = await self.renew_many(
+            [Renewal(lease, acked_id, acked_time, newest_time)], ttl=ttl
+        )
+        return renewed
 
-        def op(conn: Conn) -> Lease | None:
-            now = self._now()
+    async def renew_many(
+        self, renewals: Sequence[Renewal], *, ttl: float
+    ) -> list[Lease | None]:
+        check_ttl(ttl, "ttl")
+        batch = list(renewals)
+        if not batch:
+            return []
+
+        def renew_one(conn: Conn, now: float, r: Renewal) -> Lease | None:
             expiry = now + ttl
             cur = self._exec(
                 conn,
@@ -315,14 +327,20 @@ class SQLStore:
                 " acked_id = COALESCE(?, acked_id), acked_time = COALESCE(?, acked_time),"
                 " newest_time = COALESCE(?, newest_time)"
                 " WHERE key = ? AND owner = ? AND epoch = ?",
-                (expiry, now, acked_id, acked_time, newest_time,
-                 lease.key, lease.owner, lease.epoch),
+                (expiry, now, r.acked_id, r.acked_time, r.newest_time,
+                 r.lease.key, r.lease.owner, r.lease.epoch),
             )
             if cur.rowcount != 1:
                 return None
-            return Lease(key=lease.key, owner=lease.owner, epoch=lease.epoch, expiry=expiry,
-                         contact_id=lease.contact_id,
-                         participant_token=lease.participant_token)
+            return attrs.evolve(r.lease, expiry=expiry)
+
+        def op(conn: Conn) -> list[Lease | None]:
+            # one transaction (one commit, one fsync) for the whole batch
+            def body() -> list[Lease | None]:
+                now = self._now()
+                return [renew_one(conn, now, r) for r in batch]
+
+            return self._transaction(conn, body)
 
         return await self._run("renew", op)
 

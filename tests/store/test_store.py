@@ -20,6 +20,7 @@ from participant.store import (
     CursorCodec,
     LeaseLost,
     PostgresStore,
+    Renewal,
     SQLiteStore,
     SQLStore,
     StoreError,
@@ -287,3 +288,23 @@ async def test_several_processes_claim_at_once(store: SQLStore, store_url: str) 
     owners = {s.key: s.owner for s in await store.chats()}
     for n, got in results.items():
         assert all(owners[str(key)] == f"worker-{n}" for key, _ in got)
+
+
+async def test_renew_many_renews_the_held_and_reports_the_lost(
+    store: SQLStore, wall_clock: FakeWallClock
+) -> None:
+    for i in range(3):
+        await store.submit(f"{TOKEN}{i}", key=f"k{i}")
+    leases = await store.claim("a", ttl=5, limit=3)
+    assert await store.release(leases[1])  # k1 no longer held by this epoch/owner
+    wall_clock.now += 4
+    renewed = await store.renew_many(
+        [Renewal(lease, acked_id=f"m{n}") for n, lease in enumerate(leases)], ttl=5
+    )
+    assert [r is not None for r in renewed] == [True, False, True]
+    assert renewed[0] is not None and renewed[0].expiry == wall_clock.now + 5
+    assert renewed[0].participant_token == leases[0].participant_token
+    by_key = {s.key: s for s in await store.chats()}
+    assert (by_key["k0"].acked_id, by_key["k1"].acked_id, by_key["k2"].acked_id) == (
+        "m0", None, "m2")
+    assert await store.renew_many([], ttl=5) == []
