@@ -10,7 +10,7 @@ window) and how many were throttled (limits 6/s and 8/s, protocol.md §8).
 
     PYTHONPATH=. python benchmarks/bench_fleet.py [--quick]
 
-Results: benchmarks/results/fleet.json.
+Results: benchmarks/results/fleet.json; plot: docs/img/fleet_failover.png.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ HANDLER = str(ROOT / "examples" / "fleet_bot.py") + ":handle"
 
 
 class Worker:
-    """``participant fleet run --events`` in a child process (dies with this one)."""
+    """``participant fleet run --events`` in a child process."""
 
     def __init__(self, proc: trio.Process, owner: str) -> None:
         self.proc = proc
@@ -47,13 +47,10 @@ class Worker:
     @classmethod
     async def start(cls, store_url: str, endpoint_url: str, owner: str, ttl: float,
                     max_chats: int) -> Worker:
-        code = (
-            f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import _common; "
-            "_common.die_with_parent(); from participant.cli import main; "
-            "sys.exit(main(sys.argv[1:]))"
-        )
+        # (no die_with_parent here: trio starts children from a worker thread, and
+        # PR_SET_PDEATHSIG fires when that thread ends; close() ends them instead)
         proc = await trio.lowlevel.open_process(
-            [sys.executable, "-c", code, "fleet", "run", "--store", store_url,
+            [sys.executable, "-m", "participant.cli", "fleet", "run", "--store", store_url,
              "--handler", HANDLER, "--endpoint-url", endpoint_url, "--owner", owner,
              "--lease-ttl", str(ttl), "--max-chats", str(max_chats), "--events"],
             stdout=subprocess.PIPE, cwd=ROOT,
@@ -156,7 +153,53 @@ async def failover(ttl: float, chats: int) -> dict[str, Any]:
         "get_transcript_calls": sum(per_second["GetTranscript"].values()),
         "throttled": sum(1 for _, _, throttled in window if throttled),
         "back_s": back,
+        "create_per_s": [per_second["CreateParticipantConnection"][i]
+                         for i in range(int(back[-1]) + 1)],
+        "get_transcript_per_s": [per_second["GetTranscript"][i]
+                                 for i in range(int(back[-1]) + 1)],
     }
+
+
+def plot(result: dict[str, Any]) -> Path:
+    """docs/img/fleet_failover.png: time back vs TTL; the mass failover over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    runs = result["per_ttl"]
+    ttls = [r["ttl_s"] for r in runs]
+    for key, label in (("first_back_s", "first chat back"), ("median_back_s", "median"),
+                       ("last_back_s", "last chat back")):
+        ax1.plot(ttls, [r[key] for r in runs], marker="o", label=label)
+    ax1.plot(ttls, [2 * t for t in ttls], ls="--", color="grey", label="2 x TTL")
+    ax1.plot(ttls, ttls, ls=":", color="grey", label="1 x TTL")
+    ax1.set_xlabel("lease TTL (s)")
+    ax1.set_ylabel("seconds from SIGKILL")
+    ax1.set_title(f"Failover of {runs[0]['chats']} chats to the other worker")
+    ax1.legend(fontsize=8)
+    mass = result["mass"]
+    back = mass["back_s"]
+    ax2.step(back, range(1, len(back) + 1), where="post", label="chats connected again")
+    ax2.set_xlabel("seconds from SIGKILL")
+    ax2.set_ylabel("chats")
+    ax2.set_title(f"Mass failover: {mass['chats']} chats, TTL {mass['ttl_s']:.0f} s")
+    twin = ax2.twinx()
+    seconds = list(range(len(mass["create_per_s"])))
+    twin.bar([x + 0.5 for x in seconds], mass["create_per_s"], width=0.8, alpha=0.3,
+             color="tab:orange", label="CreateParticipantConnection / s")
+    twin.axhline(6, color="tab:orange", ls="--", lw=1, label="limit 6/s")
+    twin.set_ylabel("calls per second")
+    twin.set_ylim(0, 10)
+    lines = ax2.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    ax2.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper left")
+    fig.tight_layout()
+    out = ROOT / "docs" / "img" / "fleet_failover.png"
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
 
 
 async def main(quick: bool) -> dict[str, Any]:
@@ -186,4 +229,4 @@ if __name__ == "__main__":
           f"calls), throttled {m['throttled']}; one worker starts "
           f"{m['startup_chats_per_s']:.1f} chats/s")
     path = write_result("fleet", {"quick": args.quick, "wall_s": time.time() - wall, **result})
-    print(f"\nresults: {path.relative_to(ROOT)}")
+    print(f"\nresults: {path.relative_to(ROOT)}, plot: {plot(result).relative_to(ROOT)}")
