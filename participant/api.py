@@ -876,9 +876,11 @@ class ParticipantClient:
         ``headers_to_include`` unchanged (protocol.md §6). Retried like the operations.
 
         Raises:
-            InvalidParameterError: no absolute http(s) URL, or ``data`` differs from a
+            InvalidParameterError: no absolute http(s) URL, a header name or value
+                that is not printable ASCII (CR/LF), or ``data`` differs from a
                 Content-Length header the upload requires.
             ServiceError: the storage answered an error (e.g. 403 SignatureDoesNotMatch).
+            HTTPStatusError: something else answered (no error code in the answer).
             TransportError: the network failed on every attempt.
         """
         url = upload_metadata.url
@@ -888,6 +890,17 @@ class ParticipantClient:
             raise InvalidParameterError("data", "bytes", f"got {type(data).__name__}")
         headers = dict(upload_metadata.headers_to_include or {})
         for name, value in headers.items():
+            if not (
+                isinstance(name, str)
+                and isinstance(value, str)
+                and _header_safe(name)
+                and _header_safe(value)
+            ):
+                raise InvalidParameterError(
+                    "upload_metadata.headers_to_include",
+                    "header names and values of printable ASCII (no CR, LF or other "
+                    "control characters)",
+                )
             if name.lower() == "content-length" and value.strip() != str(len(data)):
                 raise InvalidParameterError(
                     "data",
@@ -924,6 +937,10 @@ class ParticipantClient:
             transfer=True,
         )
         return body
+
+
+def _header_safe(text: str) -> bool:
+    return text.isascii() and text.isprintable()
 
 
 def _expand(op: Operation, params: Mapping[str, Any]) -> str:

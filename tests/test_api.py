@@ -887,3 +887,74 @@ def test_bounds_are_checked() -> None:
                {"max_download_bytes": 1.5}):
         with pytest.raises(InvalidParameterError, match=next(iter(kw))):
             ParticipantClient(endpoint_url=ENDPOINT, **kw)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- bad tokens, scrubbing
+
+BAD_TEXT = ["TOKEN\r\nX-Evil: 1", "TOKEN\n", "TOK\rEN", "TOKEN\x00", "jeton-é", "TOKEN\t"]
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+@pytest.mark.parametrize("op_name", sorted(VALID_CALLS))
+async def test_a_bad_token_is_an_input_error_at_once(op_name: str, bad: str) -> None:
+    recorder = Recorder(httpx.Response(200, json={}))
+    _, kwargs = VALID_CALLS[op_name]
+    async with client_for(recorder) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await getattr(client, xform_name(op_name))(bad, **kwargs)
+    token_field = "participant_token" if op_name == "CreateParticipantConnection" \
+        else "connection_token"
+    assert info.value.field == token_field and "printable ASCII" in str(info.value)
+    assert bad not in str(info.value) and "TOK" not in str(info.value)
+    assert recorder.requests == []
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+async def test_an_attachment_content_type_or_header_with_cr_lf_is_refused(bad: str) -> None:
+    recorder = Recorder(httpx.Response(200, json={}))
+    async with client_for(recorder) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await client.start_attachment_upload(
+                CONNECTION_TOKEN, content_type=bad, attachment_size_in_bytes=3,
+                attachment_name="a.txt")
+        assert info.value.field == "content_type" and bad not in str(info.value)
+        for headers in ({"Content-Type": bad}, {bad: "v"}):
+            meta = UploadMetadata(url="https://storage.invalid/put?sig=1",
+                                  headers_to_include=headers)
+            with pytest.raises(InvalidParameterError) as info:
+                await client.upload_attachment(meta, b"abc")
+            assert info.value.field == "upload_metadata.headers_to_include"
+            assert bad not in str(info.value)
+    assert recorder.requests == []
+
+
+async def test_tokens_echoed_anywhere_are_scrubbed_from_every_field() -> None:
+    secret = CONNECTION_TOKEN
+    echo = httpx.Response(
+        403,
+        headers={"x-amzn-RequestId": f"rid-{secret}", "Content-Type": "application/json"},
+        json={"__type": f"AccessDeniedException:{secret}", "message": f"bad {secret}",
+              "Token": secret, "Nested": {secret: [f"x{secret}"]}},
+    )
+    bare = httpx.Response(502, headers={"Server": f"proxy {secret}",
+                                        "Content-Type": f"text/{secret}"})
+    recorder = Recorder(echo, bare)
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=1)) as client:
+        with pytest.raises(errors.AccessDeniedException) as info:
+            await call(client, "SendMessage")
+        with pytest.raises(errors.HTTPStatusError) as bare_info:
+            await call(client, "SendMessage")
+    err = info.value
+    shown = [str(err), repr(err), err.message, err.code, err.request_id,
+             json.dumps(err.fields), *map(str, err.args)]
+    assert all(secret not in text for text in shown if text)
+    assert err.request_id == "rid-<redacted>" and err.fields["Token"] == "<redacted>"
+    assert all(secret not in text for text in (str(bare_info.value), bare_info.value.reached))
+
+
+async def test_a_transport_error_text_is_scrubbed(autojump_clock: trio.testing.MockClock) -> None:
+    recorder = Recorder(httpx.ConnectError(f"cannot send header {CONNECTION_TOKEN}"))
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=2)) as client:
+        with pytest.raises(TransportError) as info:
+            await call(client, "SendMessage")
+    assert CONNECTION_TOKEN not in str(info.value) and "<redacted>" in str(info.value)
