@@ -174,16 +174,19 @@ ERROR_CLASSES: Mapping[str, type[ServiceError]] = {
 _XML_CODE = re.compile(rb"<Error>.{0,2000}?<Code>([^<]{1,128})</Code>", re.DOTALL)
 _XML_MESSAGE = re.compile(rb"<Message>([^<]{0,2000})</Message>")
 _REDACTED: Final = "<redacted>"
+_MIN_SECRET: Final = 8
 _RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
 def scrub(value: Any, secrets: Sequence[str | None]) -> Any:
-    """``value`` with every occurrence of each non-empty secret replaced by
-    ``<redacted>``: strings, and the keys and values of dicts and lists, recursively."""
+    """``value`` with every occurrence of each secret replaced by ``<redacted>``:
+    strings, and the keys and values of dicts and lists, recursively. Secrets shorter
+    than 8 characters are no real tokens (those are hundreds long) and are left alone:
+    replacing them would garble the text."""
     if isinstance(value, str):
         for secret in secrets:
-            if secret and secret in value:
+            if secret and len(secret) >= _MIN_SECRET and secret in value:
                 value = value.replace(secret, _REDACTED)
         return value
     if isinstance(value, Mapping):
@@ -360,7 +363,8 @@ class HTTPStatusError(TransportError):
         self.operation = operation
         self.reached = reached
         self.problem = problem or (
-            "not an answer of the Amazon Connect Participant Service (no x-amzn-ErrorType)"
+            "not an answer of the Amazon Connect Participant Service (expected a JSON "
+            "answer, errors named by x-amzn-ErrorType; this one names none)"
         )
         self.retryable = status_code in _RETRYABLE_STATUSES
         text = f"{operation}: " if operation else ""
