@@ -41,9 +41,11 @@ import httpx
 import trio
 
 from .errors import (
+    CertificateError,
     InvalidParameterError,
     ServiceError,
     TransportError,
+    certificate_failure,
     error_from_response,
 )
 from .model import OPERATIONS, from_wire, to_wire
@@ -329,6 +331,12 @@ class ParticipantClient:
             try:
                 response = await self._attempt(method, url, content, headers)
             except httpx.TransportError as exc:
+                cert = certificate_failure(exc)
+                if cert is not None:
+                    raise CertificateError(
+                        f"{operation}: the TLS certificate of {httpx.URL(url).host} failed "
+                        f"verification: {cert.verify_message or cert.reason}"
+                    ) from exc
                 if attempt >= policy.max_attempts:
                     raise TransportError(
                         _scrub(
