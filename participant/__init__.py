@@ -26,6 +26,7 @@ from participant.actor import (
 from participant.api import ParticipantClient, RetryPolicy
 from participant.errors import (
     AccessDeniedException,
+    CertificateError,
     ChatEndedError,
     ConflictException,
     InternalServerException,
@@ -53,6 +54,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedException",
+    "CertificateError",
     "ChatEndedError",
     "ConflictException",
     "ContentType",

@@ -45,6 +45,7 @@ import trio
 
 from ._backoff import backoff_delay
 from .errors import (
+    CertificateError,
     HTTPStatusError,
     InvalidParameterError,
     ResponseTooLargeError,
@@ -52,6 +53,7 @@ from .errors import (
     TimeoutException,
     TranscriptPagingError,
     TransportError,
+    certificate_failure,
     describe_reached,
     error_from_response,
     scrub,
@@ -686,6 +688,12 @@ class ParticipantClient:
                     deadline = self.transfer_timeout if transfer else self.attempt_timeout
                     reason = f"no complete answer from {_host(url)} within {deadline:g} s"
                 else:
+                    cert = certificate_failure(exc)
+                    if cert is not None:
+                        raise CertificateError(
+                            f"{operation}: the TLS certificate of {_host(url)} failed "
+                            f"verification: {cert.verify_message or cert.reason}"
+                        ) from exc
                     reason = _network_reason(exc, url)
                 if attempt >= policy.max_attempts:
                     timed_out = isinstance(exc, (trio.TooSlowError, httpx.TimeoutException))

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 __all__ = [
     "ERROR_CLASSES",
     "AccessDeniedException",
+    "CertificateError",
     "ChatEndedError",
     "ConflictException",
     "HTTPStatusError",
@@ -38,6 +40,7 @@ __all__ = [
     "TranscriptPagingError",
     "TransportError",
     "ValidationException",
+    "certificate_failure",
     "error_from_response",
     "scrub",
 ]
@@ -443,6 +446,32 @@ def _rebuild_paging_error(reason: str, pages: int, items: int, text: str) -> Tra
     err = TranscriptPagingError(reason, pages=pages, items=items, detail="")
     err.args = (text,)
     return err
+
+
+class CertificateError(TransportError):
+    """The server's TLS certificate failed verification (an unknown CA, another host
+    name, expired): raised at once, without retries (trying again cannot help), by REST
+    calls and by opening the websocket. The message gives the verifier's reason."""
+
+
+def certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The :class:`ssl.SSLCertVerificationError` behind ``exc`` (its cause/context
+    chain, exception groups included), or ``None``."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                todo.append(linked)
+    return None
 
 
 class ParticipantClosedError(ParticipantError):
