@@ -193,7 +193,8 @@ const commands = {
     },
     async sendMessage(args) {
         const answer = await session.sendMessage({ message: args.message, contentType: args.contentType });
-        return { Id: answer.data.Id, AbsoluteTime: answer.data.AbsoluteTime };
+        const meta = answer.data.$metadata || {};
+        return { Id: answer.data.Id, AbsoluteTime: answer.data.AbsoluteTime, attempts: meta.attempts };
     },
     async sendEvent(args) {
         const answer = await session.sendEvent({ contentType: args.contentType, content: args.content });

@@ -186,6 +186,26 @@ class ChatJS:
             raise self.fail(f"step {cmd} failed: {answer.get('error')}")
         return answer["result"]
 
+    async def call_refused(self, cmd: str, **args: Any) -> dict[str, Any]:
+        """Run one step that must fail; returns chatjs's rejection (``type``, ``statusCode``,
+        ``message`` of its SDK client's error)."""
+        self.next_id += 1
+        ident = self.next_id
+        assert self.process.stdin is not None
+        line = json.dumps({"id": ident, "cmd": cmd, "args": args}) + "\n"
+        await self.process.stdin.send_all(line.encode())
+        answer = await self._until(
+            lambda: self.answers.get(ident), f"answer to {cmd}", STEP_TIMEOUT
+        )
+        if answer["ok"]:
+            raise self.fail(f"step {cmd} succeeded, expected a refusal: {answer['result']}")
+        try:
+            error = json.loads(answer["error"])
+        except ValueError:
+            raise self.fail(f"step {cmd}: rejection is not chatjs's error object") from None
+        assert isinstance(error, dict)
+        return error
+
     async def wait_event(
         self,
         name: str,
@@ -336,7 +356,7 @@ async def test_chatjs_customer_chat(loopback: EmulatorServer, chatjs_modules: Pa
         # --- the customer sends a message; it comes back on the socket too
         mark = js.mark()
         answer = await js.call("sendMessage", message="Hello from chatjs", contentType="text/plain")
-        assert answer["Id"] and answer["AbsoluteTime"]
+        assert answer["Id"] and answer["AbsoluteTime"] and answer["attempts"] == 1
         echoed = await js.wait_event("message", _has(answer["Id"]), after=mark)
         assert (echoed["Content"], echoed["ParticipantId"]) == ("Hello from chatjs", me)
         stored = [e["Content"] for e in emu.transcript(cid) if e["Id"] == answer["Id"]]
@@ -413,6 +433,18 @@ async def test_chatjs_customer_chat(loopback: EmulatorServer, chatjs_modules: Pa
                 break
         assert len(pages) == -(-len(expected) // 2) and all(len(p) <= 2 for p in pages)
         assert [i for p in reversed(pages) for i in p] == expected  # newest page first
+
+        # --- errors as chatjs's SDK client reads them: a throttled SendMessage is retried by
+        # the SDK and lands once; a ValidationException reaches the caller typed, with 400
+        emu.faults.fail_next("SendMessage", 1, status=429)
+        retried = await js.call("sendMessage", message="after a 429", contentType="text/plain")
+        assert retried["attempts"] == 2
+        assert [e["Content"] for e in emu.transcript(cid) if e["Id"] == retried["Id"]] == [
+            "after a 429"
+        ]
+        refused = await js.call_refused("getTranscript", maxResults=101)
+        assert (refused["type"], refused["statusCode"]) == ("ValidationException", 400)
+        assert "maxResults" in refused["message"]
 
         # --- send an attachment (StartAttachmentUpload, PUT with HeadersToInclude,
         # CompleteAttachmentUpload) and download it (GetAttachment, GET)
