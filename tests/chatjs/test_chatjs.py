@@ -531,3 +531,25 @@ async def test_chatjs_streamed_bot_reply(loopback: EmulatorServer, chatjs_module
         page = await js.call("getTranscript")
         same = [i for i in page["Transcript"] if i["Id"] == final["Id"]]
         assert [i["Content"] for i in same] == [whole]
+
+
+async def test_chatjs_chat_ended_while_socket_down(
+    loopback: EmulatorServer, chatjs_modules: Path
+) -> None:
+    """The agent ends the chat while chatjs's socket is cut: the chat.ended frame never
+    reaches it, its reconnect gets 403 AccessDeniedException from CreateParticipantConnection,
+    and chatjs reports the chat as ended by itself (its background chat-ended path)."""
+    emu = loopback.emulator
+    chat = await emu.start_chat(display_name="Customer")
+    async with open_chatjs(chatjs_modules) as js:
+        await _connect(js, loopback, chat)
+        mark = js.mark()
+        assert emu.faults.drop_sockets(chat.participant_id, close_frame=False) == 1
+        await emu.end_chat(chat.contact_id)
+        await js.wait_event("connectionLost", after=mark)
+        await js.wait_event("ended", after=mark)
+        ended = await js.wait_event(
+            "message", lambda d: d.get("ContentType") == CT_ENDED, after=mark
+        )
+        assert ended["Id"] == "", "chatjs's own stand-in, not the service's item"
+        assert not [e for e in js.events[mark:] if e["event"] == "wsOpen"]
