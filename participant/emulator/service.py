@@ -774,10 +774,11 @@ class ChatService:
             return
         self.emit(contact, self._new_item(contact, participant, type="EVENT", content_type=CT_LEFT))
         participant.left = True
-        self._close_sockets(participant, reason="Participant disconnected")
         if participant.role == "CUSTOMER":
+            # chat.ended still reaches the customer's own sockets, then every socket closes
             self.end_chat(contact.contact_id, reason="customer left")
         else:
+            self._close_sockets(participant, reason="Participant disconnected")
             self._wake_timers(contact)
 
     def end_chat(self, contact_id: str, *, reason: str = "ended") -> None:
