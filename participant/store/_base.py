@@ -7,7 +7,7 @@ holds, per chat **key** (the program's name for a chat, by default its ContactId
   never in a repr, log line, exception message or ``status`` output), ContactId, submitted
   time (epoch seconds), state (``"active"`` or ``"ended"``), the last error's type name;
 - its cursor: the participant's acknowledged position as JSON text
-  (:meth:`participant.Cursor.to_json`), saved by :class:`StoreCursor`;
+  (:meth:`participant.cursor.Cursor.to_json`), saved by :class:`StoreCursor`;
 - its lease: owner (a worker's name), epoch (an integer that grows by one on every claim) and
   expiry (epoch seconds). A worker holds a chat while its epoch is the lease's epoch and the
   expiry is in the future; every write of a holder is a compare-and-set on (key, owner, epoch).
@@ -18,22 +18,19 @@ of a fleet must keep their clocks in step (NTP) to well under a third of the lea
 
 from __future__ import annotations
 
-import functools
-import importlib
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Literal, Protocol
 
 import attrs
 
+from participant.cursor import Cursor
 from participant.errors import InvalidParameterError, ParticipantError
 
 __all__ = [
     "MAX_KEY_LENGTH",
     "ChatState",
     "ChatStatus",
-    "CursorCodec",
-    "CursorHandle",
     "Lease",
     "LeaseLost",
     "Renewal",
@@ -135,8 +132,9 @@ class ChatStatus:
         epoch: the lease's epoch (0: never claimed).
         expiry: epoch seconds the lease ends (0 if never claimed); a released chat is
             claimable again from ``expiry`` on (a retry delay after a failure).
-        acked_id, acked_time: Id and AbsoluteTime of the newest acknowledged item, as the
-            owner reported it at its last renewal, or ``None``.
+        acked_id, acked_time: Id and AbsoluteTime of the newest acknowledged item: from
+            the saved cursor, else as the owner reported it at its last renewal, or
+            ``None``.
         newest_time: AbsoluteTime of the newest item delivered to the handler at that
             renewal, or ``None``.
         cursor_saved_at: epoch seconds of the last cursor save, or ``None``.
@@ -159,54 +157,6 @@ class ChatStatus:
     def held(self, now: float) -> bool:
         """Whether a worker holds the lease at epoch seconds ``now``."""
         return self.owner is not None and self.expiry > now
-
-
-@runtime_checkable
-class CursorHandle(Protocol):
-    """Where a participant's cursor lives (docs/concepts.md, "Acknowledgement and the
-    cursor"): ``connect(participant_token, cursor=handle)`` loads it on start and saves it
-    after acknowledgements."""
-
-    async def load(self) -> Any: ...
-
-    async def save(self, cursor: Any) -> None: ...
-
-
-@attrs.frozen
-class CursorCodec:
-    """How a :class:`StoreCursor` turns a cursor into stored JSON text and back.
-
-    The default stores a ``str`` as it is and any other object through its ``to_json()``;
-    it loads ``participant.cursor.Cursor.from_json(text)`` when the library has that class,
-    else the text itself. Pass ``decode`` (and ``encode``) for another cursor type.
-    """
-
-    encode: Callable[[Any], str] = attrs.field(factory=lambda: _encode)
-    decode: Callable[[str], Any] = attrs.field(factory=lambda: _decode)
-
-
-def _encode(cursor: Any) -> str:
-    if isinstance(cursor, str):
-        return cursor
-    text = cursor.to_json()
-    if not isinstance(text, str):
-        raise InvalidParameterError("cursor", "a str or an object whose to_json() returns str")
-    return text
-
-
-def _decode(text: str) -> Any:
-    cursor_class = _cursor_class()
-    return text if cursor_class is None else cursor_class.from_json(text)
-
-
-@functools.cache
-def _cursor_class() -> Any:
-    # participant.cursor (the actor's Cursor) is optional here: the store keeps JSON text.
-    try:
-        module = importlib.import_module("participant.cursor")
-    except ImportError:
-        return None
-    return getattr(module, "Cursor", None)
 
 
 class Store(Protocol):
@@ -279,10 +229,9 @@ class Store(Protocol):
         second, ``burst`` slots at once); returns the seconds to wait before using it."""
         ...
 
-    def cursor(
-        self, key: str, *, lease: Lease | None = None, codec: CursorCodec | None = None
-    ) -> StoreCursor:
-        """A :class:`CursorHandle` for ``connect(..., cursor=...)`` on the chat ``key``."""
+    def cursor(self, key: str, *, lease: Lease | None = None) -> StoreCursor:
+        """A :class:`~participant.cursor.CursorHandle` for ``connect(..., cursor=...)`` on
+        the chat ``key`` (fenced by ``lease`` when given)."""
         ...
 
     async def aclose(self) -> None:
@@ -292,18 +241,22 @@ class Store(Protocol):
 
 @attrs.frozen
 class StoreCursor:
-    """A :class:`CursorHandle` over a store's cursor row: ``load()`` returns the decoded
-    cursor or ``None``; ``save(cursor)`` stores it (fenced by ``lease`` when given:
-    :class:`LeaseLost` once the lease moved)."""
+    """A :class:`~participant.cursor.CursorHandle` over a store's cursor row: ``load()``
+    returns the saved :class:`~participant.cursor.Cursor` or ``None``; ``save(cursor)``
+    stores its JSON (fenced by ``lease`` when given: :class:`LeaseLost` once the lease
+    moved, nothing written).
+
+    Raises (``load``): :class:`~participant.cursor.CursorError` if the stored text is not
+    a cursor of this library's version.
+    """
 
     store: Store
     key: str
     lease: Lease | None = None
-    codec: CursorCodec = attrs.field(factory=CursorCodec)
 
-    async def load(self) -> Any:
+    async def load(self) -> Cursor | None:
         text = await self.store.load_cursor(self.key)
-        return None if text is None else self.codec.decode(text)
+        return None if text is None else Cursor.from_json(text)
 
-    async def save(self, cursor: Any) -> None:
-        await self.store.save_cursor(self.key, self.codec.encode(cursor), lease=self.lease)
+    async def save(self, cursor: Cursor) -> None:
+        await self.store.save_cursor(self.key, cursor.to_json(), lease=self.lease)

@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 import attrs
 import trio
 
+from participant.cursor import Cursor, CursorError
 from participant.errors import InvalidParameterError
 from participant.store._base import (
     ChatStatus,
-    CursorCodec,
     Lease,
     LeaseLost,
     Renewal,
@@ -72,6 +72,24 @@ def _check_owner(owner: object) -> str:
     if not isinstance(owner, str) or not 1 <= len(owner) <= 256:
         raise InvalidParameterError("owner", "a string of 1..256 characters")
     return owner
+
+
+def _status(r: Sequence[Any]) -> ChatStatus:
+    acked_id, acked_time = r[7], r[8]  # as the owner last reported at a renewal
+    if r[12] is not None:  # the saved cursor is the authority where there is one
+        try:
+            cursor = Cursor.from_json(r[12])
+        except CursorError:
+            log.warning("chat %r: its stored cursor is not valid", r[0])
+        else:
+            if cursor.acked_id is not None:
+                acked_id, acked_time = cursor.acked_id, cursor.acked_time
+    return ChatStatus(
+        key=r[0], contact_id=r[1], state=r[2], submitted_at=float(r[3]), owner=r[4],
+        epoch=int(r[5]), expiry=float(r[6]), acked_id=acked_id, acked_time=acked_time,
+        newest_time=r[9], cursor_saved_at=None if r[10] is None else float(r[10]),
+        last_error=r[11],
+    )
 
 
 class SQLStore:
@@ -239,21 +257,14 @@ class SQLStore:
             rows = self._exec(
                 conn,
                 "SELECT c.key, c.contact_id, c.state, c.submitted_at, l.owner, l.epoch,"
-                " l.expiry, l.acked_id, l.acked_time, l.newest_time, k.saved_at, c.last_error"
+                " l.expiry, l.acked_id, l.acked_time, l.newest_time, k.saved_at, c.last_error,"
+                " k.cursor"
                 " FROM participant_chats c"
                 " JOIN participant_leases l ON l.key = c.key"
                 " LEFT JOIN participant_cursors k ON k.key = c.key"
                 " ORDER BY c.submitted_at, c.key",
             ).fetchall()
-            return [
-                ChatStatus(
-                    key=r[0], contact_id=r[1], state=r[2], submitted_at=float(r[3]),
-                    owner=r[4], epoch=int(r[5]), expiry=float(r[6]), acked_id=r[7],
-                    acked_time=r[8], newest_time=r[9],
-                    cursor_saved_at=None if r[10] is None else float(r[10]), last_error=r[11],
-                )
-                for r in rows
-            ]
+            return [_status(r) for r in rows]
 
         return await self._run("chats", op)
 
@@ -393,11 +404,9 @@ class SQLStore:
         return await self._run("check", op)
 
     # ---- cursors ----------------------------------------------------------------------
-    def cursor(
-        self, key: str, *, lease: Lease | None = None, codec: CursorCodec | None = None
-    ) -> StoreCursor:
+    def cursor(self, key: str, *, lease: Lease | None = None) -> StoreCursor:
         check_key(key)
-        return StoreCursor(self, key, lease, codec or CursorCodec())
+        return StoreCursor(self, key, lease)
 
     async def load_cursor(self, key: str) -> str | None:
         check_key(key)

@@ -15,9 +15,9 @@ import attrs
 import pytest
 import trio
 
+from participant.cursor import Cursor, CursorError, CursorHandle, CursorItem
 from participant.errors import InvalidParameterError
 from participant.store import (
-    CursorCodec,
     LeaseLost,
     PostgresStore,
     Renewal,
@@ -148,29 +148,32 @@ async def test_cursor_handle_roundtrip_and_fencing(
     await store.submit(TOKEN, key="k")
     assert await store.cursor("k").load() is None
     assert await store.load_cursor("k") is None
-
-    @attrs.frozen
-    class FakeCursor:
-        last_id: str
-
-        def to_json(self) -> str:
-            return json.dumps({"last_id": self.last_id})
-
-    codec = CursorCodec(decode=lambda text: FakeCursor(**json.loads(text)))
+    assert isinstance(store.cursor("k"), CursorHandle)
+    first = Cursor(contact_id="c", participant_id="p", acked_id="m-1",
+                   acked_time="2026-12-01T10:00:00.000Z",
+                   unacked=(CursorItem(id="m-2", absolute_time="2026-12-01T10:00:01.000Z"),))
     [lease] = await store.claim("a", ttl=5, limit=1)
-    handle = store.cursor("k", lease=lease, codec=codec)
-    await handle.save(FakeCursor("m-1"))
-    assert await handle.load() == FakeCursor("m-1")
-    assert await store.load_cursor("k") == '{"last_id": "m-1"}'  # stored as JSON text
+    handle = store.cursor("k", lease=lease)
+    await handle.save(first)
+    assert await handle.load() == first
+    assert await store.load_cursor("k") == first.to_json()  # stored as its JSON text
+    [status] = await store.chats()
+    assert (status.acked_id, status.acked_time) == ("m-1", "2026-12-01T10:00:00.000Z")
+    assert status.cursor_saved_at == wall_clock.now
     wall_clock.now += 6
     with pytest.raises(LeaseLost):
-        await handle.save(FakeCursor("m-2"))
+        await handle.save(attrs.evolve(first, acked_id="m-2"))
+    assert await handle.load() == first
     # a participant resumed by hand (no lease) saves without fencing
-    await store.cursor("k", codec=codec).save('{"last_id": "m-3"}')  # str stored as is
-    assert await handle.load() == FakeCursor("m-3")
+    third = attrs.evolve(first, acked_id="m-3", unacked=())
+    await store.cursor("k").save(third)
+    assert await handle.load() == third
     with pytest.raises(InvalidParameterError) as unknown:
         await store.save_cursor("nope", "{}")
     assert unknown.value.field == "key"
+    await store.save_cursor("k", '{"version": 99}')  # not a cursor of this version
+    with pytest.raises(CursorError, match="version"):
+        await store.cursor("k").load()
 
 
 async def test_take_rate_is_shared_between_store_objects(
