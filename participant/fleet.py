@@ -334,7 +334,8 @@ class Fleet:
 
     def stop(self) -> None:
         """Stop :meth:`run`: claim no more, stop every actor, release every lease at once
-        (other workers can claim them immediately: a rolling deploy). Idempotent."""
+        (other workers can claim them immediately: a rolling deploy). Idempotent; a
+        stopped Fleet stays stopped (a later :meth:`run` returns at once)."""
         self._stop.set()
         self._wake.set()
 
@@ -357,7 +358,6 @@ class Fleet:
         if self._running:
             raise RuntimeError("Fleet.run is already running")
         self._running = True
-        self._stop = trio.Event()
         wanted = tuple(signals)
         try:
             async with trio.open_nursery() as outer:

@@ -4,6 +4,7 @@ stop releasing at once, a lost lease fencing a send, chat end, the shared resume
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -284,3 +285,26 @@ async def test_bad_arguments_name_the_field(store: SQLStore) -> None:
     with pytest.raises(InvalidParameterError) as no_handler:
         await Fleet(store).run()
     assert no_handler.value.field == "handler"
+
+
+async def test_no_token_in_any_log_record_at_debug(
+    store: SQLStore, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = await new_chat(emulator)
+    token = chat.bot.participant_token
+    await store.submit(token, key="k", contact_id=chat.contact_id)
+    bot, events = EchoBot(), Events()
+    worker = make_fleet(store, emulator, bot, events, owner="a")
+    caplog.set_level(logging.DEBUG)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            await start(nursery, worker)
+            await events.wait("connected")
+            await emulator.send_message_as(chat.contact_id, chat.started.participant_id,
+                                           content="hi")
+            await bot.wait_handled(1)
+            worker.stop()
+    assert caplog.records  # DEBUG logging did run
+    for record in caplog.records:
+        assert token not in record.getMessage()
+    assert token not in repr(worker) and token not in repr(events.seen)
