@@ -16,7 +16,7 @@ async def handle(chat: FleetChat, item: Item) -> None:
         return
     record = {
         "pid": os.getpid(), "key": chat.key, "id": item.id, "content": item.content,
-        "redelivered": bool(getattr(item, "redelivered", False)),
+        "redelivered": item.redelivered,
     }
     fd = os.open(os.environ["FLEET_TEST_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
