@@ -40,11 +40,18 @@ import attrs
 import httpx
 import trio
 
+from ._backoff import backoff_delay
 from .errors import (
+    HTTPStatusError,
     InvalidParameterError,
+    ResponseTooLargeError,
     ServiceError,
+    TimeoutException,
+    TranscriptPagingError,
     TransportError,
+    describe_reached,
     error_from_response,
+    scrub,
 )
 from .model import OPERATIONS, from_wire, to_wire
 from .model.items import Item
@@ -64,8 +71,14 @@ from .model.shapes import (
 )
 
 __all__ = [
+    "DEFAULT_ATTEMPT_TIMEOUT",
     "DEFAULT_CONNECTION_TYPES",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_MAX_TRANSCRIPT_ITEMS",
+    "DEFAULT_MAX_TRANSCRIPT_PAGES",
+    "DEFAULT_TRANSFER_TIMEOUT",
     "USER_AGENT",
     "ParticipantClient",
     "RetryPolicy",
@@ -94,6 +107,22 @@ DEFAULT_LIMITS: Final = httpx.Limits(
     max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0
 )
 """Connection pool limits of the transport the client creates when given none."""
+
+DEFAULT_ATTEMPT_TIMEOUT: Final = 30.0
+"""Seconds: the total deadline of one attempt of an operation (request sent and the
+whole response read), on top of httpx's per-phase ``timeout``."""
+DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
+"""Bytes: the largest response body of an operation read (a GetTranscript page of 100
+items of 16 KiB each, JSON-escaped, fits several times)."""
+DEFAULT_TRANSFER_TIMEOUT: Final = 300.0
+"""Seconds: the total deadline of one attempt of an attachment upload or download."""
+DEFAULT_MAX_DOWNLOAD_BYTES: Final = 32 * 1024 * 1024
+"""Bytes: the largest attachment download read (the service allows 20 MB per file)."""
+
+DEFAULT_MAX_TRANSCRIPT_PAGES: Final = 1000
+"""GetTranscript calls one :meth:`ParticipantClient.iter_transcript_pages` may make."""
+DEFAULT_MAX_TRANSCRIPT_ITEMS: Final = 100_000
+"""Items one :meth:`ParticipantClient.iter_transcript_pages` may return in all."""
 
 _JSON_CONTENT_TYPE: Final = "application/json"
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
@@ -127,9 +156,10 @@ class RetryPolicy:
             ``min(max_delay, base_delay * 2 ** (n - 1))``.
         max_delay: seconds; the largest cap.
 
-    The actual delay is drawn uniformly from ``[0, cap]`` ("full jitter"), except after
-    a 429 or 503 answer carrying a ``Retry-After`` header: then the delay is the
-    header's (seconds or HTTP-date), at most ``max_delay``.
+    The actual delay is drawn uniformly from ``[cap/2, cap]`` ("equal jitter", the
+    library's one backoff rule, shared with the actor's reconnects), except after a 429
+    or 503 answer carrying a ``Retry-After`` header: then the delay is the header's
+    (seconds or HTTP-date), at most ``max_delay``.
     """
 
     max_attempts: int = attrs.field(default=4, validator=_at_least_one)
@@ -142,14 +172,30 @@ class RetryPolicy:
 
     def delay(self, retry: int, random: Callable[[], float]) -> float:
         """The delay (seconds) before retry number ``retry``; ``random()`` in [0, 1)."""
-        return random() * self.cap(retry)
+        return backoff_delay(
+            retry - 1,
+            initial=self.base_delay,
+            multiplier=2.0,
+            maximum=self.max_delay,
+            rng=_Draw(random),
+        )
 
 
-def _scrub(text: str, secrets: Sequence[str | None]) -> str:
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "<redacted>")
-    return text
+class _Draw:
+    """A :class:`~participant._backoff.RandomSource` over a function."""
+
+    __slots__ = ("random",)
+
+    def __init__(self, random: Callable[[], float]) -> None:
+        self.random = random
+
+
+def _host(url: str | httpx.URL) -> str:
+    return url.host if isinstance(url, httpx.URL) else urlsplit(url).hostname or ""
+
+
+def _code(error: ServiceError | HTTPStatusError) -> str:
+    return error.code if isinstance(error, ServiceError) else "HTTPStatusError"
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -216,6 +262,19 @@ class ParticipantClient:
             ``httpx.Timeout`` giving them separately).
         random: the jitter source, a function returning floats in [0, 1) (tests inject
             a deterministic one); default ``random.random``.
+        attempt_timeout: seconds (> 0): the total deadline of one attempt of an
+            operation, request sent and whole response read (:data:`DEFAULT_ATTEMPT_TIMEOUT`);
+            an attempt over it is retried like a network failure, the last one raises
+            :class:`~participant.errors.TimeoutException`.
+        max_response_bytes: the largest response body of an operation
+            (:data:`DEFAULT_MAX_RESPONSE_BYTES`); a larger one raises
+            :class:`~participant.errors.ResponseTooLargeError` at once (not retried).
+        transfer_timeout, max_download_bytes: the same for attachment uploads and
+            downloads (:data:`DEFAULT_TRANSFER_TIMEOUT`, :data:`DEFAULT_MAX_DOWNLOAD_BYTES`).
+
+    Bodies are read raw: every request sends ``Accept-Encoding: identity`` and a
+    response with another ``Content-Encoding`` is refused
+    (:class:`~participant.errors.HTTPStatusError`), never decompressed.
 
     Every request carries ``User-Agent:`` :data:`USER_AGENT`; operations add
     ``X-Amz-Bearer`` and, with a body, ``Content-Type: application/json``. Redirects are
@@ -238,7 +297,27 @@ class ParticipantClient:
         retry: RetryPolicy = RetryPolicy(),
         timeout: float | httpx.Timeout = 10.0,
         random: Callable[[], float] | None = None,
+        attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
     ) -> None:
+        for name, seconds in (
+            ("attempt_timeout", attempt_timeout),
+            ("transfer_timeout", transfer_timeout),
+        ):
+            if not (isinstance(seconds, (int, float)) and seconds > 0):
+                raise InvalidParameterError(name, "a number of seconds > 0", f"got {seconds!r}")
+        for name, size in (
+            ("max_response_bytes", max_response_bytes),
+            ("max_download_bytes", max_download_bytes),
+        ):
+            if not (isinstance(size, int) and not isinstance(size, bool) and size >= 1):
+                raise InvalidParameterError(name, "an integer >= 1 (bytes)", f"got {size!r}")
+        self.attempt_timeout: float = attempt_timeout
+        self.max_response_bytes: int = max_response_bytes
+        self.transfer_timeout: float = transfer_timeout
+        self.max_download_bytes: int = max_download_bytes
         if endpoint_url is None:
             region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
             if not region:
@@ -294,23 +373,65 @@ class ParticipantClient:
 
     async def _attempt(
         self,
+        operation: str,
         method: str,
         url: str | httpx.URL,
         content: bytes | None,
         headers: Mapping[str, str],
-    ) -> httpx.Response:
-        """One request on the transport; the returned response's body is read."""
+        transfer: bool,
+    ) -> tuple[httpx.Response, bytes]:
+        """One request on the transport, within the attempt's total deadline; returns
+        the response and its whole body (raw bytes, never decoded)."""
         if self._closed:
             raise RuntimeError("ParticipantClient is closed")
         request = httpx.Request(
             method, url, content=content, headers=headers, extensions=self._extensions
         )
-        response = await self._transport.handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
+        if transfer:
+            deadline, limit, setting = (
+                self.transfer_timeout,
+                self.max_download_bytes,
+                "max_download_bytes",
+            )
+        else:
+            deadline, limit, setting = (
+                self.attempt_timeout,
+                self.max_response_bytes,
+                "max_response_bytes",
+            )
+        with trio.fail_after(deadline):
+            response = await self._transport.handle_async_request(request)
+            try:
+                response_headers = response.headers
+                encoding = response_headers.get("content-encoding")
+                if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+                    raise HTTPStatusError(
+                        response.status_code,
+                        operation=operation,
+                        reached=describe_reached(_host(url), response_headers),
+                        problem=(
+                            "the body is compressed (Content-Encoding "
+                            f"{encoding[:32]!r}) although the request asked for identity"
+                        ),
+                    )
+                length = response_headers.get("content-length")
+                if length is not None and length.isdigit() and int(length) > limit:
+                    raise ResponseTooLargeError(operation, limit, setting)
+                if response.is_stream_consumed:  # a transport that read the body itself
+                    body = response.content
+                    if len(body) > limit:
+                        raise ResponseTooLargeError(operation, limit, setting)
+                    return response, body
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_raw():
+                    size += len(chunk)
+                    if size > limit:
+                        raise ResponseTooLargeError(operation, limit, setting)
+                    chunks.append(chunk)
+            finally:
+                await response.aclose()
+        return response, chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _send(
         self,
@@ -320,40 +441,52 @@ class ParticipantClient:
         content: bytes | None,
         headers: Mapping[str, str],
         secrets: Sequence[str | None],
-    ) -> httpx.Response:
-        """Send with retries; return the 2xx response (body read) or raise."""
+        transfer: bool = False,
+    ) -> tuple[httpx.Response, bytes]:
+        """Send with retries; return the 2xx response and its body, or raise."""
         policy = self.retry
         attempt = 1
         while True:
             retry_after: float | None = None
             try:
-                response = await self._attempt(method, url, content, headers)
-            except httpx.TransportError as exc:
+                response, body = await self._attempt(
+                    operation, method, url, content, headers, transfer
+                )
+            except (httpx.TransportError, trio.TooSlowError) as exc:
+                if isinstance(exc, trio.TooSlowError):
+                    deadline = self.transfer_timeout if transfer else self.attempt_timeout
+                    reason = f"no complete answer within {deadline:g} s"
+                else:
+                    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 if attempt >= policy.max_attempts:
-                    raise TransportError(
-                        _scrub(
-                            f"{operation}: network error after {attempt} attempt(s): "
-                            f"{type(exc).__name__}: {exc}",
+                    timed_out = isinstance(exc, (trio.TooSlowError, httpx.TimeoutException))
+                    cls = TimeoutException if timed_out else TransportError
+                    raise cls(
+                        scrub(
+                            f"{operation}: network error after {attempt} attempt(s) "
+                            f"reaching {_host(url)}: {reason}",
                             secrets,
                         )
                     ) from exc
-                reason = type(exc).__name__
+                reason = scrub(reason, secrets)
             else:
                 status = response.status_code
                 if status < 300:
                     if attempt > 1 or log.isEnabledFor(logging.DEBUG):
                         log.debug("%s: HTTP %d (attempt %d)", operation, status, attempt)
-                    return response
-                error = error_from_response(status, response.headers, response.content)
-                if error.message:
-                    clean = _scrub(error.message, secrets)
-                    if clean != error.message:
-                        error.message = clean
-                        error.args = (clean,)
+                    return response, body
+                error = error_from_response(
+                    status,
+                    response.headers,
+                    body,
+                    operation=operation,
+                    host=_host(url),
+                    secrets=secrets,
+                )
                 if not error.retryable or attempt >= policy.max_attempts:
-                    log.debug("%s: %s after %d attempt(s)", operation, error.code, attempt)
+                    log.debug("%s: %s after %d attempt(s)", operation, _code(error), attempt)
                     raise error
-                reason = f"{error.code} (HTTP {status})"
+                reason = f"{_code(error)} (HTTP {status})"
                 if status in _RETRY_AFTER_STATUSES:
                     retry_after = retry_after_seconds(response.headers.get("retry-after"))
             if retry_after is None:
@@ -365,20 +498,19 @@ class ParticipantClient:
             await trio.sleep(delay)
             attempt += 1
 
-    async def _call(
-        self, op: Operation, params: dict[str, Any], token_member: str, path: str | None = None
-    ) -> Any:
+    async def _call(self, op: Operation, params: dict[str, Any], token_member: str) -> Any:
+        """Validate ``params`` (wire names) against the model, the one place input is
+        checked, then send ``op`` with retries and decode its response."""
         validate(op, params)
         token: str = params[token_member]
-        headers = {"X-Amz-Bearer": token, "User-Agent": USER_AGENT}
+        headers = {"X-Amz-Bearer": token, "User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         content: bytes | None = None
         if op.method != "GET":
             body = {k: v for k, v in params.items() if v is not None and k not in _NOT_IN_BODY}
             content = json.dumps(body, separators=_SEPARATORS).encode()
             headers["Content-Type"] = _JSON_CONTENT_TYPE
-        url = self._urls[op.path] if path is None else httpx.URL(self.endpoint_url + path)
-        response = await self._send(op.name, op.method, url, content, headers, (token,))
-        raw = response.content
+        url = self._urls.get(op.path) or httpx.URL(self.endpoint_url + _expand(op, params))
+        response, raw = await self._send(op.name, op.method, url, content, headers, (token,))
         if not raw:
             return from_wire(op.response, {})
         try:
@@ -386,11 +518,11 @@ class ParticipantClient:
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            raise ServiceError(
-                f"{op.name}: the response is not a JSON object",
-                code="InvalidResponse",
-                status_code=response.status_code,
-                request_id=response.headers.get("x-amzn-RequestId"),
+            raise HTTPStatusError(
+                response.status_code,
+                operation=op.name,
+                reached=describe_reached(url.host, response.headers),
+                problem=f"the body is not the JSON object {op.name} returns",
             )
         return from_wire(op.response, data)
 
@@ -507,22 +639,49 @@ class ParticipantClient:
         )
         return result
 
-    async def iter_transcript(
+    async def iter_transcript_pages(
         self,
         connection_token: str,
         *,
         contact_id: str | None = None,
         max_results: int | None = None,
+        next_token: str | None = None,
         scan_direction: str | None = None,
         sort_order: str | None = None,
         start_position: StartPosition | None = None,
-    ) -> AsyncIterator[Item]:
-        """Yield the items of every GetTranscript page, in the order the pages give them.
+        max_pages: int = DEFAULT_MAX_TRANSCRIPT_PAGES,
+        max_items: int = DEFAULT_MAX_TRANSCRIPT_ITEMS,
+    ) -> AsyncIterator[GetTranscriptResponse]:
+        """Yield GetTranscript pages (protocol.md §5), following ``NextToken``; the one
+        transcript pager of the library.
 
-        Follows ``NextToken`` until it is absent or ``""``; stops (with a warning) if the
-        service hands back the token it was just given. Raises as :meth:`get_transcript`.
+        Starts at ``next_token`` (or the first page) and stops after the page whose
+        ``NextToken`` is absent or ``""``. The other arguments are sent with every page,
+        as :meth:`get_transcript`'s.
+
+        Args:
+            max_pages: at most this many GetTranscript calls (>= 1;
+                :data:`DEFAULT_MAX_TRANSCRIPT_PAGES`).
+            max_items: at most this many items in all pages together (>= 0;
+                :data:`DEFAULT_MAX_TRANSCRIPT_ITEMS`).
+
+        Raises:
+            TranscriptPagingError: the service returned a NextToken already followed in
+                this call (a repeated or cycling token), or more pages than
+                ``max_pages`` / items than ``max_items`` would be needed. Pages before
+                the error have been yielded.
+            InvalidParameterError, ServiceError, TransportError: as :meth:`get_transcript`.
         """
-        next_token: str | None = None
+        if not (isinstance(max_pages, int) and max_pages >= 1):
+            raise InvalidParameterError("max_pages", "an integer >= 1", f"got {max_pages!r}")
+        if not (isinstance(max_items, int) and max_items >= 0):
+            raise InvalidParameterError("max_items", "an integer >= 0", f"got {max_items!r}")
+        followed: set[str] = set()
+        if next_token:
+            followed.add(next_token)
+        else:
+            next_token = None
+        pages = items = 0
         while True:
             page = await self.get_transcript(
                 connection_token,
@@ -533,14 +692,64 @@ class ParticipantClient:
                 sort_order=sort_order,
                 start_position=start_position,
             )
+            pages += 1
+            received = items + len(page.transcript or ())
+            if received > max_items:
+                raise TranscriptPagingError(
+                    "max_items",
+                    pages=pages,
+                    items=received,
+                    detail=f"more than max_items ({max_items}) items",
+                )
+            items = received
+            yield page
+            next_token = page.next_token or None
+            if next_token is None:
+                return
+            if next_token in followed:
+                raise TranscriptPagingError(
+                    "repeated_token",
+                    pages=pages,
+                    items=items,
+                    detail="the service returned a NextToken already followed (a paging cycle)",
+                )
+            if pages >= max_pages:
+                raise TranscriptPagingError(
+                    "max_pages",
+                    pages=pages,
+                    items=items,
+                    detail=f"more than max_pages ({max_pages}) pages would be needed",
+                )
+            followed.add(next_token)
+
+    async def iter_transcript(
+        self,
+        connection_token: str,
+        *,
+        contact_id: str | None = None,
+        max_results: int | None = None,
+        next_token: str | None = None,
+        scan_direction: str | None = None,
+        sort_order: str | None = None,
+        start_position: StartPosition | None = None,
+        max_pages: int = DEFAULT_MAX_TRANSCRIPT_PAGES,
+        max_items: int = DEFAULT_MAX_TRANSCRIPT_ITEMS,
+    ) -> AsyncIterator[Item]:
+        """Yield the items of every GetTranscript page, in the order the pages give them
+        (:meth:`iter_transcript_pages`, with its bounds and errors)."""
+        async for page in self.iter_transcript_pages(
+            connection_token,
+            contact_id=contact_id,
+            max_results=max_results,
+            next_token=next_token,
+            scan_direction=scan_direction,
+            sort_order=sort_order,
+            start_position=start_position,
+            max_pages=max_pages,
+            max_items=max_items,
+        ):
             for item in page.transcript or ():
                 yield item
-            if not page.next_token:
-                return
-            if page.next_token == next_token:
-                log.warning("GetTranscript returned the same NextToken again; stopping")
-                return
-            next_token = page.next_token
 
     async def disconnect_participant(
         self, connection_token: str, *, client_token: str | None = None
@@ -632,11 +841,10 @@ class ParticipantClient:
 
         Raises ResourceNotFoundException for an unknown view.
         """
-        op = _OPS["DescribeView"]
         params = {"ViewToken": view_token, "ConnectionToken": connection_token}
-        validate(op, params)
-        path = "/participant/views/" + quote(view_token, safe="-._~")
-        result: DescribeViewResponse = await self._call(op, params, "ConnectionToken", path)
+        result: DescribeViewResponse = await self._call(
+            _OPS["DescribeView"], params, "ConnectionToken"
+        )
         return result
 
     async def get_authentication_url(
@@ -687,6 +895,7 @@ class ParticipantClient:
                     f"got {len(data)}",
                 )
         headers.setdefault("User-Agent", USER_AGENT)
+        headers.setdefault("Accept-Encoding", "identity")
         await self._send(
             "UploadAttachment",
             "PUT",
@@ -694,6 +903,7 @@ class ParticipantClient:
             bytes(data),
             headers,
             (),
+            transfer=True,
         )
 
     async def download_attachment(self, url: str) -> bytes:
@@ -704,15 +914,25 @@ class ParticipantClient:
         """
         if not url:
             raise InvalidParameterError("url", "given")
-        response = await self._send(
+        _, body = await self._send(
             "DownloadAttachment",
             "GET",
             _absolute_url("url", url),
             None,
-            {"User-Agent": USER_AGENT},
+            {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             (),
+            transfer=True,
         )
-        return response.content
+        return body
+
+
+def _expand(op: Operation, params: Mapping[str, Any]) -> str:
+    """``op.path`` with each ``{Label}`` replaced by its (validated) value, percent-encoded."""
+    path = op.path
+    for member in op.members:
+        if member.location == "uri":
+            path = path.replace("{" + member.wire + "}", quote(params[member.wire], safe="-._~"))
+    return path
 
 
 def _start_position(value: StartPosition | Mapping[str, Any]) -> Mapping[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import logging
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 import participant.api
 from participant import errors
+from participant._backoff import backoff_delay
 from participant.api import (
     DEFAULT_LIMITS,
     USER_AGENT,
@@ -200,7 +202,7 @@ async def test_transport_errors_become_transport_error(
     assert CONNECTION_TOKEN not in str(info.value)
 
 
-async def test_backoff_is_full_jitter_and_capped(autojump_clock: trio.testing.MockClock) -> None:
+async def test_backoff_is_equal_jitter_and_capped(autojump_clock: trio.testing.MockClock) -> None:
     draws = iter([0.5, 1.0, 0.25, 1.0, 1.0])
     policy = RetryPolicy(max_attempts=6, base_delay=0.2, max_delay=0.5)
     recorder = Recorder(error_response("ThrottlingException", 429))
@@ -215,8 +217,8 @@ async def test_backoff_is_full_jitter_and_capped(autojump_clock: trio.testing.Mo
         with pytest.raises(errors.ThrottlingException):
             await call(client, "SendMessage")
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    # caps: 0.2, 0.4, 0.5 (max), 0.5, 0.5; delay = draw * cap
-    assert gaps == pytest.approx([0.1, 0.4, 0.125, 0.5, 0.5])
+    # caps: 0.2, 0.4, 0.5 (max), 0.5, 0.5; delay = cap/2 + draw * cap/2
+    assert gaps == pytest.approx([0.15, 0.4, 0.3125, 0.5, 0.5])
 
 
 @settings(max_examples=50)
@@ -224,7 +226,10 @@ async def test_backoff_is_full_jitter_and_capped(autojump_clock: trio.testing.Mo
 def test_retry_delay_bounds(retry: int, base: float, cap: float, draw: float) -> None:
     policy = RetryPolicy(base_delay=base, max_delay=cap)
     delay = policy.delay(retry, lambda: draw)
-    assert 0 <= delay <= min(cap, base * 2 ** (retry - 1)) + 1e-12
+    d = min(cap, base * 2 ** (retry - 1))
+    assert d / 2 - 1e-12 <= delay <= d + 1e-12
+    assert delay == backoff_delay(retry - 1, initial=base, multiplier=2.0, maximum=cap,
+                                  rng=types.SimpleNamespace(random=lambda: draw))
 
 
 def test_retry_policy_rejects_bad_values() -> None:
@@ -402,19 +407,129 @@ async def test_iter_transcript_follows_pages(last_token: str | None) -> None:
     assert all(b["MaxResults"] == 2 and b["StartPosition"] == {"MostRecent": 10} for b in sent)
 
 
-async def test_iter_transcript_stops_on_a_repeated_token() -> None:
-    recorder = Recorder(httpx.Response(200, json={"Transcript": [_item(0)], "NextToken": "same"}))
+@pytest.mark.parametrize("tokens", [["same", "same"], ["A", "B", "A"], ["A", "B", "C", "B"]])
+async def test_a_repeated_or_cycling_next_token_is_an_error(tokens: list[str]) -> None:
+    pages = [httpx.Response(200, json={"Transcript": [_item(i)], "NextToken": t})
+             for i, t in enumerate(tokens)]
+    recorder = Recorder(*pages, httpx.Response(500))  # never reached
+    items: list[Any] = []
     async with client_for(recorder) as client:
-        items = [item async for item in client.iter_transcript(CONNECTION_TOKEN)]
-    assert len(recorder.requests) == 2 and len(items) == 2
+        with pytest.raises(errors.TranscriptPagingError) as info:
+            async for item in client.iter_transcript(CONNECTION_TOKEN):
+                items.append(item)
+    err = info.value
+    assert isinstance(err, errors.ParticipantError) and err.reason == "repeated_token"
+    assert len(recorder.requests) == len(tokens) == err.pages == len(items) == err.items
+    assert all(t not in str(err) for t in tokens)
 
 
-async def test_non_json_success_body_is_an_error() -> None:
-    recorder = Recorder(httpx.Response(200, content=b"<html>"))
+async def test_paging_is_bounded_in_pages_and_items() -> None:
+    def endless(request: httpx.Request) -> httpx.Response:
+        n = len(recorder.requests)
+        return httpx.Response(200, json={"Transcript": [_item(n % 60), _item(1)],
+                                         "NextToken": f"t{n}"})
+
+    recorder = Recorder(endless)
     async with client_for(recorder) as client:
-        with pytest.raises(ServiceError) as info:
+        with pytest.raises(errors.TranscriptPagingError) as info:
+            async for _ in client.iter_transcript_pages(CONNECTION_TOKEN, max_pages=5):
+                pass
+        assert info.value.reason == "max_pages" and info.value.pages == 5
+        assert len(recorder.requests) == 5 and "max_pages (5)" in str(info.value)
+        recorder.requests.clear()
+        seen: list[Any] = []
+        with pytest.raises(errors.TranscriptPagingError) as info:
+            async for page in client.iter_transcript_pages(CONNECTION_TOKEN, max_items=7):
+                seen.append(page)
+        assert info.value.reason == "max_items" and "max_items (7)" in str(info.value)
+        assert len(seen) == 3 and len(recorder.requests) == 4  # the 4th page would make 8
+        # the defaults bound an endless transcript too
+        recorder.requests.clear()
+        with pytest.raises(errors.TranscriptPagingError):
+            async for _ in client.iter_transcript_pages(CONNECTION_TOKEN):
+                pass
+        assert len(recorder.requests) == participant.api.DEFAULT_MAX_TRANSCRIPT_PAGES
+        for bad in ({"max_pages": 0}, {"max_items": -1}):
+            with pytest.raises(InvalidParameterError, match=next(iter(bad))):
+                async for _ in client.iter_transcript_pages(CONNECTION_TOKEN, **bad):
+                    pass
+
+
+async def test_paging_starts_at_a_next_token_and_empty_means_none() -> None:
+    recorder = Recorder(httpx.Response(200, json={"Transcript": [_item(5)], "NextToken": ""}))
+    async with client_for(recorder) as client:
+        pages = [p async for p in client.iter_transcript_pages(CONNECTION_TOKEN, next_token="k")]
+        assert len(pages) == 1 and recorder.bodies()[0]["NextToken"] == "k"
+        pages = [p async for p in client.iter_transcript_pages(CONNECTION_TOKEN, next_token="")]
+        assert len(pages) == 1 and "NextToken" not in recorder.bodies()[1]
+
+
+async def test_non_json_success_body_is_an_http_status_error() -> None:
+    portal = b"<html><body>Sign in to the hotel wifi</body></html>"
+    recorder = Recorder(httpx.Response(200, content=portal, headers={"Content-Type": "text/html"}))
+    async with client_for(recorder) as client:
+        with pytest.raises(errors.HTTPStatusError) as info:
             await call(client, "SendMessage")
-    assert info.value.code == "InvalidResponse"
+    err = info.value
+    assert not isinstance(err, ServiceError) and isinstance(err, TransportError)
+    assert err.status_code == 200 and err.operation == "SendMessage" and not err.retryable
+    assert "participant.connect.us-west-2.amazonaws.com" in str(err)
+    assert "text/html" in str(err) and "not the JSON object SendMessage returns" in str(err)
+    assert "hotel" not in str(err)
+    assert len(recorder.requests) == 1
+
+
+# protocol.md §10: answers that did not come from the service
+NON_SERVICE_ANSWERS = [
+    (403, b"", None, False),  # a firewall's bare 403
+    (403, b"<html>Forbidden</html>", "text/html", False),
+    (407, b"<html>Proxy Authentication Required</html>", "text/html", False),
+    (404, b"<html>Not Found</html>", "text/html", False),  # a web server, not Connect
+    (501, b"<html>Unsupported method ('POST')</html>", "text/html", False),
+    (400, b'{"message": "Bad Request"}', "application/json", False),  # JSON without __type
+    (429, b"Too Many Requests", "text/plain", True),
+    (502, b"<html>Bad Gateway</html>", "text/html", True),
+    (503, b"", None, True),
+    (504, b"Gateway Timeout", "text/plain", True),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "content_type", "retried"), NON_SERVICE_ANSWERS)
+async def test_answers_without_an_error_type_are_http_status_errors(
+    status: int, body: bytes, content_type: str | None, retried: bool,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    headers = {"Server": "nginx/1.25"} | ({"Content-Type": content_type} if content_type else {})
+    recorder = Recorder(httpx.Response(status, content=body, headers=headers))
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=3)) as client:
+        for op_name in ("CreateParticipantConnection", "GetTranscript"):
+            recorder.requests.clear()
+            with pytest.raises(errors.HTTPStatusError) as info:
+                await call(client, op_name)
+            err = info.value
+            assert not isinstance(err, ServiceError)
+            assert not isinstance(err, errors.AccessDeniedException)
+            assert isinstance(err, TransportError)
+            assert err.status_code == status and err.operation == op_name
+            assert err.retryable is retried
+            assert len(recorder.requests) == (3 if retried else 1)
+            text = str(err)
+            assert f"HTTP {status}" in text and "nginx/1.25" in text
+            assert "participant.connect.us-west-2.amazonaws.com" in text
+            assert "x-amzn-ErrorType" in text
+            assert body.decode() not in text or not body
+            assert PARTICIPANT_TOKEN not in text and CONNECTION_TOKEN not in text
+
+
+async def test_a_modelled_403_is_still_access_denied() -> None:
+    for headers, body in (
+        ({"x-amzn-ErrorType": "AccessDeniedException"}, b'{"message": "no"}'),
+        ({"Content-Type": "application/json"}, b'{"__type": "AccessDeniedException"}'),
+    ):
+        recorder = Recorder(httpx.Response(403, content=body, headers=headers))
+        async with client_for(recorder) as client:
+            with pytest.raises(errors.AccessDeniedException):
+                await call(client, "CreateParticipantConnection")
 
 
 async def test_empty_success_body_is_fine() -> None:
@@ -508,8 +623,8 @@ async def test_logs_never_contain_tokens(caplog: pytest.LogCaptureFixture,
         (429, "ThrottlingException", "0", 0.0),
         (429, "ThrottlingException", "120", 5.0),  # bounded by max_delay
         (503, "InternalServerException", "Thu, 01 Jan 1970 00:00:02 GMT", None),  # HTTP-date
-        (429, "ThrottlingException", "soon", 0.1),  # unreadable: full jitter (0.5 * 0.2)
-        (500, "InternalServerException", "3", 0.1),  # not 429/503: full jitter
+        (429, "ThrottlingException", "soon", 0.15),  # unreadable: jitter (0.1 + 0.5 * 0.1)
+        (500, "InternalServerException", "3", 0.15),  # not 429/503: jitter
     ],
 )
 async def test_retry_after_is_honoured_on_429_and_503(
@@ -683,3 +798,92 @@ def test_environment_proxy_for_the_endpoint(monkeypatch: pytest.MonkeyPatch) -> 
     assert _environment_proxy("http://127.0.0.1:9") is None  # no HTTP_PROXY
     monkeypatch.setenv("NO_PROXY", "amazonaws.com")
     assert _environment_proxy(ENDPOINT) is None
+
+
+# ---------------------------------------------------------------- bounded responses
+
+
+class TricklingStream(httpx.AsyncByteStream):
+    """A body that never ends: one byte every second (each read within httpx's timeout)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __aiter__(self) -> Any:
+        yield b'{"Id":'
+        while True:
+            await trio.sleep(1.0)
+            yield b" "
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_each_attempt_has_a_total_deadline(autojump_clock: trio.testing.MockClock) -> None:
+    streams: list[TricklingStream] = []
+
+    def trickle(request: httpx.Request) -> httpx.Response:
+        streams.append(TricklingStream())
+        return httpx.Response(200, stream=streams[-1])
+
+    recorder = Recorder(trickle)
+    policy = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=0.5)
+    async with client_for(recorder, retry=policy, attempt_timeout=7.0) as client:
+        start = trio.current_time()
+        with pytest.raises(errors.TimeoutException) as info:
+            await call(client, "SendMessage")
+        elapsed = trio.current_time() - start
+    assert len(recorder.requests) == 2 and all(s.closed for s in streams)
+    assert 14.0 <= elapsed <= 14.5  # two attempts of 7 s and one backoff of at most 0.5 s
+    assert "within 7 s" in str(info.value) and CONNECTION_TOKEN not in str(info.value)
+    assert isinstance(info.value, TransportError)
+
+
+@pytest.mark.parametrize("declared", [True, False])
+async def test_a_body_over_the_cap_is_refused_at_once(declared: bool) -> None:
+    body = json.dumps({"Transcript": [], "Pad": "x" * 5000}).encode()
+
+    def big(request: httpx.Request) -> httpx.Response:
+        if declared:
+            return httpx.Response(200, content=body)
+
+        async def chunks() -> Any:
+            for i in range(0, len(body), 1000):
+                yield body[i:i + 1000]
+        return httpx.Response(200, content=chunks())
+
+    recorder = Recorder(big)
+    async with client_for(recorder, max_response_bytes=4096) as client:
+        with pytest.raises(errors.ResponseTooLargeError) as info:
+            await call(client, "GetTranscript")
+        assert info.value.limit == 4096 and not info.value.retryable
+        assert "max_response_bytes (4096 bytes)" in str(info.value)
+        assert "GetTranscript" in str(info.value)
+        assert len(recorder.requests) == 1
+    async with client_for(recorder, max_download_bytes=4096) as client:
+        with pytest.raises(errors.ResponseTooLargeError, match="max_download_bytes"):
+            await client.download_attachment("https://storage.invalid/get?sig=1")
+    async with client_for(recorder, max_response_bytes=len(body)) as client:
+        assert not (await call(client, "GetTranscript")).transcript
+
+
+async def test_identity_is_asked_for_and_a_compressed_body_is_refused() -> None:
+    payload = gzip.compress(b'{"Id": "m1", "AbsoluteTime": "2024-01-01T00:00:00.000Z"}')
+    recorder = Recorder(httpx.Response(
+        200, content=payload,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}))
+    async with client_for(recorder) as client:
+        with pytest.raises(errors.HTTPStatusError) as info:
+            await call(client, "SendMessage")
+        with pytest.raises(errors.HTTPStatusError):
+            await client.download_attachment("https://storage.invalid/get?sig=1")
+    assert "Content-Encoding 'gzip'" in str(info.value) and not info.value.retryable
+    assert len(recorder.requests) == 2
+    assert all(r.headers["Accept-Encoding"] == "identity" for r in recorder.requests)
+
+
+def test_bounds_are_checked() -> None:
+    for kw in ({"attempt_timeout": 0}, {"transfer_timeout": -1.0}, {"max_response_bytes": 0},
+               {"max_download_bytes": 1.5}):
+        with pytest.raises(InvalidParameterError, match=next(iter(kw))):
+            ParticipantClient(endpoint_url=ENDPOINT, **kw)  # type: ignore[arg-type]
