@@ -33,10 +33,11 @@ Guarantees and policies (docs/concepts.md has the timelines):
   fill recovers them: the reader never waits for a fill, so the heartbeat watchdog runs).
   The fill runs in its own task; fills requested while one runs are coalesced into one
   more. Transient errors are retried ``fill_max_attempts`` times; a fill that gives up
-  (or meets a non-retryable answer, or pages without end: :class:`TranscriptPagingError`)
+  (or meets a non-retryable answer, or pages without end:
+  :class:`~participant.errors.TranscriptPagingError`)
   replaces the socket and fills again from the same point; a second failure in a row
-  ends the participant with ``error`` set. Without ``history`` it never delivers items older than the
-  first subscription (less ``clock_skew``: the items' AbsoluteTime is the service's
+  ends the participant with ``error`` set. Without ``history`` it never delivers items
+  older than the first subscription (less ``clock_skew``: the items' AbsoluteTime is the service's
   clock). Items are deduplicated by Id: the Ids of items within ``dedupe_window``
   seconds of the newest AbsoluteTime are remembered; beyond ``dedupe_max_ids`` the
   oldest are forgotten, but never one within gap fill's reach, so a gap fill can never
@@ -88,8 +89,8 @@ from participant._actor_support import (
     ReceiptCoalescer,
     ReceiptKind,
     SeenIds,
-    backoff_delay,
 )
+from participant._backoff import backoff_delay
 from participant._time import WallClock, format_timestamp, parse_timestamp, system_clock
 from participant.api import ParticipantClient
 from participant.errors import (
@@ -98,6 +99,7 @@ from participant.errors import (
     InvalidParameterError,
     ParticipantClosedError,
     ServiceError,
+    TranscriptPagingError,
     TransportError,
 )
 from participant.machine import State, StateChange, StateModel, Trigger
@@ -128,7 +130,6 @@ __all__ = [
     "Participant",
     "ParticipantConfig",
     "ParticipantStats",
-    "TranscriptPagingError",
     "connect",
 ]
 
@@ -211,7 +212,7 @@ class ParticipantConfig:
         transcript_page_size: MaxResults of each GetTranscript page (1..100).
         transcript_max_pages, transcript_max_items: bounds of one gap fill (or history):
             more pages or items than these, or a NextToken the service already gave in
-            this fill (a cycle), is a :class:`TranscriptPagingError`.
+            this fill (a cycle), is a :class:`~participant.errors.TranscriptPagingError`.
         fill_max_attempts: a gap fill tries GetTranscript this many times on transient
             errors (backoff as for reconnects) before it gives up; a fill that gives up
             (or meets a non-retryable error) reconnects and fills again from the same
@@ -319,19 +320,21 @@ def _sort_key(item: Item) -> float:
     return -math.inf if at is None else at
 
 
-class TranscriptPagingError(TransportError):
-    """GetTranscript paging did not end: a NextToken repeated (a cycle), or more pages
-    or items than ``ParticipantConfig.transcript_max_pages`` / ``transcript_max_items``
-    in one gap fill. Not retried: the participant reconnects and fills once more, then
-    ends with this as its ``error``."""
-
-
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TranscriptPagingError):
-        return False
+    """Worth another connection attempt: a retryable service error, or any transport
+    failure (a network error, or an answer that did not come from the service such as
+    a firewall's bare 403 or a captive portal: it may clear up)."""
     if isinstance(exc, ServiceError):
         return exc.retryable
     return isinstance(exc, (TransportError, httpx.TransportError, OSError))
+
+
+def _fill_retryable(exc: BaseException) -> bool:
+    """Worth another GetTranscript attempt of the same fill (else the fill gives up at
+    once: a captive portal's HTML 200, a proxy's 407, a paging cycle)."""
+    if isinstance(exc, (ServiceError, TransportError)):
+        return exc.retryable
+    return isinstance(exc, (httpx.TransportError, OSError))
 
 
 class _Gate:
@@ -912,7 +915,7 @@ class Participant:
         return backoff_delay(
             attempt,
             initial=c.backoff_initial,
-            cap=c.backoff_max,
+            maximum=c.backoff_max,
             multiplier=c.backoff_multiplier,
             rng=self._rng,
         )
@@ -1185,7 +1188,7 @@ class Participant:
                     self._chat_ended_by_access_denied()
                     return True
                 attempt += 1
-                if not _is_transient(exc) or attempt >= self.config.fill_max_attempts:
+                if not _fill_retryable(exc) or attempt >= self.config.fill_max_attempts:
                     self._fill_gave_up(exc, history=history, start=start)
                     return False
                 delay = self._backoff(attempt - 1)
@@ -1248,7 +1251,7 @@ class Participant:
     async def _fetch(self, filters: dict[str, Any]) -> list[Item]:
         """All GetTranscript pages of one fill, sorted by AbsoluteTime; bounded by
         ``transcript_max_pages`` / ``transcript_max_items``; a NextToken given twice is
-        a cycle. Raises :class:`TranscriptPagingError` for those."""
+        a cycle. Raises :class:`~participant.errors.TranscriptPagingError` for those."""
         c = self.config
         items: list[Item] = []
         tokens: set[str] = set()
@@ -1267,20 +1270,27 @@ class Participant:
             items.extend(page.transcript or ())
             if len(items) > c.transcript_max_items:
                 raise TranscriptPagingError(
-                    f"GetTranscript: more than transcript_max_items ({c.transcript_max_items})"
-                    " items in one gap fill"
+                    "max_items",
+                    pages=pages,
+                    items=len(items),
+                    detail=f"more than transcript_max_items ({c.transcript_max_items}) items",
                 )
             token = page.next_token
             if not token:
                 break
             if token in tokens:
                 raise TranscriptPagingError(
-                    f"GetTranscript: page {pages} returned a NextToken of an earlier page (a cycle)"
+                    "repeated_token",
+                    pages=pages,
+                    items=len(items),
+                    detail="the service returned a NextToken already followed (a paging cycle)",
                 )
             if pages >= c.transcript_max_pages:
                 raise TranscriptPagingError(
-                    f"GetTranscript: more than transcript_max_pages ({c.transcript_max_pages})"
-                    " pages in one gap fill"
+                    "max_pages",
+                    pages=pages,
+                    items=len(items),
+                    detail=f"more than transcript_max_pages ({c.transcript_max_pages}) pages",
                 )
             tokens.add(token)
             next_token = token

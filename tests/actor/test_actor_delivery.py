@@ -12,7 +12,8 @@ import pytest
 import trio
 import trio.testing
 
-from participant._actor_support import SeenIds, backoff_delay, canonical_time
+from participant._actor_support import SeenIds, canonical_time
+from participant._backoff import backoff_delay
 from participant._time import format_timestamp
 from participant.actor import ParticipantConfig, connect
 from participant.api import ParticipantClient, RetryPolicy
@@ -320,7 +321,7 @@ async def test_rng_makes_the_backoff_jitter_reproducible(
     expected = backoff_delay(
         0,
         initial=cfg.backoff_initial,
-        cap=cfg.backoff_max,
+        maximum=cfg.backoff_max,
         multiplier=cfg.backoff_multiplier,
         rng=random.Random(7),
     )

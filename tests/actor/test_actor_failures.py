@@ -16,7 +16,7 @@ import pytest
 import trio
 import trio.testing
 
-from participant import actor, errors
+from participant import errors
 from participant._time import trio_clock
 from participant.actor import ParticipantConfig
 from participant.api import ParticipantClient, RetryPolicy
@@ -97,15 +97,15 @@ async def test_a_gap_fill_that_cannot_finish_reconnects_then_ends_with_the_error
         chat = await rig.emu.start_chat()
         agent = await rig.emu.add_participant(chat.contact_id)
         changes: list[StateChange] = []
-        with trio.fail_after(600), pytest.raises(ServiceError) as raised:
+        with trio.fail_after(600), pytest.raises(errors.HTTPStatusError) as raised:
             async with rig.connect(chat.participant_token, on_state_change=changes.append) as p:
                 transport.answers[TRANSCRIPT] = html_200  # a captive portal from now on
                 await drop_and_send(rig, chat, agent, ["during the outage"])
-                with pytest.raises(ServiceError) as from_iterator:
+                with pytest.raises(errors.HTTPStatusError) as from_iterator:
                     async for _item in p:
                         pass
         assert raised.value is from_iterator.value is p.error
-        assert raised.value.code == "InvalidResponse"
+        assert raised.value.status_code == 200
         assert p.state is State.DISCONNECTED
         assert changes[-1].trigger == "failed"
         # The fill failed once, the participant reconnected and tried again, then ended.
@@ -203,7 +203,7 @@ async def test_paging_is_bounded(autojump_clock: trio.testing.MockClock, cycle: 
         chat = await rig.emu.start_chat()
         agent = await rig.emu.add_participant(chat.contact_id)
         config = ParticipantConfig(transcript_max_pages=50)
-        with trio.fail_after(600), pytest.raises(actor.TranscriptPagingError):
+        with trio.fail_after(600), pytest.raises(errors.TranscriptPagingError):
             async with rig.connect(chat.participant_token, config=config) as p:
                 transport.answers[TRANSCRIPT] = endless_pages(cycle)
                 await drop_and_send(rig, chat, agent, ["x"])
