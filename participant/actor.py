@@ -93,13 +93,13 @@ from participant._actor_support import (
 from participant._backoff import backoff_delay
 from participant._time import WallClock, format_timestamp, parse_timestamp, system_clock
 from participant.api import ParticipantClient
+from participant.core.plan import FillPlan, Pager, fill_plan, renewal_plan
 from participant.errors import (
     AccessDeniedException,
     ChatEndedError,
     InvalidParameterError,
     ParticipantClosedError,
     ServiceError,
-    TranscriptPagingError,
     TransportError,
 )
 from participant.machine import State, StateChange, StateModel, Trigger
@@ -934,24 +934,21 @@ class Participant:
         ws = response.websocket
         creds = response.connection_credentials
         assert ws is not None and creds is not None and creds.connection_token is not None
-        wall = self._wall_clock()
-        conn_exp = _epoch(ws.connection_expiry)
-        tok_exp = _epoch(creds.expiry)
-        connection_expiry = math.inf if conn_exp is None else at + (conn_exp - wall)
-        token_expiry = math.inf if tok_exp is None else at + (tok_exp - wall)
-        self._credentials = _Credentials(creds.connection_token, connection_expiry, token_expiry)
         c = self.config
-
-        def renew_at(deadline: float) -> float:
-            lifetime = max(0.0, deadline - at)
-            return deadline - min(c.renewal_margin, c.renewal_fraction * lifetime)
-
-        conn_renew, tok_renew = renew_at(connection_expiry), renew_at(token_expiry)
-        self._renew_for_token = tok_renew < conn_renew
-        self._renew_at = min(conn_renew, tok_renew)
-        which = "ConnectionToken Expiry" if self._renew_for_token else "ConnectionExpiry"
-        due_in = (token_expiry if self._renew_for_token else connection_expiry) - self._renew_at
-        self._renew_reason = f"renewal: {which} in {due_in:.0f} s"
+        plan = renewal_plan(
+            at=at,
+            wall=self._wall_clock(),
+            connection_expiry=_epoch(ws.connection_expiry),
+            token_expiry=_epoch(creds.expiry),
+            margin=c.renewal_margin,
+            fraction=c.renewal_fraction,
+        )
+        self._credentials = _Credentials(
+            creds.connection_token, plan.connection_expiry, plan.token_expiry
+        )
+        self._renew_for_token = plan.for_token
+        self._renew_at = plan.renew_at
+        self._renew_reason = plan.reason
 
     async def _open(
         self, response: CreateParticipantConnectionResponse, at: float, gate: _Gate | None
@@ -1177,7 +1174,7 @@ class Participant:
         that gives up returns False after :meth:`_fill_gave_up` (reconnect, then fill
         again from the same point, or end the participant)."""
         history = history or self._fill_retry_history
-        start, filters = self._fill_plan(history, overlap)
+        plan, filters = self._fill_plan(history, overlap)
         attempt = 0
         while True:
             try:
@@ -1189,7 +1186,7 @@ class Participant:
                     return True
                 attempt += 1
                 if not _fill_retryable(exc) or attempt >= self.config.fill_max_attempts:
-                    self._fill_gave_up(exc, history=history, start=start)
+                    self._fill_gave_up(exc, history=history, start=plan.start)
                     return False
                 delay = self._backoff(attempt - 1)
                 log.warning("gap fill failed (%s); retry in %.2f s", _describe(exc), delay)
@@ -1198,10 +1195,8 @@ class Participant:
         self._fill_retry_history = False
         delivered = 0
         for item in items:
-            if not history:
-                at = _epoch(item.absolute_time)
-                if item.related_contact_id is not None or (at is not None and at < start):
-                    continue
+            if not plan.keeps(_epoch(item.absolute_time), item.related_contact_id):
+                continue
             if await self._emit(item):
                 delivered += 1
         if history:
@@ -1230,35 +1225,33 @@ class Participant:
         if sock is not None:
             sock.abort(f"gap fill failed: {type(exc).__name__}")
 
-    def _fill_plan(self, history: bool, overlap: float) -> tuple[float, dict[str, Any]]:
-        """The fill's start (epoch seconds; items before it are not part of it) and its
+    def _fill_plan(self, history: bool, overlap: float) -> tuple[FillPlan, dict[str, Any]]:
+        """The fill's plan (:func:`participant.core.plan.fill_plan`) and its
         GetTranscript filters."""
-        if history:
-            return -math.inf, {"scan_direction": "BACKWARD", "sort_order": "ASCENDING"}
-        floor = -math.inf if self._floor is None else self._floor
-        newest = self._seen.newest
-        start = floor if newest is None else max(floor, newest - overlap)
-        if not math.isfinite(start):  # history mode and nothing seen yet
-            start = self._wall_clock() - self.config.dedupe_window
-        if self._fill_retry_from is not None:  # a fill gave up: start where it did
-            start = min(start, self._fill_retry_from)
-        return start, {
-            "scan_direction": "FORWARD",
-            "sort_order": "ASCENDING",
-            "start_position": StartPosition(absolute_time=format_timestamp(start)),
-        }
+        plan = fill_plan(
+            history=history,
+            overlap=overlap,
+            floor=self._floor,
+            newest=self._seen.newest,
+            wall=self._wall_clock(),
+            dedupe_window=self.config.dedupe_window,
+            retry_from=self._fill_retry_from,
+        )
+        filters: dict[str, Any] = {"scan_direction": plan.scan_direction, "sort_order": "ASCENDING"}
+        if not plan.history:
+            filters["start_position"] = StartPosition(absolute_time=format_timestamp(plan.start))
+        return plan, filters
 
     async def _fetch(self, filters: dict[str, Any]) -> list[Item]:
-        """All GetTranscript pages of one fill, sorted by AbsoluteTime; bounded by
-        ``transcript_max_pages`` / ``transcript_max_items``; a NextToken given twice is
-        a cycle. Raises :class:`~participant.errors.TranscriptPagingError` for those."""
+        """All GetTranscript pages of one fill, sorted by AbsoluteTime, bounded by a
+        :class:`~participant.core.plan.Pager` (raises TranscriptPagingError). Each page
+        uses the current ConnectionToken (a renewal may replace it mid-fill)."""
         c = self.config
+        pager = Pager(max_pages=c.transcript_max_pages, max_items=c.transcript_max_items)
         items: list[Item] = []
-        tokens: set[str] = set()
         next_token: str | None = None
-        pages = 0
         while True:
-            creds = self._credentials  # the current ConnectionToken (renewals replace it)
+            creds = self._credentials
             assert creds is not None
             page = await self._client.get_transcript(
                 creds.connection_token,
@@ -1266,34 +1259,10 @@ class Participant:
                 next_token=next_token,
                 **filters,
             )
-            pages += 1
             items.extend(page.transcript or ())
-            if len(items) > c.transcript_max_items:
-                raise TranscriptPagingError(
-                    "max_items",
-                    pages=pages,
-                    items=len(items),
-                    detail=f"more than transcript_max_items ({c.transcript_max_items}) items",
-                )
-            token = page.next_token
-            if not token:
+            next_token = pager.page(page.next_token, len(page.transcript or ()))
+            if next_token is None:
                 break
-            if token in tokens:
-                raise TranscriptPagingError(
-                    "repeated_token",
-                    pages=pages,
-                    items=len(items),
-                    detail="the service returned a NextToken already followed (a paging cycle)",
-                )
-            if pages >= c.transcript_max_pages:
-                raise TranscriptPagingError(
-                    "max_pages",
-                    pages=pages,
-                    items=len(items),
-                    detail=f"more than transcript_max_pages ({c.transcript_max_pages}) pages",
-                )
-            tokens.add(token)
-            next_token = token
         items.sort(key=_sort_key)
         return items
 
