@@ -44,6 +44,7 @@ import trio
 
 from ._backoff import backoff_delay
 from .errors import (
+    ConnectError,
     HTTPStatusError,
     InvalidParameterError,
     ResponseTooLargeError,
@@ -715,7 +716,13 @@ class ParticipantClient:
                     reason = _network_reason(exc, url)
                 if attempt >= policy.max_attempts:
                     timed_out = isinstance(exc, (trio.TooSlowError, httpx.TimeoutException))
-                    cls = TimeoutException if timed_out else TransportError
+                    cls: type[TransportError] = (
+                        TimeoutException
+                        if timed_out
+                        else ConnectError
+                        if isinstance(exc, httpx.ConnectError)
+                        else TransportError
+                    )
                     raise cls(
                         scrub(
                             f"{operation}: network error after {attempt} attempt(s): {reason}",
