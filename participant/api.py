@@ -7,13 +7,19 @@ default, or the one given, e.g. the emulator's in-memory transport) with prebuil
 URL and header merging) on the hot path, so a call costs little more CPU than the
 transport itself (``benchmarks/bench_rest.py``).
 
-Each call validates its input against the service model's constraints before anything
-is sent (:class:`~participant.errors.InvalidParameterError`), authenticates with the
+Each call validates its input against the service model's constraints in one place
+before anything is sent (:class:`~participant.errors.InvalidParameterError`; a token or
+header value with CR/LF or non-ASCII characters included), authenticates with the
 ``X-Amz-Bearer`` header, fills ``ClientToken`` with a UUID when the caller gives none
-(once per logical call: retries reuse it), and retries ThrottlingException, 5xx answers
-and transport errors with exponential backoff and full jitter (:class:`RetryPolicy`;
-sleeps with ``trio.sleep`` so ``MockClock`` drives them), honouring a ``Retry-After``
-header on 429 and 503 answers.
+(once per logical call: retries reuse it), and retries ThrottlingException, 5xx answers,
+transient answers of something that is not the service (408, 429, 500, 502-504 without
+``x-amzn-ErrorType``: :class:`~participant.errors.HTTPStatusError`) and transport errors
+with exponential backoff and equal jitter (:class:`RetryPolicy`, the library's one
+backoff rule in :mod:`participant._backoff`; sleeps with ``trio.sleep`` so ``MockClock``
+drives them), honouring a ``Retry-After`` header on 429 and 503 answers. Each attempt has
+a total deadline and each response body a size cap; bodies are never decompressed.
+:meth:`ParticipantClient.iter_transcript_pages` is the one, bounded, transcript pager.
+The endpoint follows boto3's conventions (:func:`endpoint_for_region`).
 
 Tokens are never logged and never appear in exception text.
 """
