@@ -534,8 +534,15 @@ class ParticipantClient:
     Raises (from every operation):
         InvalidParameterError: the input breaks a constraint of the model; nothing sent.
         ServiceError: a subclass per service error (AccessDeniedException, ...), raised
-            at once or, for retryable ones, when attempts are exhausted.
-        TransportError: the network failed on every attempt.
+            at once or, for retryable ones, when attempts are exhausted. Only an answer
+            naming its error (``x-amzn-ErrorType`` or ``__type``) is one.
+        HTTPStatusError: something that is not the service answered (a bare 403, a
+            proxy's 407, an HTML 200...); transient ones (408, 429, 500, 502-504) after
+            the attempts.
+        ConnectError, TimeoutException: every attempt failed to connect / ran out of time.
+        ResponseTooLargeError: a body over ``max_response_bytes`` (not retried).
+        TransportError: the network failed otherwise on every attempt (the base class
+            of the four above).
         RuntimeError: the client was closed.
     """
 
