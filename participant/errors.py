@@ -25,6 +25,7 @@ __all__ = [
     "CertificateError",
     "ChatEndedError",
     "ConflictException",
+    "ConnectError",
     "HTTPStatusError",
     "InternalServerException",
     "InvalidFrameError",
@@ -382,6 +383,12 @@ class HTTPStatusError(TransportError):
             _rebuild_http_status_error,
             (self.status_code, self.operation, self.reached, self.problem),
         )
+
+
+class ConnectError(TransportError):
+    """Every attempt failed to connect: the host name did not resolve, the port refused,
+    the TLS handshake failed (e.g. ``https://`` to a plain-HTTP port). The text names the
+    host and what failed. Named as httpx's exception."""
 
 
 class TimeoutException(TransportError):
