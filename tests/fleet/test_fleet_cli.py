@@ -28,9 +28,9 @@ def cli(*argv: str, env_token: str | None = None,
 
 
 def test_submit_then_status_never_shows_the_token(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = f"sqlite://{tmp_path / 'fleet.db'}"
+    url = store_url
     monkeypatch.setenv("PARTICIPANT_TOKEN", TOKEN)
     assert cli("submit", "--store", url, "--contact-id", "contact-1") == (0, "contact-1\n", "")
     monkeypatch.delenv("PARTICIPANT_TOKEN")
@@ -53,8 +53,8 @@ def test_submit_then_status_never_shows_the_token(
         assert TOKEN not in output
 
 
-def test_status_shows_owner_expiry_position_and_lag(tmp_path: Path) -> None:
-    url = f"sqlite://{tmp_path / 'fleet.db'}"
+def test_status_shows_owner_expiry_position_and_lag(store_url: str) -> None:
+    url = store_url
 
     async def setup() -> None:
         async with open_store(url) as store:

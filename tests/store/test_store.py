@@ -28,6 +28,7 @@ from participant.store import (
 )
 
 from .conftest import FakeWallClock
+from .pgcluster import PgCluster
 
 TOKEN = "secret-participant-token-0123456789"
 
@@ -311,3 +312,26 @@ async def test_renew_many_renews_the_held_and_reports_the_lost(
     assert (by_key["k0"].acked_id, by_key["k1"].acked_id, by_key["k2"].acked_id) == (
         "m0", None, "m2")
     assert await store.renew_many([], ttl=5) == []
+
+
+async def test_postgres_reconnects_after_the_server_dropped_the_connection(
+    postgres_cluster: PgCluster,
+) -> None:
+    import psycopg
+
+    url = postgres_cluster.new_database()
+    async with open_store(url) as store:
+        await store.submit(TOKEN, key="k")
+        dbname = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+        with psycopg.connect(postgres_cluster.url(), autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM"
+                " pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()) t",
+                (dbname,),
+            ).fetchone()
+        assert killed is not None and killed[0] == 1
+        with pytest.raises(StoreError) as caught:
+            await store.chats()
+        assert TOKEN not in str(caught.value)
+        [status] = await store.chats()  # a new connection
+        assert status.key == "k"
