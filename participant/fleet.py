@@ -19,7 +19,9 @@ index), so a reply re-sent after a takeover creates no second message.
 Resumes are spread: after a claim each chat waits a random ``0..resume_jitter`` seconds, then
 takes a slot of a rate shared by every worker on the store (``resume_rate`` per second,
 default 4: each resume costs one CreateParticipantConnection, limit 6/s, and at least one
-GetTranscript, limit 8/s per instance, protocol.md §8).
+GetTranscript, limit 8/s per instance, protocol.md §8); and every GetTranscript and
+CreateParticipantConnection call of the worker's participants is paced by fleet-wide rates
+(``get_transcript_rate`` 6/s, ``create_connection_rate`` 4/s; :class:`PacedTransport`).
 """
 
 from __future__ import annotations
@@ -32,14 +34,16 @@ import os
 import random
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal
 
 import attrs
+import httpx
 import trio
 
 from participant.actor import Participant, connect
+from participant.api import ParticipantClient
 from participant.errors import AccessDeniedException, InvalidParameterError
 from participant.model import Item
 from participant.store import Lease, LeaseLost, Renewal, Store, StoreError
@@ -50,6 +54,7 @@ __all__ = [
     "FleetEvent",
     "FleetEventKind",
     "Handler",
+    "PacedTransport",
     "reply_client_token",
 ]
 
@@ -215,6 +220,57 @@ class FleetChat:
 
 ConnectFn = Callable[..., AbstractAsyncContextManager[Participant]]
 
+GET_TRANSCRIPT_PATH = "/participant/transcript"
+CREATE_CONNECTION_PATH = "/participant/connection"
+
+
+class PacedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that paces chosen Participant Service operations by a rate shared
+    through a store by every worker of a fleet (``store.take_rate``), then hands the
+    request to ``inner``. The fleet puts one under its :class:`~participant.api.
+    ParticipantClient` so that resumes after a mass failover stay under the service's
+    per-instance limits (protocol.md §8).
+
+    Args:
+        inner: the transport that sends (closed with this one; the attribute ``inner``
+            may be set later, before the first request).
+        store: where the rate lives.
+        rates: request path -> (rate name, calls per second), e.g.
+            ``{"/participant/transcript": ("GetTranscript", 6.0)}``.
+    """
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport | None,
+        store: Store,
+        rates: dict[str, tuple[str, float]],
+    ) -> None:
+        self.inner = inner
+        self._store = store
+        self._rates = dict(rates)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        paced = self._rates.get(request.url.path)
+        if paced is not None:
+            name, rate = paced
+            await trio.sleep(await self._store.take_rate(name, rate=rate))
+        if self.inner is None:
+            raise RuntimeError("PacedTransport.inner is not set")
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self.inner is not None:
+            await self.inner.aclose()
+
+
+def _default_transport(endpoint_url: str) -> httpx.AsyncBaseTransport:
+    # what ParticipantClient builds when given no transport (same limits, the proxy the
+    # environment names), so that the fleet's pacing wraps the same thing
+    from participant.api import DEFAULT_LIMITS, _environment_proxy
+
+    return httpx.AsyncHTTPTransport(http1=True, http2=False, limits=DEFAULT_LIMITS, retries=0,
+                                    proxy=_environment_proxy(endpoint_url))
+
 
 def _default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(24):06x}"
@@ -243,6 +299,12 @@ class Fleet:
             GetTranscript (8/s) limits after a mass failover.
         resume_jitter: a resume first waits a random 0..``resume_jitter`` seconds
             (default ``lease_ttl / 4``).
+        get_transcript_rate: GetTranscript calls per second for the whole fleet (default
+            6, under the service's 8/s per instance), and
+        create_connection_rate: CreateParticipantConnection calls per second (default 4,
+            under 6/s): every call of the worker's participants is paced through a rate
+            shared in the store (:class:`PacedTransport`). Not applied when
+            ``connect_kwargs`` brings its own ``client``.
         retry_after: seconds a chat whose actor or handler failed stays unclaimable
             (default ``lease_ttl``).
         claim_interval: seconds between claim attempts while below ``max_chats``
@@ -259,7 +321,8 @@ class Fleet:
 
     Raises:
         InvalidParameterError: a bad ``max_chats``, ``lease_ttl``, ``resume_rate``,
-            ``resume_jitter``, ``retry_after`` or ``claim_interval``.
+            ``resume_jitter``, ``get_transcript_rate``, ``create_connection_rate``,
+            ``retry_after`` or ``claim_interval``.
     """
 
     def __init__(
@@ -272,6 +335,8 @@ class Fleet:
         owner: str | None = None,
         resume_rate: float = 4.0,
         resume_jitter: float | None = None,
+        get_transcript_rate: float = 6.0,
+        create_connection_rate: float = 4.0,
         retry_after: float | None = None,
         claim_interval: float | None = None,
         fence_with_store: bool = True,
@@ -292,6 +357,9 @@ class Fleet:
         if not math.isfinite(jitter) or jitter < 0:
             raise InvalidParameterError("resume_jitter", "a finite number of seconds >= 0")
         self.resume_jitter = float(jitter)
+        self.get_transcript_rate = _positive("get_transcript_rate", get_transcript_rate)
+        self.create_connection_rate = _positive("create_connection_rate",
+                                                create_connection_rate)
         retry = self.lease_ttl if retry_after is None else retry_after
         if not math.isfinite(retry) or retry < 0:
             raise InvalidParameterError("retry_after", "a finite number of seconds >= 0")
@@ -313,6 +381,7 @@ class Fleet:
         self._stop = trio.Event()
         self._wake = trio.Event()  # set when a slot frees up or on stop
         self._running = False
+        self._client_now: ParticipantClient | None = None
 
     def __repr__(self) -> str:
         return f"<Fleet owner={self.owner!r} chats={len(self._held)}/{self.max_chats}>"
@@ -360,7 +429,8 @@ class Fleet:
         self._running = True
         wanted = tuple(signals)
         try:
-            async with trio.open_nursery() as outer:
+            async with self._client() as client, trio.open_nursery() as outer:
+                self._client_now = client
                 if wanted:
                     await outer.start(self._watch_signals, wanted)
                 outer.start_soon(self._renew_loop)
@@ -373,6 +443,7 @@ class Fleet:
                 outer.cancel_scope.cancel()
         finally:
             self._running = False
+            self._client_now = None
 
     async def _watch_signals(
         self, wanted: tuple[int, ...], *, task_status: trio.TaskStatus[None]
@@ -454,8 +525,35 @@ class Fleet:
         wait = await self.store.take_rate(RESUME_RATE_NAME, rate=self.resume_rate)
         await trio.sleep(wait)
 
+    @asynccontextmanager
+    async def _client(self) -> AsyncIterator[ParticipantClient | None]:
+        """One ParticipantClient for every chat of this worker, its calls paced (none when
+        ``connect_kwargs`` has a ``client``: that one is used as it is)."""
+        if "client" in self._connect_kwargs:
+            yield None
+            return
+        kwargs = self._connect_kwargs
+        transport = PacedTransport(None, self.store, {
+            GET_TRANSCRIPT_PATH: ("GetTranscript", self.get_transcript_rate),
+            CREATE_CONNECTION_PATH: ("CreateParticipantConnection",
+                                     self.create_connection_rate),
+        })
+        client = ParticipantClient(region=kwargs.get("region"),
+                                   endpoint_url=kwargs.get("endpoint_url"), transport=transport)
+        transport.inner = kwargs.get("http_transport") or _default_transport(client.endpoint_url)
+        try:
+            async with client:
+                yield client
+        finally:
+            with trio.CancelScope(shield=True):
+                await transport.aclose()
+
     def _open(self, held: _Held) -> AbstractAsyncContextManager[Participant]:
         kwargs = dict(self._connect_kwargs)
+        if self._client_now is not None:
+            for name in ("region", "endpoint_url", "http_transport"):
+                kwargs.pop(name, None)
+            kwargs["client"] = self._client_now
         if self._takes_cursor:
             kwargs["cursor"] = self.store.cursor(held.lease.key, lease=held.lease)
         return self._connect(held.lease.participant_token, **kwargs)

@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="lease lifetime without renewal (default 30; takeover after 1-2x)")
     run.add_argument("--resume-rate", type=float, default=4.0, metavar="PER_SECOND",
                      help="resumes per second for the whole fleet (default 4)")
+    run.add_argument("--get-transcript-rate", type=float, default=6.0, metavar="PER_SECOND",
+                     help="GetTranscript calls per second for the whole fleet (default 6)")
+    run.add_argument("--create-connection-rate", type=float, default=4.0,
+                     metavar="PER_SECOND", help="CreateParticipantConnection calls per "
+                     "second for the whole fleet (default 4)")
     run.add_argument("--resume-jitter", type=float, metavar="SECONDS",
                      help="a resume first waits a random 0..SECONDS (default ttl/4)")
     run.add_argument("--claim-interval", type=float, metavar="SECONDS",
@@ -238,6 +243,8 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
         fleet = Fleet(
             store, handler, max_chats=args.max_chats, lease_ttl=args.lease_ttl,
             resume_rate=args.resume_rate, resume_jitter=args.resume_jitter,
+            get_transcript_rate=args.get_transcript_rate,
+            create_connection_rate=args.create_connection_rate,
             claim_interval=args.claim_interval,
             owner=args.owner, on_event=on_event,
             connect_kwargs={"region": args.region, "endpoint_url": args.endpoint_url,

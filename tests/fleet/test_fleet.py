@@ -8,12 +8,19 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 import trio
 from store.conftest import FakeWallClock
 
 from participant.emulator import Emulator
-from participant.fleet import Fleet, FleetChat, reply_client_token
+from participant.fleet import (
+    CREATE_CONNECTION_PATH,
+    GET_TRANSCRIPT_PATH,
+    Fleet,
+    FleetChat,
+    reply_client_token,
+)
 from participant.model import Item, TextMessage
 from participant.store import LeaseLost, SQLStore
 
@@ -308,3 +315,57 @@ async def test_no_token_in_any_log_record_at_debug(
     for record in caplog.records:
         assert token not in record.getMessage()
     assert token not in repr(worker) and token not in repr(events.seen)
+
+
+class Recording(httpx.AsyncBaseTransport):
+    """Records when each request path reached the transport under the fleet's pacing."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.calls: list[tuple[float, str]] = []
+        self._changed = trio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append((trio.current_time(), request.url.path))
+        self._changed.set()
+        self._changed = trio.Event()
+        return await self.inner.handle_async_request(request)
+
+    async def wait(self, path: str, count: int) -> None:
+        while len(self.times(path)) < count:
+            await self._changed.wait()
+
+    def times(self, path: str) -> list[float]:
+        return [t for t, p in self.calls if p == path]
+
+
+async def test_service_calls_are_paced_by_rates_shared_in_the_store(
+    store: SQLStore, emulator: Emulator
+) -> None:
+    for _ in range(4):
+        chat = await new_chat(emulator)
+        await store.submit(chat.bot.participant_token, key=chat.contact_id)
+    events = Events()
+    recording = Recording(emulator.http_transport())
+    fleets = [
+        Fleet(store, EchoBot(), owner=name, max_chats=2, lease_ttl=30.0, resume_jitter=0.0,
+              resume_rate=1000.0, get_transcript_rate=5.0, create_connection_rate=5.0,
+              on_event=events,
+              connect_kwargs={"http_transport": recording, "history": True,
+                              "websocket_connector": emulator.websocket_connector(),
+                              "endpoint_url": "http://emulator.invalid"})
+        for name in ("a", "b")
+    ]
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            for fleet in fleets:
+                await start(nursery, fleet)
+            await events.wait("connected", 4)
+            await recording.wait(GET_TRANSCRIPT_PATH, 4)  # each chat's history
+            for fleet in fleets:
+                fleet.stop()
+    for path in (GET_TRANSCRIPT_PATH, CREATE_CONNECTION_PATH):
+        times = recording.times(path)
+        assert len(times) >= 4, path
+        # two workers, one rate of 5/s between them: 4 calls span at least 3 intervals
+        assert times[3] - times[0] >= 3 * 0.2 - 0.02, (path, times)
