@@ -46,7 +46,7 @@ from participant.actor import Participant, connect
 from participant.api import ParticipantClient
 from participant.errors import AccessDeniedException, InvalidParameterError
 from participant.model import Item
-from participant.store import Lease, LeaseLost, Renewal, Store, StoreError
+from participant.store import Lease, LeaseLost, Renewal, Store, StoreCursor, StoreError
 
 __all__ = [
     "Fleet",
@@ -103,10 +103,11 @@ def reply_client_token(contact_id: str | None, item_id: str, index: int) -> str:
 class _Held:
     """A chat this worker holds: its lease, local deadline and the actor's cancel scope."""
 
-    __slots__ = ("acked", "lease", "lost", "newest", "scope", "stopping")
+    __slots__ = ("acked", "cursor", "lease", "lost", "newest", "scope", "stopping")
 
     def __init__(self, lease: Lease, deadline: float) -> None:
         self.lease = lease
+        self.cursor: StoreCursor | None = None  # the fenced cursor handle given to connect
         self.scope = trio.CancelScope(deadline=deadline)
         self.lost = False
         self.stopping = False
@@ -312,6 +313,11 @@ class Fleet:
             picked up.
         fence_with_store: check the store before every send (default); ``False`` checks
             only the local lease deadline.
+        write_ahead: save the chat's cursor (fenced) before each handler call, the item
+            in it as delivered but not acknowledged (default): an item handled before a
+            crash then comes again marked ``redelivered``. ``False`` saves a store write
+            per item; the actor still saves after acknowledgements, but an item handled
+            just before a crash may then come again unmarked.
         connect: the function opening a participant (default :func:`participant.connect`);
             called as ``connect(participant_token, **connect_kwargs)`` plus ``cursor=`` (the
             store's cursor handle for the chat, fenced by its lease) when it accepts one.
@@ -340,6 +346,7 @@ class Fleet:
         retry_after: float | None = None,
         claim_interval: float | None = None,
         fence_with_store: bool = True,
+        write_ahead: bool = True,
         connect: ConnectFn = connect,
         connect_kwargs: dict[str, Any] | None = None,
         on_event: Callable[[FleetEvent], None] | None = None,
@@ -369,6 +376,7 @@ class Fleet:
             min(self.lease_ttl / 3, 2.0) if claim_interval is None else claim_interval,
         )
         self.fence_with_store = fence_with_store
+        self.write_ahead = write_ahead
         self._connect = connect
         self._connect_kwargs = dict(connect_kwargs or {})
         try:
@@ -555,7 +563,8 @@ class Fleet:
                 kwargs.pop(name, None)
             kwargs["client"] = self._client_now
         if self._takes_cursor:
-            kwargs["cursor"] = self.store.cursor(held.lease.key, lease=held.lease)
+            held.cursor = self.store.cursor(held.lease.key, lease=held.lease)
+            kwargs["cursor"] = held.cursor
         return self._connect(held.lease.participant_token, **kwargs)
 
     async def _run_chat(self, held: _Held) -> None:
@@ -591,8 +600,14 @@ class Fleet:
     async def _deliver(self, held: _Held, participant: Participant) -> None:
         assert self.handler is not None
         ack = getattr(participant, "ack", None)
+        snapshot: Callable[[], Any] | None = getattr(participant, "cursor", None)
+        write_ahead = held.cursor if self.write_ahead else None
         async for item in participant:
             held.newest = item.absolute_time or held.newest
+            if write_ahead is not None and snapshot is not None:
+                # the item is delivered, not acknowledged: on record before the handler
+                # acts on it, so after a crash it comes again marked redelivered
+                await write_ahead.save(snapshot())
             await self.handler(FleetChat(self, held, participant, item), item)
             if ack is not None:
                 await ack(item)

@@ -169,7 +169,12 @@ async def test_busy_chats_survive_seeded_kills(
                 async def killer() -> None:
                     for n in range(3):
                         await trio.sleep(rng.uniform(0.2, 0.8))
-                        victim = workers.pop(rng.randrange(len(workers)))
+                        # a seeded pick among the workers holding chats at that moment
+                        async with open_store(store_url) as store:
+                            holders = {s.owner for s in await store.chats() if s.owner}
+                        candidates = [w for w in workers if w.owner in holders] or workers
+                        victim = rng.choice(candidates)
+                        workers.remove(victim)
                         victim.kill()
                         await victim.wait()
                         await victim.aclose()
@@ -188,6 +193,9 @@ async def test_busy_chats_survive_seeded_kills(
     log = handled(log_path)
     assert {r["content"] for r in log} == sent  # 0 lost
     check_once(emulator, chats, log)
+    async with open_store(store_url) as store:
+        epochs = [s.epoch for s in await store.chats()]
+    assert max(epochs) >= 2  # the kills did take chats away from their holder
 
 
 @needs_cursor
