@@ -106,9 +106,11 @@ async def failover(ttl: float, chats: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite://{Path(tmp) / 'fleet.db'}"
             server.emulator.faults.set_rate_limits(False)  # StartChatContact is 5/s
+            customers = []
             async with open_store(url) as store:
                 for _ in range(chats):
                     chat = await server.emulator.start_chat()
+                    customers.append(chat)
                     bot = await server.emulator.add_participant(chat.contact_id,
                                                                 role="CUSTOM_BOT")
                     await store.submit(bot.participant_token, key=chat.contact_id)
@@ -119,6 +121,18 @@ async def failover(ttl: float, chats: int) -> dict[str, Any]:
                 started = trio.current_time()
                 await a.until("connected", chats)
                 startup = trio.current_time() - started
+                # one question per chat, answered: every chat has a saved cursor to resume
+                # from (the resume then fills forward from it with GetTranscript)
+                async with server.emulator.item_stream() as items:
+                    for customer in customers:
+                        await server.emulator.send_message_as(
+                            customer.contact_id, customer.participant_id, content="hours?")
+                    answered = 0
+                    async for _, item in items:
+                        if item.get("ParticipantRole") == "CUSTOM_BOT":
+                            answered += 1
+                            if answered == chats:
+                                break
                 b = await Worker.start(url, server.endpoint_url, "b", ttl, chats)
                 await trio.sleep(ttl / 2)  # a renewal or so: the kill lands mid-lease
                 killed = trio.current_time()

@@ -234,10 +234,15 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
     ):
         raise UsageError("no service: pass --region (or set AWS_REGION) or --endpoint-url")
 
+    printing = {"events": bool(args.events)}
+
     def on_event(event: FleetEvent) -> None:
-        if args.events:
-            out.write(json.dumps(attrs.asdict(event)) + "\n")
-            out.flush()
+        if printing["events"]:
+            try:
+                out.write(json.dumps(attrs.asdict(event)) + "\n")
+                out.flush()
+            except OSError:  # the reader went away (a closed pipe): keep working, quietly
+                printing["events"] = False
 
     async with open_store(_store_url(args)) as store:
         fleet = Fleet(
