@@ -528,3 +528,53 @@ def test_a_resume_redelivers_exactly_the_unacknowledged(
         assert numbers == sorted(set(numbers)), numbers
         assert fingerprint(revisions[-1]) == fingerprint(final[item_id])
         assert revisions[-1].content == final[item_id].content
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 5) | st.text("ab", max_size=3),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text("ab", max_size=2),
+                                                                inner, max_size=2),
+    max_leaves=4,
+)
+_odd_items = st.fixed_dictionaries(
+    {"Id": st.sampled_from(["x", "y"])},
+    optional={
+        "AbsoluteTime": st.sampled_from([at(1), at(2), "bad"]) | _json,
+        "Type": st.sampled_from(["MESSAGE", "ATTACHMENT", "MESSAGEMETADATA"]) | _json,
+        "ContentType": st.sampled_from(["text/plain"]) | _json,
+        "Content": st.text("ab", max_size=3) | _json,
+        "Attachments": st.lists(st.fixed_dictionaries({}, optional={
+            "AttachmentId": st.just("a") | _json,
+            "Status": st.sampled_from(["IN_PROGRESS", "APPROVED"]) | _json}), max_size=2)
+        | _json,
+        "MessageMetadata": st.fixed_dictionaries({}, optional={
+            "MessageCompleted": st.booleans() | _json,
+            "ChunkNumber": st.integers(0, 4) | _json,
+            "MessageProcessingStatus": st.sampled_from(["PROCESSING", "REJECTED"]) | _json,
+        }) | _json,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_odd_items, max_size=12), st.sampled_from(["chunks", "completed"]))
+def test_wrong_typed_frames_never_confuse_the_log(
+    frames: list[dict[str, Any]], streaming: Any
+) -> None:
+    log = new_log(streaming=streaming)
+    revisions: dict[str, list[int]] = {}
+    for wire in frames:
+        out = log.accept(parse_item(wire))
+        if out is None:
+            continue
+        assert isinstance(out.content, str | None) and isinstance(out.revision, int)
+        if streaming == "completed":
+            assert out.complete or out.message_metadata is None or (
+                out.message_metadata.message_completed is not False)
+        assert out.id is not None
+        revisions.setdefault(out.id, []).append(out.revision)
+        log.delivered(out)
+        log.acked(out)
+    for numbers in revisions.values():
+        assert numbers == list(range(1, len(numbers) + 1))
+    assert Cursor.from_json(log.snapshot().to_json()) == log.snapshot()
