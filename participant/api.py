@@ -1242,7 +1242,12 @@ def _expand(op: Operation, params: Mapping[str, Any]) -> str:
     path = op.path
     for member in op.members:
         if member.location == "uri":
-            path = path.replace("{" + member.wire + "}", quote(params[member.wire], safe="-._~"))
+            label = quote(params[member.wire], safe="-._~")
+            if label in (".", ".."):
+                # a dot segment would be removed by URL normalisation (RFC 3986 5.2.4):
+                # percent-encoded, the label reaches the service as it was given
+                label = label.replace(".", "%2E")
+            path = path.replace("{" + member.wire + "}", label)
     return path
 
 
