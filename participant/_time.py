@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import trio
-
 __all__ = ["WallClock", "format_timestamp", "parse_timestamp", "system_clock", "trio_clock"]
 
 WallClock = Callable[[], float]
@@ -34,8 +32,12 @@ def trio_clock(epoch: float = 1_700_000_000.0) -> WallClock:
     ``MockClock`` the wall time advances only as trio's virtual time does.
     """
 
+    import trio  # here, not at the top: the sans-IO core imports this module without trio
+
+    current_time = trio.current_time
+
     def clock() -> float:
-        return epoch + trio.current_time()
+        return epoch + current_time()
 
     return clock
 
