@@ -15,13 +15,16 @@ In production, feed ``serve_chat`` the agent ParticipantTokens your contact flow
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import trio
 
 from participant.actor import Participant, ParticipantConfig, connect
 from participant.api import ParticipantClient
+from participant.errors import ParticipantError
 from participant.model import TextMessage
 
 
@@ -78,6 +81,24 @@ async def _customer(endpoint_url: str, token: str, messages: int) -> int:
     return echoes
 
 
+async def admin(http: httpx.AsyncClient, path: str, body: dict[str, str] | None = None) -> Any:
+    """POST to the emulator's admin API and return the JSON answer.
+
+    The emulator rate-limits starting chats like the service's StartChatContact (5 per
+    second, bursts of 8-10: then HTTP 429): back off (0.25 s, doubling, at most 4 s) and
+    retry, up to 8 attempts. Any other error status raises ``httpx.HTTPStatusError``.
+    """
+    delay = 0.25
+    for _attempt in range(8):
+        response = await http.post(path, json=body or {})
+        if response.status_code != 429:
+            response.raise_for_status()
+            return response.json()
+        await trio.sleep(delay)
+        delay = min(4.0, delay * 2)
+    raise RuntimeError(f"POST {path}: still throttled (HTTP 429) after 8 attempts")
+
+
 async def main(endpoint_url: str | None = None, chats: int = 10, messages: int = 3) -> int:
     """Run ``chats`` chats on the emulator at ``endpoint_url`` (or an embedded one) with one
     bot process; returns the number of echoes the customers saw (``chats * messages``)."""
@@ -89,13 +110,12 @@ async def main(endpoint_url: str | None = None, chats: int = 10, messages: int =
     async with httpx.AsyncClient(base_url=endpoint_url) as http:
         started = []
         for i in range(chats):
-            chat = (await http.post("/emulator/contacts", json={"DisplayName": f"C{i}"})).json()
-            agent = (
-                await http.post(
-                    f"/emulator/contacts/{chat['ContactId']}/participants",
-                    json={"ParticipantRole": "AGENT", "DisplayName": "Bot"},
-                )
-            ).json()
+            chat = await admin(http, "/emulator/contacts", {"DisplayName": f"C{i}"})
+            agent = await admin(
+                http,
+                f"/emulator/contacts/{chat['ContactId']}/participants",
+                {"ParticipantRole": "AGENT", "DisplayName": "Bot"},
+            )
             started.append((chat, agent))
         echoes = [0] * chats
         async with ParticipantClient(endpoint_url=endpoint_url) as client:
@@ -104,12 +124,22 @@ async def main(endpoint_url: str | None = None, chats: int = 10, messages: int =
 
                 async def customer(i: int, chat: dict[str, str]) -> None:
                     echoes[i] = await _customer(endpoint_url, chat["ParticipantToken"], messages)
-                    await http.post(f"/emulator/contacts/{chat['ContactId']}/end")
+                    await admin(http, f"/emulator/contacts/{chat['ContactId']}/end")
 
                 async with trio.open_nursery() as customers:
                     for i, (chat, _) in enumerate(started):
                         customers.start_soon(customer, i, chat)
     return sum(echoes)
+
+
+def one_line(group: BaseExceptionGroup[Exception]) -> str:
+    """The first error in ``group`` (trio nests errors in exception groups) as one line."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":
@@ -118,5 +148,8 @@ if __name__ == "__main__":
     parser.add_argument("--chats", type=int, default=10)
     parser.add_argument("--messages", type=int, default=3)
     args = parser.parse_args()
-    total = trio.run(main, args.endpoint_url, args.chats, args.messages)
+    try:
+        total = trio.run(main, args.endpoint_url, args.chats, args.messages)
+    except* (OSError, ParticipantError, httpx.HTTPError, RuntimeError) as errors:
+        sys.exit(f"{parser.prog}: error: {one_line(errors)}")
     print(f"{args.chats} chats served by one process: {total} echoes")
