@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,8 +25,24 @@ import trio
 
 from participant.actor import Participant, ParticipantConfig, connect
 from participant.api import ParticipantClient
-from participant.errors import ParticipantError
+from participant.errors import ParticipantError, ThrottlingException
 from participant.model import TextMessage
+
+
+async def send(participant: Participant, text: str) -> None:
+    """SendMessage, retried while throttled: the limit (10 per second, bursts of 15) is
+    per Connect instance, so a bot answering many chats at once meets it. The REST client
+    already retried a few times; here we wait longer, with the same ClientToken (so the
+    service never stores the message twice)."""
+    client_token = str(uuid.uuid4())
+    for attempt in range(6):
+        try:
+            await participant.send_message(text, client_token=client_token)
+            return
+        except ThrottlingException:
+            if attempt == 5:
+                raise
+            await trio.sleep(0.5 * 2**attempt)
 
 
 async def serve_chat(participant: Participant) -> int:
@@ -33,7 +50,7 @@ async def serve_chat(participant: Participant) -> int:
     answered = 0
     async for item in participant:
         if isinstance(item, TextMessage) and item.participant_role == "CUSTOMER":
-            await participant.send_message(f"echo: {item.text}")
+            await send(participant, f"echo: {item.text}")
             answered += 1
     return answered
 
@@ -73,7 +90,7 @@ async def _customer(endpoint_url: str, token: str, messages: int) -> int:
     echoes = 0
     async with connect(token, endpoint_url=endpoint_url) as customer:
         for i in range(messages):
-            await customer.send_message(f"question {i + 1}")
+            await send(customer, f"question {i + 1}")
             async for item in customer:
                 if isinstance(item, TextMessage) and item.text == f"echo: question {i + 1}":
                     echoes += 1

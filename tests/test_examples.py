@@ -88,8 +88,8 @@ async def test_many_chats_bot_backs_off_when_the_admin_api_throttles(
 ) -> None:
     # Default emulator: starting chats is rate-limited (429 after a burst of about 10).
     many = example("many_chats_bot")
-    echoes = await many.main(emulator_server.endpoint_url, chats=8, messages=1)
-    assert echoes == 8  # 8 chats: 16 admin calls at once, more than the burst
+    echoes = await many.main(emulator_server.endpoint_url, chats=12, messages=1)
+    assert echoes == 12  # 12 chats: 36 admin calls, far more than the burst
 
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
