@@ -33,7 +33,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_docs_build_strict_with_every_nav_page(site: Path) -> None:
     for page in ("quickstart", "concepts", "cli", "reference", "emulator", "testing",
-                 "limits", "guest-mode", "benchmarks"):
+                 "limits", "protocol", "guest-mode", "benchmarks"):
         assert (site / page / "index.html").is_file(), page
 
 
@@ -262,3 +262,23 @@ def test_pytest_snippets_pass_as_printed(page: str, tmp_path: Path) -> None:
     proc = _page_pytest_run(page, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{count} passed" in proc.stdout, proc.stdout
+
+
+def test_no_page_points_at_a_file_the_user_does_not_have(site: Path) -> None:
+    """The docs stand alone: wire facts link to the Protocol page, never to the design
+    notes the project was built from."""
+    texts = {str(p.relative_to(ROOT)): p.read_text() for p in [
+        ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "participant").rglob("*.py"),
+        *(ROOT / "examples").glob("*.py"),
+    ]}
+    texts.update({str(p): p.read_text() for p in site.rglob("*.html")})
+    stale = re.compile(r"protocol\.md §|design\.md|/work/shared|design notes")
+    assert [name for name, text in texts.items() if stale.search(text)] == []
+    html = "".join(p.read_text() for p in site.rglob("*.html"))
+    assert "protocol.md" not in re.sub(r'href="[^"]*"', "", html)  # links are rewritten
+
+
+def test_protocol_page_cites_its_sources() -> None:
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    for source in ("service-2.json", "APIReference", "adminguide", "amazon-connect-chatjs"):
+        assert source in text
