@@ -114,7 +114,7 @@ class EchoBot:
         """Reply to one item (messages and attachments of others; the rest is ignored).
 
         Read receipts are sent by :meth:`run` in the background (they are coalesced: held
-        0.3 s, then at most one per 5 s window, protocol.md §4)."""
+        0.3 s, then at most one per 5 s window, [protocol](protocol.md#receipts-and-typing))."""
         if self._is_own(item):
             return
         await self._reply(item)

@@ -1,4 +1,4 @@
-"""An async client of the Amazon Connect Participant Service (protocol.md §1).
+"""An async client of the Amazon Connect Participant Service ([protocol](protocol.md#rest-api)).
 
 :class:`ParticipantClient` covers the 11 operations. It drives an
 ``httpx.AsyncBaseTransport`` directly (a pooled ``httpx.AsyncHTTPTransport`` by
@@ -103,7 +103,7 @@ _SEPARATORS: Final = (",", ":")
 
 
 def endpoint_for_region(region: str) -> str:
-    """``https://participant.connect.{region}.amazonaws.com`` (protocol.md §1)."""
+    """``https://participant.connect.{region}.amazonaws.com`` ([protocol](protocol.md#rest-api))."""
     return f"https://participant.connect.{region}.amazonaws.com"
 
 
@@ -486,7 +486,7 @@ class ParticipantClient:
         sort_order: str | None = None,
         start_position: StartPosition | None = None,
     ) -> GetTranscriptResponse:
-        """GetTranscript: one page of items (protocol.md §5).
+        """GetTranscript: one page of items ([protocol](protocol.md#gettranscript)).
 
         ``max_results`` 0..100 (service default 10); ``scan_direction`` FORWARD | BACKWARD;
         ``sort_order`` ASCENDING | DESCENDING; ``start_position`` with exactly one of
@@ -665,7 +665,8 @@ class ParticipantClient:
 
     async def upload_attachment(self, upload_metadata: UploadMetadata, data: bytes) -> None:
         """PUT ``data`` to ``upload_metadata.url`` with every header of
-        ``headers_to_include`` unchanged (protocol.md §6). Retried like the operations.
+        ``headers_to_include`` unchanged ([protocol](protocol.md#attachments)). Retried like the
+        operations.
 
         Raises:
             InvalidParameterError: no absolute http(s) URL, or ``data`` differs from a

@@ -1,6 +1,6 @@
 """Exceptions raised by the library.
 
-Service errors (protocol.md §1) are built from an HTTP response by
+Service errors ([protocol](protocol.md#rest-api)) are built from an HTTP response by
 :func:`error_from_response`: the error name comes from the ``x-amzn-ErrorType``
 header, else from the body's ``__type`` or ``code`` field, else from the HTTP
 status. Client-side errors cover bad input, network failures and use of a
@@ -120,7 +120,8 @@ class ValidationException(ServiceError):
 
 
 class ThrottlingException(ServiceError):
-    """HTTP 429: the request rate is over the instance's limit (protocol.md §8)."""
+    """HTTP 429: the request rate is over the instance's limit
+    ([protocol](protocol.md#rate-limits))."""
 
     status = 429
 

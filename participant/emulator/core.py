@@ -144,7 +144,7 @@ class Faults:
         self._service.end_chat(contact_id, reason="fault")
 
     def set_rate_limits(self, enabled: bool) -> None:
-        """Switch the per-instance rate limits (protocol.md §8) on or off."""
+        """Switch the per-instance rate limits ([protocol](protocol.md#rate-limits)) on or off."""
         self._service.rate_limits_enabled = enabled
 
     def reset(self) -> None:
