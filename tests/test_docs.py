@@ -3,11 +3,13 @@ their code samples run."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -282,3 +284,40 @@ def test_protocol_page_cites_its_sources() -> None:
     text = (ROOT / "docs" / "protocol.md").read_text()
     for source in ("service-2.json", "APIReference", "adminguide", "amazon-connect-chatjs"):
         assert source in text
+
+
+def _diagrams() -> Any:
+    spec = importlib.util.spec_from_file_location("docs_diagrams", ROOT / "docs" / "diagrams.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _svg_texts(path: Path) -> list[str]:
+    return [t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", path.read_text())]
+
+
+def test_state_diagram_picture_matches_the_state_table() -> None:
+    from participant.machine import MACHINE, State, edges
+
+    svg = ROOT / "docs" / "img" / "states.svg"
+    digest = _diagrams().table_digest()
+    assert f"state table {digest}" in svg.read_text(), "run: python docs/diagrams.py"
+    texts = " ".join(_svg_texts(svg))
+    for state in State:
+        assert state.value in texts
+    for _source, trigger, _dest in edges(MACHINE):
+        assert trigger in texts
+
+
+def test_diagram_script_draws_the_committed_pictures(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "diagrams.py"), str(tmp_path)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    for name in ("states.svg", "timeline.svg"):
+        drawn, committed = tmp_path / name, ROOT / "docs" / "img" / name
+        assert _svg_texts(drawn) == _svg_texts(committed), f"{name}: run python docs/diagrams.py"
+    assert "GetTranscript" in _svg_texts(tmp_path / "timeline.svg")
