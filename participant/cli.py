@@ -1,10 +1,12 @@
 """The ``participant`` command: ``demo``, ``chat``, ``transcript``, ``tail``, ``emulator``.
 
-Every subcommand has ``--help``. Errors are one line on stderr (``participant: error: ...``)
-and a non-zero exit status: 1 for service, network and demo failures, 2 for bad usage
-(e.g. no ParticipantToken), 130 after Ctrl-C. The ParticipantToken comes from
-``--participant-token`` or the ``PARTICIPANT_TOKEN`` environment variable and is never
-printed (nor is any ConnectionToken).
+Every subcommand has ``--help``; ``-v``/``-vv`` go before or after the command. Errors are
+one line on stderr (``participant <command>: error: ...``) and a non-zero exit status: 1 for
+service, network and demo failures, 2 for bad usage (no ParticipantToken, a malformed
+endpoint URL or region: found before any network call), 130 after Ctrl-C. The
+ParticipantToken comes from ``--participant-token`` or the ``PARTICIPANT_TOKEN`` environment
+variable and is never printed (nor is any ConnectionToken or the websocket URL's AuthToken,
+also not in ``-vv`` logs). ``chat`` exits 0 when the chat ends.
 """
 
 from __future__ import annotations
