@@ -290,7 +290,9 @@ class _Progress:
         if change.trigger is Trigger.BACKOFF:
             self.retries += 1
             doing = "reconnecting" if self.subscribed_once else "connecting"
-            why = f" ({self.reason})" if self.reason else ""
+            # The reason is the state change's (the first failure); later failures do not
+            # change state, so later retries do not repeat a reason that may be stale.
+            why = f" ({self.reason})" if self.reason and self.retries == 1 else ""
             self.write(f"{doing}… retry {self.retries} in {change.delay or 0:.1f} s{why}")
             return
         if change.new in (State.TOKEN, State.CONNECTED, State.RECONNECTING):
@@ -545,8 +547,8 @@ async def _chat(
                         if command == "/quit":
                             break
                         if command == "/leave":
-                            await participant.disconnect()
-                            left = True
+                            left = True  # (the chat may end, and this task be cancelled,
+                            await participant.disconnect()  # before disconnect returns)
                             break
                         if command == "/help":
                             err.write(CHAT_HELP + "\n")
@@ -572,11 +574,11 @@ async def _chat(
                     for event in list(pending.values()):
                         await event.wait()
             nursery.cancel_scope.cancel()
-        if left:
-            progress.write("left the chat")
     if participant.error is not None:
         raise participant.error
-    if ended:
+    if left:
+        progress.write("left the chat")
+    elif ended:
         progress.write("the chat has ended")
     return 0
 
