@@ -131,7 +131,8 @@ async def test_after_a_reconnect_items_are_printed_in_order(
     after_first = rows[next(i for i, r in enumerate(rows) if r.endswith("first")) + 1 :]
     assert not [r for r in after_first if "[joined]" in r or "[acknowledged]" in r], rows
     times = [ROW.match(r)[1] for r in rows]  # type: ignore[index]
-    assert times == sorted(times), rows
+    if times[0] <= times[-1]:  # (local HH:MM:SS: not across midnight)
+        assert times == sorted(times), rows
 
 
 @pytest.mark.parametrize(
