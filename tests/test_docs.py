@@ -321,3 +321,9 @@ def test_diagram_script_draws_the_committed_pictures(tmp_path: Path) -> None:
         drawn, committed = tmp_path / name, ROOT / "docs" / "img" / name
         assert _svg_texts(drawn) == _svg_texts(committed), f"{name}: run python docs/diagrams.py"
     assert "GetTranscript" in _svg_texts(tmp_path / "timeline.svg")
+
+
+def test_site_shows_the_pictures(site: Path) -> None:
+    home = (site / "index.html").read_text()
+    assert 'src="img/states.svg"' in home and 'src="img/timeline.svg"' in home
+    assert (site / "img" / "states.svg").is_file() and (site / "img" / "timeline.svg").is_file()
