@@ -28,6 +28,7 @@ from participant.actor import (
 from participant.api import ParticipantClient, RetryPolicy
 from participant.errors import (
     AccessDeniedException,
+    CertificateError,
     ChatEndedError,
     ConflictException,
     InternalServerException,
@@ -60,6 +61,7 @@ logging.getLogger("participant").addHandler(logging.NullHandler())
 
 __all__ = [
     "AccessDeniedException",
+    "CertificateError",
     "ChatEndedError",
     "ConflictException",
     "ContentType",

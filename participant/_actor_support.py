@@ -1,4 +1,4 @@
-"""Small parts of the actor: seen-Id window, state-change feed, backoff, receipts.
+"""Small parts of the actor: seen-Id window, state-change feed, receipts.
 
 Private to :mod:`participant.actor`; documented there.
 """
@@ -6,7 +6,6 @@ Private to :mod:`participant.actor`; documented there.
 from __future__ import annotations
 
 import logging
-import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Literal
@@ -170,15 +169,6 @@ class ChangeFeed:
         self._ended = True
         self._queue.clear()
         self._on_close(self)
-
-
-def backoff_delay(
-    attempt: int, *, initial: float, cap: float, multiplier: float, rng: random.Random
-) -> float:
-    """Exponential backoff with "equal jitter": ``d/2 + uniform(0, d/2)``, ``d`` =
-    ``min(cap, initial * multiplier**attempt)`` seconds."""
-    base = min(cap, initial * multiplier ** min(attempt, 64))
-    return base / 2 + rng.uniform(0, base / 2)
 
 
 @attrs.define

@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
         "emulator",
         help="serve the Participant Service emulator (see 'participant emulator --help')",
     )
+    # Likewise "fleet ..." to participant.fleet_cli.
+    sub.add_parser(
+        "fleet",
+        help="run, feed and inspect a fleet of workers (see 'participant fleet --help')",
+    )
     return parser
 
 
@@ -738,6 +743,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from participant.emulator.server import run_emulator_cli
 
         return run_emulator_cli(args_list[first + 1 :])
+    if first is not None and args_list[first] == "fleet":
+        from participant.fleet_cli import run_fleet_cli
+
+        return run_fleet_cli(args_list[first + 1 :])
     parser = build_parser()
     args = parser.parse_args(args_list)
     verbose = args.verbose + getattr(args, "verbose_after", 0)

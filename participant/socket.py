@@ -33,27 +33,31 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections import deque
+import re
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
 import attrs
 import trio
 import trio_websocket
 
-from participant.errors import TransportError
+from participant.errors import CertificateError, TransportError, certificate_failure
 from participant.model import Item, decode_chat_frame, loads
 
 __all__ = [
     "ChatSocket",
     "IdleHook",
     "ItemSink",
+    "RedactTokens",
     "SocketConfig",
     "SocketOpenError",
     "SubscribeError",
     "WebSocketConnector",
     "default_connector",
     "serve_socket",
+    "websocket_connector",
 ]
 
 log = logging.getLogger("participant.socket")
@@ -91,17 +95,84 @@ _SUBSCRIBE_FRAME: Final = json.dumps(
 )
 _HEARTBEAT_FRAME: Final = json.dumps({"topic": TOPIC_HEARTBEAT}, separators=(",", ":"))
 _HEARTBEAT_TASK: Final = "participant.socket.ChatSocket._heartbeat"
-_NOWAIT_STREAK: Final = 32
-"""Frames the reader takes in a row without a scheduler pass (then it yields once)."""
-_IDLE_PASSES: Final = 2
-"""Scheduler passes the reader waits for a frame before it calls the idle hook."""
 
 _PING_FRAME: Final = json.dumps({"topic": TOPIC_PING}, separators=(",", ":"))
+_BAD_FRAME_LOG_INTERVAL: Final = 10.0
+"""A socket logs at most one bad-frame WARNING per this many seconds."""
+
+_SECRET_QUERY: Final = re.compile(
+    r"(?i)((?:authtoken|token|x-amz-security-token|x-amz-signature|x-amz-credential)=)[^&\s'\"]+"
+)
+
+
+class RedactTokens(logging.Filter):
+    """A :class:`logging.Filter` that replaces the values of secret query parameters
+    (``AuthToken``, ``token``, ``X-Amz-Security-Token``, ``X-Amz-Signature``,
+    ``X-Amz-Credential``) in a record's message and string arguments with
+    ``<redacted>``. Installed on the ``trio-websocket`` logger when this module is
+    imported: trio-websocket's DEBUG line "Connecting to ..." prints the websocket URL,
+    whose AuthToken is a secret ([protocol](protocol.md#the-websocket))."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _SECRET_QUERY.sub(r"\1<redacted>", record.msg)
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(a, str) for a in args):
+            record.args = tuple(
+                _SECRET_QUERY.sub(r"\1<redacted>", a) if isinstance(a, str) else a for a in args
+            )
+        return True
+
+
+def _install_redaction() -> None:
+    logger = logging.getLogger("trio-websocket")
+    if not any(isinstance(f, RedactTokens) for f in logger.filters):
+        logger.addFilter(RedactTokens())
+
+
+_install_redaction()
+
+
+def websocket_connector(ssl_context: ssl.SSLContext | None = None) -> WebSocketConnector:
+    """A :data:`WebSocketConnector` over TCP (trio-websocket), TLS for ``wss`` URLs.
+
+    ``ssl_context``: how ``wss`` servers are verified (default:
+    :func:`ssl.create_default_context`, the system's trust store); e.g. a context that
+    trusts a test CA. The TLS handshake is completed before the websocket handshake, so a
+    certificate that fails verification raises at once (the socket turns it into
+    :class:`~participant.errors.CertificateError`) instead of leaving trio-websocket's
+    handshake waiting.
+    """
+
+    async def connect(nursery: trio.Nursery, url: str) -> trio_websocket.WebSocketConnection:
+        parts = urlsplit(url)
+        if parts.scheme != "wss":
+            return await trio_websocket.connect_websocket_url(nursery, url)
+        host = parts.hostname or ""
+        port = parts.port or 443
+        context = ssl_context if ssl_context is not None else ssl.create_default_context()
+        stream = await trio.open_ssl_over_tcp_stream(
+            host, port, ssl_context=context, https_compatible=True
+        )
+        try:
+            await stream.do_handshake()
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host_header = host if port == 443 else f"{host}:{port}"
+        return await trio_websocket.wrap_client_stream(nursery, stream, host_header, resource)
+
+    return connect
+
+
+_DEFAULT_CONNECT: Final = websocket_connector()
 
 
 async def default_connector(nursery: trio.Nursery, url: str) -> trio_websocket.WebSocketConnection:
-    """Open ``url`` with :func:`trio_websocket.connect_websocket_url` (TCP, TLS for wss)."""
-    return await trio_websocket.connect_websocket_url(nursery, url)
+    """Open ``url`` over TCP, TLS for wss (the system's trust store): see
+    :func:`websocket_connector`."""
+    return await _DEFAULT_CONNECT(nursery, url)
 
 
 class SocketOpenError(TransportError):
@@ -198,16 +269,15 @@ class ChatSocket:
     """One open websocket; see the module docstring. Created by :func:`serve_socket`."""
 
     __slots__ = (
+        "_bad_logged_at",
         "_closing",
         "_config",
         "_delivering",
-        "_frames",
         "_heartbeat_outstanding",
         "_nursery",
         "_on_idle",
         "_on_item",
         "_on_lost",
-        "_queue",
         "_scope",
         "_stalled",
         "_sub_event",
@@ -235,21 +305,6 @@ class ChatSocket:
         self._ws = ws
         self._on_lost = on_lost
         self._on_idle = on_idle
-        # trio-websocket's queue of received messages and trio's deque behind it (private
-        # attributes of trio-websocket 0.12 and trio 0.2x-0.3x): the reader takes frames
-        # that are already queued without a scheduler pass or an exception each (see
-        # _reader). Without them (other versions), or when a connector returned anything
-        # but a plain WebSocketConnection (a wrapper's get_message must be honoured),
-        # get_message for each frame.
-        queue = getattr(ws, "_recv_channel", None)
-        frames = getattr(getattr(queue, "_state", None), "data", None)
-        ok = (
-            type(ws) is trio_websocket.WebSocketConnection
-            and isinstance(queue, trio.MemoryReceiveChannel)
-            and isinstance(frames, deque)
-        )
-        self._queue = queue if ok else None
-        self._frames: deque[str | bytes] | None = frames if ok else None
         self._nursery = nursery
         self._scope = nursery.cancel_scope
         self._on_item = on_item
@@ -271,6 +326,7 @@ class ChatSocket:
         #: Frames received and chat items decoded (for stats).
         self.frames_received = 0
         self.bad_frames = 0
+        self._bad_logged_at = -math.inf
 
     def __repr__(self) -> str:
         state = "lost" if self.lost.is_set() else "subscribed" if self.subscribed else "open"
@@ -325,6 +381,13 @@ class ChatSocket:
                     await handshake_done.wait()
             self._scope.cancel()
             await self.done.wait()
+
+    def abort(self, reason: str) -> None:
+        """Declare the socket lost now (``reason`` becomes :attr:`lost_reason`): its tasks
+        are cancelled and ``on_lost`` is called, as for a drop. No-op once lost or
+        closing. Used when the socket can no longer be trusted (e.g. a gap fill failed
+        on it)."""
+        self._mark_lost(reason)
 
     async def _send(self, frame: str) -> None:
         try:
@@ -393,48 +456,21 @@ class ChatSocket:
     # ---- tasks -----------------------------------------------------------------------
 
     async def _reader(self) -> None:
+        # Public API only: one get_message per frame. Before a read that may wait, a
+        # pending idle hook is called (the sink deferred waking its consumer).
         ws = self._ws
         on_idle = self._on_idle
-        queue = self._queue
-        frames = self._frames
-        streak = 0
+        on_item = self._on_item
+        handle = self._handle
         try:
             while True:
-                message: str | bytes | None = None
-                if frames is not None and queue is not None and streak < _NOWAIT_STREAK:
-                    # Take the next frame without a scheduler pass when one is queued.
-                    # When none is and the idle hook is pending, give trio-websocket's
-                    # reader _IDLE_PASSES passes to queue one before calling the hook:
-                    # trio runs each batch of tasks in random order and that reader also
-                    # yields while it reads the network, so a single pass often finds
-                    # nothing in the middle of a burst (about one consumer wake-up per 4
-                    # frames with one pass, one per 16 with two).
-                    passes = 0
-                    while True:
-                        if frames:
-                            try:
-                                message = queue.receive_nowait()
-                            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                                break  # closed: get_message below raises ConnectionClosed
-                            streak += 1
-                            break
-                        if on_idle is None or not on_idle.pending:
-                            break
-                        if passes == _IDLE_PASSES:
-                            on_idle()
-                            break
-                        passes += 1
-                        streak = 0
-                        await trio.lowlevel.checkpoint()
-                if message is None:
-                    if on_idle is not None and on_idle.pending:
-                        on_idle()
-                    streak = 0
-                    message = await ws.get_message()
+                if on_idle is not None and on_idle.pending:
+                    on_idle()
+                message = await ws.get_message()
                 self.frames_received += 1
-                item = self._handle(message)
+                item = handle(message)
                 if item is not None:
-                    waiting = self._on_item(item)
+                    waiting = on_item(item)
                     if waiting is not None:
                         await self._wait_delivered(waiting)
         except trio_websocket.ConnectionClosed as exc:
@@ -490,8 +526,20 @@ class ChatSocket:
         return None
 
     def _bad(self, message: str | bytes, why: str) -> None:
+        """Count and skip a bad frame. The WARNING names the reason and the frame's size,
+        never its text (it may carry chat content), at most once per
+        ``_BAD_FRAME_LOG_INTERVAL`` seconds per socket (the rest are counted in it)."""
         self.bad_frames += 1
-        log.warning("socket %s: skipping bad frame (%s): %.200r", self.name, why, message)
+        now = trio.current_time()
+        if now >= self._bad_logged_at + _BAD_FRAME_LOG_INTERVAL:
+            self._bad_logged_at = now
+            log.warning(
+                "socket %s: skipping bad frame (%s, %d characters; %d bad so far)",
+                self.name,
+                why.split(":", 1)[0],
+                len(message),
+                self.bad_frames,
+            )
 
     async def _wait_delivered(self, waiting: Awaitable[None]) -> None:
         """Await the sink (it may wait: a slow consumer). While it waits the reader
@@ -594,6 +642,12 @@ async def serve_socket(
                 sock._mark_lost(reason)
             sock.done.set()
     if sock is None and error is not None:
+        cert = certificate_failure(error)
+        if cert is not None:
+            raise CertificateError(
+                "could not open websocket: the TLS certificate failed verification: "
+                f"{cert.verify_message or cert.reason}"
+            ) from error
         raise SocketOpenError(f"could not open websocket: {_close_text(error)}") from error
 
 

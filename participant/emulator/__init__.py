@@ -15,7 +15,7 @@ from participant.emulator.core import (
 )
 from participant.emulator.interactive import interactive_content, list_picker
 from participant.emulator.server import EmulatorServer, main, run_emulator_cli, serve
-from participant.emulator.service import ApiError
+from participant.emulator.service import ApiError, MessageProcessor, ProcessedMessage
 
 __all__ = [
     "DEFAULT_RATE_LIMITS",
@@ -25,7 +25,9 @@ __all__ = [
     "EmulatorConfig",
     "EmulatorServer",
     "Faults",
+    "MessageProcessor",
     "ParticipantHandle",
+    "ProcessedMessage",
     "StartedChat",
     "interactive_content",
     "list_picker",

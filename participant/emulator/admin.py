@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 _CONTACT = re.compile(r"^/emulator/contacts/(?P<contact>[^/]+)(?P<rest>/.*)?$")
 _PARTICIPANT = re.compile(r"^/participants/(?P<participant>[^/]+)/(?P<action>[a-z-]+)$")
+_ATTACHMENT = re.compile(r"^/emulator/attachments/(?P<attachment>[^/]+)/status$")
 _AUTH = re.compile(r"^/emulator/authentication/(?P<session>[^/]+)(?P<rest>/complete|/expire)?$")
 
 
@@ -24,6 +25,15 @@ def _str(data: dict[str, Any], name: str, default: str | None = None) -> str:
     if not isinstance(value, str) or not value:
         raise ApiError("ValidationException", f"{name} is required (a non-empty string)")
     return value
+
+
+def _opt_seconds(data: dict[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ApiError("ValidationException", f"Value '{value}' at '{name}': must be a number > 0")
+    return float(value)
 
 
 def _opt_str(data: dict[str, Any], name: str) -> str | None:
@@ -62,6 +72,12 @@ async def handle_admin(
         }
     if path.startswith("/emulator/faults/"):
         return 200, _fault(emulator, path.removeprefix("/emulator/faults/"), data)
+    attachment = _ATTACHMENT.match(path)
+    if attachment is not None:
+        item = await emulator.set_attachment_status(
+            attachment.group("attachment"), _str(data, "Status")
+        )
+        return 200, {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
     if path == "/emulator/rate-limits":
         enabled = data.get("Enabled")
         if not isinstance(enabled, bool):
@@ -116,6 +132,36 @@ async def handle_admin(
             contact_id, template, participant_id=_opt_str(data, "ParticipantId")
         )
         return 200, {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
+    if rest == "/streamed-reply":
+        chunks = data.get("Chunks")
+        if (
+            not isinstance(chunks, list)
+            or not chunks
+            or not all(isinstance(c, str) and c for c in chunks)
+        ):
+            raise ApiError("ValidationException", "Chunks must be a non-empty list of strings")
+        interval = data.get("Interval", 0.05)
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
+            raise ApiError("ValidationException", f"Value '{interval}' at 'Interval': must be >= 0")
+        try:
+            message_id = emulator.start_streamed_reply(
+                contact_id,
+                chunks,
+                interval=float(interval),
+                display_name=_str(data, "DisplayName", "BOT"),
+            )
+        except ValueError as exc:
+            raise ApiError("ValidationException", str(exc)) from None
+        return 200, {"Id": message_id}
+    if rest == "/timeouts":
+        emulator.set_chat_timeouts(
+            contact_id,
+            customer_idle=_opt_seconds(data, "CustomerIdle"),
+            customer_auto_disconnect=_opt_seconds(data, "CustomerAutoDisconnect"),
+            agent_idle=_opt_seconds(data, "AgentIdle"),
+            agent_auto_disconnect=_opt_seconds(data, "AgentAutoDisconnect"),
+        )
+        return 200, {}
     if rest == "/transfer":
         succeeded = data.get("Succeeded", True)
         if not isinstance(succeeded, bool):

@@ -52,8 +52,21 @@ class EmulatorConfig:
         attachment_extensions: accepted file name extensions (§6).
         upload_url_ttl: lifetime of an upload URL from StartAttachmentUpload.
         default_attachment_url_expiry: GetAttachment's UrlExpiryInSeconds when not given.
-        attachment_scan_delay: ``None``: attachments are APPROVED at completion; a number: the
-            ATTACHMENT item says IN_PROGRESS and a second one says APPROVED after that delay.
+        attachment_scan_delay: ``None``: no scanner, attachments are APPROVED at completion;
+            a number: the scanner is on, the ATTACHMENT item says IN_PROGRESS and the same
+            item (same Id) comes again with ``attachment_scan_verdict`` after that delay.
+        attachment_scan_verdict: the scanner's verdict, ``"APPROVED"`` or ``"REJECTED"``
+            (a REJECTED attachment cannot be downloaded: GetAttachment refuses it).
+        message_processing_delay: with a message processor (``Emulator.message_processor``),
+            how long a message stays PROCESSING before the processed item is sent.
+        customer_idle_timeout, agent_idle_timeout: a CUSTOMER / AGENT that sends no message
+            for this long is marked idle (``participant.idle``); ``None``: no such timer.
+            UpdateParticipantRoleConfig's IDLE timer, in seconds (the service takes 2..480
+            minutes).
+        customer_auto_disconnect_timeout, agent_auto_disconnect_timeout: the
+            DISCONNECT_NONCUSTOMER timer: after this long (counted from the idle event when
+            there is an idle timer, else from the last message) ``participant.autodisconnection``
+            is emitted and the agent (and custom bot) is disconnected; ``None``: no such timer.
         authentication_url_window: GetAuthenticationUrl works this long after the
             authentication.initiated event (§1: a minute).
         authentication_timeout: an authentication session neither completed nor cancelled
@@ -86,6 +99,14 @@ class EmulatorConfig:
     upload_url_ttl: float = 300.0
     default_attachment_url_expiry: int = 300
     attachment_scan_delay: float | None = None
+    attachment_scan_verdict: str = attrs.field(
+        default="APPROVED", validator=attrs.validators.in_(("APPROVED", "REJECTED"))
+    )
+    message_processing_delay: float = 0.5
+    customer_idle_timeout: float | None = None
+    customer_auto_disconnect_timeout: float | None = None
+    agent_idle_timeout: float | None = None
+    agent_auto_disconnect_timeout: float | None = None
     authentication_url_window: float = 60.0
     authentication_timeout: float | None = 180.0
     last_page_next_token: str | None = ""

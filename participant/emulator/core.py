@@ -6,7 +6,7 @@ import logging
 import math
 import urllib.parse
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ import trio
 import trio.testing
 import trio_websocket
 
-from participant.emulator._wire import WallClock, system_clock
+from participant.emulator._wire import WallClock, new_id, system_clock
 from participant.emulator.app import EmulatorApp
 from participant.emulator.config import EmulatorConfig
 from participant.emulator.interactive import interactive_content
@@ -25,6 +25,7 @@ from participant.emulator.service import (
     JSON,
     ApiError,
     ChatService,
+    MessageProcessor,
     Participant,
 )
 from participant.emulator.websocket import AdapterClosed, WebSocketAdapter, run_session
@@ -458,6 +459,144 @@ class Emulator:
             )
         self._check_member(contact_id, participant_id)
         return self.service.send_as(participant_id, content_type=CT_INTERACTIVE, content=content)
+
+    # ------------------------------------------------------------------ item kinds (§9)
+    def _check_reply(self, contact_id: str, chunks: Sequence[str], interval: float) -> list[str]:
+        if isinstance(chunks, str) or not chunks:
+            raise ValueError("chunks must be a non-empty sequence of strings")
+        if any(not isinstance(c, str) or not c for c in chunks):
+            raise ValueError("every chunk must be a non-empty string")
+        if not interval >= 0:
+            raise ValueError(f"interval must be >= 0 seconds, got {interval}")
+        limit = self.config.max_message_bytes
+        if len("".join(chunks).encode("utf-8")) > limit:
+            raise ValueError(f"the whole reply must be at most {limit} bytes of UTF-8")
+        if self.service.contact(contact_id).ended:
+            raise ApiError("AccessDeniedException", "The chat has ended")
+        return list(chunks)
+
+    async def _stream_rest(
+        self,
+        contact_id: str,
+        message_id: str,
+        chunks: list[str],
+        interval: float,
+        display_name: str,
+        absolute_time: str,
+    ) -> None:
+        service = self.service
+        for number, chunk in enumerate(chunks[1:], start=2):
+            await trio.sleep(interval)
+            if service.contact(contact_id).ended:
+                return
+            service.streamed_chunk(contact_id, message_id, number, chunk, display_name)
+        await trio.sleep(interval)
+        if not service.contact(contact_id).ended:
+            service.streamed_completion(
+                contact_id, message_id, "".join(chunks), display_name, absolute_time
+            )
+
+    async def send_streamed_reply(
+        self,
+        contact_id: str,
+        chunks: Sequence[str],
+        *,
+        interval: float = 0.05,
+        display_name: str = "BOT",
+    ) -> str:
+        """Send an AI streaming reply ([protocol](protocol.md#items-that-change-in-place)) and
+        return its message Id.
+
+        Each of ``chunks`` goes out as a SYSTEM MESSAGE under one Id with
+        ``MessageMetadata{MessageId, MessageCompleted: false, ChunkNumber: n}`` (n from 1),
+        ``interval`` seconds (trio time) apart; then, ``interval`` after the last chunk, one
+        item with ``MessageCompleted: true`` whose Content is the whole text and whose
+        AbsoluteTime is the first chunk's. Only that completed item is stored in the
+        transcript (when it is sent). If the chat ends meanwhile the reply stops (no
+        completed item). Returns when the reply is complete.
+
+        Raises ValueError (no chunks, an empty chunk, ``interval`` < 0, more than
+        ``max_message_bytes`` in all), ApiError (ResourceNotFoundException: unknown
+        contact; AccessDeniedException: the chat ended).
+        """
+        await trio.lowlevel.checkpoint()
+        pieces = self._check_reply(contact_id, chunks, interval)
+        message_id = new_id()
+        first = self.service.streamed_chunk(contact_id, message_id, 1, pieces[0], display_name)
+        await self._stream_rest(
+            contact_id, message_id, pieces, interval, display_name, first["AbsoluteTime"]
+        )
+        return message_id
+
+    def start_streamed_reply(
+        self,
+        contact_id: str,
+        chunks: Sequence[str],
+        *,
+        interval: float = 0.05,
+        display_name: str = "BOT",
+    ) -> str:
+        """Like :meth:`send_streamed_reply`, in the background: checks the arguments (same
+        errors), sends the first chunk now and returns the message Id at once."""
+        nursery = self._require_nursery()
+        pieces = self._check_reply(contact_id, chunks, interval)
+        message_id = new_id()
+        first = self.service.streamed_chunk(contact_id, message_id, 1, pieces[0], display_name)
+        nursery.start_soon(
+            self._stream_rest,
+            contact_id,
+            message_id,
+            pieces,
+            interval,
+            display_name,
+            first["AbsoluteTime"],
+        )
+        return message_id
+
+    @property
+    def message_processor(self) -> MessageProcessor | None:
+        """The message processor (in-flight redaction / Lambda message processors, §9):
+        ``(item) -> ProcessedMessage | None``, or ``None`` (default: none).
+
+        With one, SendMessage answers ``MessageMetadata.MessageProcessingStatus``
+        PROCESSING and its sender gets the item with that status at once; after
+        ``EmulatorConfig.message_processing_delay`` the processor runs and the item goes to
+        everyone under the same Id (Content rewritten if the processor says so) and is
+        stored; a REJECTED message (or FAILED, when the processor raises) goes back to its
+        sender only, with that status, and is not stored."""
+        return self.service.message_processor
+
+    @message_processor.setter
+    def message_processor(self, processor: MessageProcessor | None) -> None:
+        self.service.message_processor = processor
+
+    async def set_attachment_status(self, attachment_id: str, status: str) -> JSON:
+        """Give an attachment its scan verdict now (APPROVED or REJECTED); the ATTACHMENT
+        item comes again under its Id. Returns the stored item (wire dict).
+        Raises ApiError (ResourceNotFoundException, ValidationException)."""
+        await trio.lowlevel.checkpoint()
+        return self.service.set_attachment_status(attachment_id, status)
+
+    def set_chat_timeouts(
+        self,
+        contact_id: str,
+        *,
+        customer_idle: float | None = None,
+        customer_auto_disconnect: float | None = None,
+        agent_idle: float | None = None,
+        agent_auto_disconnect: float | None = None,
+    ) -> None:
+        """Set the contact's chat timers in seconds (as UpdateParticipantRoleConfig does;
+        ``None``: unset), replacing the ``EmulatorConfig`` defaults for this contact; the
+        timers restart. Rules: docs/emulator.md "Chat timeouts". Raises ValueError for a
+        value <= 0, ApiError(ResourceNotFoundException) for an unknown contact."""
+        self.service.set_timeouts(
+            contact_id,
+            customer_idle=customer_idle,
+            customer_auto_disconnect=customer_auto_disconnect,
+            agent_idle=agent_idle,
+            agent_auto_disconnect=agent_auto_disconnect,
+        )
 
     def add_view(self, view_token: str, view: Mapping[str, Any]) -> None:
         """Register a view for DescribeView (``view``: the wire ``View`` shape)."""

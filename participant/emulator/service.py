@@ -9,10 +9,13 @@ StartChatContact. Errors are raised as :class:`ApiError` (code, HTTP status, mes
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import math
 import posixpath
+import secrets
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -51,6 +54,9 @@ CT_AUTH_SUCCEEDED = EVENT_PREFIX + "authentication.succeeded"
 CT_AUTH_FAILED = EVENT_PREFIX + "authentication.failed"
 CT_AUTH_TIMEOUT = EVENT_PREFIX + "authentication.timeout"
 CT_AUTH_EXPIRED = EVENT_PREFIX + "authentication.expired"
+CT_IDLE = EVENT_PREFIX + "participant.idle"
+CT_RETURNED = EVENT_PREFIX + "participant.returned"
+CT_AUTODISCONNECTION = EVENT_PREFIX + "participant.autodisconnection"
 CT_INTERACTIVE = "application/vnd.amazonaws.connect.message.interactive"
 CT_INTERACTIVE_RESPONSE = "application/vnd.amazonaws.connect.message.interactive.response"
 
@@ -116,6 +122,10 @@ def _validation(field: str, value: object, constraint: str) -> ApiError:
     )
 
 
+def _processing(message_id: str, status: str) -> JSON:
+    return {"MessageId": message_id, "MessageProcessingStatus": status}
+
+
 class SocketHandle(Protocol):
     """What the service needs from an open websocket (implemented in ``websocket.py``)."""
 
@@ -141,6 +151,8 @@ class Participant:
     connected_once: bool = False
     acknowledged: bool = False
     left: bool = False
+    last_active: float = 0.0  # wall time of its last message (chat timers)
+    idle_at: float | None = None  # wall time of its participant.idle event, while idle
     attendee: WebRTCAttendee | None = attrs.field(default=None, repr=False)
     sockets: list[SocketHandle] = attrs.field(factory=list, repr=False)
 
@@ -186,6 +198,8 @@ class Attachment:
     data: bytes | None = attrs.field(default=None, repr=False)
     completed: bool = False
     status: str = "IN_PROGRESS"
+    item_id: str | None = None  # Id of its ATTACHMENT item (the same for every Status)
+    absolute_time: str | None = None  # AbsoluteTime of the first ATTACHMENT item
 
 
 @attrs.define(eq=False)
@@ -223,12 +237,36 @@ class Contact:
     related_contact_id: str | None = None
     past_contact_ids: list[str] = attrs.field(factory=list)
     entries: list[Entry] = attrs.field(factory=list, repr=False)
+    by_id: dict[str, Entry] = attrs.field(factory=dict, repr=False)
     participants: dict[str, Participant] = attrs.field(factory=dict, repr=False)
     attachments: dict[str, Attachment] = attrs.field(factory=dict, repr=False)
     auth_sessions: dict[str, AuthSession] = attrs.field(factory=dict, repr=False)
     meeting_id: str | None = None
     ended: bool = False
     attributes: dict[str, str] = attrs.field(factory=dict)
+    #: (role, "idle" | "disconnect") -> seconds (None: unset); see ChatService.set_timeouts
+    timeouts: dict[tuple[str, str], float | None] = attrs.field(factory=dict)
+    timer_scope: trio.CancelScope | None = attrs.field(default=None, repr=False)
+    timers_started: bool = False
+    processing_tail: trio.Event | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class ProcessedMessage:
+    """A message processor's answer (``Emulator.message_processor``).
+
+    ``content``: the Content recipients see (``None``: unchanged), e.g. redacted text.
+    ``rejected``: the message is REJECTED: only its sender gets it back, with
+    ``MessageMetadata.MessageProcessingStatus`` REJECTED; it is not stored.
+    """
+
+    content: str | None = None
+    rejected: bool = False
+
+
+MessageProcessor = Callable[[JSON], "ProcessedMessage | None"]
+"""``(item) -> ProcessedMessage | None`` (``None``: deliver unchanged); ``item`` is a copy of
+the wire item as sent; an exception makes the message FAILED."""
 
 
 @attrs.define
@@ -287,12 +325,14 @@ class ChatService:
         self._connection_tokens: dict[str, ConnectionCredential] = {}
         self._urls: dict[str, WebsocketUrl] = {}
         self._attachments: dict[str, Attachment] = {}
-        self._idempotency: dict[tuple[str, str, str], JSON] = {}
+        self._idempotency: dict[tuple[Any, ...], JSON] = {}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._cursors: dict[str, _TranscriptCursor] = {}
         self._seq = 0
         self.views: dict[str, JSON] = {}
         self.on_item: list[Callable[[str, JSON], None]] = []
+        self.message_processor: MessageProcessor | None = None
+        self._url_key = secrets.token_bytes(32)  # signs presigned download URLs
 
     # ------------------------------------------------------------------ helpers
     def timestamp(self, epoch: float | None = None) -> str:
@@ -357,17 +397,39 @@ class ChatService:
             item.update(extra)
         return item
 
-    def emit(self, contact: Contact, item: JSON, *, store: bool = True) -> JSON:
-        """Store ``item`` in the transcript (if ``store``) and deliver it to every socket."""
+    def emit(
+        self,
+        contact: Contact,
+        item: JSON,
+        *,
+        store: bool = True,
+        only: Participant | None = None,
+        frame_item: JSON | None = None,
+    ) -> JSON:
+        """Store ``item`` in the transcript (if ``store``) and deliver it to every socket
+        (only ``only``'s sockets when given). An item whose Id is already stored replaces
+        the stored one in place (a revision, [protocol](protocol.md#items-that-change-in-place)),
+        keeping its receipts.
+        ``frame_item``: what the sockets get instead of ``item`` (default ``item``)."""
         if store:
-            self._seq += 1
-            contact.entries.append(Entry(self._seq, item))
+            old = contact.by_id.get(item["Id"])
+            if old is not None:
+                receipts = (old.wire.get("MessageMetadata") or {}).get("Receipts")
+                if receipts and "MessageMetadata" not in item:
+                    item["MessageMetadata"] = {"MessageId": item["Id"], "Receipts": receipts}
+                old.wire = item
+            else:
+                self._seq += 1
+                entry = Entry(self._seq, item)
+                contact.entries.append(entry)
+                contact.by_id[item["Id"]] = entry
         frame = {
             "topic": "aws/chat",
             "contentType": "application/json",
-            "content": json.dumps(item),
+            "content": json.dumps(item if frame_item is None else frame_item),
         }
-        for p in contact.participants.values():
+        targets = contact.participants.values() if only is None else (only,)
+        for p in targets:
             for sock in list(p.sockets):
                 if sock.subscribed:
                     sock.deliver(frame)
@@ -504,6 +566,7 @@ class ChatService:
             contact,
             self._new_item(contact, participant, type="EVENT", content_type=CT_JOINED),
         )
+        self._wake_timers(contact)
         return participant
 
     def send_as(
@@ -524,6 +587,8 @@ class ChatService:
         item = self._new_item(
             contact, participant, type=kind, content_type=content_type, content=content
         )
+        if kind == "MESSAGE":
+            self._note_activity(contact, participant)
         store = not (content_type == CT_TYPING and not self.config.transcript_includes_typing)
         return self.emit(contact, item, store=store)
 
@@ -537,6 +602,172 @@ class ChatService:
         )
         return self.emit(contact, item)
 
+    def streamed_chunk(
+        self, contact_id: str, message_id: str, chunk_number: int, content: str, display_name: str
+    ) -> JSON:
+        """Emit one chunk of an AI streaming reply
+        ([protocol](protocol.md#items-that-change-in-place)): a SYSTEM MESSAGE under
+        ``message_id`` with ``MessageMetadata{MessageId, MessageCompleted: false,
+        ChunkNumber}``; not stored. Raises ApiError(AccessDeniedException) once ended."""
+        contact = self.contact(contact_id)
+        if contact.ended:
+            raise ApiError("AccessDeniedException", "The chat has ended")
+        item = self._new_item(
+            contact, None, type="MESSAGE", content_type="text/plain", content=content
+        )
+        item["Id"] = message_id
+        item["DisplayName"] = display_name
+        item["MessageMetadata"] = {
+            "MessageId": message_id,
+            "MessageCompleted": False,
+            "ChunkNumber": chunk_number,
+        }
+        return self.emit(contact, item, store=False)
+
+    def streamed_completion(
+        self,
+        contact_id: str,
+        message_id: str,
+        content: str,
+        display_name: str,
+        absolute_time: str,
+    ) -> JSON:
+        """Emit the completed item of a streaming reply (``MessageCompleted: true``, the
+        whole text, the first chunk's AbsoluteTime) and store it (without the streaming
+        fields, which the REST Item shape does not have). Returns the stored item."""
+        contact = self.contact(contact_id)
+        if contact.ended:
+            raise ApiError("AccessDeniedException", "The chat has ended")
+        item = self._new_item(
+            contact, None, type="MESSAGE", content_type="text/plain", content=content
+        )
+        item.update(Id=message_id, DisplayName=display_name, AbsoluteTime=absolute_time)
+        frame = {
+            **item,
+            "MessageMetadata": {"MessageId": message_id, "MessageCompleted": True},
+        }
+        return self.emit(contact, item, frame_item=frame)
+
+    # ------------------------------------------------------------------ chat timers
+    def set_timeouts(
+        self,
+        contact_id: str,
+        *,
+        customer_idle: float | None = None,
+        customer_auto_disconnect: float | None = None,
+        agent_idle: float | None = None,
+        agent_auto_disconnect: float | None = None,
+    ) -> None:
+        """The contact's chat timers in seconds (UpdateParticipantRoleConfig; ``None``:
+        unset), replacing ``EmulatorConfig``'s for this contact. Raises ValueError for a
+        value <= 0."""
+        contact = self.contact(contact_id)
+        values = {
+            ("CUSTOMER", "idle"): customer_idle,
+            ("CUSTOMER", "disconnect"): customer_auto_disconnect,
+            ("AGENT", "idle"): agent_idle,
+            ("AGENT", "disconnect"): agent_auto_disconnect,
+        }
+        for (role, kind), value in values.items():
+            if value is not None and not value > 0:
+                raise ValueError(f"{role.lower()} {kind} timeout must be > 0 seconds, got {value}")
+        contact.timeouts = values
+        contact.timers_started = False
+        self._wake_timers(contact)
+
+    def _default_timeouts(self) -> dict[tuple[str, str], float | None]:
+        c = self.config
+        return {
+            ("CUSTOMER", "idle"): c.customer_idle_timeout,
+            ("CUSTOMER", "disconnect"): c.customer_auto_disconnect_timeout,
+            ("AGENT", "idle"): c.agent_idle_timeout,
+            ("AGENT", "disconnect"): c.agent_auto_disconnect_timeout,
+        }
+
+    def _note_activity(self, contact: Contact, participant: Participant) -> None:
+        """A participant sent a message: its timers restart; an idle one has returned."""
+        participant.last_active = self.now()
+        if participant.idle_at is not None:
+            participant.idle_at = None
+            self.emit(
+                contact,
+                self._new_item(contact, participant, type="EVENT", content_type=CT_RETURNED),
+            )
+        self._wake_timers(contact)
+
+    def _timers_run(self, contact: Contact) -> bool:
+        """Timers run while a CUSTOMER and an AGENT or CUSTOM_BOT are in the chat."""
+        roles = {p.role for p in contact.participants.values() if not p.left}
+        return "CUSTOMER" in roles and bool(roles & {"AGENT", "CUSTOM_BOT"})
+
+    def _timer_due(self, contact: Contact, p: Participant) -> float | None:
+        idle = contact.timeouts.get((p.role, "idle"))
+        disconnect = contact.timeouts.get((p.role, "disconnect"))
+        if p.idle_at is not None:
+            return None if disconnect is None else p.idle_at + disconnect
+        if idle is not None:
+            return p.last_active + idle
+        return None if disconnect is None else p.last_active + disconnect
+
+    def _wake_timers(self, contact: Contact) -> None:
+        if contact.timer_scope is not None:
+            contact.timer_scope.cancel()
+        elif self.nursery is not None and not contact.ended:
+            if not contact.timeouts:
+                contact.timeouts = self._default_timeouts()
+            if any(v is not None for v in contact.timeouts.values()):
+                contact.timer_scope = trio.CancelScope()
+                self.nursery.start_soon(self._run_timers, contact)
+
+    async def _run_timers(self, contact: Contact) -> None:
+        """The chat timers of one contact (Administrator Guide, "Set up chat timeouts"):
+        started when the pair forms, each participant's restarted by its messages."""
+        while not contact.ended:
+            timed = [
+                p
+                for p in contact.participants.values()
+                if not p.left and p.role in ("CUSTOMER", "AGENT")
+            ]
+            running = self._timers_run(contact)
+            if running and not contact.timers_started:
+                contact.timers_started = True
+                for p in timed:
+                    p.last_active, p.idle_at = self.now(), None
+            elif not running:
+                contact.timers_started = False
+            dues = [d for p in timed if (d := self._timer_due(contact, p)) is not None]
+            scope = trio.CancelScope()
+            if running and dues:
+                scope.deadline = self.trio_deadline(min(dues))
+            contact.timer_scope = scope
+            with scope:
+                await trio.sleep_forever()
+            if not running:
+                continue
+            now = self.now()
+            for p in timed:
+                due = self._timer_due(contact, p)
+                if due is not None and due <= now + 1e-3 and not p.left and not contact.ended:
+                    self._fire_timer(contact, p, now)
+        contact.timer_scope = None
+
+    def _fire_timer(self, contact: Contact, p: Participant, now: float) -> None:
+        if p.idle_at is None and contact.timeouts.get((p.role, "idle")) is not None:
+            p.idle_at = now
+            self.emit(contact, self._new_item(contact, p, type="EVENT", content_type=CT_IDLE))
+            return
+        self.emit(
+            contact, self._new_item(contact, p, type="EVENT", content_type=CT_AUTODISCONNECTION)
+        )
+        p.idle_at = None
+        p.last_active = now
+        if p.role == "AGENT":
+            self.disconnect(p.participant_id)
+        else:
+            for other in list(contact.participants.values()):
+                if other.role in ("AGENT", "CUSTOM_BOT") and not other.left:
+                    self.disconnect(other.participant_id)
+
     def disconnect(self, participant_id: str) -> None:
         """The participant leaves: PARTICIPANT_LEFT, tokens stop working, its sockets close.
 
@@ -548,9 +779,12 @@ class ChatService:
             return
         self.emit(contact, self._new_item(contact, participant, type="EVENT", content_type=CT_LEFT))
         participant.left = True
-        self._close_sockets(participant, reason="Participant disconnected")
         if participant.role == "CUSTOMER":
+            # chat.ended still reaches the customer's own sockets, then every socket closes
             self.end_chat(contact.contact_id, reason="customer left")
+        else:
+            self._close_sockets(participant, reason="Participant disconnected")
+            self._wake_timers(contact)
 
     def end_chat(self, contact_id: str, *, reason: str = "ended") -> None:
         """Emit CHAT_ENDED, then every token of the contact stops working; sockets close."""
@@ -559,6 +793,8 @@ class ChatService:
             return
         self.emit(contact, self._new_item(contact, None, type="EVENT", content_type=CT_CHAT_ENDED))
         contact.ended = True
+        if contact.timer_scope is not None:
+            contact.timer_scope.cancel()
         for p in contact.participants.values():
             self._close_sockets(p, reason="Chat ended")
         log.info("contact %s ended (%s)", contact_id, reason)
@@ -806,8 +1042,17 @@ class ChatService:
         bucket.tokens -= 1.0
 
     def _idempotent(
-        self, participant: Participant, operation: str, client_token: Any, make: Callable[[], JSON]
+        self,
+        participant: Participant,
+        operation: str,
+        client_token: Any,
+        make: Callable[[], JSON],
+        body: Mapping[str, Any] | None = None,
     ) -> JSON:
+        """Run ``make`` once per (participant, operation, ClientToken, rest of the body).
+
+        The key holds the request's other fields too: chatjs sends every read receipt with
+        the literal ClientToken ``INCOMING_READ_RECEIPT``, and the service delivers each."""
         if client_token is not None and not isinstance(client_token, str):
             raise _validation("clientToken", client_token, "Member must be a string")
         if isinstance(client_token, str) and len(client_token) > 500:
@@ -816,7 +1061,9 @@ class ChatService:
             )
         if not client_token:
             return make()
-        key = (participant.participant_id, operation, client_token)
+        rest = {k: v for k, v in (body or {}).items() if k != "ClientToken"}
+        fingerprint = json.dumps(rest, sort_keys=True, separators=(",", ":"))
+        key = (participant.participant_id, operation, client_token + "\x00" + fingerprint)
         if key in self._idempotency:
             return json.loads(json.dumps(self._idempotency[key]))  # type: ignore[no-any-return]
         answer = make()
@@ -948,10 +1195,64 @@ class ChatService:
                 content_type=str(content_type),
                 content=str(body["Content"]),
             )
-            self.emit(contact, item)
-            return {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
+            self._note_activity(contact, participant)
+            processor = self.message_processor
+            if processor is None:
+                self.emit(contact, item)
+                return {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
+            pending = {**item, "MessageMetadata": _processing(item["Id"], "PROCESSING")}
+            self.emit(contact, pending, store=False, only=participant)
 
-        return self._idempotent(participant, "SendMessage", body.get("ClientToken"), make)
+            if self.nursery is None:
+                self._finish_processing(contact, participant, item, processor)
+            else:
+                previous, done = contact.processing_tail, trio.Event()
+                contact.processing_tail = done
+                deadline = self.trio_deadline(self.now() + self.config.message_processing_delay)
+
+                async def finish() -> None:
+                    await trio.sleep_until(deadline)
+                    if previous is not None:
+                        await previous.wait()  # processed in the order sent
+                    try:
+                        self._finish_processing(contact, participant, item, processor)
+                    finally:
+                        done.set()
+
+                self.nursery.start_soon(finish)
+            return {
+                "Id": item["Id"],
+                "AbsoluteTime": item["AbsoluteTime"],
+                "MessageMetadata": {"MessageProcessingStatus": "PROCESSING"},
+            }
+
+        return self._idempotent(participant, "SendMessage", body.get("ClientToken"), make, body)
+
+    def _finish_processing(
+        self, contact: Contact, sender: Participant, item: JSON, processor: MessageProcessor
+    ) -> None:
+        """Run the processor on a PROCESSING message and send the result under its Id:
+        the (maybe rewritten) item to everyone, or REJECTED / FAILED to the sender only."""
+        if contact.ended:
+            return
+        final = dict(item)
+        status: str | None = None
+        try:
+            verdict = processor(json.loads(json.dumps(item)))
+        except Exception:
+            log.exception("message processor failed (contact %s)", contact.contact_id)
+            status = "FAILED"
+        else:
+            if verdict is not None:
+                if verdict.content is not None:
+                    final["Content"] = verdict.content
+                if verdict.rejected:
+                    status = "REJECTED"
+        if status is None:
+            self.emit(contact, final)
+        else:
+            final["MessageMetadata"] = _processing(item["Id"], status)
+            self.emit(contact, final, store=False, only=sender)
 
     def _op_SendEvent(
         self, contact: Contact, participant: Participant, body: Mapping[str, Any], base_url: str
@@ -986,7 +1287,7 @@ class ChatService:
                 self.emit(contact, item, store=self.config.transcript_includes_typing)
             return {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
 
-        return self._idempotent(participant, "SendEvent", body.get("ClientToken"), make)
+        return self._idempotent(participant, "SendEvent", body.get("ClientToken"), make, body)
 
     def _receipt(
         self, contact: Contact, participant: Participant, content_type: str, content: str
@@ -1043,7 +1344,9 @@ class ChatService:
             self.disconnect(participant.participant_id)
             return {}
 
-        return self._idempotent(participant, "DisconnectParticipant", body.get("ClientToken"), make)
+        return self._idempotent(
+            participant, "DisconnectParticipant", body.get("ClientToken"), make, body
+        )
 
     # ------------------------------------------------------------------ transcript
     def _op_GetTranscript(
@@ -1094,6 +1397,12 @@ class ChatService:
                 participant=participant,
             )
         start = body.get("StartPosition")
+        if isinstance(start, Mapping) and all(
+            start.get(k) is None for k in ("Id", "AbsoluteTime", "MostRecent")
+        ):
+            # chatjs's default getTranscript() sends StartPosition {} (its SDK client keeps
+            # the structure without members); the service takes that as no StartPosition.
+            start = None
         if scan is None:
             scan = "FORWARD" if start is not None else "BACKWARD"
         if start is None:
@@ -1300,7 +1609,7 @@ class ChatService:
                 },
             }
 
-        return self._idempotent(participant, "StartAttachmentUpload", client_token, make)
+        return self._idempotent(participant, "StartAttachmentUpload", client_token, make, body)
 
     def upload(
         self, attachment_id: str, signature: str | None, headers: Mapping[str, str], data: bytes
@@ -1345,24 +1654,33 @@ class ChatService:
             if attachment.data is None:
                 raise ApiError("ConflictException", "The attachment was not uploaded")
             attachment.completed = True
+            self._note_activity(contact, participant)
             scan = self.config.attachment_scan_delay
             attachment.status = "APPROVED" if scan is None else "IN_PROGRESS"
             self._emit_attachment(contact, participant, attachment)
             if scan is not None:
+                verdict = self.config.attachment_scan_verdict
 
-                def approve() -> None:
-                    attachment.status = "APPROVED"
+                def decide() -> None:
+                    if attachment.status != "IN_PROGRESS":
+                        return
+                    attachment.status = verdict
                     if not contact.ended:
                         self._emit_attachment(contact, participant, attachment)
 
-                self._spawn_at(self.now() + scan, approve)
+                if self.nursery is None:
+                    decide()
+                else:
+                    self._spawn_at(self.now() + scan, decide)
             return {}
 
-        return self._idempotent(participant, "CompleteAttachmentUpload", client_token, make)
+        return self._idempotent(participant, "CompleteAttachmentUpload", client_token, make, body)
 
     def _emit_attachment(
         self, contact: Contact, participant: Participant, attachment: Attachment
     ) -> None:
+        """Emit the attachment's ATTACHMENT item with its current Status: the first time a
+        new item, then the same Id again (same AbsoluteTime) replacing the stored one."""
         item = self._new_item(
             contact,
             participant,
@@ -1379,7 +1697,32 @@ class ChatService:
                 ]
             },
         )
+        if attachment.item_id is None:
+            attachment.item_id = item["Id"]
+            attachment.absolute_time = item["AbsoluteTime"]
+        else:
+            item["Id"] = attachment.item_id
+            item["AbsoluteTime"] = attachment.absolute_time
         self.emit(contact, item)
+
+    def set_attachment_status(self, attachment_id: str, status: str) -> JSON:
+        """Give a completed attachment a scan verdict now (APPROVED or REJECTED): emits the
+        ATTACHMENT item again under its Id. Raises ApiError ResourceNotFoundException
+        (unknown or not completed), ValidationException (bad status), AccessDenied (ended)."""
+        if status not in ("APPROVED", "REJECTED"):
+            raise ApiError(
+                "ValidationException", f"Status must be APPROVED or REJECTED, got {status!r}"
+            )
+        attachment = self._attachments.get(attachment_id)
+        if attachment is None or not attachment.completed:
+            raise ApiError("ResourceNotFoundException", "Attachment not found")
+        contact = self.contact(attachment.contact_id)
+        if contact.ended:
+            raise ApiError("AccessDeniedException", "The chat has ended")
+        attachment.status = status
+        self._emit_attachment(contact, self.participant(attachment.participant_id), attachment)
+        entry = contact.by_id[str(attachment.item_id)]
+        return json.loads(json.dumps(entry.wire))  # type: ignore[no-any-return]
 
     def _op_GetAttachment(
         self, contact: Contact, participant: Participant, body: Mapping[str, Any], base_url: str
@@ -1408,6 +1751,7 @@ class ChatService:
         query = {"X-Amz-Expires": str(expiry_s), "Expires": repr(expires)}
         if disposition is not None:
             query["response-content-disposition"] = disposition.lower()
+        query["X-Amz-Signature"] = self._sign_download(attachment.attachment_id, query)
         url = (
             f"{base_url.rstrip('/')}/emulator-storage/{attachment.attachment_id}?"
             + urllib.parse.urlencode(query)
@@ -1418,17 +1762,52 @@ class ChatService:
             "AttachmentSizeInBytes": attachment.size,
         }
 
-    def download(self, attachment_id: str, expires: str | None) -> tuple[Attachment, bytes]:
-        """The presigned GET. Raises ApiError 403 when expired or unknown."""
-        attachment = self._attachments.get(attachment_id)
-        if attachment is None or attachment.data is None or not attachment.completed:
-            raise ApiError("AccessDenied", "Access Denied", 403)
+    def _sign_download(self, attachment_id: str, query: Mapping[str, str]) -> str:
+        """HMAC-SHA256 (this emulator's key) over the method, the storage path and every
+        signed query parameter (expiry, content disposition), as presigned URLs are."""
+        canonical = "\n".join(
+            [
+                "GET",
+                f"/emulator-storage/{attachment_id}",
+                *(f"{k}={query[k]}" for k in sorted(query) if k != "X-Amz-Signature"),
+            ]
+        )
+        return hmac.new(self._url_key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def download(
+        self, attachment_id: str, query: Mapping[str, list[str]]
+    ) -> tuple[Attachment, bytes]:
+        """The presigned GET of a GetAttachment URL. ``query``: its parsed query string.
+
+        Raises ApiError 403: SignatureDoesNotMatch (an edited, unsigned or foreign URL: the
+        signature covers the path, ``Expires``, ``X-Amz-Expires`` and
+        ``response-content-disposition``), AccessDenied (expired, or the attachment is
+        unknown or not APPROVED)."""
+        if any(len(values) != 1 for values in query.values()):
+            raise ApiError("SignatureDoesNotMatch", "A query parameter is repeated", 403)
+        flat = {k: v[0] for k, v in query.items()}
+        given = flat.get("X-Amz-Signature", "")
+        expected = self._sign_download(attachment_id, flat)
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("ascii")):
+            raise ApiError(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided",
+                403,
+            )
         try:
-            deadline = float(expires or "")
+            deadline = float(flat.get("Expires") or "")
         except ValueError:
             raise ApiError("AccessDenied", "Access Denied", 403) from None
         if self.now() > deadline:
             raise ApiError("AccessDenied", "Request has expired", 403)
+        attachment = self._attachments.get(attachment_id)
+        if (
+            attachment is None
+            or attachment.data is None
+            or not attachment.completed
+            or attachment.status != "APPROVED"
+        ):
+            raise ApiError("AccessDenied", "Access Denied", 403)
         return attachment, attachment.data
 
     # ------------------------------------------------------------------ views and authentication
