@@ -1406,8 +1406,7 @@ class Participant:
     async def send_receipt(self, message_id: str, kind: ReceiptKind = "read") -> bool:
         """Send a ``delivered`` or ``read`` receipt for ``message_id``, coalesced
         ([protocol](protocol.md#receipts-and-typing)): held 0.3 s so a read replaces a delivered,
-        then only the latest
-        receipt of each kind per 5 s window, never the same receipt twice.
+        then only the latest receipt of each kind per 5 s window, never the same receipt twice.
 
         Returns True when this receipt was sent, False when it was coalesced away or
         already sent. Raises the SendEvent error (e.g. ConflictException with more than
