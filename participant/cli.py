@@ -310,7 +310,9 @@ class _Progress:
             if self.subscribed_once and not self.every_state:
                 self.write(f"connection lost ({change.reason})")
         if change.new is State.SUBSCRIBED:
-            if self.subscribed_once and self.retries and not self.every_state:
+            if not self.subscribed_once and not self.every_state:
+                self.write("connected: each item is printed as it arrives (Ctrl-C stops)")
+            elif self.subscribed_once and self.retries and not self.every_state:
                 self.write("reconnected")
             self.subscribed_once = True
             self.retries = 0

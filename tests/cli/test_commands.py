@@ -244,7 +244,7 @@ async def test_debug_log_never_shows_a_token(
     )
     try:
         await term.expect("Connecting to ws://")  # trio-websocket's DEBUG line with the URL
-        await term.expect("subscribed")
+        await term.expect("· connected: each item is printed as it arrives")
         agent = await emu.add_participant(contact_id, display_name="Bob")
         await emu.send_message_as(contact_id, agent.participant_id, content="hello")
         await term.expect('"Content":"hello"')
