@@ -188,7 +188,8 @@ SendReceipt = Callable[[ReceiptKind, str], Awaitable[None]]
 
 
 class ReceiptCoalescer:
-    """Delivered/read receipts coalesced the way AWS's JS client does (protocol.md §4).
+    """Delivered/read receipts coalesced the way AWS's JS client does
+    ([protocol](protocol.md#receipts-and-typing)).
 
     A receipt is held ``hold`` seconds so a read can replace a delivered of the same
     message; then, per kind, only the latest receipt is sent, at most one batch per

@@ -1,7 +1,7 @@
 """Wall clocks and the service's ISO-8601 timestamps.
 
 The Participant Service writes timestamps as ISO-8601 UTC with milliseconds,
-``2019-11-08T02:41:28.172Z`` (protocol.md §1). Times inside the library are epoch
+``2019-11-08T02:41:28.172Z`` ([protocol](protocol.md#rest-api)). Times inside the library are epoch
 seconds (``float``); a :data:`WallClock` returns the current one.
 
 Under ``trio.testing.MockClock`` both the emulator and the client use

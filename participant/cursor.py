@@ -57,7 +57,8 @@ class CursorItem:
 
 @attrs.frozen(kw_only=True)
 class CursorStream:
-    """A streaming reply in progress (protocol.md §9): its Id, the AbsoluteTime of its first
+    """A streaming reply in progress ([protocol](protocol.md#items-that-change-in-place)): its Id,
+    the AbsoluteTime of its first
     chunk, the revision last delivered, the last ChunkNumber stitched and the stitched text
     of chunks 1..``chunk_number``."""
 

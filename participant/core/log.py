@@ -5,7 +5,7 @@ from a gap fill (GetTranscript), goes through :meth:`ItemLog.accept`, which retu
 item to deliver (the first delivery of its Id, or a new **revision** of it) or ``None``
 (a duplicate, a stale or held-back frame). The rules are those of docs/concepts.md,
 "Revisions: items that change in place", and of AWS's JS client (chatjs 5.x
-``PartialMessageUtil``, protocol.md §9):
+``PartialMessageUtil``, [protocol](protocol.md#items-that-change-in-place)):
 
 - an item whose Id is new is delivered with ``revision=1``;
 - **streaming replies** (``MessageMetadata.MessageCompleted`` is ``false``, ``ChunkNumber``

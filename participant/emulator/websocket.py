@@ -1,4 +1,5 @@
-"""The service's side of the websocket protocol (protocol.md §3), once, over a small adapter.
+"""The service's side of the websocket protocol ([protocol](protocol.md#the-websocket)), once, over
+a small adapter.
 
 Both the ASGI websocket (loopback server) and the in-memory trio-websocket server side
 implement :class:`WebSocketAdapter`; :func:`run_session` does the rest: subscribe reply,
@@ -21,7 +22,8 @@ from participant.emulator.service import JSON, ChatService, Participant, Websock
 log = logging.getLogger("participant.emulator.websocket")
 
 HEARTBEAT_FRAME: Final = '{"topic":"aws/heartbeat"}'
-"""The heartbeat as clients send it (protocol.md §3): answered without a JSON round."""
+"""The heartbeat as clients send it ([protocol](protocol.md#the-websocket)): answered without a JSON
+round."""
 HEARTBEAT_REPLY: Final = json.dumps({"topic": "aws/heartbeat"})
 """The echo, encoded once (the same text as before the fast path)."""
 
@@ -74,7 +76,8 @@ class ServerSocket:
         """Queue a frame (a JSON object, or encoded text) for this socket (never blocks).
 
         A socket told to close takes no new frame: what was queued before goes out with a
-        clean close, an item emitted later is only in the transcript (protocol.md §3)."""
+        clean close, an item emitted later is only in the transcript
+        ([protocol](protocol.md#the-websocket))."""
         if self._dropped is not None:
             return
         try:
