@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Literal
 
 import attrs
@@ -15,6 +16,8 @@ import trio
 
 from participant._time import format_timestamp, parse_timestamp
 from participant.machine import StateChange
+
+_fromisoformat = datetime.fromisoformat
 
 log = logging.getLogger("participant.actor")
 
@@ -24,9 +27,10 @@ ReceiptKind = Literal["delivered", "read"]
 def canonical_time(absolute_time: object) -> str | None:
     """An AbsoluteTime in the service's fixed-width form ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
 
-    Strings of that form (what the service sends) are returned unchanged, without
-    parsing; others are parsed and re-formatted; unparsable ones (and values that are
-    not strings: the model keeps any JSON scalar a frame carries) give ``None``.
+    Strings of that form (what the service sends) are returned unchanged, only checked
+    to be a time (``datetime.fromisoformat``: a month 13 gives ``None``); others are
+    parsed and re-formatted; unparsable ones (and values that are not strings: the model
+    keeps any JSON scalar a frame carries) give ``None``.
     Canonical strings order like the times they denote, so they compare as strings.
     """
     if type(absolute_time) is not str:
@@ -37,6 +41,10 @@ def canonical_time(absolute_time: object) -> str | None:
         and absolute_time[19] == "."
         and absolute_time[10] == "T"
     ):
+        try:  # the shape alone lets "2026-13-45T99:99:99.999Z" through (C, ~40 ns)
+            _fromisoformat(absolute_time)
+        except ValueError:
+            return None
         return absolute_time
     try:
         return format_timestamp(parse_timestamp(absolute_time))
