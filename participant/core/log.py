@@ -51,6 +51,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from datetime import datetime
 from typing import Final, Literal
 
 import attrs
@@ -68,14 +69,16 @@ MAX_HELD_CHUNKS: Final = 256
 completed item still completes the reply)."""
 
 _PRUNE_EVERY: Final = 64
+_fromisoformat = datetime.fromisoformat
 
 
 def canonical_time(absolute_time: object) -> str | None:
     """An AbsoluteTime in the service's fixed-width form ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
 
-    Strings of that form (what the service sends) are returned unchanged, without
-    parsing; others are parsed and re-formatted; unparsable ones and non-strings give
-    ``None``. Canonical strings order like the times they denote.
+    Strings of that form (what the service sends) are returned unchanged, only checked
+    to be a time (``datetime.fromisoformat``: a month 13 gives ``None``); others are
+    parsed and re-formatted; unparsable ones and non-strings give ``None``. Canonical
+    strings order like the times they denote.
     """
     if type(absolute_time) is not str:
         return None
@@ -85,6 +88,10 @@ def canonical_time(absolute_time: object) -> str | None:
         and absolute_time[19] == "."
         and absolute_time[10] == "T"
     ):
+        try:  # the shape alone lets "2026-13-45T99:99:99.999Z" through (C, ~40 ns)
+            _fromisoformat(absolute_time)
+        except ValueError:
+            return None
         return absolute_time
     try:
         return format_timestamp(parse_timestamp(absolute_time))
