@@ -93,7 +93,23 @@ from participant._actor_support import (
 from participant._backoff import backoff_delay
 from participant._time import WallClock, format_timestamp, parse_timestamp, system_clock
 from participant.api import ParticipantClient
-from participant.core.plan import FillPlan, Pager, fill_plan, renewal_plan
+from participant.core.machine import (
+    Abort,
+    Action,
+    Attempt,
+    Close,
+    Core,
+    DeliverChatEnded,
+    Fill,
+    FirstSubscription,
+    Interrupt,
+    OpenGate,
+    Sleep,
+    Stop,
+    Subscribe,
+)
+from participant.core.machine import Event as CoreEvent
+from participant.core.plan import FillPlan, Pager, RenewalPlan, fill_plan, renewal_plan
 from participant.errors import (
     AccessDeniedException,
     ChatEndedError,
@@ -102,7 +118,7 @@ from participant.errors import (
     ServiceError,
     TransportError,
 )
-from participant.machine import State, StateChange, StateModel, Trigger
+from participant.machine import State, StateChange, Trigger
 from participant.model import (
     ChatEnded,
     ChatItemType,
@@ -149,6 +165,7 @@ _IDENTITY_MEMORY: Final = 64
 """Sent Ids / echoed items remembered while the own ParticipantId is unknown."""
 
 _RNG: Final = random.Random()
+_DISCONNECTED: Final = State.DISCONNECTED.value
 
 # Task names given to trio (else it formats one string per task spawned).
 _CONNECTION_TASK: Final = "participant.actor.Participant._run_connection"
@@ -343,7 +360,9 @@ class _Gate:
     the fill's; beyond that they are dropped (``overflowed``) and a further fill
     recovers them. The reader never waits on a gate."""
 
-    __slots__ = ("held", "is_open", "overflowed")
+    __slots__ = ("held", "is_open", "overflowed", "sock")
+
+    sock: ChatSocket  # set once the socket is open
 
     def __init__(self) -> None:
         self.is_open = False
@@ -352,6 +371,12 @@ class _Gate:
 
     def __repr__(self) -> str:
         return f"<_Gate {'open' if self.is_open else 'closed'} held={len(self.held)}>"
+
+
+def _gate(handle: object) -> _Gate:
+    """The core's opaque socket handle is the socket's gate."""
+    assert isinstance(handle, _Gate)
+    return handle
 
 
 class _Credentials:
@@ -398,19 +423,20 @@ class Participant:
     # lots, the identity and listener collections) created on first use: a process holds
     # thousands of idle participants (docs/benchmarks.md, "Scale").
     __slots__ = (
-        "_attempt",
+        "_action_scope",
+        "_actions",
         "_buffer",
         "_capacity",
         "_client",
-        "_closed",
-        "_conn_cancelled",
         "_conn_nursery",
         "_connect_participant",
         "_connected_once",
         "_connector",
+        "_core",
         "_credentials",
         "_end_pending",
         "_ended",
+        "_failure",
         "_feeds",
         "_fill_gates",
         "_fill_overlap",
@@ -423,12 +449,10 @@ class Participant:
         "_handlers",
         "_held_logged_at",
         "_history",
-        "_history_owed",
         "_history_requested",
         "_iterators_waiting",
         "_last_connect_error",
         "_last_typing",
-        "_machine",
         "_not_empty",
         "_not_full",
         "_nursery",
@@ -438,17 +462,13 @@ class Participant:
         "_producers_waiting",
         "_receipts",
         "_recent_ids",
-        "_renew_at",
-        "_renew_for_token",
         "_renew_reason",
         "_rng",
         "_seen",
         "_sends_in_flight",
-        "_socket",
         "_sockets_opened",
         "_state_listeners",
         "_stopped",
-        "_subscribed_at",
         "_taken",
         "_wake_batch",
         "_waker",
@@ -482,7 +502,17 @@ class Participant:
         self.config = config
         self._rng = rng or _RNG
         self.stats = ParticipantStats()
-        self._machine = StateModel(self._on_state_change)
+        # The connection core: its state machine is the participant's life; this shell
+        # executes its actions (see _feed).
+        self._core = Core(
+            config, self.stats, self._backoff, history=history, listener=self._on_state_change
+        )
+        self._actions: deque[Attempt | Subscribe | Close | Sleep] = deque(
+            a for a in self._core.outbox if isinstance(a, Attempt)
+        )
+        self._core.outbox = []
+        self._action_scope: trio.CancelScope | None = None
+        self._failure: BaseException | None = None  # the error a FAILED transition reports
         # Delivery (see _offer/_emit): accepted items wait in _buffer for the iterator
         # (created with the first item).
         self._buffer: deque[Item] | None = None
@@ -496,18 +526,14 @@ class Participant:
         # pending: socket items were buffered without waking the iterator (see _offer)
         self._waker = _Waker(self)
         self._wake_batch = min(_WAKE_BATCH, config.max_buffered_items)
-        self._closed = False  # no more items are accepted (state disconnected)
         self._seen = SeenIds(
             config.dedupe_window,
             config.dedupe_max_ids,
             reach=max(config.gap_fill_overlap, config.renewal_fill_overlap),
         )
-        self._socket: ChatSocket | None = None
         self._sockets_opened = 0
         self._credentials: _Credentials | None = None
-        self._renew_at = math.inf
         self._renew_reason = ""
-        self._renew_for_token = False
         self._wakeup = Flag()
         # Gap fill (see _request_fill/_filler): sockets' gates released by the next fill.
         self._fill_gates: list[_Gate] | None = None
@@ -515,20 +541,16 @@ class Participant:
         self._fill_retry_from: float | None = None
         self._fill_retry_history = False
         self._held_logged_at = -math.inf
-        self._attempt = 0  # reconnect backoff step (reset after a connection stayed up)
-        self._subscribed_at = -math.inf
         self._handler_tasks = 0  # running handler tasks (<= config.handler_concurrency)
         self._fill_requested = False
         self._fill_overlap = 0.0  # the largest overlap among the coalesced requests
         self._history_requested = False
-        self._history_owed = history  # the history is delivered by the first fill
         self._filling = False
         self._handlers: list[tuple[type[Item] | str, ItemHandler]] | None = None
         self._state_listeners: list[Callable[[StateChange], None]] | None = None
         self._feeds: list[ChangeFeed] | None = None
         self._nursery: trio.Nursery | None = None
         self._conn_nursery: trio.Nursery | None = None
-        self._conn_cancelled = False  # the connection tasks are to stop (see _finish)
         self._connected_once = False
         #: Without history, gap fill skips items older than this (epoch seconds): the
         #: first subscription's wall clock minus ``clock_skew``; set on that subscription.
@@ -549,7 +571,7 @@ class Participant:
 
     def __repr__(self) -> str:
         return (
-            f"<Participant {self._machine.state} delivered={self.stats.items_delivered} "
+            f"<Participant {self._core.state} delivered={self.stats.items_delivered} "
             f"renewals={self.stats.renewals} reconnects={self.stats.reconnects}>"
         )
 
@@ -558,7 +580,7 @@ class Participant:
     @property
     def state(self) -> State:
         """The current :class:`~participant.machine.State`."""
-        return self._machine.current
+        return self._core.current
 
     def on_state_change(self, fn: Callable[[StateChange], None]) -> Callable[[StateChange], None]:
         """Register ``fn(change)``, called synchronously on every transition (usable as a
@@ -573,7 +595,7 @@ class Participant:
         change to ``disconnected``. Keeps ``config.state_feed_size`` unread changes (older
         ones are discarded and counted in ``feed.missed``)."""
         feed = ChangeFeed(self.config.state_feed_size, self._feeds_remove)
-        if self._machine.current is State.DISCONNECTED:
+        if self._core.current is State.DISCONNECTED:
             feed.end()
         else:
             if self._feeds is None:
@@ -655,7 +677,7 @@ class Participant:
             await trio.lowlevel.checkpoint_if_cancelled()
         buffer = self._buffer
         while not buffer:
-            if self._closed:
+            if self._core.state == _DISCONNECTED:
                 await self._stopped.wait()
                 if self.error is not None:
                     raise self.error
@@ -735,10 +757,11 @@ class Participant:
     def _offer(self, item: Item, *, force: bool = False, batch: bool = False) -> bool | None:
         """Accept ``item`` now: True accepted, False dropped (a duplicate, or the
         participant is disconnected), None no room in the buffer (nothing changed).
-        ``force`` accepts even into a full buffer (the terminal synthetic ChatEnded).
+        ``force`` accepts even into a full buffer or once disconnected (the terminal
+        synthetic ChatEnded, delivered as the participant ends).
         ``batch`` (socket items): a waiting iterator is woken when the reader goes idle
         (:class:`_Waker`) or ``_WAKE_BATCH`` items are buffered, not per item."""
-        if self._closed:
+        if self._core.state == _DISCONNECTED and not force:
             return False
         item_id = item.id
         if item_id is not None and item_id in self._seen:
@@ -879,36 +902,153 @@ class Participant:
             self._finish(Trigger.ENDED, reason)
 
     def _finish(self, trigger: Trigger, reason: str, error: BaseException | None = None) -> None:
-        """Go to disconnected (synchronously): stop the connection tasks, end the iterator."""
-        if self._machine.current is State.DISCONNECTED:
-            return
+        """Feed the core the event that ends the participant (no-op once disconnected)."""
+        if error is not None:
+            self._failure = error
         if trigger is Trigger.ENDED:
+            self._feed(self._core.chat_ended, reason)
+        elif trigger is Trigger.CLOSED:
+            self._feed(self._core.close_requested, reason)
+        else:
+            self._feed(self._core.fatal, reason)
+
+    # ---- the shell: feed events to the core, execute its actions -----------------------
+    #
+    # Every input (a result of an action, a socket's loss, the end of a fill, a close)
+    # is an event of the core (participant.core.machine). The actions it emits are run
+    # here: the synchronous ones at once (_run_now), the ones that await (an attempt, a
+    # subscribe, a close, the renewal timer) one at a time by the supervisor task
+    # (_supervise), each in its own cancel scope so that an Interrupt (a state change
+    # that made it stale) cancels it.
+
+    def _feed(self, event: Callable[..., None], *args: Any) -> None:
+        event(*args)
+        core = self._core
+        while core.outbox:
+            actions, core.outbox = core.outbox, []
+            for action in actions:
+                self._run_now(action)
+
+    def _run_now(self, action: Action) -> None:
+        if isinstance(action, (Attempt, Subscribe, Close, Sleep)):
+            self._actions.append(action)
+            self._wakeup.set()
+        elif isinstance(action, Interrupt):
+            self._actions.clear()
+            if self._action_scope is not None:
+                self._action_scope.cancel()
+        elif isinstance(action, Fill):
+            self._request_fill(_gate(action.sock), history=action.history, overlap=action.overlap)
+        elif isinstance(action, OpenGate):
+            _gate(action.sock).is_open = True
+        elif isinstance(action, Abort):
+            _gate(action.sock).sock.abort(action.reason)
+        elif isinstance(action, FirstSubscription):
+            # Without history, items older than this never come from gap fill.
+            self._floor = (
+                -math.inf if self._history else (self._wall_clock() - self.config.clock_skew)
+            )
+        elif isinstance(action, DeliverChatEnded):
+            self._deliver_chat_ended()
+        else:
+            assert isinstance(action, Stop)
+            self._stop(action)
+
+    def _stop(self, stop: Stop) -> None:
+        """Disconnected: stop the connection tasks, end the iterator."""
+        if stop.trigger is Trigger.ENDED:
             self._ended = True
-        self.error = error
-        self._machine.fire(trigger, reason)
-        self._closed = True
+        self.error = self._failure if stop.trigger is Trigger.FAILED else None
         if self._not_empty is not None:
             self._not_empty.unpark_all()
         if self._not_full is not None:
             self._not_full.unpark_all()
         self._wakeup.set()
-        self._conn_cancelled = True
         if self._conn_nursery is not None:
             self._conn_nursery.cancel_scope.cancel()
 
-    # ---- connection management -------------------------------------------------------
+    async def _supervise(self, until: Callable[[], bool] | None = None) -> None:
+        """Execute the core's awaiting actions one at a time (until ``until()`` holds)."""
+        actions = self._actions
+        while until is None or not until():
+            if not actions:
+                self._wakeup = Flag()
+                await self._wakeup.wait()
+                continue
+            action = actions.popleft()
+            with trio.CancelScope() as scope:
+                self._action_scope = scope
+                try:
+                    await self._execute(action)
+                finally:
+                    self._action_scope = None
 
-    def _on_socket_lost(self, sock: ChatSocket) -> None:
-        if sock is not self._socket:
+    async def _execute(self, action: Attempt | Subscribe | Close | Sleep) -> None:
+        if isinstance(action, Attempt):
+            await self._attempt(action)
+        elif isinstance(action, Subscribe):
+            await self._subscribe(_gate(action.sock))
+        elif isinstance(action, Close):
+            await _gate(action.sock).sock.aclose()
+            if action.then is not None:
+                self._checkpoint_free_feed(action.then)
+        else:
+            self._wakeup = Flag()
+            with trio.move_on_at(action.until):
+                await self._wakeup.wait()
+            self._feed(self._core.tick, trio.current_time(), self._renew_reason)
+
+    def _checkpoint_free_feed(self, event: CoreEvent) -> None:
+        scope = self._action_scope
+        if scope is not None and scope.cancel_called:
+            return  # interrupted meanwhile: the result is stale
+        if event is CoreEvent.RENEWAL_DONE:
+            self._feed(self._core.renewal_done, "renewal: new socket subscribed, old one closed")
+
+    async def _attempt(self, action: Attempt) -> None:
+        """CreateParticipantConnection and open the websocket; feed the outcome."""
+        if action.delay > 0:
+            await trio.sleep(action.delay)
+        gate = _Gate()
+        gate.is_open = not action.gate
+        try:
+            response, at = await self._create_connection()
+            gate.sock = await self._open(response, at, gate)
+        except Exception as exc:
+            if isinstance(exc, AccessDeniedException):  # modelled: bad token / chat over
+                self._failure = exc
+                self._feed(
+                    self._core.access_denied,
+                    "end: AccessDeniedException on CreateParticipantConnection",
+                )
+                return
+            if not _is_transient(exc):
+                raise
+            self._last_connect_error = exc
+            self.stats.failed_attempts += 1
+            log.warning("connection attempt failed: %s", _describe(exc))
+            self._feed(self._core.attempt_failed, f"connect failed: {_describe(exc)}")
             return
-        if self._machine.current in (State.SUBSCRIBED, State.EXPIRED):
-            self.stats.drops += 1
-            if trio.current_time() - self._subscribed_at >= self.config.backoff_reset_after:
-                self._attempt = 0  # it stayed up a while: start the backoff afresh
-            else:
-                self._attempt += 1  # dropped soon after it came up: back off further
-            self._machine.lost(f"drop: {sock.lost_reason}")
-        self._wakeup.set()
+        plan = self._adopt(response, at)
+        self._feed(self._core.socket_opened, gate, plan.renew_at, plan.for_token, "websocket open")
+
+    async def _subscribe(self, gate: _Gate) -> None:
+        sock = gate.sock
+        try:
+            await sock.subscribe()
+        except TransportError as exc:
+            self._last_connect_error = exc
+            await sock.aclose()
+            self.stats.failed_attempts += 1
+            log.warning("subscribe failed: %s", exc)
+            self._feed(self._core.attempt_failed, f"subscribe failed: {exc}")
+            return
+        self._feed(self._core.subscribed, gate, trio.current_time(), "subscribed to aws/chat")
+        if sock.lost.is_set():  # lost before it became current
+            self._on_socket_lost(gate, sock)
+
+    def _on_socket_lost(self, gate: _Gate, sock: ChatSocket) -> None:
+        self._feed(self._core.socket_lost, gate, trio.current_time(), f"drop: {sock.lost_reason}")
 
     def _backoff(self, attempt: int) -> float:
         c = self.config
@@ -930,7 +1070,7 @@ class Participant:
         self._connected_once = True
         return response, trio.current_time()
 
-    def _adopt(self, response: CreateParticipantConnectionResponse, at: float) -> None:
+    def _adopt(self, response: CreateParticipantConnectionResponse, at: float) -> RenewalPlan:
         ws = response.websocket
         creds = response.connection_credentials
         assert ws is not None and creds is not None and creds.connection_token is not None
@@ -946,12 +1086,11 @@ class Participant:
         self._credentials = _Credentials(
             creds.connection_token, plan.connection_expiry, plan.token_expiry
         )
-        self._renew_for_token = plan.for_token
-        self._renew_at = plan.renew_at
         self._renew_reason = plan.reason
+        return plan
 
     async def _open(
-        self, response: CreateParticipantConnectionResponse, at: float, gate: _Gate | None
+        self, response: CreateParticipantConnectionResponse, at: float, gate: _Gate
     ) -> ChatSocket:
         ws = response.websocket
         creds = response.connection_credentials
@@ -967,7 +1106,7 @@ class Participant:
                     ws.url,
                     connector=self._connector,
                     on_item=partial(self._on_socket_item, gate),
-                    on_lost=self._on_socket_lost,
+                    on_lost=partial(self._on_socket_lost, gate),
                     on_idle=self._waker,
                     config=self.config.socket,
                     name=f"ws{self._sockets_opened}",
@@ -978,110 +1117,7 @@ class Participant:
             raise SocketOpenError("websocket URL not opened within its window; not used")
         return sock
 
-    async def _wait_unless_woken(self, delay: float) -> None:
-        self._wakeup = Flag()
-        with trio.move_on_after(delay):
-            await self._wakeup.wait()
-
-    async def _establish(self) -> None:
-        """From token, expired or reconnecting: end with a subscribed current socket.
-
-        Runs in the supervisor and never waits for the consumer: the gap fill (or the
-        history) that follows is handed to the fill task (:meth:`_request_fill`); the new
-        socket's items wait behind its gate until that fill has delivered the older ones.
-        Raises non-retryable errors (and AccessDeniedException on the first connection).
-        """
-        while True:
-            start_state = self._machine.current
-            if start_state is State.DISCONNECTED:
-                return
-            first = self._floor is None  # never subscribed yet
-            if start_state is State.RECONNECTING:
-                delay = self._backoff(self._attempt)
-                self._machine.backoff(delay, f"backoff before attempt {self._attempt + 1}")
-                await trio.sleep(delay)
-            gate = _Gate() if (self._history_owed or not first) else None
-            try:
-                response, at = await self._create_connection()
-                sock = await self._open(response, at, gate)
-            except Exception as exc:
-                if isinstance(exc, AccessDeniedException):  # modelled: the chat is over
-                    if first:
-                        raise
-                    self._chat_ended_by_access_denied()
-                    return
-                if not _is_transient(exc):
-                    raise
-                self._last_connect_error = exc
-                self._attempt += 1
-                self.stats.failed_attempts += 1
-                log.warning("connection attempt failed: %s", _describe(exc))
-                current = self._machine.current
-                if current is State.TOKEN:
-                    self._machine.lost(f"connect failed: {_describe(exc)}")
-                elif current is State.EXPIRED:
-                    await self._wait_unless_woken(self._backoff(self._attempt - 1))
-                continue
-            self._adopt(response, at)
-            if self._machine.current is State.TOKEN:
-                self._machine.opened("websocket open")
-            elif self._machine.current is State.RECONNECTING:
-                self._machine.retry("reconnect: new websocket open")
-            try:
-                await sock.subscribe()
-            except TransportError as exc:
-                self._last_connect_error = exc
-                await sock.aclose()
-                self._attempt += 1
-                self.stats.failed_attempts += 1
-                log.warning("subscribe failed: %s", exc)
-                current = self._machine.current
-                if current is State.CONNECTED:
-                    self._machine.lost(f"subscribe failed: {exc}")
-                elif current is State.EXPIRED:
-                    await self._wait_unless_woken(self._backoff(self._attempt - 1))
-                continue
-            old, self._socket = self._socket, sock
-            self._subscribed_at = trio.current_time()
-            if self._machine.current is State.RECONNECTING:  # old socket died mid-renewal
-                self._machine.retry("reconnect: new websocket open")
-            planned = self._machine.current is State.EXPIRED
-            if self._machine.current is State.CONNECTED:
-                self._machine.acknowledged("subscribed to aws/chat")
-                if not first:
-                    self.stats.reconnects += 1
-            if first:
-                # Without history, items older than this never come from gap fill.
-                self._floor = (
-                    -math.inf if self._history else (self._wall_clock() - self.config.clock_skew)
-                )
-            if sock.lost.is_set():
-                self._on_socket_lost(sock)
-            # From here the new socket is current: its loss fires `lost` via the callback.
-            if old is not None:
-                await old.aclose()
-            if planned and self._machine.current is State.EXPIRED:
-                self.stats.renewals += 1
-                if self._renew_for_token:
-                    self.stats.token_renewals += 1
-                self._machine.renewed("renewal: new socket subscribed, old one closed")
-            if self._machine.current is not State.SUBSCRIBED:
-                if self._machine.current is State.DISCONNECTED:
-                    return
-                continue  # the new socket was lost meanwhile: go round again
-            if gate is not None:
-                if self._history_owed:
-                    self._history_owed = False
-                    self._request_fill(gate, history=True)
-                elif not planned:
-                    self._request_fill(gate, overlap=self.config.gap_fill_overlap)
-                elif self.config.gap_fill_after_renewal:
-                    self._request_fill(gate, overlap=self.config.renewal_fill_overlap)
-                else:
-                    gate.is_open = True
-            return
-
-    def _chat_ended_by_access_denied(self) -> None:
+    def _deliver_chat_ended(self) -> None:
         wire = {
             "Id": None,
             "AbsoluteTime": format_timestamp(self._wall_clock()),
@@ -1093,24 +1129,6 @@ class Participant:
         item = parse_item({k: v for k, v in wire.items() if v is not None})
         self._offer(item, force=True)  # terminal: never waits for room
         self._end_pending = None
-        self._finish(Trigger.ENDED, "end: AccessDeniedException on CreateParticipantConnection")
-
-    async def _supervise(self) -> None:
-        while True:
-            state = self._machine.current
-            if state is State.DISCONNECTED:
-                return
-            if state is State.RECONNECTING or self._socket is None:
-                await self._establish()
-                continue
-            self._wakeup = Flag()
-            if self._machine.current is not State.SUBSCRIBED:
-                continue
-            with trio.move_on_at(self._renew_at):
-                await self._wakeup.wait()
-            if self._machine.current is State.SUBSCRIBED and trio.current_time() >= self._renew_at:
-                self._machine.expiry_due(self._renew_reason)
-                await self._establish()
 
     # ---- gap fill --------------------------------------------------------------------
 
@@ -1182,7 +1200,8 @@ class Participant:
                 break
             except Exception as exc:
                 if isinstance(exc, AccessDeniedException):  # modelled: the chat is over
-                    self._chat_ended_by_access_denied()
+                    self._failure = exc
+                    self._feed(self._core.access_denied, "end: AccessDeniedException")
                     return True
                 attempt += 1
                 if not _fill_retryable(exc) or attempt >= self.config.fill_max_attempts:
@@ -1193,6 +1212,7 @@ class Participant:
                 await trio.sleep(delay)
         self._fill_retry_from = None
         self._fill_retry_history = False
+        self._feed(self._core.fill_done)
         delivered = 0
         for item in items:
             if not plan.keeps(_epoch(item.absolute_time), item.related_contact_id):
@@ -1209,21 +1229,19 @@ class Participant:
         return True
 
     def _fill_gave_up(self, exc: BaseException, *, history: bool, start: float) -> None:
-        """First time: remember where this fill started and replace the socket (the
-        reconnect's fill starts there). Second time in a row: the participant fails."""
+        """Remember where this fill started (the next one starts there) and tell the
+        core: the first time it replaces the socket, the second time it fails."""
         self.stats.failed_fills += 1
-        if self._fill_retry_from is not None or self._fill_retry_history:
+        if self._fill_retry_from is None and not self._fill_retry_history:
+            log.warning("gap fill failed (%s); reconnecting to fill again", _describe(exc))
+        else:
             log.error("gap fill failed again after a reconnect: %s", _describe(exc))
-            self._fail(exc)
-            return
         if history:
             self._fill_retry_history = True
-        else:
+        elif self._fill_retry_from is None:
             self._fill_retry_from = start
-        log.warning("gap fill failed (%s); reconnecting to fill again", _describe(exc))
-        sock = self._socket
-        if sock is not None:
-            sock.abort(f"gap fill failed: {type(exc).__name__}")
+        self._failure = exc
+        self._feed(self._core.fill_failed, f"gap fill failed: {type(exc).__name__}")
 
     def _fill_plan(self, history: bool, overlap: float) -> tuple[FillPlan, dict[str, Any]]:
         """The fill's plan (:func:`participant.core.plan.fill_plan`) and its
@@ -1271,9 +1289,10 @@ class Participant:
     async def _connect_first(self) -> None:
         """The first connection, bounded by ``config.connect_timeout``."""
         timeout = self.config.connect_timeout
+        core = self._core
         with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
-            await self._establish()
-        if scope.cancelled_caught and self._machine.current is not State.DISCONNECTED:
+            await self._supervise(until=lambda: core.ever_up)
+        if scope.cancelled_caught:
             error = self._last_connect_error or TransportError(
                 f"no connection within connect_timeout ({timeout:g} s)"
             )
@@ -1299,7 +1318,7 @@ class Participant:
         try:
             async with trio.open_nursery() as nursery:
                 self._conn_nursery = nursery
-                if self._conn_cancelled:  # _finish came first
+                if self._core.current is State.DISCONNECTED:  # closed before it started
                     nursery.cancel_scope.cancel()
                 try:
                     await self._connect_first()
@@ -1327,16 +1346,16 @@ class Participant:
 
     async def _close(self, reason: str) -> None:
         """Close the current socket cleanly (bounded, shielded) and go to disconnected."""
-        sock = self._socket
-        if sock is not None and self._machine.current is not State.DISCONNECTED:
+        current = self._core.sock
+        if current is not None and self._core.current is not State.DISCONNECTED:
             with trio.CancelScope(shield=True):
-                await sock.aclose()
+                await _gate(current).sock.aclose()
         self._finish(Trigger.CLOSED, reason)
 
     # ---- REST methods ----------------------------------------------------------------
 
     def _token(self) -> str:
-        if self._machine.current is State.DISCONNECTED:
+        if self._core.current is State.DISCONNECTED:
             if self._ended:
                 raise ChatEndedError("the chat has ended")
             raise ParticipantClosedError("the participant is disconnected")
