@@ -366,11 +366,12 @@ class _Gate:
 
     def __init__(self) -> None:
         self.is_open = False
-        self.held: deque[Item] = deque()
+        self.held: deque[Item] | None = None  # created by the first held item
         self.overflowed = False
 
     def __repr__(self) -> str:
-        return f"<_Gate {'open' if self.is_open else 'closed'} held={len(self.held)}>"
+        held = 0 if self.held is None else len(self.held)
+        return f"<_Gate {'open' if self.is_open else 'closed'} held={held}>"
 
 
 def _gate(handle: object) -> _Gate:
@@ -507,9 +508,9 @@ class Participant:
         self._core = Core(
             config, self.stats, self._backoff, history=history, listener=self._on_state_change
         )
-        self._actions: deque[Attempt | Subscribe | Close | Sleep] = deque(
+        self._actions: list[Attempt | Subscribe | Close | Sleep] = [
             a for a in self._core.outbox if isinstance(a, Attempt)
-        )
+        ]
         self._core.outbox = []
         self._action_scope: trio.CancelScope | None = None
         self._failure: BaseException | None = None  # the error a FAILED transition reports
@@ -731,8 +732,11 @@ class Participant:
     def _hold(self, gate: _Gate, item: Item) -> None:
         """Hold a live item behind its socket's gap fill, or drop it when the gate is
         full (a further fill recovers it; logged at most once per 10 s)."""
-        if not gate.overflowed and len(gate.held) < self.config.held_items_max:
-            gate.held.append(item)
+        held = gate.held
+        if held is None:
+            held = gate.held = deque()
+        if not gate.overflowed and len(held) < self.config.held_items_max:
+            held.append(item)
             return
         gate.overflowed = True
         self.stats.live_items_dropped += 1
@@ -742,7 +746,7 @@ class Participant:
             log.warning(
                 "%d live item(s) held behind a gap fill (held_items_max); dropping live "
                 "items until it ends, then a further fill recovers them (%d dropped so far)",
-                len(gate.held),
+                len(held),
                 self.stats.live_items_dropped,
             )
 
@@ -975,7 +979,7 @@ class Participant:
                 self._wakeup = Flag()
                 await self._wakeup.wait()
                 continue
-            action = actions.popleft()
+            action = actions.pop(0)
             with trio.CancelScope() as scope:
                 self._action_scope = scope
                 try:
@@ -1167,7 +1171,7 @@ class Participant:
                         await self._release(gate)
                 else:  # the sockets are being replaced; the next fill covers their items
                     for gate in gates:
-                        gate.held.clear()
+                        gate.held = None
                 self._end_if_pending()
         finally:
             self._filling = False
@@ -1178,6 +1182,7 @@ class Participant:
         held = gate.held
         while held:
             await self._emit(held.popleft())
+        gate.held = None
         if gate.overflowed:
             gate.overflowed = False
             self._request_fill(gate, overlap=self.config.gap_fill_overlap)
