@@ -112,6 +112,7 @@ from participant.core.machine import Event as CoreEvent
 from participant.core.plan import FillPlan, Pager, RenewalPlan, fill_plan, renewal_plan
 from participant.errors import (
     AccessDeniedException,
+    CertificateError,
     ChatEndedError,
     InvalidParameterError,
     ParticipantClosedError,
@@ -340,7 +341,10 @@ def _sort_key(item: Item) -> float:
 def _is_transient(exc: BaseException) -> bool:
     """Worth another connection attempt: a retryable service error, or any transport
     failure (a network error, or an answer that did not come from the service such as
-    a firewall's bare 403 or a captive portal: it may clear up)."""
+    a firewall's bare 403 or a captive portal: it may clear up) except a certificate
+    that fails verification (retrying cannot fix it)."""
+    if isinstance(exc, CertificateError):
+        return False
     if isinstance(exc, ServiceError):
         return exc.retryable
     return isinstance(exc, (TransportError, httpx.TransportError, OSError))
