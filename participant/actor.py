@@ -78,7 +78,7 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import attrs
 import httpx
@@ -88,11 +88,11 @@ from participant._actor_support import (
     ChangeFeed,
     ReceiptCoalescer,
     ReceiptKind,
-    SeenIds,
 )
 from participant._backoff import backoff_delay
 from participant._time import WallClock, format_timestamp, parse_timestamp, system_clock
 from participant.api import ParticipantClient
+from participant.core.log import ItemLog
 from participant.core.machine import (
     Abort,
     Action,
@@ -110,6 +110,7 @@ from participant.core.machine import (
 )
 from participant.core.machine import Event as CoreEvent
 from participant.core.plan import FillPlan, Pager, RenewalPlan, fill_plan, renewal_plan
+from participant.cursor import Cursor, CursorHandle
 from participant.errors import (
     AccessDeniedException,
     CertificateError,
@@ -141,6 +142,7 @@ from participant.socket import (
     default_connector,
     serve_socket,
 )
+from participant.view import TranscriptView
 
 __all__ = [
     "ItemHandler",
@@ -167,6 +169,8 @@ _IDENTITY_MEMORY: Final = 64
 
 _RNG: Final = random.Random()
 _DISCONNECTED: Final = State.DISCONNECTED.value
+_REPLY_NAMESPACE: Final = uuid.UUID("5b0f2a8e-3c1d-4e55-9a57-3f2f1d6c9a10")
+"""Namespace of the ClientTokens of replies (uuid5 of ContactId/item Id/reply index)."""
 
 # Task names given to trio (else it formats one string per task spawned).
 _CONNECTION_TASK: Final = "participant.actor.Participant._run_connection"
@@ -242,6 +246,12 @@ class ParticipantConfig:
         handler_concurrency: handler calls running at once (one task per item runs the
             item's matching handlers in turn); when all are busy the actor waits for one
             to finish before it accepts the next item (backpressure, like a full buffer).
+        streaming: ``"chunks"`` (default) delivers every revision of an AI streaming
+            reply (the whole text so far each time); ``"completed"`` only the completed
+            reply (docs/concepts.md, "Revisions").
+        ack: ``"implicit"`` (default): an item yielded by the iterator is acknowledged
+            when the next one is asked for, a handler's item when the handler returns;
+            ``"manual"``: only :meth:`Participant.ack` acknowledges.
         backoff_reset_after: the reconnect backoff starts again from ``backoff_initial``
             only after a connection stayed subscribed this long; a connection that drops
             sooner continues the backoff sequence.
@@ -274,6 +284,8 @@ class ParticipantConfig:
     held_items_max: int = attrs.field(default=1024, validator=_at_least_one)
     handler_concurrency: int = attrs.field(default=16, validator=_at_least_one)
     backoff_reset_after: float = attrs.field(default=30.0, validator=_non_negative)
+    streaming: Literal["chunks", "completed"] = attrs.field(default="chunks")
+    ack: Literal["implicit", "manual"] = attrs.field(default="implicit")
     state_feed_size: int = attrs.field(default=256, validator=_at_least_one)
     socket: SocketConfig = attrs.field(factory=SocketConfig)
 
@@ -287,6 +299,10 @@ class ParticipantConfig:
             raise InvalidParameterError("renewal_fill_overlap", "< dedupe_window")
         if self.transcript_page_size > 100:
             raise InvalidParameterError("transcript_page_size", "1..100")
+        if self.streaming not in ("chunks", "completed"):
+            raise InvalidParameterError("streaming", "'chunks' or 'completed'")
+        if self.ack not in ("implicit", "manual"):
+            raise InvalidParameterError("ack", "'implicit' or 'manual'")
 
 
 @attrs.define
@@ -437,8 +453,11 @@ class Participant:
         "_connect_participant",
         "_connected_once",
         "_connector",
+        "_contact",
         "_core",
         "_credentials",
+        "_cursor_dirty",
+        "_cursor_handle",
         "_end_pending",
         "_ended",
         "_failure",
@@ -455,9 +474,12 @@ class Participant:
         "_held_logged_at",
         "_history",
         "_history_requested",
+        "_implicit_ack",
         "_iterators_waiting",
         "_last_connect_error",
         "_last_typing",
+        "_last_yielded",
+        "_log",
         "_not_empty",
         "_not_full",
         "_nursery",
@@ -468,13 +490,16 @@ class Participant:
         "_receipts",
         "_recent_ids",
         "_renew_reason",
+        "_replies",
+        "_resume_from",
         "_rng",
-        "_seen",
+        "_saving",
         "_sends_in_flight",
         "_sockets_opened",
         "_state_listeners",
         "_stopped",
         "_taken",
+        "_view",
         "_wake_batch",
         "_waker",
         "_wakeup",
@@ -495,6 +520,8 @@ class Participant:
         history: bool,
         config: ParticipantConfig,
         rng: random.Random | None = None,
+        cursor: Cursor | None = None,
+        cursor_handle: CursorHandle | None = None,
     ) -> None:
         if not participant_token:
             raise InvalidParameterError("participant_token", "a non-empty string")
@@ -507,17 +534,6 @@ class Participant:
         self.config = config
         self._rng = rng or _RNG
         self.stats = ParticipantStats()
-        # The connection core: its state machine is the participant's life; this shell
-        # executes its actions (see _feed).
-        self._core = Core(
-            config, self.stats, self._backoff, history=history, listener=self._on_state_change
-        )
-        self._actions: list[Attempt | Subscribe | Close | Sleep] = [
-            a for a in self._core.outbox if isinstance(a, Attempt)
-        ]
-        self._core.outbox = []
-        self._action_scope: trio.CancelScope | None = None
-        self._failure: BaseException | None = None  # the error a FAILED transition reports
         # Delivery (see _offer/_emit): accepted items wait in _buffer for the iterator
         # (created with the first item).
         self._buffer: deque[Item] | None = None
@@ -531,11 +547,47 @@ class Participant:
         # pending: socket items were buffered without waking the iterator (see _offer)
         self._waker = _Waker(self)
         self._wake_batch = min(_WAKE_BATCH, config.max_buffered_items)
-        self._seen = SeenIds(
+        # What to deliver of each item (duplicates, revisions) and what was acknowledged.
+        self._log = ItemLog(
             config.dedupe_window,
             config.dedupe_max_ids,
             reach=max(config.gap_fill_overlap, config.renewal_fill_overlap),
+            streaming=config.streaming,
         )
+        self._implicit_ack = config.ack == "implicit"
+        self._last_yielded: Item | None = None  # acknowledged by the next __anext__
+        self._cursor_handle = cursor_handle
+        self._cursor_dirty = False
+        self._saving = False
+        self._resume_from: float | None = None  # a resumed first fill starts here
+        self._contact: str | None = None  # ContactId, learnt from the items (for the cursor)
+        if cursor is not None:
+            # Resume: skip what was acknowledged, redeliver what was not, and fill FORWARD
+            # from the cursor before any live item.
+            self._log = ItemLog.restore(
+                cursor,
+                config.dedupe_window,
+                config.dedupe_max_ids,
+                reach=max(config.gap_fill_overlap, config.renewal_fill_overlap),
+                streaming=config.streaming,
+            )
+            self._contact = cursor.contact_id
+            resume = self._log.resume_from
+            self._resume_from = wall_clock() if resume is None else resume
+            history = True
+        # The connection core: its state machine is the participant's life; this shell
+        # executes its actions (see _feed).
+        self._core = Core(
+            config, self.stats, self._backoff, history=history, listener=self._on_state_change
+        )
+        self._actions: list[Attempt | Subscribe | Close | Sleep] = [
+            a for a in self._core.outbox if isinstance(a, Attempt)
+        ]
+        self._core.outbox = []
+        self._action_scope: trio.CancelScope | None = None
+        self._failure: BaseException | None = None  # the error a FAILED transition reports
+        self._replies: dict[str, int] | None = None  # replies sent per item Id
+        self._view: TranscriptView | None = None
         self._sockets_opened = 0
         self._credentials: _Credentials | None = None
         self._renew_reason = ""
@@ -680,6 +732,10 @@ class Participant:
             await trio.lowlevel.checkpoint()
         else:
             await trio.lowlevel.checkpoint_if_cancelled()
+        last = self._last_yielded
+        if last is not None:  # asking for the next item acknowledges the last one
+            self._last_yielded = None
+            self._acknowledge(last)
         buffer = self._buffer
         while not buffer:
             if self._core.state == _DISCONNECTED:
@@ -701,6 +757,9 @@ class Participant:
         if self._producers_waiting:
             assert self._not_full is not None
             self._not_full.unpark_all()
+        self._log.delivered(item)
+        if self._implicit_ack:
+            self._last_yielded = item
         return item
 
     # ---- delivery --------------------------------------------------------------------
@@ -771,8 +830,8 @@ class Participant:
         (:class:`_Waker`) or ``_WAKE_BATCH`` items are buffered, not per item."""
         if self._core.state == _DISCONNECTED and not force:
             return False
-        item_id = item.id
-        if item_id is not None and item_id in self._seen:
+        log = self._log
+        if log.is_known_duplicate(item):
             self.stats.duplicates_dropped += 1
             return False
         capacity = self._capacity
@@ -782,9 +841,14 @@ class Participant:
         matching = self._matching(item) if self._handlers else None
         if matching and not force and self._handler_tasks >= self.config.handler_concurrency:
             return None  # the handler pool is full: wait like for room in the buffer
-        if item_id is not None:
-            self._seen.add(item_id, item.absolute_time)
+        delivered = log.accept(item)  # the item, a revision of it, or None
+        if delivered is None:
+            self.stats.duplicates_dropped += 1  # a duplicate, or a chunk held back
+            return False
+        item = delivered
         self.stats.items_delivered += 1
+        if self._view is not None:
+            self._view.apply(item)
         if self._participant_id is None and (self._sends_in_flight or self._own_ids):
             self._watch_identity(item)
         if isinstance(item, ChatEnded) and self._end_pending is None:
@@ -816,6 +880,81 @@ class Participant:
                 await self._not_full.park()
             finally:
                 self._producers_waiting -= 1
+
+    # ---- acknowledgement, cursor, view ---------------------------------------------
+
+    def _acknowledge(self, item: Item) -> None:
+        self._log.acked(item)
+        if self._contact is None:
+            self._contact = item.contact_id
+        if self._cursor_handle is not None:
+            self._cursor_dirty = True
+            if not self._saving and self._nursery is not None:
+                self._saving = True
+                self._nursery.start_soon(self._save_cursor)
+
+    async def _save_cursor(self) -> None:
+        """Save the cursor after acknowledgements: coalesced, one save in flight. A
+        failing save is the handle's error and reaches the program (out of connect)."""
+        handle = self._cursor_handle
+        assert handle is not None
+        try:
+            while self._cursor_dirty:
+                self._cursor_dirty = False
+                await handle.save(self.cursor())
+        finally:
+            self._saving = False
+
+    async def _flush_cursor(self) -> None:
+        """On exit: acknowledge the last item yielded (implicit ack) and save once more."""
+        last = self._last_yielded
+        if last is not None:
+            self._last_yielded = None
+            self._log.acked(last)
+            self._cursor_dirty = True
+        if self._cursor_handle is not None and self._cursor_dirty and not self._saving:
+            self._cursor_dirty = False
+            with trio.CancelScope(shield=True):
+                await self._cursor_handle.save(self.cursor())
+
+    async def ack(self, item: Item) -> None:
+        """Acknowledge ``item`` (a delivered item or revision): the program is done with
+        it; a resume from the cursor skips it and every earlier revision of its Id
+        (docs/concepts.md, "Acknowledgement and the cursor"). With a cursor handle the
+        cursor is saved soon after (coalesced)."""
+        if not isinstance(item, Item):
+            raise InvalidParameterError("item", "a delivered Item")
+        self._acknowledge(item)
+        await trio.lowlevel.checkpoint()
+
+    def cursor(self) -> Cursor:
+        """A snapshot of what was delivered and acknowledged (:class:`~participant.Cursor`,
+        JSON with ``to_json()``; no tokens in it): resume from it with
+        ``connect(..., cursor=handle)``."""
+        return self._log.snapshot(contact_id=self._contact, participant_id=self._participant_id)
+
+    def transcript_view(self) -> TranscriptView:
+        """The live :class:`~participant.TranscriptView` of this participant (created on
+        the first call; items delivered from then on are applied to it, own messages
+        sent with :meth:`send_message` tracked SENDING -> SENT -> DELIVERED -> READ, or
+        FAILED)."""
+        if self._view is None:
+            self._view = TranscriptView(self._participant_id)
+        return self._view
+
+    def _reply_token(self, item: Item) -> str:
+        """The ClientToken of the next reply to ``item``: derived from (ContactId, the
+        item's Id, the reply's index among the replies to it), so a resumed program that
+        sends the same reply again creates no second message."""
+        if not isinstance(item, Item) or not item.id:
+            raise InvalidParameterError("in_reply_to", "a delivered Item with an Id")
+        replies = self._replies
+        if replies is None:
+            replies = self._replies = {}
+        index = replies.get(item.id, 0)
+        replies[item.id] = index + 1
+        key = f"{item.contact_id or ''}/{item.id}/{index}"
+        return str(uuid.uuid5(_REPLY_NAMESPACE, key))
 
     # ---- own ParticipantId -----------------------------------------------------------
 
@@ -853,6 +992,8 @@ class Participant:
             return
         self._participant_id = participant_id
         self._own_ids = self._recent_ids = None
+        if self._view is not None and self._view.participant_id is None:
+            self._view.participant_id = participant_id
         log.info("own ParticipantId learnt from the echo of a sent item: %s", participant_id)
 
     async def _send_tracked(self, call: Awaitable[_R]) -> _R:
@@ -886,7 +1027,9 @@ class Participant:
         nursery.start_soon(self._run_handlers, handlers, item)
 
     async def _run_handlers(self, handlers: list[ItemHandler], item: Item) -> None:
-        """One task of the pool: ``item``'s matching handlers, in registration order."""
+        """One task of the pool: ``item``'s matching handlers, in registration order;
+        the item is acknowledged (implicit ack) when they returned."""
+        self._log.delivered(item)
         try:
             for fn in handlers:
                 try:
@@ -898,6 +1041,8 @@ class Participant:
                     log.exception(
                         "handler %s failed on item %s", getattr(fn, "__name__", fn), item.id
                     )
+            if self._implicit_ack:
+                self._acknowledge(item)
         finally:
             self._handler_tasks -= 1
             if self._producers_waiting:
@@ -953,8 +1098,11 @@ class Participant:
             _gate(action.sock).sock.abort(action.reason)
         elif isinstance(action, FirstSubscription):
             # Without history, items older than this never come from gap fill.
+            resumed = self._resume_from is not None
             self._floor = (
-                -math.inf if self._history else (self._wall_clock() - self.config.clock_skew)
+                -math.inf
+                if self._history or resumed
+                else (self._wall_clock() - self.config.clock_skew)
             )
         elif isinstance(action, DeliverChatEnded):
             self._deliver_chat_ended()
@@ -1221,6 +1369,7 @@ class Participant:
                 await trio.sleep(delay)
         self._fill_retry_from = None
         self._fill_retry_history = False
+        self._resume_from = None
         self._feed(self._core.fill_done)
         delivered = 0
         for item in items:
@@ -1255,11 +1404,14 @@ class Participant:
     def _fill_plan(self, history: bool, overlap: float) -> tuple[FillPlan, dict[str, Any]]:
         """The fill's plan (:func:`participant.core.plan.fill_plan`) and its
         GetTranscript filters."""
+        resume = self._resume_from
+        if history and resume is not None:  # resuming from a cursor: FORWARD from it
+            history, overlap = False, self.config.gap_fill_overlap
         plan = fill_plan(
             history=history,
             overlap=overlap,
             floor=self._floor,
-            newest=self._seen.newest,
+            newest=self._log.newest if resume is None else resume,
             wall=self._wall_clock(),
             dedupe_window=self.config.dedupe_window,
             retry_from=self._fill_retry_from,
@@ -1379,26 +1531,62 @@ class Participant:
         *,
         content_type: str = ContentType.TEXT_PLAIN,
         client_token: str | None = None,
+        in_reply_to: Item | None = None,
     ) -> SendMessageResponse:
         """SendMessage: post ``content`` (1..16384 characters) as ``content_type``.
 
+        ``in_reply_to``: the item this answers; the ClientToken is then derived from
+        (ContactId, its Id, the reply's index among the replies to it), so sending the
+        same reply again (e.g. after a resume) creates no second message (give either it
+        or ``client_token``). With a :meth:`transcript_view`, the message appears there
+        as SENDING, then SENT (or FAILED).
+
         Returns the message's ``id`` and ``absolute_time``. Raises
-        :class:`ParticipantClosedError` / :class:`ChatEndedError` once disconnected, and
+        :class:`ParticipantClosedError` / :class:`ChatEndedError` once disconnected,
+        :class:`InvalidParameterError` for both ``client_token`` and ``in_reply_to``, and
         the errors of :meth:`ParticipantClient.send_message`.
         """
-        return await self._send_tracked(
-            self._client.send_message(
-                self._token(), content_type=content_type, content=content, client_token=client_token
+        if in_reply_to is not None:
+            if client_token is not None:
+                raise InvalidParameterError("client_token", "absent with in_reply_to")
+            client_token = self._reply_token(in_reply_to)
+        token = self._token()
+        view = self._view
+        if view is not None:
+            if client_token is None:
+                client_token = str(uuid.uuid4())
+            view.sending(client_token, content, content_type)
+        try:
+            response = await self._send_tracked(
+                self._client.send_message(
+                    token, content_type=content_type, content=content, client_token=client_token
+                )
             )
-        )
+        except BaseException as exc:
+            if view is not None and client_token is not None:
+                view.send_failed(client_token, exc)
+            raise
+        if view is not None and client_token is not None:
+            view.sent(client_token, response)
+        return response
 
     async def send_event(
-        self, content_type: str, content: str | None = None, *, client_token: str | None = None
+        self,
+        content_type: str,
+        content: str | None = None,
+        *,
+        client_token: str | None = None,
+        in_reply_to: Item | None = None,
     ) -> SendEventResponse:
-        """SendEvent with any event ContentType (protocol.md §4).
+        """SendEvent with any event ContentType (protocol.md §4); ``in_reply_to`` derives
+        the ClientToken as for :meth:`send_message`.
 
         Returns the event's ``id`` and ``absolute_time``; raises like :meth:`send_message`.
         """
+        if in_reply_to is not None:
+            if client_token is not None:
+                raise InvalidParameterError("client_token", "absent with in_reply_to")
+            client_token = self._reply_token(in_reply_to)
         call = self._client.send_event(
             self._token(), content_type=content_type, content=content, client_token=client_token
         )
@@ -1561,6 +1749,7 @@ async def connect(
     config: ParticipantConfig = ParticipantConfig(),
     rng: random.Random | None = None,
     on_state_change: Callable[[StateChange], None] | None = None,
+    cursor: CursorHandle | None = None,
 ) -> AsyncIterator[Participant]:
     """Connect a participant and yield it once its websocket is subscribed.
 
@@ -1587,6 +1776,11 @@ async def connect(
         on_state_change: called with every :class:`StateChange` from the very first
             one (token -> connected -> subscribed happen before ``connect`` yields), as
             :meth:`Participant.on_state_change` registers it.
+        cursor: a :class:`~participant.cursor.CursorHandle` to resume from: its cursor is
+            loaded first; if there is one the participant fills FORWARD from it before
+            any live item, delivers every later item once and marks ``redelivered`` the
+            items delivered but not acknowledged before. The cursor is saved after
+            acknowledgements (coalesced) and on exit (docs/concepts.md).
 
     Raises:
         AccessDeniedException: the ParticipantToken is not valid (bad, or the chat over).
@@ -1600,8 +1794,11 @@ async def connect(
         client = ParticipantClient(
             region=region, endpoint_url=endpoint_url, transport=http_transport
         )
+    saved = None if cursor is None else await cursor.load()
     participant = Participant(
         participant_token,
+        cursor=saved,
+        cursor_handle=cursor,
         client=client,
         connector=websocket_connector or default_connector,
         wall_clock=wall_clock or system_clock,
@@ -1625,6 +1822,7 @@ async def connect(
                 body_error = exc
             finally:
                 await participant._close("closed by the program")
+                await participant._flush_cursor()
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         fatal = participant.error
