@@ -380,14 +380,23 @@ class _Gate:
     the fill's; beyond that they are dropped (``overflowed``) and a further fill
     recovers them. The reader never waits on a gate."""
 
-    __slots__ = ("held", "is_open", "overflowed", "sock")
+    __slots__ = ("_participant", "held", "is_open", "overflowed", "sock")
 
     sock: ChatSocket  # set once the socket is open
 
-    def __init__(self) -> None:
+    def __init__(self, participant: Participant) -> None:
+        self._participant = participant
         self.is_open = False
         self.held: deque[Item] | None = None  # created by the first held item
         self.overflowed = False
+
+    def __call__(self, item: Item) -> Awaitable[None] | None:
+        """The socket's item sink (one object per socket instead of a partial)."""
+        return self._participant._on_socket_item(self, item)
+
+    def lost(self, sock: ChatSocket) -> None:
+        """The socket's loss callback."""
+        self._participant._on_socket_lost(self, sock)
 
     def __repr__(self) -> str:
         held = 0 if self.held is None else len(self.held)
@@ -757,9 +766,12 @@ class Participant:
         if self._producers_waiting:
             assert self._not_full is not None
             self._not_full.unpark_all()
-        self._log.delivered(item)
         if self._implicit_ack:
+            # Acknowledged by the next __anext__; recorded as delivered-not-acknowledged
+            # only if a cursor is taken meanwhile (cursor()): one log call per item.
             self._last_yielded = item
+        else:
+            self._log.delivered(item)
         return item
 
     # ---- delivery --------------------------------------------------------------------
@@ -931,6 +943,9 @@ class Participant:
         """A snapshot of what was delivered and acknowledged (:class:`~participant.Cursor`,
         JSON with ``to_json()``; no tokens in it): resume from it with
         ``connect(..., cursor=handle)``."""
+        held = self._last_yielded
+        if held is not None:  # yielded, not acknowledged yet (implicit ack)
+            self._log.delivered(held)
         return self._log.snapshot(contact_id=self._contact, participant_id=self._participant_id)
 
     def transcript_view(self) -> TranscriptView:
@@ -1088,8 +1103,9 @@ class Participant:
             self._wakeup.set()
         elif isinstance(action, Interrupt):
             self._actions.clear()
-            if self._action_scope is not None:
-                self._action_scope.cancel()
+            scope, self._action_scope = self._action_scope, None
+            if scope is not None:
+                scope.cancel()
         elif isinstance(action, Fill):
             self._request_fill(_gate(action.sock), history=action.history, overlap=action.overlap)
         elif isinstance(action, OpenGate):
@@ -1132,31 +1148,31 @@ class Participant:
                 await self._wakeup.wait()
                 continue
             action = actions.pop(0)
+            # One scope per action: an Interrupt cancels it; a Sleep is its deadline (an
+            # idle participant waits here: no further frame or scope, see bench_scale).
             with trio.CancelScope() as scope:
                 self._action_scope = scope
                 try:
-                    await self._execute(action)
+                    if isinstance(action, Attempt):
+                        await self._attempt(action)
+                    elif isinstance(action, Subscribe):
+                        await self._subscribe(_gate(action.sock))
+                    elif isinstance(action, Close):
+                        await _gate(action.sock).sock.aclose()
+                        if action.then is not None:
+                            self._checkpoint_free_feed(action.then)
+                    else:
+                        self._wakeup = Flag()
+                        scope.deadline = action.until
+                        await self._wakeup.wait()
                 finally:
+                    interrupted = self._action_scope is not scope  # see Interrupt
                     self._action_scope = None
-
-    async def _execute(self, action: Attempt | Subscribe | Close | Sleep) -> None:
-        if isinstance(action, Attempt):
-            await self._attempt(action)
-        elif isinstance(action, Subscribe):
-            await self._subscribe(_gate(action.sock))
-        elif isinstance(action, Close):
-            await _gate(action.sock).sock.aclose()
-            if action.then is not None:
-                self._checkpoint_free_feed(action.then)
-        else:
-            self._wakeup = Flag()
-            with trio.move_on_at(action.until):
-                await self._wakeup.wait()
-            self._feed(self._core.tick, trio.current_time(), self._renew_reason)
+            if isinstance(action, Sleep) and not interrupted:  # the timer fired, or woken
+                self._feed(self._core.tick, trio.current_time(), self._renew_reason)
 
     def _checkpoint_free_feed(self, event: CoreEvent) -> None:
-        scope = self._action_scope
-        if scope is not None and scope.cancel_called:
+        if self._action_scope is None:
             return  # interrupted meanwhile: the result is stale
         if event is CoreEvent.RENEWAL_DONE:
             self._feed(self._core.renewal_done, "renewal: new socket subscribed, old one closed")
@@ -1165,7 +1181,7 @@ class Participant:
         """CreateParticipantConnection and open the websocket; feed the outcome."""
         if action.delay > 0:
             await trio.sleep(action.delay)
-        gate = _Gate()
+        gate = _Gate(self)
         gate.is_open = not action.gate
         try:
             response, at = await self._create_connection()
@@ -1261,8 +1277,8 @@ class Participant:
                     serve_socket,
                     ws.url,
                     connector=self._connector,
-                    on_item=partial(self._on_socket_item, gate),
-                    on_lost=partial(self._on_socket_lost, gate),
+                    on_item=gate,
+                    on_lost=gate.lost,
                     on_idle=self._waker,
                     config=self.config.socket,
                     name=f"ws{self._sockets_opened}",
