@@ -36,18 +36,18 @@ plt.rcParams.update(
 # Where each state is drawn (presentation only; the edges come from the machine).
 POSITIONS: dict[str, tuple[float, float]] = {
     State.TOKEN: (0.0, 3.0),
-    State.CONNECTED: (3.0, 3.0),
-    State.SUBSCRIBED: (6.0, 3.0),
-    State.EXPIRED: (9.0, 3.0),
-    State.RECONNECTING: (4.5, 1.2),
-    State.DISCONNECTED: (4.5, -1.0),
+    State.CONNECTED: (4.0, 3.0),
+    State.SUBSCRIBED: (8.0, 3.0),
+    State.EXPIRED: (12.0, 3.0),
+    State.RECONNECTING: (6.0, 0.8),
+    State.DISCONNECTED: (6.0, -1.8),
 }
 TERMINAL_TRIGGERS = ("ended", "closed", "failed")
 
 
 def table_digest() -> str:
     """A digest of the machine's (source, trigger, dest) edges and its initial state."""
-    text = repr((MACHINE.initial, sorted(edges(MACHINE))))
+    text = repr((MACHINE.initial, sorted(edges())))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -101,9 +101,9 @@ def _arrow(ax: plt.Axes, a: str, b: str, label: str, *, bend: float = 0.0,
 def draw_states(out: Path) -> Path:
     """The state diagram of ``participant.machine``, as ``out/states.svg``."""
     grouped: dict[tuple[str, str], list[str]] = {}
-    for source, trigger, dest in edges(MACHINE):
+    for source, trigger, dest in edges():
         grouped.setdefault((source, dest), []).append(trigger)
-    fig, ax = plt.subplots(figsize=(10, 5.2))
+    fig, ax = plt.subplots(figsize=(12, 6.6))
     for name in State:
         _box(ax, name)
     x0, y0 = POSITIONS[MACHINE.initial]
@@ -111,13 +111,14 @@ def draw_states(out: Path) -> Path:
                 arrowprops={"arrowstyle": "-|>", "color": "black"})
     ax.plot([x0 - 1.6], [y0], "o", color="black", ms=7)
     terminal_label_done = False
+    lost_label_done = False
     for (source, dest), triggers in grouped.items():
         label = " / ".join(triggers)
         if dest == State.DISCONNECTED:
             _arrow(ax, source, dest, "", color="#aaaaaa", zorder=0.5)
             if not terminal_label_done:
-                ax.text(POSITIONS[dest][0] + HALF_W + 0.15, POSITIONS[dest][1], label +
-                        "\n(from every live state)", ha="left", va="center", fontsize=9,
+                ax.text(POSITIONS[dest][0] + HALF_W + 0.15, POSITIONS[dest][1],
+                        "\n".join(triggers) + "\n(from every live state)", ha="left", va="center", fontsize=9,
                         color="#777777", style="italic")
                 terminal_label_done = True
         elif source == dest:  # a loop, on the right of the box
@@ -128,15 +129,21 @@ def draw_states(out: Path) -> Path:
             ax.text(x + HALF_W + 0.5, y, label, ha="left", va="center", fontsize=9,
                     color="#aa5500", style="italic")
         elif dest == State.RECONNECTING:
-            _arrow(ax, source, dest, label if source == State.TOKEN else "",
-                   color="#aa5500", offset=(-0.25, -0.2))
+            _arrow(ax, source, dest, "", color="#aa5500")
+            if not lost_label_done:  # every edge into reconnecting, labelled once
+                lost = sorted({t for (s, d), ts in grouped.items()
+                               if d == dest and s != dest for t in ts})
+                x, y = POSITIONS[dest]
+                ax.text(x - HALF_W - 0.15, y, "\n".join(lost), ha="right", va="center",
+                        fontsize=9, color="#aa5500", style="italic")
+                lost_label_done = True
         elif source == State.RECONNECTING:
             _arrow(ax, source, dest, label, bend=-0.45, color="#2a7a2a", offset=(-0.3, 0.0))
         else:
             bend = -0.3 if (dest, source) in grouped else 0.0
             _arrow(ax, source, dest, label, bend=bend, offset=(0.0, 0.12 if bend else 0.14))
-    ax.set_xlim(-2.0, 10.3)
-    ax.set_ylim(-1.5, 4.0)
+    ax.set_xlim(-2.0, 13.3)
+    ax.set_ylim(-3.2, 4.0)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title("Participant states and triggers (participant.machine.TRANSITIONS)")

@@ -531,15 +531,18 @@ class ItemLog:
         times = [t for t in owed if t]
         if self.acked_time is not None:
             times.append(self.acked_time)
+        acked = self._acked
         if times:
+            # Acknowledgements come (nearly) in AbsoluteTime order, so the oldest entries
+            # are at the front: drop them there (O(dropped), not a rebuild every 64 acks).
             horizon = format_timestamp(parse_timestamp(min(times)) - self.reach)
-            kept = [e for e in self._acked.values() if (e.absolute_time or "") >= horizon]
-        else:
-            kept = list(self._acked.values())
-        if len(kept) > self.max_ids:
-            kept.sort(key=lambda e: e.absolute_time or "")
-            kept = kept[-self.max_ids :]
-        self._acked = {e.id: e for e in kept}
+            while acked:
+                first = next(iter(acked.values()))
+                if (first.absolute_time or "") >= horizon:
+                    break
+                del acked[first.id]
+        while len(acked) > self.max_ids:
+            del acked[next(iter(acked))]
 
     def snapshot(
         self, *, contact_id: str | None = None, participant_id: str | None = None

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from participant._actor_support import SeenIds, canonical_time
+from participant.core.log import canonical_time
 from participant.machine import State
 
 from .conftest import Rig
@@ -20,15 +20,6 @@ BAD_TIME = "2026-13-45T99:99:99.999Z"  # 24 characters, "T", "." and "Z" where t
 @pytest.mark.parametrize("text", [BAD_TIME, "2026-02-30T10:00:00.000Z", "abcd-ef-ghTij:kl:mn.opqZ"])
 def test_canonical_time_gives_none_for_a_well_shaped_non_time(text: str) -> None:
     assert canonical_time(text) is None
-
-
-def test_seen_ids_newest_ignores_a_well_shaped_non_time() -> None:
-    seen = SeenIds(window=600.0, max_ids=10)
-    seen.add("a", "2026-12-01T10:00:00.000Z")
-    seen.add("bad", BAD_TIME)
-    seen.add("b", "2026-12-01T10:00:01.000Z")
-    assert seen.newest_time == "2026-12-01T10:00:01.000Z"
-    assert seen.newest is not None
 
 
 async def test_a_well_shaped_non_time_does_not_end_the_participant(
