@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import ssl
 import sys
@@ -116,6 +117,8 @@ async def serve(
         errorlog.addFilter(_HideAborts())
     hconfig.errorlog = errorlog
     hconfig.graceful_timeout = 0.5
+    hconfig.read_timeout = max(1, math.ceil(emulator.config.connection_idle_timeout))
+    hconfig.websocket_max_message_size = emulator.config.max_frame_bytes
     ca_pem: bytes | None = None
     with tempfile.TemporaryDirectory(prefix="participant-emulator-") as secrets_dir:
         if tls:

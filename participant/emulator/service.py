@@ -8,6 +8,7 @@ StartChatContact. Errors are raised as :class:`ApiError` (code, HTTP status, mes
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import json
@@ -17,7 +18,7 @@ import posixpath
 import secrets
 import urllib.parse
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -118,6 +119,10 @@ def _validation(field: str, value: object, constraint: str) -> ApiError:
         f"1 validation error detected: Value '{shown}' at '{field}' failed to satisfy "
         f"constraint: {constraint}",
     )
+
+
+def _seq_of(entry: Entry) -> float:
+    return entry.seq
 
 
 def _processing(message_id: str, status: str) -> JSON:
@@ -281,6 +286,7 @@ class _TranscriptCursor:
     sort_order: str
     last_seq: int
     include_contact: frozenset[str]
+    expires: float = math.inf
 
 
 class FaultState:
@@ -323,7 +329,9 @@ class ChatService:
         self._connection_tokens: dict[str, ConnectionCredential] = {}
         self._urls: dict[str, WebsocketUrl] = {}
         self._attachments: dict[str, Attachment] = {}
-        self._idempotency: dict[tuple[str, str, str], JSON] = {}
+        #: key -> (expiry, answer); the key's first part is a participant id or an instance id
+        self._idempotency: dict[tuple[str, str, str], tuple[float, JSON]] = {}
+        self._next_sweep = -math.inf
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._cursors: dict[str, _TranscriptCursor] = {}
         self._seq = 0
@@ -437,6 +445,7 @@ class ChatService:
     # ------------------------------------------------------------------ connect side
     def start_chat_contact(self, body: Mapping[str, Any]) -> JSON:
         """Connect API StartChatContact (protocol.md §7). Returns the wire answer."""
+        self.sweep()
         for name in ("InstanceId", "ContactFlowId"):
             if not isinstance(body.get(name), str) or not body.get(name):
                 raise ApiError("InvalidParameterException", f"{name} is required")
@@ -453,7 +462,7 @@ class ChatService:
         client_token = body.get("ClientToken")
         key = (instance_id, "StartChatContact", str(client_token))
         if client_token and key in self._idempotency:
-            return dict(self._idempotency[key])
+            return dict(self._idempotency[key][1])
         duration = body.get("ChatDurationInMinutes", self.config.default_chat_duration_minutes)
         if not isinstance(duration, int) or not 60 <= duration <= 10080:
             raise ApiError("InvalidParameterException", "ChatDurationInMinutes must be 60..10080")
@@ -503,7 +512,7 @@ class ChatService:
         if source_id is not None:
             answer["ContinuedFromContactId"] = source_id
         if client_token:
-            self._idempotency[key] = dict(answer)
+            self._idempotency[key] = (self.now() + self.config.idempotency_ttl, dict(answer))
         return answer
 
     def create_contact(
@@ -976,6 +985,7 @@ class ChatService:
                 status, "InternalServerException"
             )
             raise ApiError(code, f"Injected fault ({status})", status=status)
+        self.sweep()
         if not token:
             raise ApiError("AccessDeniedException", "Missing X-Amz-Bearer token")
         if operation == "CreateParticipantConnection":
@@ -988,6 +998,51 @@ class ChatService:
             self, "_op_" + operation
         )
         return handler(contact, participant, body, base_url)
+
+    def sweep(self, *, force: bool = False) -> None:
+        """Free what can no longer be used: connection tokens past Expiry or revoked,
+        websocket URLs opened or past their open window, transcript cursors past
+        ``transcript_cursor_ttl``, idempotency answers past ``idempotency_ttl``, and every
+        token, URL, cursor and idempotency answer of a participant that left or whose chat
+        ended. Runs at most every ``sweep_interval`` seconds (on the next request) unless
+        ``force``."""
+        now = self.now()
+        if not force and now < self._next_sweep:
+            return
+        self._next_sweep = now + self.config.sweep_interval
+
+        def gone(participant_id: str) -> bool:
+            p = self.participants.get(participant_id)
+            return p is None or p.left or self.contacts[p.contact_id].ended
+
+        for token, p in list(self._participant_tokens.items()):
+            if gone(p.participant_id):
+                del self._participant_tokens[token]
+        for token, cred in list(self._connection_tokens.items()):
+            if cred.revoked or now >= cred.expiry or gone(cred.participant_id):
+                del self._connection_tokens[token]
+        for token, url in list(self._urls.items()):
+            if url.used or url.revoked or now > url.open_deadline or gone(url.participant_id):
+                del self._urls[token]
+        for token, cursor in list(self._cursors.items()):
+            if now > cursor.expires or gone(cursor.participant_id):
+                del self._cursors[token]
+        for key, (expiry, _) in list(self._idempotency.items()):
+            owner = key[0]
+            if now > expiry or (owner in self.participants and gone(owner)):
+                del self._idempotency[key]
+
+    def retained(self) -> dict[str, int]:
+        """How many of each kind of secret state the service holds now (after a sweep):
+        ``participant_tokens``, ``connection_tokens``, ``websocket_urls``,
+        ``transcript_cursors``, ``idempotency_keys``."""
+        return {
+            "participant_tokens": len(self._participant_tokens),
+            "connection_tokens": len(self._connection_tokens),
+            "websocket_urls": len(self._urls),
+            "transcript_cursors": len(self._cursors),
+            "idempotency_keys": len(self._idempotency),
+        }
 
     def _participant_token(self, token: str) -> Participant:
         participant = self._participant_tokens.get(token)
@@ -1058,9 +1113,10 @@ class ChatService:
         fingerprint = json.dumps(rest, sort_keys=True, separators=(",", ":"))
         key = (participant.participant_id, operation, client_token + "\x00" + fingerprint)
         if key in self._idempotency:
-            return json.loads(json.dumps(self._idempotency[key]))  # type: ignore[no-any-return]
+            return json.loads(json.dumps(self._idempotency[key][1]))  # type: ignore[no-any-return]
         answer = make()
-        self._idempotency[key] = json.loads(json.dumps(answer))
+        expiry = self.now() + self.config.idempotency_ttl
+        self._idempotency[key] = (expiry, json.loads(json.dumps(answer)))
         return answer
 
     # ------------------------------------------------------------------ operations
@@ -1298,7 +1354,7 @@ class ChatService:
             raise ApiError(
                 "ConflictException", "Receipts are not supported with more than two participants"
             )
-        target = next((e for e in contact.entries if e.wire.get("Id") == message_id), None)
+        target = contact.by_id.get(message_id)
         if target is None or target.wire.get("Type") not in ("MESSAGE", "ATTACHMENT"):
             raise _validation("content", None, "messageId does not name a message of this chat")
         stamp = self.timestamp()
@@ -1379,6 +1435,8 @@ class ChatService:
             cursor = self._cursors.get(str(next_token))
             if cursor is None or cursor.participant_id != participant.participant_id:
                 raise _validation("nextToken", None, "Invalid NextToken")
+            if self.now() > cursor.expires:
+                raise _validation("nextToken", None, "NextToken has expired")
             return self._transcript_page(
                 contact,
                 own,
@@ -1414,7 +1472,7 @@ class ChatService:
         own_entries = own.entries
         anchor: int  # seq of the start item (inclusive); may be a sentinel
         if "Id" in given:
-            found = next((e for e in own_entries if e.wire.get("Id") == start["Id"]), None)
+            found = own.by_id.get(str(start["Id"]))
             if found is None:
                 raise _validation("startPosition.id", None, "No item with this Id")
             anchor = found.seq
@@ -1456,16 +1514,42 @@ class ChatService:
             past_in_scope=False,
         )
 
-    def _transcript_entries(
-        self, own: Contact, past_ids: Iterable[str]
+    def _transcript_page_entries(
+        self,
+        own: Contact,
+        past_ids: list[str],
+        scan: str,
+        after_seq: float | None,
+        count: int,
     ) -> list[tuple[Entry, str | None]]:
-        """(entry, RelatedContactId) of past contacts then of ``own``, in seq order."""
+        """Up to ``count`` (entry, RelatedContactId) in scan order after ``after_seq``
+        (exclusive), found by bisection: O(log n + count), not a scan of the transcript.
+
+        Past contacts ended before the next one of the chain started, so the chain's
+        entries (past contacts oldest first, then ``own``) are in ``seq`` order."""
+        segments: list[tuple[list[Entry], str | None]] = [
+            (self.contacts[past_id].entries, past_id) for past_id in past_ids
+        ]
+        segments.append((own.entries, None))
         result: list[tuple[Entry, str | None]] = []
-        for past_id in past_ids:
-            for entry in self.contacts[past_id].entries:
-                result.append((entry, past_id))
-        result.extend((entry, None) for entry in own.entries)
-        result.sort(key=lambda pair: pair[0].seq)
+        if scan == "FORWARD":
+            lo = -math.inf if after_seq is None else after_seq
+            for entries, related in segments:
+                index = bisect.bisect_right(entries, lo, key=_seq_of)
+                while index < len(entries) and len(result) < count:
+                    result.append((entries[index], related))
+                    index += 1
+                if len(result) >= count:
+                    break
+        else:
+            hi = math.inf if after_seq is None else after_seq
+            for entries, related in reversed(segments):
+                index = bisect.bisect_left(entries, hi, key=_seq_of) - 1
+                while index >= 0 and len(result) < count:
+                    result.append((entries[index], related))
+                    index -= 1
+                if len(result) >= count:
+                    break
         return result
 
     def _transcript_page(
@@ -1481,15 +1565,9 @@ class ChatService:
         after_seq: float | None = None,
         past_in_scope: bool = True,
     ) -> JSON:
-        entries = self._transcript_entries(own, past_ids)
-        if scan == "FORWARD":
-            lo = -math.inf if after_seq is None else after_seq
-            seq_list = [pair for pair in entries if pair[0].seq > lo]
-        else:
-            hi = math.inf if after_seq is None else after_seq
-            seq_list = [pair for pair in entries if pair[0].seq < hi][::-1]
-        page = seq_list[:max_results]
-        more = len(seq_list) > max_results
+        found = self._transcript_page_entries(own, past_ids, scan, after_seq, max_results + 1)
+        page = found[:max_results]
+        more = len(found) > max_results
         items: list[JSON] = []
         for entry, related in page:
             wire = json.loads(json.dumps(entry.wire))
@@ -1514,6 +1592,7 @@ class ChatService:
                 sort_order=sort_order,
                 last_seq=page[-1][0].seq,
                 include_contact=frozenset(past_ids),
+                expires=self.now() + self.config.transcript_cursor_ttl,
             )
             answer["NextToken"] = token
         elif self.config.last_page_next_token is not None:
