@@ -112,8 +112,23 @@ class ApiError(Exception):
         self.status = status if status is not None else STATUS_BY_CODE.get(code, 400)
 
 
+def _shown(value: object) -> str:
+    """A value as the service's validation messages quote it (``null`` when missing; long
+    text cut at 200 characters)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 def _validation(field: str, value: object, constraint: str) -> ApiError:
-    shown = value if isinstance(value, int | float | bool) or value is None else "..."
+    """A ValidationException as the service words it: ``1 validation error detected: Value
+    '<value>' at '<field>' failed to satisfy constraint: <constraint>``."""
+    shown = _shown(value)
     return ApiError(
         "ValidationException",
         f"1 validation error detected: Value '{shown}' at '{field}' failed to satisfy "
@@ -1129,14 +1144,14 @@ class ChatService:
             raise _validation("connectParticipant", connect_participant, "Member must be boolean")
         if types is None:
             if not connect_participant:
-                raise _validation("type", None, "Member must not be null")
+                raise _validation("type", types, "Member must not be null")
             types = []
         if not isinstance(types, list) or (not types and not connect_participant):
-            raise _validation("type", None, "Member must have length greater than or equal to 1")
+            raise _validation("type", types, "Member must have length greater than or equal to 1")
         for t in types:
             if t not in CONNECTION_TYPES:
                 raise _validation(
-                    "type", None, f"Member must satisfy enum value set: {sorted(CONNECTION_TYPES)}"
+                    "type", types, f"Member must satisfy enum value set: {sorted(CONNECTION_TYPES)}"
                 )
         participant.connected_once = True
         now = self.now()
@@ -1210,11 +1225,13 @@ class ChatService:
                 raise _validation(field, None, "Member must not be null")
             return
         if not isinstance(value, str):
-            raise _validation(field, None, "Member must be a string")
+            raise _validation(field, value, "Member must be a string")
         if len(value) < 1:
             raise _validation(field, "", "Member must have length greater than or equal to 1")
         if len(value) > limit:
-            raise _validation(field, None, f"Member must have length less than or equal to {limit}")
+            raise _validation(
+                field, value, f"Member must have length less than or equal to {limit}"
+            )
 
     def _op_SendMessage(
         self, contact: Contact, participant: Participant, body: Mapping[str, Any], base_url: str
@@ -1224,7 +1241,7 @@ class ChatService:
         if content_type not in MESSAGE_CONTENT_TYPES:
             raise _validation(
                 "contentType",
-                None,
+                content_type,
                 f"Member must be one of {sorted(MESSAGE_CONTENT_TYPES)}",
             )
         content = body.get("Content")
@@ -1232,7 +1249,7 @@ class ChatService:
         if len(str(content).encode("utf-8")) > self.config.max_message_bytes:
             raise _validation(
                 "content",
-                None,
+                content,
                 f"Member must be at most {self.config.max_message_bytes} bytes of UTF-8",
             )
 
@@ -1310,7 +1327,7 @@ class ChatService:
         self._check_content("contentType", content_type, 100, True)
         if content_type not in EVENT_CONTENT_TYPES:
             raise _validation(
-                "contentType", None, f"Member must be one of {sorted(EVENT_CONTENT_TYPES)}"
+                "contentType", content_type, f"Member must be one of {sorted(EVENT_CONTENT_TYPES)}"
             )
         content = body.get("Content")
         self._check_content("content", content, self.config.max_message_bytes, False)
@@ -1347,7 +1364,7 @@ class ChatService:
                 raise ValueError
         except (ValueError, TypeError, KeyError):
             raise _validation(
-                "content", None, 'Receipt content must be {"messageId": "<Id>"}'
+                "content", content, 'Receipt content must be {"messageId": "<Id>"}'
             ) from None
         active = [p for p in contact.participants.values() if not p.left and p.role != "SUPERVISOR"]
         if len(active) > 2:
@@ -1356,7 +1373,7 @@ class ChatService:
             )
         target = contact.by_id.get(message_id)
         if target is None or target.wire.get("Type") not in ("MESSAGE", "ATTACHMENT"):
-            raise _validation("content", None, "messageId does not name a message of this chat")
+            raise _validation("content", content, "messageId does not name a message of this chat")
         stamp = self.timestamp()
         metadata = target.wire.setdefault(
             "MessageMetadata", {"MessageId": message_id, "Receipts": []}
@@ -1403,7 +1420,7 @@ class ChatService:
     ) -> JSON:
         max_results = body.get("MaxResults", 10)
         if not isinstance(max_results, int) or isinstance(max_results, bool):
-            raise _validation("maxResults", None, "Member must be an integer")
+            raise _validation("maxResults", max_results, "Member must be an integer")
         if not 0 <= max_results <= 100:
             raise _validation("maxResults", max_results, "Member must have value between 0 and 100")
         if max_results == 0:
@@ -1413,16 +1430,20 @@ class ChatService:
             if contact_filter != contact.contact_id and contact_filter not in (
                 contact.past_contact_ids
             ):
-                raise _validation("contactId", None, "ContactId is not in this contact chain")
+                raise _validation(
+                    "contactId", contact_filter, "ContactId is not in this contact chain"
+                )
         sort_order = body.get("SortOrder", "DESCENDING")
         if sort_order not in ("ASCENDING", "DESCENDING"):
             raise _validation(
-                "sortOrder", None, "Member must satisfy enum value set: [DESCENDING, ASCENDING]"
+                "sortOrder",
+                sort_order,
+                "Member must satisfy enum value set: [DESCENDING, ASCENDING]",
             )
         scan = body.get("ScanDirection")
         if scan is not None and scan not in ("FORWARD", "BACKWARD"):
             raise _validation(
-                "scanDirection", None, "Member must satisfy enum value set: [FORWARD, BACKWARD]"
+                "scanDirection", scan, "Member must satisfy enum value set: [FORWARD, BACKWARD]"
             )
         next_token = body.get("NextToken")
         own = (
@@ -1434,9 +1455,9 @@ class ChatService:
         if next_token is not None and next_token != "":
             cursor = self._cursors.get(str(next_token))
             if cursor is None or cursor.participant_id != participant.participant_id:
-                raise _validation("nextToken", None, "Invalid NextToken")
+                raise _validation("nextToken", next_token, "Invalid NextToken")
             if self.now() > cursor.expires:
-                raise _validation("nextToken", None, "NextToken has expired")
+                raise _validation("nextToken", next_token, "NextToken has expired")
             return self._transcript_page(
                 contact,
                 own,
@@ -1463,25 +1484,27 @@ class ChatService:
                 participant=participant,
             )
         if not isinstance(start, Mapping):
-            raise _validation("startPosition", None, "Member must be a structure")
+            raise _validation("startPosition", start, "Member must be a structure")
         given = [k for k in ("Id", "AbsoluteTime", "MostRecent") if start.get(k) is not None]
         if len(given) != 1:
             raise _validation(
-                "startPosition", None, "Exactly one of Id, AbsoluteTime, MostRecent is required"
+                "startPosition", start, "Exactly one of Id, AbsoluteTime, MostRecent is required"
             )
         own_entries = own.entries
         anchor: int  # seq of the start item (inclusive); may be a sentinel
         if "Id" in given:
             found = own.by_id.get(str(start["Id"]))
             if found is None:
-                raise _validation("startPosition.id", None, "No item with this Id")
+                raise _validation("startPosition.id", start["Id"], "No item with this Id")
             anchor = found.seq
         elif "AbsoluteTime" in given:
             try:
                 moment = parse_timestamp(str(start["AbsoluteTime"]))
             except ValueError:
                 raise _validation(
-                    "startPosition.absoluteTime", None, "Must be an ISO-8601 timestamp"
+                    "startPosition.absoluteTime",
+                    start["AbsoluteTime"],
+                    "Must be an ISO-8601 timestamp",
                 ) from None
             times = [(e.seq, parse_timestamp(e.wire["AbsoluteTime"])) for e in own_entries]
             if scan == "FORWARD":
@@ -1494,7 +1517,9 @@ class ChatService:
             most_recent = start["MostRecent"]
             if not isinstance(most_recent, int) or not 0 <= most_recent <= 100:
                 raise _validation(
-                    "startPosition.mostRecent", None, "Member must have value between 0 and 100"
+                    "startPosition.mostRecent",
+                    most_recent,
+                    "Member must have value between 0 and 100",
                 )
             if not own_entries:
                 anchor = -1 if scan == "BACKWARD" else math.inf  # type: ignore[assignment]
@@ -1625,7 +1650,7 @@ class ChatService:
         extension = posixpath.splitext(name.lower())[1]
         if extension not in self.config.attachment_extensions:
             raise _validation(
-                "attachmentName", None, f"File type {extension or '(none)'} is not supported"
+                "attachmentName", name, f"File type {extension or '(none)'} is not supported"
             )
 
         def make() -> JSON:
@@ -1706,13 +1731,13 @@ class ChatService:
         ids = body.get("AttachmentIds")
         if not isinstance(ids, list) or len(ids) != 1:
             raise _validation(
-                "attachmentIds", None, "Member must have length less than or equal to 1 and >= 1"
+                "attachmentIds", ids, "Member must have length less than or equal to 1 and >= 1"
             )
         client_token = body.get("ClientToken")
         self._check_content("clientToken", client_token, 500, True)
         attachment = contact.attachments.get(str(ids[0]))
         if attachment is None or attachment.participant_id != participant.participant_id:
-            raise _validation("attachmentIds", None, "Unknown attachment")
+            raise _validation("attachmentIds", ids, "Unknown attachment")
 
         def make() -> JSON:
             if attachment.completed:
@@ -1806,13 +1831,15 @@ class ChatService:
             )
         disposition = body.get("UrlContentDisposition")
         if disposition is not None and disposition not in ("INLINE", "ATTACHMENT"):
-            raise _validation("urlContentDisposition", None, "Member must be INLINE or ATTACHMENT")
+            raise _validation(
+                "urlContentDisposition", disposition, "Member must be INLINE or ATTACHMENT"
+            )
         chain = [contact.contact_id, *contact.past_contact_ids]
         attachment = self._attachments.get(str(attachment_id))
         if attachment is None or attachment.contact_id not in chain or not attachment.completed:
-            raise _validation("attachmentId", None, "Unknown attachment")
+            raise _validation("attachmentId", attachment_id, "Unknown attachment")
         if attachment.status != "APPROVED":
-            raise _validation("attachmentId", None, "Attachment is not approved")
+            raise _validation("attachmentId", attachment_id, "Attachment is not approved")
         expires = self.now() + expiry_s
         query = {"X-Amz-Expires": str(expiry_s), "Expires": repr(expires)}
         if disposition is not None:
@@ -1894,13 +1921,15 @@ class ChatService:
         if session_id is None:
             raise _validation("sessionId", None, "Member must not be null")
         if not isinstance(session_id, str) or len(session_id) != 36:
-            raise _validation("sessionId", None, "Member must have length 36")
+            raise _validation("sessionId", session_id, "Member must have length 36")
         session = contact.auth_sessions.get(session_id)
         if session is None or session.participant_id != participant.participant_id:
-            raise _validation("sessionId", None, "No authentication session with this SessionId")
+            raise _validation(
+                "sessionId", session_id, "No authentication session with this SessionId"
+            )
         if session.state != "INITIATED":
             raise _validation(
-                "sessionId", None, f"Authentication session already ended ({session.state})"
+                "sessionId", session_id, f"Authentication session already ended ({session.state})"
             )
         return session
 
@@ -1914,7 +1943,7 @@ class ChatService:
             window = self.config.authentication_url_window
             raise _validation(
                 "sessionId",
-                None,
+                session.session_id,
                 f"GetAuthenticationUrl is only allowed within {window:g} s of the "
                 "authentication.initiated event",
             )
