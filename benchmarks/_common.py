@@ -1,23 +1,32 @@
 """Shared helpers of the benchmark scripts: machine facts, tables, JSON results, an
-emulator in another process."""
+emulator in another process, and the one place TLS is set up (``--tls``)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import re
+import ssl
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+
+# measure the tree this script is in, not whichever checkout the venv installed editable
+# (``python benchmarks/x.py`` puts benchmarks/ first on sys.path, then site-packages)
+if str(ROOT) not in sys.path:
+    sys.path.insert(1, str(ROOT))
 
 
 def machine() -> dict[str, Any]:
@@ -26,6 +35,9 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "openssl": ssl.OPENSSL_VERSION,
+        # the machine is shared: the 1-minute load average when the result was written
+        "loadavg_1min": os.getloadavg()[0],
     }
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
@@ -37,7 +49,16 @@ def machine() -> dict[str, Any]:
         pass
     from importlib.metadata import version
 
-    for name in ("trio", "trio-websocket", "httpx", "httpcore", "boto3", "aiobotocore"):
+    for name in (
+        "trio",
+        "trio-websocket",
+        "httpx",
+        "httpcore",
+        "boto3",
+        "aiobotocore",
+        "capo-connectparticipant",
+        "zapros",
+    ):
         try:
             info[name] = version(name)
         except Exception:
@@ -119,10 +140,94 @@ def die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def add_tls_argument(parser: argparse.ArgumentParser) -> None:
+    """``--tls``: run the benchmark over https/wss (the emulator's trustme CA)."""
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="https/wss: the emulator serves TLS with a throwaway trustme CA, every client "
+        "verifies against that CA (the real service is https/wss only)",
+    )
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An emulator to benchmark against: its base URL and, over TLS, its CA file."""
+
+    url: str
+    ca_file: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.ca_file is not None
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client context trusting only the emulator's CA (None without TLS)."""
+        if self.ca_file is None:
+            return None
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def args(self) -> list[str]:
+        """How a child process gets this endpoint: ``--endpoint URL [--ca-file PATH]``."""
+        tls = [] if self.ca_file is None else ["--ca-file", self.ca_file]
+        return ["--endpoint", self.url, *tls]
+
+    # the library's own objects over TLS: its httpx transport and websocket connector
+
+    def participant_client(self) -> Any:
+        """A :class:`participant.api.ParticipantClient` for this endpoint."""
+        from participant.api import ParticipantClient
+
+        return ParticipantClient(endpoint_url=self.url, transport=self.http_transport())
+
+    def http_transport(self) -> Any:
+        """``None`` (the library builds its own) without TLS; over TLS an httpx transport
+        with the library's own settings and the emulator's CA."""
+        context = self.ssl_context()
+        if context is None:
+            return None
+        import httpx
+
+        from participant.api import DEFAULT_LIMITS
+
+        return httpx.AsyncHTTPTransport(
+            http1=True, http2=False, limits=DEFAULT_LIMITS, retries=0, verify=context
+        )
+
+    def websocket_connector(self) -> Any:
+        """``None`` (the library's default) without TLS; over TLS the library's connector
+        with the emulator's CA."""
+        context = self.ssl_context()
+        if context is None:
+            return None
+        from participant.socket import websocket_connector
+
+        return websocket_connector(context)
+
+
+def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """The hidden ``--endpoint``/``--ca-file`` of a benchmark's child process."""
+    parser.add_argument("--endpoint", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--ca-file", default=None, help=argparse.SUPPRESS)
+
+
+def endpoint_from(args: argparse.Namespace) -> Endpoint:
+    return Endpoint(args.endpoint, args.ca_file)
+
+
 @contextmanager
-def emulator_process(*extra_args: str) -> Iterator[str]:
-    """Run ``participant emulator --port 0 --no-rate-limits`` in a child process; yield its
-    endpoint URL (loopback)."""
+def emulator_process(*extra_args: str, tls: bool = False) -> Iterator[Endpoint]:
+    """Run ``participant emulator --port 0 --no-rate-limits`` in a child process (with
+    ``tls``: ``--tls``, its CA written to a temporary file); yield its endpoint (loopback)."""
+    with tempfile.TemporaryDirectory(prefix="bench-ca-") as tmp:
+        ca_file = os.path.join(tmp, "ca.pem") if tls else None
+        tls_args = [] if ca_file is None else ["--tls", "--ca-file", ca_file]
+        with _emulator_child([*extra_args, *tls_args]) as url:
+            yield Endpoint(url, ca_file)
+
+
+@contextmanager
+def _emulator_child(extra_args: list[str]) -> Iterator[str]:
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import _common; "
         "_common.die_with_parent(); from participant.emulator import run_emulator_cli; "
@@ -153,12 +258,17 @@ def emulator_process(*extra_args: str) -> Iterator[str]:
             line = proc.stdout.readline()
             if not line:
                 break
-            found = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+            found = re.search(r"(https?://127\.0\.0\.1:\d+)", line)
             if found:
                 endpoint = found.group(1)
                 break
         if endpoint is None:
-            raise RuntimeError("the emulator did not start")
+            hint = (
+                " (--tls needs an emulator with 'participant emulator --tls --ca-file')"
+                if "--tls" in extra_args
+                else ""
+            )
+            raise RuntimeError(f"the emulator did not start{hint}")
         yield endpoint
     finally:
         proc.terminate()

@@ -8,9 +8,10 @@ exit; a participant may connect again):
 
 - ``library``: N :func:`participant.actor.connect` participants (one shared
   ParticipantClient), each subscribed and idle (``iterate=True``, default config);
-- ``bare`` (baseline): N bare trio-websocket clients, each calling CreateParticipantConnection
-  (one shared httpx client) and opening its URL right away, subscribed, and idle in a task
-  waiting on ``get_message`` (no heartbeat).
+- ``bare`` (baseline): N bare trio-websocket clients (URLs from CreateParticipantConnection
+  first, one shared httpx client), each subscribed and then doing the same idle work as the
+  library: ``{"topic":"aws/heartbeat"}`` every 10 s, reading the echo, in one task per
+  socket (the least a trio-websocket client can do per heartbeat: issue 15).
 
 Reported per participant: resident memory (psutil RSS after - before, after gc, divided
 by N), time to connect them all (20 at a time), and client CPU per participant per minute
@@ -22,10 +23,12 @@ CPU per renewal = (window CPU - idle CPU) / renewals. At the service's Connectio
 (one renewal per ~59 min with the default 60 s margin) that is ``cpu_per_renewal / 59`` per
 minute, added to the idle figure. ``--tracemalloc`` adds the top allocation sites per
 participant (library, at the smallest size).
-Target (issue 6): <= 48 KiB per idle subscribed participant at 10,000 (bare ~22 KiB).
+Targets (issue 15): idle CPU <= 1.1 x the heartbeating bare client over TLS; <= 40 KiB per
+idle subscribed participant at 10,000.
 
-    python benchmarks/bench_scale.py                 # 1,000 and 10,000 (~4 min on 2 cores)
+    python benchmarks/bench_scale.py                 # 1,000 and 10,000 (~5 min on 2 cores)
     python benchmarks/bench_scale.py --quick         # 1,000 only (~1 min)
+    python benchmarks/bench_scale.py --quick --tls   # over https/wss (the emulator's CA)
 
 Progress goes to stderr (each phase with its time), so a slow run shows where it is.
 """
@@ -47,10 +50,23 @@ from typing import Any
 
 import psutil
 import trio
-from _common import die_with_parent, emulator_process, table, write_result
+from _common import (
+    Endpoint,
+    add_endpoint_arguments,
+    add_tls_argument,
+    die_with_parent,
+    emulator_process,
+    endpoint_from,
+    table,
+    write_result,
+)
 
 CONCURRENCY = 20  # connects in flight: more only queue at the emulator and push
 # subscribe replies past the 1 s subscribe_timeout (see docs/benchmarks.md)
+HEARTBEAT_FRAME = '{"topic":"aws/heartbeat"}'  # the library's frame, byte for byte
+HEARTBEAT_INTERVAL = 10.0  # seconds: SocketConfig.heartbeat_interval's default
+TARGET_KIB = 40.0
+TARGET_CPU_RATIO = 1.1
 CHILD_TIMEOUT = 900.0  # seconds; a stuck child is killed and named, not waited on forever
 _T0 = time.monotonic()
 
@@ -60,14 +76,16 @@ def progress(text: str) -> None:
     print(f"[scale {time.monotonic() - _T0:6.1f} s] {text}", file=sys.stderr, flush=True)
 
 
-async def _tokens(endpoint: str, n: int) -> list[str]:
+async def _tokens(endpoint: Endpoint, n: int) -> list[str]:
     """Start ``n`` chats with the admin API; their customers' ParticipantTokens."""
     import httpx
 
     tokens: list[str] = []
     # as many requests at once as the pool keeps alive: no connection churn
     limit = trio.Semaphore(20)
-    async with httpx.AsyncClient(base_url=endpoint, timeout=60) as h:
+    async with httpx.AsyncClient(
+        base_url=endpoint.url, timeout=60, verify=endpoint.ssl_context() or True
+    ) as h:
 
         async def one(i: int) -> None:
             async with limit:
@@ -164,10 +182,13 @@ async def _idle(
 
 
 async def child_library(
-    endpoint: str, tokens: list[str], window: float, trace: bool, subscribe_timeout: float | None
+    endpoint: Endpoint,
+    tokens: list[str],
+    window: float,
+    trace: bool,
+    subscribe_timeout: float | None,
 ) -> dict[str, Any]:
     from participant.actor import Participant, ParticipantConfig, connect
-    from participant.api import ParticipantClient
     from participant.socket import SocketConfig
 
     # connect_timeout=None: under the load of thousands of connects on a shared machine a
@@ -181,9 +202,10 @@ async def child_library(
     tokens = list(tokens)
     participants: list[Participant] = []
     stop = trio.Event()
-    async with ParticipantClient(endpoint_url=endpoint) as client:
+    connector = endpoint.websocket_connector()
+    async with endpoint.participant_client() as client:
         # one warm-up participant so imports and the HTTP pool are not counted
-        async with connect(tokens.pop(), client=client):
+        async with connect(tokens.pop(), client=client, websocket_connector=connector):
             pass
         n = len(tokens)
         rss0 = _rss()
@@ -196,7 +218,9 @@ async def child_library(
             await limit.acquire()
             held = True
             try:
-                async with connect(token, client=client, config=config) as p:
+                async with connect(
+                    token, client=client, config=config, websocket_connector=connector
+                ) as p:
                     limit.release()
                     held = False
                     participants.append(p)
@@ -258,9 +282,11 @@ async def child_library(
     return result
 
 
-async def child_bare(endpoint: str, tokens: list[str], window: float) -> dict[str, Any]:
+async def child_bare(endpoint: Endpoint, tokens: list[str], window: float) -> dict[str, Any]:
     import httpx
     import trio_websocket
+
+    context = endpoint.ssl_context()
 
     n = len(tokens)
     # CreateParticipantConnection for all first (timed, 20 at a time: the pool's keep-alive),
@@ -268,7 +294,7 @@ async def child_bare(endpoint: str, tokens: list[str], window: float) -> dict[st
     # window is lifted for this benchmark)
     urls: list[str] = []
     t0 = time.perf_counter()
-    async with httpx.AsyncClient(base_url=endpoint, timeout=60) as h:
+    async with httpx.AsyncClient(base_url=endpoint.url, timeout=60, verify=context or True) as h:
         limit = trio.Semaphore(20)
 
         async def create(token: str) -> None:
@@ -290,21 +316,30 @@ async def child_bare(endpoint: str, tokens: list[str], window: float) -> dict[st
     rss0 = _rss()
     limit = trio.Semaphore(CONCURRENCY)
     connected = 0
+    echoes = 0
 
     async def one(url: str, task_status: trio.TaskStatus[None]) -> None:
-        nonlocal connected
+        nonlocal connected, echoes
         await limit.acquire()
         held = True
         try:
-            async with trio_websocket.open_websocket_url(url) as ws:
+            async with trio_websocket.open_websocket_url(url, ssl_context=context) as ws:
                 await ws.send_message('{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}')
                 await ws.get_message()
                 limit.release()
                 held = False
                 connected += 1
                 task_status.started()
-                while True:  # idle until the nursery is cancelled
-                    await ws.get_message()
+                # idle like the library until the nursery is cancelled: a heartbeat on open
+                # and every 10 s, reading whatever comes (the echoes) in between
+                deadline = trio.current_time()
+                while True:
+                    await ws.send_message(HEARTBEAT_FRAME)
+                    deadline += HEARTBEAT_INTERVAL
+                    with trio.move_on_at(deadline):
+                        while True:
+                            await ws.get_message()
+                            echoes += 1
         except trio_websocket.ConnectionClosed:
             pass
         finally:
@@ -322,13 +357,18 @@ async def child_bare(endpoint: str, tokens: list[str], window: float) -> dict[st
             "open_s": open_s,
             "rss_bytes_per_participant": (rss1 - rss0) / n,
         }
-        await _idle(window, result, exit_now=True)
+        echoes0 = echoes
+
+        def count_window() -> None:
+            result["heartbeat_echoes"] = echoes - echoes0
+
+        await _idle(window, result, exit_now=True, after=count_window)
     raise AssertionError("unreachable: _idle exits the child")
 
 
 def run_child(
     kind: str,
-    endpoint: str,
+    endpoint: Endpoint,
     tokens_file: str,
     n: int,
     window: float,
@@ -341,8 +381,7 @@ def run_child(
         __file__,
         "--child",
         kind,
-        "--endpoint",
-        endpoint,
+        *endpoint.args(),
         "--tokens-file",
         tokens_file,
         "--n",
@@ -386,8 +425,9 @@ def main() -> None:
         help="SocketConfig.subscribe_timeout of the library, s (default: the library's 1 s); "
         "raise it on a saturated machine, where late subscribe replies make connects retry",
     )
+    add_tls_argument(parser)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--endpoint", default=None, help=argparse.SUPPRESS)
+    add_endpoint_arguments(parser)
     parser.add_argument("--tokens-file", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -397,7 +437,7 @@ def main() -> None:
             tokens = _read_tokens(args.tokens_file, args.n + 1)
             res = trio.run(
                 child_library,
-                args.endpoint,
+                endpoint_from(args),
                 tokens,
                 args.window,
                 args.tracemalloc,
@@ -405,7 +445,7 @@ def main() -> None:
             )
         else:
             tokens = _read_tokens(args.tokens_file, args.n)
-            res = trio.run(child_bare, args.endpoint, tokens, args.window)
+            res = trio.run(child_bare, endpoint_from(args), tokens, args.window)
         print(json.dumps(res))
         return
     if args.quick:
@@ -418,11 +458,12 @@ def main() -> None:
         "sizes": {},
         "window_s": args.window,
         "subscribe_timeout": args.subscribe_timeout,
+        "tls": args.tls,
     }
     trace: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         tokens_file = os.path.join(tmp, "tokens")
-        with emulator_process("--url-open-window", "3600") as endpoint:
+        with emulator_process("--url-open-window", "3600", tls=args.tls) as endpoint:
             progress(f"starting {max(sizes) + 1} chats")
             tokens = trio.run(_tokens, endpoint, max(sizes) + 1)
             with open(tokens_file, "w") as f:
@@ -441,7 +482,7 @@ def main() -> None:
                 trace = run_child("library", endpoint, tokens_file, min(sizes), 1.0, trace=True)
                 results["tracemalloc"] = trace
         # renewals: a second emulator with ConnectionExpiry 20 s (renewal 4 s before it)
-        with emulator_process("--connection-expiry", "20") as endpoint:
+        with emulator_process("--connection-expiry", "20", tls=args.tls) as endpoint:
             tokens = trio.run(_tokens, endpoint, renew_n + 1)
             with open(tokens_file, "w") as f:
                 f.write("\n".join(tokens))
@@ -465,6 +506,7 @@ def main() -> None:
                 lib["rss_bytes_per_participant"] / 1024,
                 lib["connect_s"],
                 lib_cpu_min,
+                lib_cpu_min / bare_cpu_min,
                 lib_cpu_min + renew_ms_min,
                 lib["drops"],
             ]
@@ -472,18 +514,21 @@ def main() -> None:
         rows.append(
             [
                 int(n_text),
-                "bare trio-websocket (baseline)",
+                "bare trio-websocket, heartbeating (baseline)",
                 bare["rss_bytes_per_participant"] / 1024,
                 bare["connect_s"],
                 bare_cpu_min,
+                1.0,
                 "-",
                 "-",
             ]
         )
+        lib["cpu_ratio_to_bare"] = lib_cpu_min / bare_cpu_min
         lib["cpu_ms_per_min_idle"] = lib_cpu_min
         lib["cpu_ms_per_min_with_renewals"] = lib_cpu_min + renew_ms_min
         bare["cpu_ms_per_min_idle"] = bare_cpu_min
-    print("\nScale: idle subscribed participants in one process (emulator in another)\n")
+    over = "https/wss" if args.tls else "plain http/ws"
+    print(f"\nScale: idle subscribed participants in one process (emulator in another; {over})\n")
     print(
         table(
             [
@@ -492,6 +537,7 @@ def main() -> None:
                 "RSS KiB/participant",
                 "connect all, s",
                 "CPU ms/participant/min (heartbeats)",
+                "CPU vs bare",
                 "+ renewals",
                 "drops",
             ],
@@ -516,18 +562,23 @@ def main() -> None:
             print(f"  {f['bytes_per_participant'] / 1024:7.2f} KiB  {f['where']}")
     big = str(max(sizes))
     per = results["sizes"][big]["library"]["rss_bytes_per_participant"] / 1024
+    ratio = results["sizes"][big]["library"]["cpu_ratio_to_bare"]
     verdict = {
         "kib_per_participant_at_max": per,
         "max_n": int(big),
-        "target_kib": 48,
-        "met": per <= 48,
+        "target_kib": TARGET_KIB,
+        "met": per <= TARGET_KIB,
+        "cpu_ratio_to_bare_at_max": ratio,
+        "target_cpu_ratio": TARGET_CPU_RATIO,
+        "cpu_met": ratio <= TARGET_CPU_RATIO,
     }
     results["verdict"] = verdict
     print(
-        f"\nRSS per participant at {big}: {per:.1f} KiB (target <= 48 KiB: "
-        f"{'met' if per <= 48 else 'MISSED'})"
+        f"\nRSS per participant at {big}: {per:.1f} KiB (target <= {TARGET_KIB:.0f} KiB: "
+        f"{'met' if verdict['met'] else 'MISSED'}); idle CPU {ratio:.2f} x the heartbeating "
+        f"bare client (target <= {TARGET_CPU_RATIO}: {'met' if verdict['cpu_met'] else 'MISSED'})"
     )
-    path = write_result("scale", results)
+    path = write_result("scale_tls" if args.tls else "scale", results)
     print(f"\nwrote {path.relative_to(path.parents[2])}")
 
 

@@ -16,6 +16,8 @@ Modules: :mod:`participant.model` (wire shapes and typed items),
 See ``docs/`` for the guide and the API reference.
 """
 
+import logging
+
 from participant.actor import (
     ItemHandler,
     Participant,
@@ -51,6 +53,11 @@ from participant.model import (
 )
 
 __version__ = "0.1.0"
+
+# A library logs, the program decides where logs go: without this, Python's last-resort
+# handler prints the library's warnings as bare lines on stderr in a program that set up
+# no logging (the logging HOWTO's advice for libraries).
+logging.getLogger("participant").addHandler(logging.NullHandler())
 
 __all__ = [
     "AccessDeniedException",

@@ -1,4 +1,4 @@
-"""Small parts of the actor: seen-Id window, state-change feed, backoff, receipts.
+"""Small parts of the actor: seen-Id window, state-change feed, receipts.
 
 Private to :mod:`participant.actor`; documented there.
 """
@@ -6,7 +6,6 @@ Private to :mod:`participant.actor`; documented there.
 from __future__ import annotations
 
 import logging
-import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Literal
@@ -172,15 +171,6 @@ class ChangeFeed:
         self._on_close(self)
 
 
-def backoff_delay(
-    attempt: int, *, initial: float, cap: float, multiplier: float, rng: random.Random
-) -> float:
-    """Exponential backoff with "equal jitter": ``d/2 + uniform(0, d/2)``, ``d`` =
-    ``min(cap, initial * multiplier**attempt)`` seconds."""
-    base = min(cap, initial * multiplier ** min(attempt, 64))
-    return base / 2 + rng.uniform(0, base / 2)
-
-
 @attrs.define
 class _Waiter:
     done: trio.Event = attrs.field(factory=trio.Event)
@@ -198,7 +188,8 @@ SendReceipt = Callable[[ReceiptKind, str], Awaitable[None]]
 
 
 class ReceiptCoalescer:
-    """Delivered/read receipts coalesced the way AWS's JS client does (protocol.md §4).
+    """Delivered/read receipts coalesced the way AWS's JS client does
+    ([protocol](protocol.md#receipts-and-typing)).
 
     A receipt is held ``hold`` seconds so a read can replace a delivered of the same
     message; then, per kind, only the latest receipt is sent, at most one batch per

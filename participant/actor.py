@@ -1,4 +1,4 @@
-"""The participant actor: one chat participant as a trio actor (design.md; issue 4).
+"""The participant actor: one chat participant as a trio actor ([concepts](concepts.md)).
 
 ``async with connect(participant_token, ...) as participant:`` yields a :class:`Participant`
 once its websocket is subscribed. The actor owns one nursery; inside it run the websocket
@@ -9,7 +9,8 @@ ending or :meth:`Participant.disconnect` all end in state ``disconnected`` with 
 
 Guarantees and policies (docs/concepts.md has the timelines):
 
-- **Renewal, make-before-break** (protocol.md §2): at ``ConnectionExpiry`` minus a margin
+- **Renewal, make-before-break** ([protocol](protocol.md#tokens-and-lifetimes)): at
+``ConnectionExpiry`` minus a margin
   and at the ConnectionToken ``Expiry`` minus a margin, CreateParticipantConnection is
   called again with the ParticipantToken; the new URL is opened within
   ``ParticipantConfig.url_window`` seconds of the response (else it is never used and a new
@@ -18,19 +19,26 @@ Guarantees and policies (docs/concepts.md has the timelines):
 - **Reconnection**: a socket closed, failing or with a heartbeat unanswered at the next tick
   is lost; the actor backs off exponentially with jitter (``backoff_initial`` 1 s doubling
   to ``backoff_max`` 30 s, each delay drawn from ``[d/2, d]``), fetches a new URL and
-  resubscribes. ThrottlingException, 5xx and network errors are retried this way;
-  AccessDeniedException while reconnecting means the chat ended: a synthetic
-  :class:`~participant.model.ChatEnded` item is delivered and the state becomes
-  ``disconnected``.
+  resubscribes. ThrottlingException, 5xx and network errors are retried this way; the
+  backoff starts afresh only after a connection stayed up ``backoff_reset_after``.
+  Only a modelled AccessDeniedException while reconnecting means the chat ended: a
+  synthetic :class:`~participant.model.ChatEnded` item is delivered and the state becomes
+  ``disconnected``. Other non-retryable errors end the participant with ``error`` set.
 - **Gap fill and exactly-once**: after every unplanned reconnect GetTranscript is paged
   FORWARD from ``gap_fill_overlap`` (5 s) before the newest AbsoluteTime seen, and by
   default after each planned renewal from ``renewal_fill_overlap`` (1 s) before it (with
   make-before-break only items still unread in the old socket can be missing, and they
   are newer than what it delivered). The items are delivered in AbsoluteTime order,
-  before any item the new socket carried meanwhile (its items wait behind a gate until
-  the fill is done). The fill runs in its own task; fills requested while one runs are
-  coalesced into one more. Without ``history`` it never delivers items older than the
-  first subscription (less ``clock_skew``: the items' AbsoluteTime is the service's
+  before any item the new socket carried meanwhile (its items are held, up to
+  ``held_items_max``, until the fill is done; beyond that they are dropped and one more
+  fill recovers them: the reader never waits for a fill, so the heartbeat watchdog runs).
+  The fill runs in its own task; fills requested while one runs are coalesced into one
+  more. Transient errors are retried ``fill_max_attempts`` times; a fill that gives up
+  (or meets a non-retryable answer, or pages without end:
+  :class:`~participant.errors.TranscriptPagingError`)
+  replaces the socket and fills again from the same point; a second failure in a row
+  ends the participant with ``error`` set. Without ``history`` it never delivers items
+  older than the first subscription (less ``clock_skew``: the items' AbsoluteTime is the service's
   clock). Items are deduplicated by Id: the Ids of items within ``dedupe_window``
   seconds of the newest AbsoluteTime are remembered; beyond ``dedupe_max_ids`` the
   oldest are forgotten, but never one within gap fill's reach, so a gap fill can never
@@ -51,8 +59,12 @@ Guarantees and policies (docs/concepts.md has the timelines):
   ``connect_timeout`` seconds (30 s), then :func:`connect` raises the last error.
 - **Own ParticipantId**: :attr:`Participant.participant_id`, learnt from the echo of the
   first message or event this participant sends.
-- **Handlers** registered with :meth:`Participant.on` run as tasks in the actor's nursery;
-  a failing handler is logged with the item's Id and never stops the actor.
+- **Handlers** registered with :meth:`Participant.on` run on a bounded pool in the actor's
+  nursery (one task per item, at most ``handler_concurrency``; the actor waits when it is
+  full); a failing handler is logged with the item's Id and never stops the actor.
+- **Failures surface**: a fatal error after start is raised by the iterator and out of
+  the :func:`connect` block (cancelling its body); the body's own exceptions leave the
+  block unchanged.
 """
 
 from __future__ import annotations
@@ -78,10 +90,11 @@ from participant._actor_support import (
     ReceiptCoalescer,
     ReceiptKind,
     SeenIds,
-    backoff_delay,
 )
+from participant._backoff import backoff_delay
 from participant._time import WallClock, format_timestamp, parse_timestamp, system_clock
 from participant.api import ParticipantClient
+from participant.core.plan import FillPlan, Pager, fill_plan, renewal_plan
 from participant.errors import (
     AccessDeniedException,
     CertificateError,
@@ -162,7 +175,8 @@ def _at_least_one(_inst: object, attribute: attrs.Attribute[Any], value: int) ->
 
 @attrs.frozen(kw_only=True)
 class ParticipantConfig:
-    """Tuning of a :class:`Participant` (seconds unless stated; defaults from protocol.md).
+    """Tuning of a :class:`Participant` (seconds unless stated; defaults from
+    [protocol](protocol.md)).
 
     Attributes:
         renewal_margin: renew this long before ConnectionExpiry / the token's Expiry ...
@@ -176,7 +190,8 @@ class ParticipantConfig:
         max_buffered_items: items buffered for the iterator before the reader waits.
         iterate: buffer items for ``async for``; set False when only handlers consume.
         typing_interval: :meth:`Participant.send_typing` sends at most one event per this.
-        receipt_hold, receipt_window: receipt coalescing (protocol.md §4: 0.3 s, 5 s).
+        receipt_hold, receipt_window: receipt coalescing (0.3 s, 5 s:
+            [protocol](protocol.md#receipts-and-typing)).
         dedupe_window, dedupe_max_ids: the remembered Ids (see the module docstring).
         gap_fill_overlap: after an unplanned reconnect, gap fill starts this long before
             the newest AbsoluteTime seen (< ``dedupe_window``).
@@ -199,6 +214,23 @@ class ParticipantConfig:
             It bounds the whole first connection, so a first websocket open stalled
             longer than it fails even within ``url_window``.
         transcript_page_size: MaxResults of each GetTranscript page (1..100).
+        transcript_max_pages, transcript_max_items: bounds of one gap fill (or history):
+            more pages or items than these, or a NextToken the service already gave in
+            this fill (a cycle), is a :class:`~participant.errors.TranscriptPagingError`.
+        fill_max_attempts: a gap fill tries GetTranscript this many times on transient
+            errors (backoff as for reconnects) before it gives up; a fill that gives up
+            (or meets a non-retryable error) reconnects and fills again from the same
+            point; if that fails too the participant ends with ``error`` set.
+        held_items_max: live items a new socket holds while its gap fill runs (they are
+            delivered after the fill's items); beyond it live items are dropped and a
+            further fill recovers them from the transcript. The socket reader never
+            waits for a fill, so the heartbeat watchdog always runs.
+        handler_concurrency: handler calls running at once (one task per item runs the
+            item's matching handlers in turn); when all are busy the actor waits for one
+            to finish before it accepts the next item (backpressure, like a full buffer).
+        backoff_reset_after: the reconnect backoff starts again from ``backoff_initial``
+            only after a connection stayed subscribed this long; a connection that drops
+            sooner continues the backoff sequence.
         state_feed_size: unread :class:`StateChange` kept per :meth:`Participant.state_changes`.
         socket: timing of each websocket (:class:`participant.socket.SocketConfig`).
     """
@@ -222,6 +254,12 @@ class ParticipantConfig:
     clock_skew: float = attrs.field(default=2.0, validator=_non_negative)
     connect_timeout: float | None = attrs.field(default=30.0)
     transcript_page_size: int = attrs.field(default=100, validator=_at_least_one)
+    transcript_max_pages: int = attrs.field(default=1000, validator=_at_least_one)
+    transcript_max_items: int = attrs.field(default=100_000, validator=_at_least_one)
+    fill_max_attempts: int = attrs.field(default=5, validator=_at_least_one)
+    held_items_max: int = attrs.field(default=1024, validator=_at_least_one)
+    handler_concurrency: int = attrs.field(default=16, validator=_at_least_one)
+    backoff_reset_after: float = attrs.field(default=30.0, validator=_non_negative)
     state_feed_size: int = attrs.field(default=256, validator=_at_least_one)
     socket: SocketConfig = attrs.field(factory=SocketConfig)
 
@@ -265,6 +303,11 @@ class ParticipantStats:
     """Failed connection attempts (CreateParticipantConnection, open, subscribe)."""
     handler_errors: int = 0
     """Handler calls that raised."""
+    live_items_dropped: int = 0
+    """Live items dropped because too many were held behind a gap fill (each recovered
+    from the transcript by a further fill)."""
+    failed_fills: int = 0
+    """Gap fills (or history loads) that gave up."""
 
 
 def _epoch(absolute_time: str | None) -> float | None:
@@ -282,11 +325,40 @@ def _sort_key(item: Item) -> float:
 
 
 def _is_transient(exc: BaseException) -> bool:
+    """Worth another connection attempt: a retryable service error, or any transport
+    failure (a network error, or an answer that did not come from the service such as
+    a firewall's bare 403 or a captive portal: it may clear up) except a certificate
+    that fails verification (retrying cannot fix it)."""
     if isinstance(exc, CertificateError):
         return False
     if isinstance(exc, ServiceError):
         return exc.retryable
     return isinstance(exc, (TransportError, httpx.TransportError, OSError))
+
+
+def _fill_retryable(exc: BaseException) -> bool:
+    """Worth another GetTranscript attempt of the same fill (else the fill gives up at
+    once: a captive portal's HTML 200, a proxy's 407, a paging cycle)."""
+    if isinstance(exc, (ServiceError, TransportError)):
+        return exc.retryable
+    return isinstance(exc, (httpx.TransportError, OSError))
+
+
+class _Gate:
+    """A socket's fill gate: closed while the gap fill after its subscription runs. Live
+    items that arrive meanwhile are held (up to ``held_items_max``) and delivered after
+    the fill's; beyond that they are dropped (``overflowed``) and a further fill
+    recovers them. The reader never waits on a gate."""
+
+    __slots__ = ("held", "is_open", "overflowed")
+
+    def __init__(self) -> None:
+        self.is_open = False
+        self.held: deque[Item] = deque()
+        self.overflowed = False
+
+    def __repr__(self) -> str:
+        return f"<_Gate {'open' if self.is_open else 'closed'} held={len(self.held)}>"
 
 
 class _Credentials:
@@ -333,6 +405,7 @@ class Participant:
     # lots, the identity and listener collections) created on first use: a process holds
     # thousands of idle participants (docs/benchmarks.md, "Scale").
     __slots__ = (
+        "_attempt",
         "_buffer",
         "_capacity",
         "_client",
@@ -349,9 +422,13 @@ class Participant:
         "_fill_gates",
         "_fill_overlap",
         "_fill_requested",
+        "_fill_retry_from",
+        "_fill_retry_history",
         "_filling",
         "_floor",
+        "_handler_tasks",
         "_handlers",
+        "_held_logged_at",
         "_history",
         "_history_owed",
         "_history_requested",
@@ -378,6 +455,7 @@ class Participant:
         "_sockets_opened",
         "_state_listeners",
         "_stopped",
+        "_subscribed_at",
         "_taken",
         "_wake_batch",
         "_waker",
@@ -439,7 +517,14 @@ class Participant:
         self._renew_for_token = False
         self._wakeup = Flag()
         # Gap fill (see _request_fill/_filler): sockets' gates released by the next fill.
-        self._fill_gates: list[trio.Event] | None = None
+        self._fill_gates: list[_Gate] | None = None
+        # A fill that gave up: the next one (after a reconnect) starts here; None: none did.
+        self._fill_retry_from: float | None = None
+        self._fill_retry_history = False
+        self._held_logged_at = -math.inf
+        self._attempt = 0  # reconnect backoff step (reset after a connection stayed up)
+        self._subscribed_at = -math.inf
+        self._handler_tasks = 0  # running handler tasks (<= config.handler_concurrency)
         self._fill_requested = False
         self._fill_overlap = 0.0  # the largest overlap among the coalesced requests
         self._history_requested = False
@@ -550,7 +635,8 @@ class Participant:
         The service does not return it to the participant (CreateParticipantConnection
         has no ParticipantId), so it is learnt from the first message or event this
         participant sends (:meth:`send_message`, :meth:`send_event`, :meth:`send_typing`;
-        not receipts): the service echoes it back over the websocket (protocol.md §3) as
+        not receipts): the service echoes it back over the websocket
+        ([protocol](protocol.md#the-websocket)) as
         an item with the Id of the SendMessage/SendEvent response, and that item's
         ParticipantId is ours. The echo may arrive before or after the response; both
         orders are matched. It then stays set for the participant's life.
@@ -580,7 +666,7 @@ class Participant:
             if self._closed:
                 await self._stopped.wait()
                 if self.error is not None:
-                    raise self.error from None
+                    raise self.error
                 raise StopAsyncIteration
             self._taken = 0
             if self._not_empty is None:
@@ -609,23 +695,42 @@ class Participant:
     # actor, not to the socket it came from. Backpressure thus stops the socket readers
     # and the gap fill task, never the supervisor (renewals and reconnects go on).
 
-    def _on_socket_item(self, gate: trio.Event | None, item: Item) -> Awaitable[None] | None:
+    def _on_socket_item(self, gate: _Gate | None, item: Item) -> Awaitable[None] | None:
         """The sockets' item sink: accept at once when possible (no await), else return
-        the wait (behind the gate, or for room) for the reader to await."""
+        the wait for room (a slow consumer or a full handler pool) for the reader to
+        await. While the socket's gap fill runs the item is held, never awaited."""
         self.stats.items_received += 1
-        if (gate is None or gate.is_set()) and self._offer(item, batch=True) is not None:
+        if gate is not None and not gate.is_open:
+            self._hold(gate, item)
+            return None
+        if self._offer(item, batch=True) is not None:
             if self._end_pending is not None:
                 self._end_if_pending()
             return None
-        return self._on_socket_item_waiting(gate, item)
+        return self._on_socket_item_waiting(item)
 
-    async def _on_socket_item_waiting(self, gate: trio.Event | None, item: Item) -> None:
-        if gate is not None and not gate.is_set():
-            await gate.wait()  # a gap fill delivers the older items first
-        if self._offer(item, batch=True) is None:
-            await self._emit(item)
+    async def _on_socket_item_waiting(self, item: Item) -> None:
+        await self._emit(item)
         if self._end_pending is not None:
             self._end_if_pending()
+
+    def _hold(self, gate: _Gate, item: Item) -> None:
+        """Hold a live item behind its socket's gap fill, or drop it when the gate is
+        full (a further fill recovers it; logged at most once per 10 s)."""
+        if not gate.overflowed and len(gate.held) < self.config.held_items_max:
+            gate.held.append(item)
+            return
+        gate.overflowed = True
+        self.stats.live_items_dropped += 1
+        now = trio.current_time()
+        if now >= self._held_logged_at + 10.0:
+            self._held_logged_at = now
+            log.warning(
+                "%d live item(s) held behind a gap fill (held_items_max); dropping live "
+                "items until it ends, then a further fill recovers them (%d dropped so far)",
+                len(gate.held),
+                self.stats.live_items_dropped,
+            )
 
     def _wake_iterator(self) -> None:
         """Wake the waiting iterator now (a socket reader went idle, or a producer must
@@ -651,6 +756,9 @@ class Participant:
         buffer = self._buffer
         if capacity is not None and not force and buffer is not None and len(buffer) >= capacity:
             return None
+        matching = self._matching(item) if self._handlers else None
+        if matching and not force and self._handler_tasks >= self.config.handler_concurrency:
+            return None  # the handler pool is full: wait like for room in the buffer
         if item_id is not None:
             self._seen.add(item_id, item.absolute_time)
         self.stats.items_delivered += 1
@@ -658,8 +766,8 @@ class Participant:
             self._watch_identity(item)
         if isinstance(item, ChatEnded) and self._end_pending is None:
             self._end_pending = "end: chat.ended"
-        if self._handlers:
-            self._dispatch(item)
+        if matching:
+            self._dispatch(matching, item)
         if capacity is not None:
             if buffer is None:
                 buffer = self._buffer = deque()
@@ -736,24 +844,42 @@ class Participant:
             if not self._sends_in_flight:
                 self._recent_ids = None
 
-    def _dispatch(self, item: Item) -> None:
-        nursery = self._nursery
-        if nursery is None or self._handlers is None:
-            return
-        for key, fn in self._handlers:
+    def _matching(self, item: Item) -> list[ItemHandler] | None:
+        out: list[ItemHandler] | None = None
+        for key, fn in self._handlers or ():
             if (isinstance(key, str) and item.content_type == key) or (
                 isinstance(key, type) and isinstance(item, key)
             ):
-                nursery.start_soon(self._run_handler, fn, item)
+                if out is None:
+                    out = []
+                out.append(fn)
+        return out
 
-    async def _run_handler(self, fn: ItemHandler, item: Item) -> None:
+    def _dispatch(self, handlers: list[ItemHandler], item: Item) -> None:
+        nursery = self._nursery
+        if nursery is None:
+            return
+        self._handler_tasks += 1
+        nursery.start_soon(self._run_handlers, handlers, item)
+
+    async def _run_handlers(self, handlers: list[ItemHandler], item: Item) -> None:
+        """One task of the pool: ``item``'s matching handlers, in registration order."""
         try:
-            result = fn(item)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            self.stats.handler_errors += 1
-            log.exception("handler %s failed on item %s", getattr(fn, "__name__", fn), item.id)
+            for fn in handlers:
+                try:
+                    result = fn(item)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    self.stats.handler_errors += 1
+                    log.exception(
+                        "handler %s failed on item %s", getattr(fn, "__name__", fn), item.id
+                    )
+        finally:
+            self._handler_tasks -= 1
+            if self._producers_waiting:
+                assert self._not_full is not None
+                self._not_full.unpark_all()
 
     def _end_if_pending(self) -> None:
         if self._end_pending is not None:
@@ -785,6 +911,10 @@ class Participant:
             return
         if self._machine.current in (State.SUBSCRIBED, State.EXPIRED):
             self.stats.drops += 1
+            if trio.current_time() - self._subscribed_at >= self.config.backoff_reset_after:
+                self._attempt = 0  # it stayed up a while: start the backoff afresh
+            else:
+                self._attempt += 1  # dropped soon after it came up: back off further
             self._machine.lost(f"drop: {sock.lost_reason}")
         self._wakeup.set()
 
@@ -793,7 +923,7 @@ class Participant:
         return backoff_delay(
             attempt,
             initial=c.backoff_initial,
-            cap=c.backoff_max,
+            maximum=c.backoff_max,
             multiplier=c.backoff_multiplier,
             rng=self._rng,
         )
@@ -812,27 +942,24 @@ class Participant:
         ws = response.websocket
         creds = response.connection_credentials
         assert ws is not None and creds is not None and creds.connection_token is not None
-        wall = self._wall_clock()
-        conn_exp = _epoch(ws.connection_expiry)
-        tok_exp = _epoch(creds.expiry)
-        connection_expiry = math.inf if conn_exp is None else at + (conn_exp - wall)
-        token_expiry = math.inf if tok_exp is None else at + (tok_exp - wall)
-        self._credentials = _Credentials(creds.connection_token, connection_expiry, token_expiry)
         c = self.config
-
-        def renew_at(deadline: float) -> float:
-            lifetime = max(0.0, deadline - at)
-            return deadline - min(c.renewal_margin, c.renewal_fraction * lifetime)
-
-        conn_renew, tok_renew = renew_at(connection_expiry), renew_at(token_expiry)
-        self._renew_for_token = tok_renew < conn_renew
-        self._renew_at = min(conn_renew, tok_renew)
-        which = "ConnectionToken Expiry" if self._renew_for_token else "ConnectionExpiry"
-        due_in = (token_expiry if self._renew_for_token else connection_expiry) - self._renew_at
-        self._renew_reason = f"renewal: {which} in {due_in:.0f} s"
+        plan = renewal_plan(
+            at=at,
+            wall=self._wall_clock(),
+            connection_expiry=_epoch(ws.connection_expiry),
+            token_expiry=_epoch(creds.expiry),
+            margin=c.renewal_margin,
+            fraction=c.renewal_fraction,
+        )
+        self._credentials = _Credentials(
+            creds.connection_token, plan.connection_expiry, plan.token_expiry
+        )
+        self._renew_for_token = plan.for_token
+        self._renew_at = plan.renew_at
+        self._renew_reason = plan.reason
 
     async def _open(
-        self, response: CreateParticipantConnectionResponse, at: float, gate: trio.Event | None
+        self, response: CreateParticipantConnectionResponse, at: float, gate: _Gate | None
     ) -> ChatSocket:
         ws = response.websocket
         creds = response.connection_credentials
@@ -872,37 +999,36 @@ class Participant:
         socket's items wait behind its gate until that fill has delivered the older ones.
         Raises non-retryable errors (and AccessDeniedException on the first connection).
         """
-        attempt = 0
         while True:
             start_state = self._machine.current
             if start_state is State.DISCONNECTED:
                 return
             first = self._floor is None  # never subscribed yet
             if start_state is State.RECONNECTING:
-                delay = self._backoff(attempt)
-                self._machine.backoff(delay, f"backoff before attempt {attempt + 1}")
+                delay = self._backoff(self._attempt)
+                self._machine.backoff(delay, f"backoff before attempt {self._attempt + 1}")
                 await trio.sleep(delay)
-            gate = trio.Event() if (self._history_owed or not first) else None
+            gate = _Gate() if (self._history_owed or not first) else None
             try:
                 response, at = await self._create_connection()
                 sock = await self._open(response, at, gate)
-            except AccessDeniedException:
-                if first:
-                    raise
-                self._chat_ended_by_access_denied()
-                return
             except Exception as exc:
+                if isinstance(exc, AccessDeniedException):  # modelled: the chat is over
+                    if first:
+                        raise
+                    self._chat_ended_by_access_denied()
+                    return
                 if not _is_transient(exc):
                     raise
                 self._last_connect_error = exc
-                attempt += 1
+                self._attempt += 1
                 self.stats.failed_attempts += 1
                 log.warning("connection attempt failed: %s", _describe(exc))
                 current = self._machine.current
                 if current is State.TOKEN:
                     self._machine.lost(f"connect failed: {_describe(exc)}")
                 elif current is State.EXPIRED:
-                    await self._wait_unless_woken(self._backoff(attempt - 1))
+                    await self._wait_unless_woken(self._backoff(self._attempt - 1))
                 continue
             self._adopt(response, at)
             if self._machine.current is State.TOKEN:
@@ -914,16 +1040,17 @@ class Participant:
             except TransportError as exc:
                 self._last_connect_error = exc
                 await sock.aclose()
-                attempt += 1
+                self._attempt += 1
                 self.stats.failed_attempts += 1
                 log.warning("subscribe failed: %s", exc)
                 current = self._machine.current
                 if current is State.CONNECTED:
                     self._machine.lost(f"subscribe failed: {exc}")
                 elif current is State.EXPIRED:
-                    await self._wait_unless_woken(self._backoff(attempt - 1))
+                    await self._wait_unless_woken(self._backoff(self._attempt - 1))
                 continue
             old, self._socket = self._socket, sock
+            self._subscribed_at = trio.current_time()
             if self._machine.current is State.RECONNECTING:  # old socket died mid-renewal
                 self._machine.retry("reconnect: new websocket open")
             planned = self._machine.current is State.EXPIRED
@@ -959,7 +1086,7 @@ class Participant:
                 elif self.config.gap_fill_after_renewal:
                     self._request_fill(gate, overlap=self.config.renewal_fill_overlap)
                 else:
-                    gate.set()
+                    gate.is_open = True
             return
 
     def _chat_ended_by_access_denied(self) -> None:
@@ -995,9 +1122,7 @@ class Participant:
 
     # ---- gap fill --------------------------------------------------------------------
 
-    def _request_fill(
-        self, gate: trio.Event, *, history: bool = False, overlap: float = 0.0
-    ) -> None:
+    def _request_fill(self, gate: _Gate, *, history: bool = False, overlap: float = 0.0) -> None:
         """Schedule a gap fill from ``overlap`` seconds before the newest AbsoluteTime
         seen (or the history) that releases ``gate`` when done.
 
@@ -1027,41 +1152,59 @@ class Participant:
                 overlap, self._fill_overlap = self._fill_overlap, 0.0
                 self._fill_requested = self._history_requested = False
                 gates, self._fill_gates = self._fill_gates or [], None
-                try:
-                    await self._fill(history=history, overlap=overlap)
-                finally:
+                if await self._fill(history=history, overlap=overlap):
                     for gate in gates:
-                        gate.set()
+                        await self._release(gate)
+                else:  # the sockets are being replaced; the next fill covers their items
+                    for gate in gates:
+                        gate.held.clear()
                 self._end_if_pending()
         finally:
             self._filling = False
 
-    async def _fill(self, *, history: bool, overlap: float = 0.0) -> None:
+    async def _release(self, gate: _Gate) -> None:
+        """Deliver the live items held behind ``gate``, then open it; if it overflowed,
+        close it again behind one more fill (which recovers the dropped items)."""
+        held = gate.held
+        while held:
+            await self._emit(held.popleft())
+        if gate.overflowed:
+            gate.overflowed = False
+            self._request_fill(gate, overlap=self.config.gap_fill_overlap)
+        else:
+            gate.is_open = True
+
+    async def _fill(self, *, history: bool, overlap: float = 0.0) -> bool:
         """Gap fill (or history): page GetTranscript, deliver in AbsoluteTime order.
-        Waits for room in the buffer like a socket reader (it runs in its own task)."""
+        Waits for room in the buffer like a socket reader (it runs in its own task).
+
+        Transient errors are retried ``fill_max_attempts`` times with backoff. A fill
+        that gives up returns False after :meth:`_fill_gave_up` (reconnect, then fill
+        again from the same point, or end the participant)."""
+        history = history or self._fill_retry_history
+        plan, filters = self._fill_plan(history, overlap)
         attempt = 0
         while True:
             try:
-                items, start = await self._fetch(history=history, overlap=overlap)
+                items = await self._fetch(filters)
                 break
-            except AccessDeniedException:
-                self._chat_ended_by_access_denied()
-                return
             except Exception as exc:
-                if not _is_transient(exc):
-                    self.stats.failed_attempts += 1
-                    log.error("gap fill failed (%s): items may be missing", _describe(exc))
-                    return
-                delay = self._backoff(attempt)
+                if isinstance(exc, AccessDeniedException):  # modelled: the chat is over
+                    self._chat_ended_by_access_denied()
+                    return True
                 attempt += 1
+                if not _fill_retryable(exc) or attempt >= self.config.fill_max_attempts:
+                    self._fill_gave_up(exc, history=history, start=plan.start)
+                    return False
+                delay = self._backoff(attempt - 1)
                 log.warning("gap fill failed (%s); retry in %.2f s", _describe(exc), delay)
                 await trio.sleep(delay)
+        self._fill_retry_from = None
+        self._fill_retry_history = False
         delivered = 0
         for item in items:
-            if not history:
-                at = _epoch(item.absolute_time)
-                if item.related_contact_id is not None or (at is not None and at < start):
-                    continue
+            if not plan.keeps(_epoch(item.absolute_time), item.related_contact_id):
+                continue
             if await self._emit(item):
                 delivered += 1
         if history:
@@ -1071,41 +1214,65 @@ class Participant:
             self.stats.gap_filled_items += delivered
             if delivered:
                 log.info("gap fill delivered %d missed item(s)", delivered)
+        return True
 
-    async def _fetch(self, *, history: bool, overlap: float) -> tuple[list[Item], float]:
-        """All GetTranscript pages of the fill, sorted by AbsoluteTime, and the time
-        (epoch seconds) before which items are not part of it."""
+    def _fill_gave_up(self, exc: BaseException, *, history: bool, start: float) -> None:
+        """First time: remember where this fill started and replace the socket (the
+        reconnect's fill starts there). Second time in a row: the participant fails."""
+        self.stats.failed_fills += 1
+        if self._fill_retry_from is not None or self._fill_retry_history:
+            log.error("gap fill failed again after a reconnect: %s", _describe(exc))
+            self._fail(exc)
+            return
         if history:
-            start = -math.inf
-            filters: dict[str, Any] = {"scan_direction": "BACKWARD", "sort_order": "ASCENDING"}
+            self._fill_retry_history = True
         else:
-            floor = -math.inf if self._floor is None else self._floor
-            newest = self._seen.newest
-            start = floor if newest is None else max(floor, newest - overlap)
-            if not math.isfinite(start):  # history mode and nothing seen yet
-                start = self._wall_clock() - self.config.dedupe_window
-            filters = {
-                "scan_direction": "FORWARD",
-                "sort_order": "ASCENDING",
-                "start_position": StartPosition(absolute_time=format_timestamp(start)),
-            }
+            self._fill_retry_from = start
+        log.warning("gap fill failed (%s); reconnecting to fill again", _describe(exc))
+        sock = self._socket
+        if sock is not None:
+            sock.abort(f"gap fill failed: {type(exc).__name__}")
+
+    def _fill_plan(self, history: bool, overlap: float) -> tuple[FillPlan, dict[str, Any]]:
+        """The fill's plan (:func:`participant.core.plan.fill_plan`) and its
+        GetTranscript filters."""
+        plan = fill_plan(
+            history=history,
+            overlap=overlap,
+            floor=self._floor,
+            newest=self._seen.newest,
+            wall=self._wall_clock(),
+            dedupe_window=self.config.dedupe_window,
+            retry_from=self._fill_retry_from,
+        )
+        filters: dict[str, Any] = {"scan_direction": plan.scan_direction, "sort_order": "ASCENDING"}
+        if not plan.history:
+            filters["start_position"] = StartPosition(absolute_time=format_timestamp(plan.start))
+        return plan, filters
+
+    async def _fetch(self, filters: dict[str, Any]) -> list[Item]:
+        """All GetTranscript pages of one fill, sorted by AbsoluteTime, bounded by a
+        :class:`~participant.core.plan.Pager` (raises TranscriptPagingError). Each page
+        uses the current ConnectionToken (a renewal may replace it mid-fill)."""
+        c = self.config
+        pager = Pager(max_pages=c.transcript_max_pages, max_items=c.transcript_max_items)
         items: list[Item] = []
         next_token: str | None = None
         while True:
-            creds = self._credentials  # the current ConnectionToken (renewals replace it)
+            creds = self._credentials
             assert creds is not None
             page = await self._client.get_transcript(
                 creds.connection_token,
-                max_results=self.config.transcript_page_size,
+                max_results=c.transcript_page_size,
                 next_token=next_token,
                 **filters,
             )
             items.extend(page.transcript or ())
-            if not page.next_token or page.next_token == next_token:
+            next_token = pager.page(page.next_token, len(page.transcript or ()))
+            if next_token is None:
                 break
-            next_token = page.next_token
         items.sort(key=_sort_key)
-        return items, start
+        return items
 
     # ---- life ------------------------------------------------------------------------
 
@@ -1125,8 +1292,17 @@ class Participant:
             )
             raise error
 
+    def _fail(self, error: BaseException) -> None:
+        """End the participant on a fatal error: ``error`` is set, the iterator and the
+        :func:`connect` block raise it (the connection task re-raises it)."""
+        self._finish(Trigger.FAILED, f"fatal: {_describe(error)}", error)
+
     async def _run_connection(self, *, task_status: trio.TaskStatus[None]) -> None:
-        error: BaseException | None = None
+        """The connection task. Before it started, an error raises out of
+        ``nursery.start`` (so out of :func:`connect`); after, a fatal error is raised in
+        the program's nursery, which cancels the ``async with`` body and raises it
+        there: a program that only uses handlers does not run on beside a dead
+        participant."""
         started = False
         try:
             async with trio.open_nursery() as nursery:
@@ -1139,21 +1315,18 @@ class Participant:
                     started = True
                     await self._supervise()
                 except Exception as exc:
-                    error = exc
+                    self._fail(exc)
                 nursery.cancel_scope.cancel()
         except Exception as group:  # a task of the connection failed: a bug, not a loss
-            if error is None:
-                single = _single(group) if isinstance(group, BaseExceptionGroup) else group
-                error = single if single is not None else group
+            single = _single(group) if isinstance(group, BaseExceptionGroup) else group
+            self._fail(single if single is not None else group)
         finally:
             self._conn_nursery = None
             self._stopped.set()
-        if error is not None:
-            self._finish(Trigger.FAILED, f"fatal: {_describe(error)}", error)
-            if not started:
-                raise error
-            log.error("participant failed: %s", _describe(error))
-        elif not started:
+        if self.error is not None:
+            log.error("participant failed: %s", _describe(self.error))
+            raise self.error
+        if not started:
             task_status.started()
 
     async def _start(self, nursery: trio.Nursery) -> None:
@@ -1202,7 +1375,7 @@ class Participant:
     async def send_event(
         self, content_type: str, content: str | None = None, *, client_token: str | None = None
     ) -> SendEventResponse:
-        """SendEvent with any event ContentType (protocol.md §4).
+        """SendEvent with any event ContentType ([protocol](protocol.md#items)).
 
         Returns the event's ``id`` and ``absolute_time``; raises like :meth:`send_message`.
         """
@@ -1232,8 +1405,8 @@ class Participant:
 
     async def send_receipt(self, message_id: str, kind: ReceiptKind = "read") -> bool:
         """Send a ``delivered`` or ``read`` receipt for ``message_id``, coalesced
-        (protocol.md §4): held 0.3 s so a read replaces a delivered, then only the latest
-        receipt of each kind per 5 s window, never the same receipt twice.
+        ([protocol](protocol.md#receipts-and-typing)): held 0.3 s so a read replaces a delivered,
+        then only the latest receipt of each kind per 5 s window, never the same receipt twice.
 
         Returns True when this receipt was sent, False when it was coalesced away or
         already sent. Raises the SendEvent error (e.g. ConflictException with more than
@@ -1263,7 +1436,7 @@ class Participant:
 
     async def send_attachment(self, data: bytes, *, attachment_name: str, content_type: str) -> str:
         """Upload ``data`` (bytes) as an attachment: StartAttachmentUpload, PUT with every
-        header of HeadersToInclude, CompleteAttachmentUpload (protocol.md §6).
+        header of HeadersToInclude, CompleteAttachmentUpload ([protocol](protocol.md#attachments)).
 
         Returns the AttachmentId.
         """
@@ -1419,21 +1592,32 @@ async def connect(
     )
     if on_state_change is not None:
         participant.on_state_change(on_state_change)
+    # The body's exception is caught inside the nursery and re-raised after it, so it
+    # leaves unchanged (never wrapped in the nursery's group, context intact); a fatal
+    # error of the participant cancels the body and comes out of the nursery instead.
+    body_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
             await participant._start(nursery)
             try:
                 yield participant
+            except BaseException as exc:
+                body_error = exc
             finally:
                 await participant._close("closed by the program")
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
-        single = _single(group)
-        if single is None:
+        fatal = participant.error
+        if fatal is None or _single(group) is not fatal:
             raise
-        raise single from None
+        error: BaseException = fatal
+    else:
+        if body_error is None:
+            return
+        error = body_error
     finally:
         participant._finish(Trigger.CLOSED, "closed by the program")
         if owned:
             with trio.CancelScope(shield=True):
                 await client.aclose()
+    raise error

@@ -1,4 +1,4 @@
-"""An async client of the Amazon Connect Participant Service (protocol.md §1).
+"""An async client of the Amazon Connect Participant Service ([protocol](protocol.md#rest-api)).
 
 :class:`ParticipantClient` covers the 11 operations. It drives an
 ``httpx.AsyncBaseTransport`` directly (a pooled ``httpx.AsyncHTTPTransport`` by
@@ -7,13 +7,19 @@ default, or the one given, e.g. the emulator's in-memory transport) with prebuil
 URL and header merging) on the hot path, so a call costs little more CPU than the
 transport itself (``benchmarks/bench_rest.py``).
 
-Each call validates its input against the service model's constraints before anything
-is sent (:class:`~participant.errors.InvalidParameterError`), authenticates with the
+Each call validates its input against the service model's constraints in one place
+before anything is sent (:class:`~participant.errors.InvalidParameterError`; a token or
+header value with CR/LF or non-ASCII characters included), authenticates with the
 ``X-Amz-Bearer`` header, fills ``ClientToken`` with a UUID when the caller gives none
-(once per logical call: retries reuse it), and retries ThrottlingException, 5xx answers
-and transport errors with exponential backoff and full jitter (:class:`RetryPolicy`;
-sleeps with ``trio.sleep`` so ``MockClock`` drives them), honouring a ``Retry-After``
-header on 429 and 503 answers.
+(once per logical call: retries reuse it), and retries ThrottlingException, 5xx answers,
+transient answers of something that is not the service (408, 429, 500, 502-504 without
+``x-amzn-ErrorType``: :class:`~participant.errors.HTTPStatusError`) and transport errors
+with exponential backoff and equal jitter (:class:`RetryPolicy`, the library's one
+backoff rule in :mod:`participant._backoff`; sleeps with ``trio.sleep`` so ``MockClock``
+drives them), honouring a ``Retry-After`` header on 429 and 503 answers. Each attempt has
+a total deadline and each response body a size cap; bodies are never decompressed.
+:meth:`ParticipantClient.iter_transcript_pages` is the one, bounded, transcript pager.
+The endpoint follows boto3's conventions (:func:`endpoint_for_region`).
 
 Tokens are never logged and never appear in exception text.
 """
@@ -28,9 +34,11 @@ import logging
 import math
 import os
 import random as _random
+import re
+import socket
+import ssl
 import time
 import urllib.request
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
@@ -40,13 +48,21 @@ import attrs
 import httpx
 import trio
 
+from ._backoff import backoff_delay
 from .errors import (
     CertificateError,
+    ConnectError,
+    HTTPStatusError,
     InvalidParameterError,
+    ResponseTooLargeError,
     ServiceError,
+    TimeoutException,
+    TranscriptPagingError,
     TransportError,
     certificate_failure,
+    describe_reached,
     error_from_response,
+    scrub,
 )
 from .model import OPERATIONS, from_wire, to_wire
 from .model.items import Item
@@ -66,11 +82,19 @@ from .model.shapes import (
 )
 
 __all__ = [
+    "DEFAULT_ATTEMPT_TIMEOUT",
     "DEFAULT_CONNECTION_TYPES",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_MAX_TRANSCRIPT_ITEMS",
+    "DEFAULT_MAX_TRANSCRIPT_PAGES",
+    "DEFAULT_TRANSFER_TIMEOUT",
     "USER_AGENT",
     "ParticipantClient",
     "RetryPolicy",
+    "check_endpoint_url",
+    "check_region",
     "endpoint_for_region",
     "retry_after_seconds",
 ]
@@ -78,6 +102,7 @@ __all__ = [
 log = logging.getLogger("participant.api")
 
 T = TypeVar("T")
+_Headers = Mapping[str, str] | Sequence[tuple[bytes, bytes]]
 
 DEFAULT_CONNECTION_TYPES: Final = ("WEBSOCKET", "CONNECTION_CREDENTIALS")
 
@@ -97,16 +122,214 @@ DEFAULT_LIMITS: Final = httpx.Limits(
 )
 """Connection pool limits of the transport the client creates when given none."""
 
+DEFAULT_ATTEMPT_TIMEOUT: Final = 30.0
+"""Seconds: the total deadline of one attempt of an operation (request sent and the
+whole response read), on top of httpx's per-phase ``timeout``."""
+DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
+"""Bytes: the largest response body of an operation read (a GetTranscript page of 100
+items of 16 KiB each, JSON-escaped, fits several times)."""
+DEFAULT_TRANSFER_TIMEOUT: Final = 300.0
+"""Seconds: the total deadline of one attempt of an attachment upload or download."""
+DEFAULT_MAX_DOWNLOAD_BYTES: Final = 32 * 1024 * 1024
+"""Bytes: the largest attachment download read (the service allows 20 MB per file)."""
+
+DEFAULT_MAX_TRANSCRIPT_PAGES: Final = 1000
+"""GetTranscript calls one :meth:`ParticipantClient.iter_transcript_pages` may make."""
+DEFAULT_MAX_TRANSCRIPT_ITEMS: Final = 100_000
+"""Items one :meth:`ParticipantClient.iter_transcript_pages` may return in all."""
+
 _JSON_CONTENT_TYPE: Final = "application/json"
+_BASE_HEADERS: Final = ((b"User-Agent", USER_AGENT.encode()), (b"Accept-Encoding", b"identity"))
+_JSON_HEADERS: Final = (*_BASE_HEADERS, (b"Content-Type", _JSON_CONTENT_TYPE.encode()))
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
 _NOT_IN_BODY: Final = frozenset({"ConnectionToken", "ParticipantToken", "ViewToken"})
 _OPS: Final = OPERATIONS
-_SEPARATORS: Final = (",", ":")
+# one encoder/decoder for every call: json.dumps with separators= builds a new encoder
+# per call (about 4 µs of a SendMessage)
+_ENCODE: Final = json.JSONEncoder(separators=(",", ":")).encode
+_DECODE: Final = json.JSONDecoder().decode
 
 
-def endpoint_for_region(region: str) -> str:
-    """``https://participant.connect.{region}.amazonaws.com`` (protocol.md §1)."""
-    return f"https://participant.connect.{region}.amazonaws.com"
+def _uuid4() -> str:
+    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` but about 3 times
+    cheaper (the ClientToken of every idempotent call)."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@attrs.frozen
+class _Partition:
+    name: str
+    region_regex: re.Pattern[str]
+    dns_suffix: str
+    dual_stack_dns_suffix: str
+
+
+# botocore's data/partitions.json (supportsFIPS and supportsDualStack are true for every
+# partition); a test checks this table and endpoint_for_region against botocore's
+# endpoint rule set of connectparticipant. The first partition is the default one.
+_PARTITIONS: Final = tuple(
+    _Partition(name, re.compile(regex), dns, dual)
+    for name, regex, dns, dual in (
+        ("aws", r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$", "amazonaws.com", "api.aws"),
+        ("aws-cn", r"^cn\-\w+\-\d+$", "amazonaws.com.cn", "api.amazonwebservices.com.cn"),
+        ("aws-eusc", r"^eusc\-(de)\-\w+\-\d+$", "amazonaws.eu", "api.amazonwebservices.eu"),
+        ("aws-iso", r"^us\-iso\-\w+\-\d+$", "c2s.ic.gov", "api.aws.ic.gov"),
+        ("aws-iso-b", r"^us\-isob\-\w+\-\d+$", "sc2s.sgov.gov", "api.aws.scloud"),
+        ("aws-iso-e", r"^eu\-isoe\-\w+\-\d+$", "cloud.adc-e.uk", "api.cloud-aws.adc-e.uk"),
+        ("aws-iso-f", r"^us\-isof\-\w+\-\d+$", "csp.hci.ic.gov", "api.aws.hci.ic.gov"),
+        ("aws-us-gov", r"^us\-gov\-\w+\-\d+$", "amazonaws.com", "api.aws"),
+    )
+)
+# the form of every AWS region name: letters, dash-separated words, a number at the end
+_REGION_FORM: Final = re.compile(r"^[a-z]{2,6}(-[a-z]{1,16}){1,3}-[0-9]{1,2}$")
+
+
+def _partition(region: str) -> _Partition:
+    # as botocore's aws.partition: the first partition whose regex matches, else aws
+    # (the regexes do not overlap: "\\w" matches no "-")
+    for partition in _PARTITIONS:
+        if partition.region_regex.match(region):
+            return partition
+    return _PARTITIONS[0]
+
+
+def check_region(region: object, field: str = "region") -> str:
+    """``region`` if it has the form of an AWS region name (``us-west-2``,
+    ``us-gov-west-1``, ``cn-north-1``...).
+
+    Raises:
+        InvalidParameterError: naming ``field`` (e.g. ``"AWS_REGION"`` when the value came
+            from there); the value is shown (a region is not a secret), at most 64
+            characters.
+    """
+    if not isinstance(region, str) or not _REGION_FORM.match(region):
+        shown = repr(region)[:64] if isinstance(region, str) else type(region).__name__
+        raise InvalidParameterError(
+            field,
+            "an AWS region name such as us-west-2 (lower-case words and a number, "
+            "dash-separated; for another endpoint give endpoint_url)",
+            f"got {shown}",
+        )
+    return region
+
+
+def endpoint_for_region(
+    region: str, *, use_fips_endpoint: bool = False, use_dualstack_endpoint: bool = False
+) -> str:
+    """The service endpoint of ``region``, as botocore's endpoint rule set for
+    connectparticipant gives it ([protocol](protocol.md#rest-api)):
+
+    - ``https://participant.connect.{region}.{dnsSuffix}`` (``amazonaws.com``;
+      ``amazonaws.com.cn`` in China...),
+    - dual-stack (IPv4 and IPv6): ``https://participant.connect.{region}.api.aws``,
+    - FIPS: ``https://participant.connect-fips.{region}.{dnsSuffix}`` (in GovCloud the
+      regular endpoint, which is FIPS already), both: ``participant.connect-fips.{region}.api.aws``.
+
+    Raises:
+        InvalidParameterError: ``region`` does not have the form of a region name.
+    """
+    check_region(region)
+    partition = _partition(region)
+    suffix = partition.dual_stack_dns_suffix if use_dualstack_endpoint else partition.dns_suffix
+    service = "participant.connect"
+    if use_fips_endpoint and (use_dualstack_endpoint or partition.name != "aws-us-gov"):
+        service = "participant.connect-fips"
+    return f"https://{service}.{region}.{suffix}"
+
+
+def check_endpoint_url(url: object, field: str = "endpoint_url") -> str:
+    """``url`` without a trailing ``/`` if it is an absolute ``http://`` or ``https://``
+    URL with a host (and optionally a port and a path prefix), as boto3 accepts.
+
+    Raises:
+        InvalidParameterError: naming ``field`` and what is wrong, e.g. for
+            ``127.0.0.1:8080`` (no scheme), ``htp://x`` (unknown scheme), ``""``,
+            ``http://[::1`` (unparsable).
+    """
+    if not isinstance(url, str):
+        raise InvalidParameterError(
+            field, "a URL string such as http://127.0.0.1:8080", f"got {type(url).__name__}"
+        )
+    limit = "an absolute http:// or https:// URL with a host, e.g. http://127.0.0.1:8080"
+    shown = repr(url)[:80]
+    if not url.strip():
+        raise InvalidParameterError(field, limit, "got an empty string")
+    if not _header_safe(url):
+        raise InvalidParameterError(field, limit, "it has spaces, control or non-ASCII characters")
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise InvalidParameterError(field, limit, f"got {shown}: {exc}") from None
+    if parsed.scheme not in ("http", "https"):
+        if "://" not in url:
+            hint = f"got {shown}: no scheme (did you mean http://{url}?)"
+        else:
+            hint = f"got {shown}: the scheme must be http or https"
+        raise InvalidParameterError(field, limit, hint)
+    if not parsed.host:
+        raise InvalidParameterError(field, limit, f"got {shown}: no host")
+    if port is not None and not 1 <= port <= 65535:
+        raise InvalidParameterError(field, limit, f"got {shown}: port out of 1..65535")
+    if parsed.query or parsed.fragment or parsed.userinfo:
+        raise InvalidParameterError(
+            field, limit, "it has a query, fragment or user name: give only scheme, host, "
+            "port and path"
+        )
+    return url.rstrip("/")
+
+
+def _flag(value: bool | None, env: str) -> bool:
+    if value is not None:
+        return value
+    return os.environ.get(env, "").strip().lower() == "true"
+
+
+def _resolve_endpoint(
+    region: str | None,
+    endpoint_url: str | None,
+    use_fips_endpoint: bool | None,
+    use_dualstack_endpoint: bool | None,
+) -> tuple[str, str | None, str]:
+    """(endpoint URL, region, where it came from), in boto3's order."""
+    fips = _flag(use_fips_endpoint, "AWS_USE_FIPS_ENDPOINT")
+    dual = _flag(use_dualstack_endpoint, "AWS_USE_DUALSTACK_ENDPOINT")
+    source = "endpoint_url"
+    if endpoint_url is None and os.environ.get(
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", ""
+    ).strip().lower() != "true":
+        for name in ("AWS_ENDPOINT_URL_CONNECTPARTICIPANT", "AWS_ENDPOINT_URL"):
+            if os.environ.get(name):
+                endpoint_url, source = os.environ[name], name
+                break
+    region_source = "region"
+    if region is None:
+        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if os.environ.get(name):
+                region, region_source = os.environ[name], name
+                break
+    if endpoint_url is not None:
+        url = check_endpoint_url(endpoint_url, source)
+        for on, option in ((fips, "use_fips_endpoint"), (dual, "use_dualstack_endpoint")):
+            if on:
+                raise InvalidParameterError(
+                    option, f"False with a custom endpoint ({source})",
+                    "the endpoint rule set supports FIPS and dual-stack only by region",
+                )
+        return url, region, f"{source} {url}"
+    if region is None:
+        raise InvalidParameterError(
+            "region",
+            "given (or endpoint_url; or AWS_REGION / AWS_DEFAULT_REGION / "
+            "AWS_ENDPOINT_URL_CONNECTPARTICIPANT / AWS_ENDPOINT_URL in the environment)",
+        )
+    check_region(region, region_source)
+    url = endpoint_for_region(region, use_fips_endpoint=fips, use_dualstack_endpoint=dual)
+    return url, region, f"{region_source} {region}: {url}"
 
 
 def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -129,9 +352,10 @@ class RetryPolicy:
             ``min(max_delay, base_delay * 2 ** (n - 1))``.
         max_delay: seconds; the largest cap.
 
-    The actual delay is drawn uniformly from ``[0, cap]`` ("full jitter"), except after
-    a 429 or 503 answer carrying a ``Retry-After`` header: then the delay is the
-    header's (seconds or HTTP-date), at most ``max_delay``.
+    The actual delay is drawn uniformly from ``[cap/2, cap]`` ("equal jitter", the
+    library's one backoff rule, shared with the actor's reconnects), except after a 429
+    or 503 answer carrying a ``Retry-After`` header: then the delay is the header's
+    (seconds or HTTP-date), at most ``max_delay``.
     """
 
     max_attempts: int = attrs.field(default=4, validator=_at_least_one)
@@ -144,14 +368,74 @@ class RetryPolicy:
 
     def delay(self, retry: int, random: Callable[[], float]) -> float:
         """The delay (seconds) before retry number ``retry``; ``random()`` in [0, 1)."""
-        return random() * self.cap(retry)
+        return backoff_delay(
+            retry - 1,
+            initial=self.base_delay,
+            multiplier=2.0,
+            maximum=self.max_delay,
+            rng=_Draw(random),
+        )
 
 
-def _scrub(text: str, secrets: Sequence[str | None]) -> str:
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "<redacted>")
-    return text
+class _Draw:
+    """A :class:`~participant._backoff.RandomSource` over a function."""
+
+    __slots__ = ("random",)
+
+    def __init__(self, random: Callable[[], float]) -> None:
+        self.random = random
+
+
+def _network_reason(exc: BaseException, url: str | httpx.URL) -> str:
+    """What went wrong reaching ``url``, for humans: the unknown host, the refused port,
+    TLS spoken to a plain-HTTP port... (names the host; never a token)."""
+    parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    where = f"{parsed.host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
+    name = type(exc).__name__
+    pending: list[BaseException] = [exc]
+    seen = 0
+    while pending and seen < 32:
+        cause = pending.pop(0)
+        seen += 1
+        if isinstance(cause, socket.gaierror):
+            return f"{name}: cannot resolve the host name {parsed.host!r} ({cause.strerror})"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                f"{name}: the TLS certificate of {where} is not trusted "
+                f"({cause.verify_message}); is it the service's endpoint?"
+            )
+        if isinstance(cause, ssl.SSLError):
+            hint = ""
+            if parsed.scheme == "https" and cause.reason in (
+                "WRONG_VERSION_NUMBER",
+                "HTTP_REQUEST",
+                "RECORD_LAYER_FAILURE",
+                "PACKET_LENGTH_TOO_LONG",
+            ):
+                hint = (
+                    f": {where} does not speak TLS; the endpoint URL says https://, "
+                    "is it an http:// port?"
+                )
+            return f"{name}: TLS handshake with {where} failed ({cause.reason}){hint}"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"{name}: connection refused by {where} (nothing listening?)"
+        if isinstance(cause, BaseExceptionGroup):
+            pending.extend(cause.exceptions)
+        for nested in (cause.__cause__, cause.__context__):
+            if nested is not None:
+                pending.append(nested)
+    text = str(exc)
+    if isinstance(exc, httpx.ConnectError):
+        return f"{name}: cannot connect to {where}" + (f" ({text})" if text else "")
+    return f"{name} with {where}" + (f": {text}" if text else "")
+
+
+def _host(url: str | httpx.URL) -> str:
+    return url.host if isinstance(url, httpx.URL) else urlsplit(url).hostname or ""
+
+
+def _code(error: ServiceError | HTTPStatusError) -> str:
+    return error.code if isinstance(error, ServiceError) else "HTTPStatusError"
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -199,9 +483,18 @@ class ParticipantClient:
     :meth:`aclose`.
 
     Args:
-        region: AWS region; the endpoint is ``https://participant.connect.{region}.amazonaws.com``.
-            Defaults to ``AWS_REGION``/``AWS_DEFAULT_REGION`` when no ``endpoint_url`` is given.
-        endpoint_url: explicit base URL (e.g. the emulator's), wins over ``region``.
+        region: AWS region (form checked: :func:`check_region`); the endpoint is
+            :func:`endpoint_for_region`, e.g. ``https://participant.connect.us-west-2.amazonaws.com``.
+            Default: ``AWS_REGION``, else ``AWS_DEFAULT_REGION``.
+        endpoint_url: explicit base URL (e.g. the emulator's, checked:
+            :func:`check_endpoint_url`), wins over ``region``. Default, as boto3:
+            ``AWS_ENDPOINT_URL_CONNECTPARTICIPANT``, else ``AWS_ENDPOINT_URL`` (both
+            ignored when ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true``).
+        use_fips_endpoint, use_dualstack_endpoint: the FIPS and/or dual-stack (IPv6)
+            endpoint of the region (``participant.connect-fips.{region}.amazonaws.com``,
+            ``participant.connect.{region}.api.aws``); default from
+            ``AWS_USE_FIPS_ENDPOINT`` / ``AWS_USE_DUALSTACK_ENDPOINT`` (``true``). Not with
+            a custom endpoint URL (as botocore's rule set).
         transport: an ``httpx.AsyncBaseTransport`` (e.g. the emulator's in-memory one, or
             an ``httpx.AsyncHTTPTransport`` with your own TLS, proxy or pool settings).
             **It stays yours**: :meth:`aclose` does not close it, so one transport may
@@ -218,6 +511,23 @@ class ParticipantClient:
             ``httpx.Timeout`` giving them separately).
         random: the jitter source, a function returning floats in [0, 1) (tests inject
             a deterministic one); default ``random.random``.
+        attempt_timeout: seconds (> 0): the total deadline of one attempt of an
+            operation, request sent and whole response read (:data:`DEFAULT_ATTEMPT_TIMEOUT`);
+            an attempt over it is retried like a network failure, the last one raises
+            :class:`~participant.errors.TimeoutException`.
+        max_response_bytes: the largest response body of an operation
+            (:data:`DEFAULT_MAX_RESPONSE_BYTES`); a larger one raises
+            :class:`~participant.errors.ResponseTooLargeError` at once (not retried).
+        transfer_timeout, max_download_bytes: the same for attachment uploads and
+            downloads (:data:`DEFAULT_TRANSFER_TIMEOUT`, :data:`DEFAULT_MAX_DOWNLOAD_BYTES`).
+
+    Bodies are read raw: every request sends ``Accept-Encoding: identity`` and a
+    response with another ``Content-Encoding`` is refused
+    (:class:`~participant.errors.HTTPStatusError`), never decompressed.
+
+    Attributes ``endpoint_url``, ``region`` (``None`` if unknown) and
+    ``endpoint_source`` (e.g. ``"AWS_REGION eu-west-2: https://participant.connect...."``
+    or ``"AWS_ENDPOINT_URL http://127.0.0.1:8080"``) say which endpoint is used and why.
 
     Every request carries ``User-Agent:`` :data:`USER_AGENT`; operations add
     ``X-Amz-Bearer`` and, with a body, ``Content-Type: application/json``. Redirects are
@@ -226,8 +536,15 @@ class ParticipantClient:
     Raises (from every operation):
         InvalidParameterError: the input breaks a constraint of the model; nothing sent.
         ServiceError: a subclass per service error (AccessDeniedException, ...), raised
-            at once or, for retryable ones, when attempts are exhausted.
-        TransportError: the network failed on every attempt.
+            at once or, for retryable ones, when attempts are exhausted. Only an answer
+            naming its error (``x-amzn-ErrorType`` or ``__type``) is one.
+        HTTPStatusError: something that is not the service answered (a bare 403, a
+            proxy's 407, an HTML 200...); transient ones (408, 429, 500, 502-504) after
+            the attempts.
+        ConnectError, TimeoutException: every attempt failed to connect / ran out of time.
+        ResponseTooLargeError: a body over ``max_response_bytes`` (not retried).
+        TransportError: the network failed otherwise on every attempt (the base class
+            of the four above).
         RuntimeError: the client was closed.
     """
 
@@ -240,14 +557,34 @@ class ParticipantClient:
         retry: RetryPolicy = RetryPolicy(),
         timeout: float | httpx.Timeout = 10.0,
         random: Callable[[], float] | None = None,
+        use_fips_endpoint: bool | None = None,
+        use_dualstack_endpoint: bool | None = None,
+        attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
     ) -> None:
-        if endpoint_url is None:
-            region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            if not region:
-                raise InvalidParameterError("region", "given (or endpoint_url)")
-            endpoint_url = endpoint_for_region(region)
-        self.endpoint_url: str = endpoint_url.rstrip("/")
-        self.region = region
+        for name, seconds in (
+            ("attempt_timeout", attempt_timeout),
+            ("transfer_timeout", transfer_timeout),
+        ):
+            if not (isinstance(seconds, (int, float)) and seconds > 0):
+                raise InvalidParameterError(name, "a number of seconds > 0", f"got {seconds!r}")
+        for name, size in (
+            ("max_response_bytes", max_response_bytes),
+            ("max_download_bytes", max_download_bytes),
+        ):
+            if not (isinstance(size, int) and not isinstance(size, bool) and size >= 1):
+                raise InvalidParameterError(name, "an integer >= 1 (bytes)", f"got {size!r}")
+        self.attempt_timeout: float = attempt_timeout
+        self.max_response_bytes: int = max_response_bytes
+        self.transfer_timeout: float = transfer_timeout
+        self.max_download_bytes: int = max_download_bytes
+        self.endpoint_url: str
+        self.region: str | None
+        self.endpoint_url, self.region, self.endpoint_source = _resolve_endpoint(
+            region, endpoint_url, use_fips_endpoint, use_dualstack_endpoint
+        )
         self.retry = retry
         self._random = random or _random.random
         # absolute URLs of the fixed operation paths, built once (cheaper per call)
@@ -269,7 +606,7 @@ class ParticipantClient:
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"ParticipantClient(endpoint_url={self.endpoint_url!r})"
+        return f"ParticipantClient(endpoint_url={self.endpoint_url!r}, region={self.region!r})"
 
     async def __aenter__(self) -> Self:
         return self
@@ -296,23 +633,76 @@ class ParticipantClient:
 
     async def _attempt(
         self,
+        operation: str,
         method: str,
         url: str | httpx.URL,
         content: bytes | None,
-        headers: Mapping[str, str],
-    ) -> httpx.Response:
-        """One request on the transport; the returned response's body is read."""
+        headers: _Headers,
+        transfer: bool,
+    ) -> tuple[httpx.Response, bytes]:
+        """One request on the transport, within the attempt's total deadline; returns
+        the response and its whole body (raw bytes, never decoded)."""
         if self._closed:
             raise RuntimeError("ParticipantClient is closed")
         request = httpx.Request(
             method, url, content=content, headers=headers, extensions=self._extensions
         )
-        response = await self._transport.handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
+        if transfer:
+            deadline, limit, setting = (
+                self.transfer_timeout,
+                self.max_download_bytes,
+                "max_download_bytes",
+            )
+        else:
+            deadline, limit, setting = (
+                self.attempt_timeout,
+                self.max_response_bytes,
+                "max_response_bytes",
+            )
+        scope = trio.CancelScope(deadline=trio.current_time() + deadline)
+        with scope:
+            response = await self._transport.handle_async_request(request)
+            try:
+                body = await self._read(operation, url, response, limit, setting)
+            finally:
+                await response.aclose()
+            return response, body
+        raise trio.TooSlowError  # the scope was cancelled by its deadline
+
+    @staticmethod
+    async def _read(
+        operation: str, url: str | httpx.URL, response: httpx.Response, limit: int, setting: str
+    ) -> bytes:
+        """The raw body of ``response``, at most ``limit`` bytes, refused if compressed."""
+        for key, value in response.headers.raw:  # one pass, no decoding
+            key = key.lower()
+            if key == b"content-length":
+                if value.isdigit() and int(value) > limit:
+                    raise ResponseTooLargeError(operation, limit, setting)
+            elif key == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+                encoding = value.decode("ascii", "replace")[:32]
+                raise HTTPStatusError(
+                    response.status_code,
+                    operation=operation,
+                    reached=describe_reached(_host(url), response.headers),
+                    problem=(
+                        f"the body is compressed (Content-Encoding {encoding!r}) although "
+                        "the request asked for identity"
+                    ),
+                )
+        if response.is_stream_consumed:  # a transport that read the body itself
+            body = response.content
+            if len(body) > limit:
+                raise ResponseTooLargeError(operation, limit, setting)
+            return body
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLargeError(operation, limit, setting)
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _send(
         self,
@@ -320,48 +710,65 @@ class ParticipantClient:
         method: str,
         url: str | httpx.URL,
         content: bytes | None,
-        headers: Mapping[str, str],
+        headers: _Headers,
         secrets: Sequence[str | None],
-    ) -> httpx.Response:
-        """Send with retries; return the 2xx response (body read) or raise."""
+        transfer: bool = False,
+    ) -> tuple[httpx.Response, bytes]:
+        """Send with retries; return the 2xx response and its body, or raise."""
         policy = self.retry
         attempt = 1
         while True:
             retry_after: float | None = None
             try:
-                response = await self._attempt(method, url, content, headers)
-            except httpx.TransportError as exc:
-                cert = certificate_failure(exc)
-                if cert is not None:
-                    raise CertificateError(
-                        f"{operation}: the TLS certificate of {httpx.URL(url).host} failed "
-                        f"verification: {cert.verify_message or cert.reason}"
-                    ) from exc
+                response, body = await self._attempt(
+                    operation, method, url, content, headers, transfer
+                )
+            except (httpx.TransportError, trio.TooSlowError) as exc:
+                if isinstance(exc, trio.TooSlowError):
+                    deadline = self.transfer_timeout if transfer else self.attempt_timeout
+                    reason = f"no complete answer from {_host(url)} within {deadline:g} s"
+                else:
+                    cert = certificate_failure(exc)
+                    if cert is not None:
+                        raise CertificateError(
+                            f"{operation}: the TLS certificate of {_host(url)} failed "
+                            f"verification: {cert.verify_message or cert.reason}"
+                        ) from exc
+                    reason = _network_reason(exc, url)
                 if attempt >= policy.max_attempts:
-                    raise TransportError(
-                        _scrub(
-                            f"{operation}: network error after {attempt} attempt(s): "
-                            f"{type(exc).__name__}: {exc}",
+                    timed_out = isinstance(exc, (trio.TooSlowError, httpx.TimeoutException))
+                    cls: type[TransportError] = (
+                        TimeoutException
+                        if timed_out
+                        else ConnectError
+                        if isinstance(exc, httpx.ConnectError)
+                        else TransportError
+                    )
+                    raise cls(
+                        scrub(
+                            f"{operation}: network error after {attempt} attempt(s): {reason}",
                             secrets,
                         )
                     ) from exc
-                reason = type(exc).__name__
+                reason = scrub(reason, secrets)
             else:
                 status = response.status_code
                 if status < 300:
                     if attempt > 1 or log.isEnabledFor(logging.DEBUG):
                         log.debug("%s: HTTP %d (attempt %d)", operation, status, attempt)
-                    return response
-                error = error_from_response(status, response.headers, response.content)
-                if error.message:
-                    clean = _scrub(error.message, secrets)
-                    if clean != error.message:
-                        error.message = clean
-                        error.args = (clean,)
+                    return response, body
+                error = error_from_response(
+                    status,
+                    response.headers,
+                    body,
+                    operation=operation,
+                    host=_host(url),
+                    secrets=secrets,
+                )
                 if not error.retryable or attempt >= policy.max_attempts:
-                    log.debug("%s: %s after %d attempt(s)", operation, error.code, attempt)
+                    log.debug("%s: %s after %d attempt(s)", operation, _code(error), attempt)
                     raise error
-                reason = f"{error.code} (HTTP {status})"
+                reason = f"{_code(error)} (HTTP {status})"
                 if status in _RETRY_AFTER_STATUSES:
                     retry_after = retry_after_seconds(response.headers.get("retry-after"))
             if retry_after is None:
@@ -373,32 +780,43 @@ class ParticipantClient:
             await trio.sleep(delay)
             attempt += 1
 
-    async def _call(
-        self, op: Operation, params: dict[str, Any], token_member: str, path: str | None = None
-    ) -> Any:
+    async def _call(self, op: Operation, params: dict[str, Any], token_member: str) -> Any:
+        """Validate ``params`` (wire names) against the model, the one place input is
+        checked, then send ``op`` with retries and decode its response."""
         validate(op, params)
         token: str = params[token_member]
-        headers = {"X-Amz-Bearer": token, "User-Agent": USER_AGENT}
+        url = self._urls.get(op.path) or httpx.URL(self.endpoint_url + _expand(op, params))
+        # prebuilt byte headers (Host and Content-Length given: httpx adds nothing);
+        # the token is printable ASCII (validated)
         content: bytes | None = None
         if op.method != "GET":
             body = {k: v for k, v in params.items() if v is not None and k not in _NOT_IN_BODY}
-            content = json.dumps(body, separators=_SEPARATORS).encode()
-            headers["Content-Type"] = _JSON_CONTENT_TYPE
-        url = self._urls[op.path] if path is None else httpx.URL(self.endpoint_url + path)
-        response = await self._send(op.name, op.method, url, content, headers, (token,))
-        raw = response.content
+            content = _ENCODE(body).encode()
+            headers = [
+                (b"Host", url.netloc),
+                *_JSON_HEADERS,
+                (b"Content-Length", b"%d" % len(content)),
+                (b"X-Amz-Bearer", token.encode("ascii")),
+            ]
+        else:
+            headers = [
+                (b"Host", url.netloc),
+                *_BASE_HEADERS,
+                (b"X-Amz-Bearer", token.encode("ascii")),
+            ]
+        response, raw = await self._send(op.name, op.method, url, content, headers, (token,))
         if not raw:
             return from_wire(op.response, {})
         try:
-            data = json.loads(raw)
-        except ValueError:
+            data = _DECODE(raw.decode())
+        except ValueError:  # UnicodeDecodeError included
             data = None
         if not isinstance(data, dict):
-            raise ServiceError(
-                f"{op.name}: the response is not a JSON object",
-                code="InvalidResponse",
-                status_code=response.status_code,
-                request_id=response.headers.get("x-amzn-RequestId"),
+            raise HTTPStatusError(
+                response.status_code,
+                operation=op.name,
+                reached=describe_reached(url.host, response.headers),
+                problem=f"the body is not the JSON object {op.name} returns",
             )
         return from_wire(op.response, data)
 
@@ -454,7 +872,7 @@ class ParticipantClient:
         params = {
             "ContentType": content_type,
             "Content": content,
-            "ClientToken": str(uuid.uuid4()) if client_token is None else client_token,
+            "ClientToken": _uuid4() if client_token is None else client_token,
             "ConnectionToken": connection_token,
         }
         result: SendMessageResponse = await self._call(
@@ -477,7 +895,7 @@ class ParticipantClient:
         params = {
             "ContentType": content_type,
             "Content": content,
-            "ClientToken": str(uuid.uuid4()) if client_token is None else client_token,
+            "ClientToken": _uuid4() if client_token is None else client_token,
             "ConnectionToken": connection_token,
         }
         result: SendEventResponse = await self._call(_OPS["SendEvent"], params, "ConnectionToken")
@@ -494,7 +912,7 @@ class ParticipantClient:
         sort_order: str | None = None,
         start_position: StartPosition | None = None,
     ) -> GetTranscriptResponse:
-        """GetTranscript: one page of items (protocol.md §5).
+        """GetTranscript: one page of items ([protocol](protocol.md#gettranscript)).
 
         ``max_results`` 0..100 (service default 10); ``scan_direction`` FORWARD | BACKWARD;
         ``sort_order`` ASCENDING | DESCENDING; ``start_position`` with exactly one of
@@ -515,22 +933,50 @@ class ParticipantClient:
         )
         return result
 
-    async def iter_transcript(
+    async def iter_transcript_pages(
         self,
         connection_token: str,
         *,
         contact_id: str | None = None,
         max_results: int | None = None,
+        next_token: str | None = None,
         scan_direction: str | None = None,
         sort_order: str | None = None,
         start_position: StartPosition | None = None,
-    ) -> AsyncIterator[Item]:
-        """Yield the items of every GetTranscript page, in the order the pages give them.
+        max_pages: int = DEFAULT_MAX_TRANSCRIPT_PAGES,
+        max_items: int = DEFAULT_MAX_TRANSCRIPT_ITEMS,
+    ) -> AsyncIterator[GetTranscriptResponse]:
+        """Yield GetTranscript pages ([protocol](protocol.md#gettranscript)), following
+        ``NextToken``; the one
+        transcript pager of the library.
 
-        Follows ``NextToken`` until it is absent or ``""``; stops (with a warning) if the
-        service hands back the token it was just given. Raises as :meth:`get_transcript`.
+        Starts at ``next_token`` (or the first page) and stops after the page whose
+        ``NextToken`` is absent or ``""``. The other arguments are sent with every page,
+        as :meth:`get_transcript`'s.
+
+        Args:
+            max_pages: at most this many GetTranscript calls (>= 1;
+                :data:`DEFAULT_MAX_TRANSCRIPT_PAGES`).
+            max_items: at most this many items in all pages together (>= 0;
+                :data:`DEFAULT_MAX_TRANSCRIPT_ITEMS`).
+
+        Raises:
+            TranscriptPagingError: the service returned a NextToken already followed in
+                this call (a repeated or cycling token), or more pages than
+                ``max_pages`` / items than ``max_items`` would be needed. Pages before
+                the error have been yielded.
+            InvalidParameterError, ServiceError, TransportError: as :meth:`get_transcript`.
         """
-        next_token: str | None = None
+        if not (isinstance(max_pages, int) and max_pages >= 1):
+            raise InvalidParameterError("max_pages", "an integer >= 1", f"got {max_pages!r}")
+        if not (isinstance(max_items, int) and max_items >= 0):
+            raise InvalidParameterError("max_items", "an integer >= 0", f"got {max_items!r}")
+        followed: set[str] = set()
+        if next_token:
+            followed.add(next_token)
+        else:
+            next_token = None
+        pages = items = 0
         while True:
             page = await self.get_transcript(
                 connection_token,
@@ -541,21 +987,71 @@ class ParticipantClient:
                 sort_order=sort_order,
                 start_position=start_position,
             )
+            pages += 1
+            received = items + len(page.transcript or ())
+            if received > max_items:
+                raise TranscriptPagingError(
+                    "max_items",
+                    pages=pages,
+                    items=received,
+                    detail=f"more than max_items ({max_items}) items",
+                )
+            items = received
+            yield page
+            next_token = page.next_token or None
+            if next_token is None:
+                return
+            if next_token in followed:
+                raise TranscriptPagingError(
+                    "repeated_token",
+                    pages=pages,
+                    items=items,
+                    detail="the service returned a NextToken already followed (a paging cycle)",
+                )
+            if pages >= max_pages:
+                raise TranscriptPagingError(
+                    "max_pages",
+                    pages=pages,
+                    items=items,
+                    detail=f"more than max_pages ({max_pages}) pages would be needed",
+                )
+            followed.add(next_token)
+
+    async def iter_transcript(
+        self,
+        connection_token: str,
+        *,
+        contact_id: str | None = None,
+        max_results: int | None = None,
+        next_token: str | None = None,
+        scan_direction: str | None = None,
+        sort_order: str | None = None,
+        start_position: StartPosition | None = None,
+        max_pages: int = DEFAULT_MAX_TRANSCRIPT_PAGES,
+        max_items: int = DEFAULT_MAX_TRANSCRIPT_ITEMS,
+    ) -> AsyncIterator[Item]:
+        """Yield the items of every GetTranscript page, in the order the pages give them
+        (:meth:`iter_transcript_pages`, with its bounds and errors)."""
+        async for page in self.iter_transcript_pages(
+            connection_token,
+            contact_id=contact_id,
+            max_results=max_results,
+            next_token=next_token,
+            scan_direction=scan_direction,
+            sort_order=sort_order,
+            start_position=start_position,
+            max_pages=max_pages,
+            max_items=max_items,
+        ):
             for item in page.transcript or ():
                 yield item
-            if not page.next_token:
-                return
-            if page.next_token == next_token:
-                log.warning("GetTranscript returned the same NextToken again; stopping")
-                return
-            next_token = page.next_token
 
     async def disconnect_participant(
         self, connection_token: str, *, client_token: str | None = None
     ) -> None:
         """DisconnectParticipant: leave the chat (the ConnectionToken stops working)."""
         params = {
-            "ClientToken": str(uuid.uuid4()) if client_token is None else client_token,
+            "ClientToken": _uuid4() if client_token is None else client_token,
             "ConnectionToken": connection_token,
         }
         await self._call(_OPS["DisconnectParticipant"], params, "ConnectionToken")
@@ -579,7 +1075,7 @@ class ParticipantClient:
             "ContentType": content_type,
             "AttachmentSizeInBytes": attachment_size_in_bytes,
             "AttachmentName": attachment_name,
-            "ClientToken": str(uuid.uuid4()) if client_token is None else client_token,
+            "ClientToken": _uuid4() if client_token is None else client_token,
             "ConnectionToken": connection_token,
         }
         result: StartAttachmentUploadResponse = await self._call(
@@ -604,7 +1100,7 @@ class ParticipantClient:
                 if isinstance(attachment_ids, (list, tuple))
                 else attachment_ids
             ),
-            "ClientToken": str(uuid.uuid4()) if client_token is None else client_token,
+            "ClientToken": _uuid4() if client_token is None else client_token,
             "ConnectionToken": connection_token,
         }
         result: CompleteAttachmentUploadResponse = await self._call(
@@ -640,11 +1136,10 @@ class ParticipantClient:
 
         Raises ResourceNotFoundException for an unknown view.
         """
-        op = _OPS["DescribeView"]
         params = {"ViewToken": view_token, "ConnectionToken": connection_token}
-        validate(op, params)
-        path = "/participant/views/" + quote(view_token, safe="-._~")
-        result: DescribeViewResponse = await self._call(op, params, "ConnectionToken", path)
+        result: DescribeViewResponse = await self._call(
+            _OPS["DescribeView"], params, "ConnectionToken"
+        )
         return result
 
     async def get_authentication_url(
@@ -673,12 +1168,15 @@ class ParticipantClient:
 
     async def upload_attachment(self, upload_metadata: UploadMetadata, data: bytes) -> None:
         """PUT ``data`` to ``upload_metadata.url`` with every header of
-        ``headers_to_include`` unchanged (protocol.md §6). Retried like the operations.
+        ``headers_to_include`` unchanged ([protocol](protocol.md#attachments)). Retried like the
+        operations.
 
         Raises:
-            InvalidParameterError: no absolute http(s) URL, or ``data`` differs from a
+            InvalidParameterError: no absolute http(s) URL, a header name or value
+                that is not printable ASCII (CR/LF), or ``data`` differs from a
                 Content-Length header the upload requires.
             ServiceError: the storage answered an error (e.g. 403 SignatureDoesNotMatch).
+            HTTPStatusError: something else answered (no error code in the answer).
             TransportError: the network failed on every attempt.
         """
         url = upload_metadata.url
@@ -688,6 +1186,17 @@ class ParticipantClient:
             raise InvalidParameterError("data", "bytes", f"got {type(data).__name__}")
         headers = dict(upload_metadata.headers_to_include or {})
         for name, value in headers.items():
+            if not (
+                isinstance(name, str)
+                and isinstance(value, str)
+                and _header_safe(name)
+                and _header_safe(value)
+            ):
+                raise InvalidParameterError(
+                    "upload_metadata.headers_to_include",
+                    "header names and values of printable ASCII (no CR, LF or other "
+                    "control characters)",
+                )
             if name.lower() == "content-length" and value.strip() != str(len(data)):
                 raise InvalidParameterError(
                     "data",
@@ -695,6 +1204,7 @@ class ParticipantClient:
                     f"got {len(data)}",
                 )
         headers.setdefault("User-Agent", USER_AGENT)
+        headers.setdefault("Accept-Encoding", "identity")
         await self._send(
             "UploadAttachment",
             "PUT",
@@ -702,6 +1212,7 @@ class ParticipantClient:
             bytes(data),
             headers,
             (),
+            transfer=True,
         )
 
     async def download_attachment(self, url: str) -> bytes:
@@ -712,15 +1223,34 @@ class ParticipantClient:
         """
         if not url:
             raise InvalidParameterError("url", "given")
-        response = await self._send(
+        _, body = await self._send(
             "DownloadAttachment",
             "GET",
             _absolute_url("url", url),
             None,
-            {"User-Agent": USER_AGENT},
+            {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             (),
+            transfer=True,
         )
-        return response.content
+        return body
+
+
+def _header_safe(text: str) -> bool:
+    return text.isascii() and text.isprintable()
+
+
+def _expand(op: Operation, params: Mapping[str, Any]) -> str:
+    """``op.path`` with each ``{Label}`` replaced by its (validated) value, percent-encoded."""
+    path = op.path
+    for member in op.members:
+        if member.location == "uri":
+            label = quote(params[member.wire], safe="-._~")
+            if label in (".", ".."):
+                # a dot segment would be removed by URL normalisation (RFC 3986 5.2.4):
+                # percent-encoded, the label reaches the service as it was given
+                label = label.replace(".", "%2E")
+            path = path.replace("{" + member.wire + "}", label)
+    return path
 
 
 def _start_position(value: StartPosition | Mapping[str, Any]) -> Mapping[str, Any]:

@@ -7,7 +7,7 @@ about thirty ``functools.partial`` objects to every model and keep a list of all
 so an idle participant costs a few hundred bytes here, not kilobytes. Side effects live in
 :mod:`participant.actor`; this module only says which transitions are legal.
 
-States (design.md, "What it is"):
+States ([concepts](concepts.md#state-machine)):
 
 ===============  ==========================================================================
 token            holds a ParticipantToken, no connection yet
@@ -53,7 +53,8 @@ __all__ = [
 
 
 class State(enum.StrEnum):
-    """The six states of a participant (design.md). Values compare equal to plain strings."""
+    """The six states of a participant ([concepts](concepts.md#state-machine)). Values compare equal
+    to plain strings."""
 
     TOKEN = "token"
     CONNECTED = "connected"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 import itertools
 import json
 import logging
@@ -9,6 +11,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+import botocore.endpoint_provider
+import botocore.loaders
 import botocore.session
 import httpx
 import pytest
@@ -20,6 +24,7 @@ from hypothesis import strategies as st
 
 import participant.api
 from participant import errors
+from participant._backoff import backoff_delay
 from participant.api import (
     DEFAULT_LIMITS,
     USER_AGENT,
@@ -200,7 +205,7 @@ async def test_transport_errors_become_transport_error(
     assert CONNECTION_TOKEN not in str(info.value)
 
 
-async def test_backoff_is_full_jitter_and_capped(autojump_clock: trio.testing.MockClock) -> None:
+async def test_backoff_is_equal_jitter_and_capped(autojump_clock: trio.testing.MockClock) -> None:
     draws = iter([0.5, 1.0, 0.25, 1.0, 1.0])
     policy = RetryPolicy(max_attempts=6, base_delay=0.2, max_delay=0.5)
     recorder = Recorder(error_response("ThrottlingException", 429))
@@ -215,8 +220,8 @@ async def test_backoff_is_full_jitter_and_capped(autojump_clock: trio.testing.Mo
         with pytest.raises(errors.ThrottlingException):
             await call(client, "SendMessage")
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    # caps: 0.2, 0.4, 0.5 (max), 0.5, 0.5; delay = draw * cap
-    assert gaps == pytest.approx([0.1, 0.4, 0.125, 0.5, 0.5])
+    # caps: 0.2, 0.4, 0.5 (max), 0.5, 0.5; delay = cap/2 + draw * cap/2
+    assert gaps == pytest.approx([0.15, 0.4, 0.3125, 0.5, 0.5])
 
 
 @settings(max_examples=50)
@@ -224,7 +229,10 @@ async def test_backoff_is_full_jitter_and_capped(autojump_clock: trio.testing.Mo
 def test_retry_delay_bounds(retry: int, base: float, cap: float, draw: float) -> None:
     policy = RetryPolicy(base_delay=base, max_delay=cap)
     delay = policy.delay(retry, lambda: draw)
-    assert 0 <= delay <= min(cap, base * 2 ** (retry - 1)) + 1e-12
+    d = min(cap, base * 2 ** (retry - 1))
+    assert d / 2 - 1e-12 <= delay <= d + 1e-12
+    assert delay == backoff_delay(retry - 1, initial=base, multiplier=2.0, maximum=cap,
+                                  rng=types.SimpleNamespace(random=lambda: draw))
 
 
 def test_retry_policy_rejects_bad_values() -> None:
@@ -402,19 +410,130 @@ async def test_iter_transcript_follows_pages(last_token: str | None) -> None:
     assert all(b["MaxResults"] == 2 and b["StartPosition"] == {"MostRecent": 10} for b in sent)
 
 
-async def test_iter_transcript_stops_on_a_repeated_token() -> None:
-    recorder = Recorder(httpx.Response(200, json={"Transcript": [_item(0)], "NextToken": "same"}))
+@pytest.mark.parametrize("tokens", [["same", "same"], ["A", "B", "A"], ["A", "B", "C", "B"]])
+async def test_a_repeated_or_cycling_next_token_is_an_error(tokens: list[str]) -> None:
+    pages = [httpx.Response(200, json={"Transcript": [_item(i)], "NextToken": t})
+             for i, t in enumerate(tokens)]
+    recorder = Recorder(*pages, httpx.Response(500))  # never reached
+    items: list[Any] = []
     async with client_for(recorder) as client:
-        items = [item async for item in client.iter_transcript(CONNECTION_TOKEN)]
-    assert len(recorder.requests) == 2 and len(items) == 2
+        with pytest.raises(errors.TranscriptPagingError) as info:
+            async for item in client.iter_transcript(CONNECTION_TOKEN):
+                items.append(item)
+    err = info.value
+    assert isinstance(err, errors.ParticipantError) and err.reason == "repeated_token"
+    assert len(recorder.requests) == len(tokens) == err.pages == len(items) == err.items
+    assert all(t not in str(err) for t in tokens)
 
 
-async def test_non_json_success_body_is_an_error() -> None:
-    recorder = Recorder(httpx.Response(200, content=b"<html>"))
+async def test_paging_is_bounded_in_pages_and_items() -> None:
+    def endless(request: httpx.Request) -> httpx.Response:
+        n = len(recorder.requests)
+        return httpx.Response(200, json={"Transcript": [_item(n % 60), _item(1)],
+                                         "NextToken": f"t{n}"})
+
+    recorder = Recorder(endless)
     async with client_for(recorder) as client:
-        with pytest.raises(ServiceError) as info:
+        with pytest.raises(errors.TranscriptPagingError) as info:
+            async for _ in client.iter_transcript_pages(CONNECTION_TOKEN, max_pages=5):
+                pass
+        assert info.value.reason == "max_pages" and info.value.pages == 5
+        assert len(recorder.requests) == 5 and "max_pages (5)" in str(info.value)
+        recorder.requests.clear()
+        seen: list[Any] = []
+        with pytest.raises(errors.TranscriptPagingError) as info:
+            async for page in client.iter_transcript_pages(CONNECTION_TOKEN, max_items=7):
+                seen.append(page)
+        assert info.value.reason == "max_items" and "max_items (7)" in str(info.value)
+        assert len(seen) == 3 and len(recorder.requests) == 4  # the 4th page would make 8
+        # the defaults bound an endless transcript too
+        recorder.requests.clear()
+        with pytest.raises(errors.TranscriptPagingError):
+            async for _ in client.iter_transcript_pages(CONNECTION_TOKEN):
+                pass
+        assert len(recorder.requests) == participant.api.DEFAULT_MAX_TRANSCRIPT_PAGES
+        for bad in ({"max_pages": 0}, {"max_items": -1}):
+            with pytest.raises(InvalidParameterError, match=next(iter(bad))):
+                async for _ in client.iter_transcript_pages(CONNECTION_TOKEN, **bad):
+                    pass
+
+
+async def test_paging_starts_at_a_next_token_and_empty_means_none() -> None:
+    recorder = Recorder(httpx.Response(200, json={"Transcript": [_item(5)], "NextToken": ""}))
+    async with client_for(recorder) as client:
+        pages = [p async for p in client.iter_transcript_pages(CONNECTION_TOKEN, next_token="k")]
+        assert len(pages) == 1 and recorder.bodies()[0]["NextToken"] == "k"
+        pages = [p async for p in client.iter_transcript_pages(CONNECTION_TOKEN, next_token="")]
+        assert len(pages) == 1 and "NextToken" not in recorder.bodies()[1]
+
+
+async def test_non_json_success_body_is_an_http_status_error() -> None:
+    portal = b"<html><body>Sign in to the hotel wifi</body></html>"
+    recorder = Recorder(httpx.Response(200, content=portal, headers={"Content-Type": "text/html"}))
+    async with client_for(recorder) as client:
+        with pytest.raises(errors.HTTPStatusError) as info:
             await call(client, "SendMessage")
-    assert info.value.code == "InvalidResponse"
+    err = info.value
+    assert not isinstance(err, ServiceError) and isinstance(err, TransportError)
+    assert err.status_code == 200 and err.operation == "SendMessage" and not err.retryable
+    assert "participant.connect.us-west-2.amazonaws.com" in str(err)
+    assert "text/html" in str(err) and "not the JSON object SendMessage returns" in str(err)
+    assert "hotel" not in str(err)
+    assert len(recorder.requests) == 1
+
+
+# protocol.md §10: answers that did not come from the service
+NON_SERVICE_ANSWERS = [
+    (302, b"", None, False),  # a captive portal redirect
+    (403, b"", None, False),  # a firewall's bare 403
+    (403, b"<html>Forbidden</html>", "text/html", False),
+    (407, b"<html>Proxy Authentication Required</html>", "text/html", False),
+    (404, b"<html>Not Found</html>", "text/html", False),  # a web server, not Connect
+    (501, b"<html>Unsupported method ('POST')</html>", "text/html", False),
+    (400, b'{"message": "Bad Request"}', "application/json", False),  # JSON without __type
+    (429, b"Too Many Requests", "text/plain", True),
+    (502, b"<html>Bad Gateway</html>", "text/html", True),
+    (503, b"", None, True),
+    (504, b"Gateway Timeout", "text/plain", True),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "content_type", "retried"), NON_SERVICE_ANSWERS)
+async def test_answers_without_an_error_type_are_http_status_errors(
+    status: int, body: bytes, content_type: str | None, retried: bool,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    headers = {"Server": "nginx/1.25"} | ({"Content-Type": content_type} if content_type else {})
+    recorder = Recorder(httpx.Response(status, content=body, headers=headers))
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=3)) as client:
+        for op_name in ("CreateParticipantConnection", "GetTranscript"):
+            recorder.requests.clear()
+            with pytest.raises(errors.HTTPStatusError) as info:
+                await call(client, op_name)
+            err = info.value
+            assert not isinstance(err, ServiceError)
+            assert not isinstance(err, errors.AccessDeniedException)
+            assert isinstance(err, TransportError)
+            assert err.status_code == status and err.operation == op_name
+            assert err.retryable is retried
+            assert len(recorder.requests) == (3 if retried else 1)
+            text = str(err)
+            assert f"HTTP {status}" in text and "nginx/1.25" in text
+            assert "participant.connect.us-west-2.amazonaws.com" in text
+            assert "x-amzn-ErrorType" in text
+            assert body.decode() not in text or not body
+            assert PARTICIPANT_TOKEN not in text and CONNECTION_TOKEN not in text
+
+
+async def test_a_modelled_403_is_still_access_denied() -> None:
+    for headers, body in (
+        ({"x-amzn-ErrorType": "AccessDeniedException"}, b'{"message": "no"}'),
+        ({"Content-Type": "application/json"}, b'{"__type": "AccessDeniedException"}'),
+    ):
+        recorder = Recorder(httpx.Response(403, content=body, headers=headers))
+        async with client_for(recorder) as client:
+            with pytest.raises(errors.AccessDeniedException):
+                await call(client, "CreateParticipantConnection")
 
 
 async def test_empty_success_body_is_fine() -> None:
@@ -508,8 +627,8 @@ async def test_logs_never_contain_tokens(caplog: pytest.LogCaptureFixture,
         (429, "ThrottlingException", "0", 0.0),
         (429, "ThrottlingException", "120", 5.0),  # bounded by max_delay
         (503, "InternalServerException", "Thu, 01 Jan 1970 00:00:02 GMT", None),  # HTTP-date
-        (429, "ThrottlingException", "soon", 0.1),  # unreadable: full jitter (0.5 * 0.2)
-        (500, "InternalServerException", "3", 0.1),  # not 429/503: full jitter
+        (429, "ThrottlingException", "soon", 0.15),  # unreadable: jitter (0.1 + 0.5 * 0.1)
+        (500, "InternalServerException", "3", 0.15),  # not 429/503: jitter
     ],
 )
 async def test_retry_after_is_honoured_on_429_and_503(
@@ -683,3 +802,290 @@ def test_environment_proxy_for_the_endpoint(monkeypatch: pytest.MonkeyPatch) -> 
     assert _environment_proxy("http://127.0.0.1:9") is None  # no HTTP_PROXY
     monkeypatch.setenv("NO_PROXY", "amazonaws.com")
     assert _environment_proxy(ENDPOINT) is None
+
+
+# ---------------------------------------------------------------- bounded responses
+
+
+class TricklingStream(httpx.AsyncByteStream):
+    """A body that never ends: one byte every second (each read within httpx's timeout)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __aiter__(self) -> Any:
+        yield b'{"Id":'
+        while True:
+            await trio.sleep(1.0)
+            yield b" "
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_each_attempt_has_a_total_deadline(autojump_clock: trio.testing.MockClock) -> None:
+    streams: list[TricklingStream] = []
+
+    def trickle(request: httpx.Request) -> httpx.Response:
+        streams.append(TricklingStream())
+        return httpx.Response(200, stream=streams[-1])
+
+    recorder = Recorder(trickle)
+    policy = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=0.5)
+    async with client_for(recorder, retry=policy, attempt_timeout=7.0) as client:
+        start = trio.current_time()
+        with pytest.raises(errors.TimeoutException) as info:
+            await call(client, "SendMessage")
+        elapsed = trio.current_time() - start
+    assert len(recorder.requests) == 2 and all(s.closed for s in streams)
+    assert 14.0 <= elapsed <= 14.5  # two attempts of 7 s and one backoff of at most 0.5 s
+    assert "within 7 s" in str(info.value) and CONNECTION_TOKEN not in str(info.value)
+    assert isinstance(info.value, TransportError)
+
+
+@pytest.mark.parametrize("declared", [True, False])
+async def test_a_body_over_the_cap_is_refused_at_once(declared: bool) -> None:
+    body = json.dumps({"Transcript": [], "Pad": "x" * 5000}).encode()
+
+    def big(request: httpx.Request) -> httpx.Response:
+        if declared:
+            return httpx.Response(200, content=body)
+
+        async def chunks() -> Any:
+            for i in range(0, len(body), 1000):
+                yield body[i:i + 1000]
+        return httpx.Response(200, content=chunks())
+
+    recorder = Recorder(big)
+    async with client_for(recorder, max_response_bytes=4096) as client:
+        with pytest.raises(errors.ResponseTooLargeError) as info:
+            await call(client, "GetTranscript")
+        assert info.value.limit == 4096 and not info.value.retryable
+        assert "max_response_bytes (4096 bytes)" in str(info.value)
+        assert "GetTranscript" in str(info.value)
+        assert len(recorder.requests) == 1
+    async with client_for(recorder, max_download_bytes=4096) as client:
+        with pytest.raises(errors.ResponseTooLargeError, match="max_download_bytes"):
+            await client.download_attachment("https://storage.invalid/get?sig=1")
+    async with client_for(recorder, max_response_bytes=len(body)) as client:
+        assert not (await call(client, "GetTranscript")).transcript
+
+
+async def test_identity_is_asked_for_and_a_compressed_body_is_refused() -> None:
+    payload = gzip.compress(b'{"Id": "m1", "AbsoluteTime": "2024-01-01T00:00:00.000Z"}')
+    recorder = Recorder(httpx.Response(
+        200, content=payload,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}))
+    async with client_for(recorder) as client:
+        with pytest.raises(errors.HTTPStatusError) as info:
+            await call(client, "SendMessage")
+        with pytest.raises(errors.HTTPStatusError):
+            await client.download_attachment("https://storage.invalid/get?sig=1")
+    assert "Content-Encoding 'gzip'" in str(info.value) and not info.value.retryable
+    assert len(recorder.requests) == 2
+    assert all(r.headers["Accept-Encoding"] == "identity" for r in recorder.requests)
+
+
+def test_bounds_are_checked() -> None:
+    for kw in ({"attempt_timeout": 0}, {"transfer_timeout": -1.0}, {"max_response_bytes": 0},
+               {"max_download_bytes": 1.5}):
+        with pytest.raises(InvalidParameterError, match=next(iter(kw))):
+            ParticipantClient(endpoint_url=ENDPOINT, **kw)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- bad tokens, scrubbing
+
+BAD_TEXT = ["TOKEN\r\nX-Evil: 1", "TOKEN\n", "TOK\rEN", "TOKEN\x00", "jeton-é", "TOKEN\t"]
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+@pytest.mark.parametrize("op_name", sorted(VALID_CALLS))
+async def test_a_bad_token_is_an_input_error_at_once(op_name: str, bad: str) -> None:
+    recorder = Recorder(httpx.Response(200, json={}))
+    _, kwargs = VALID_CALLS[op_name]
+    async with client_for(recorder) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await getattr(client, xform_name(op_name))(bad, **kwargs)
+    token_field = "participant_token" if op_name == "CreateParticipantConnection" \
+        else "connection_token"
+    assert info.value.field == token_field and "printable ASCII" in str(info.value)
+    assert bad not in str(info.value) and "TOK" not in str(info.value)
+    assert recorder.requests == []
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+async def test_an_attachment_content_type_or_header_with_cr_lf_is_refused(bad: str) -> None:
+    recorder = Recorder(httpx.Response(200, json={}))
+    async with client_for(recorder) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await client.start_attachment_upload(
+                CONNECTION_TOKEN, content_type=bad, attachment_size_in_bytes=3,
+                attachment_name="a.txt")
+        assert info.value.field == "content_type" and bad not in str(info.value)
+        for headers in ({"Content-Type": bad}, {bad: "v"}):
+            meta = UploadMetadata(url="https://storage.invalid/put?sig=1",
+                                  headers_to_include=headers)
+            with pytest.raises(InvalidParameterError) as info:
+                await client.upload_attachment(meta, b"abc")
+            assert info.value.field == "upload_metadata.headers_to_include"
+            assert bad not in str(info.value)
+    assert recorder.requests == []
+
+
+async def test_tokens_echoed_anywhere_are_scrubbed_from_every_field() -> None:
+    secret = CONNECTION_TOKEN
+    echo = httpx.Response(
+        403,
+        headers={"x-amzn-RequestId": f"rid-{secret}", "Content-Type": "application/json"},
+        json={"__type": f"AccessDeniedException:{secret}", "message": f"bad {secret}",
+              "Token": secret, "Nested": {secret: [f"x{secret}"]}},
+    )
+    bare = httpx.Response(502, headers={"Server": f"proxy {secret}",
+                                        "Content-Type": f"text/{secret}"})
+    recorder = Recorder(echo, bare)
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=1)) as client:
+        with pytest.raises(errors.AccessDeniedException) as info:
+            await call(client, "SendMessage")
+        with pytest.raises(errors.HTTPStatusError) as bare_info:
+            await call(client, "SendMessage")
+    err = info.value
+    shown = [str(err), repr(err), err.message, err.code, err.request_id,
+             json.dumps(err.fields), *map(str, err.args)]
+    assert all(secret not in text for text in shown if text)
+    assert err.request_id == "rid-<redacted>" and err.fields["Token"] == "<redacted>"
+    assert all(secret not in text for text in (str(bare_info.value), bare_info.value.reached))
+
+
+async def test_a_transport_error_text_is_scrubbed(autojump_clock: trio.testing.MockClock) -> None:
+    recorder = Recorder(httpx.ConnectError(f"cannot send header {CONNECTION_TOKEN}"))
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=2)) as client:
+        with pytest.raises(TransportError) as info:
+            await call(client, "SendMessage")
+    assert CONNECTION_TOKEN not in str(info.value) and "<redacted>" in str(info.value)
+
+
+# ---------------------------------------------------------------- boto3's conventions
+
+ENDPOINT_ENV = ("AWS_ENDPOINT_URL_CONNECTPARTICIPANT", "AWS_ENDPOINT_URL", "AWS_REGION",
+                "AWS_DEFAULT_REGION", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
+                "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+
+
+NO_TRANSPORT = httpx.MockTransport(lambda request: httpx.Response(500))  # never called
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ENDPOINT_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_endpoint_env_order_is_boto3s(clean_env: pytest.MonkeyPatch) -> None:
+    env = clean_env
+    env.setenv("AWS_DEFAULT_REGION", "ap-southeast-2")
+    client = ParticipantClient()
+    assert client.region == "ap-southeast-2" and "AWS_DEFAULT_REGION" in client.endpoint_source
+    env.setenv("AWS_REGION", "eu-west-2")
+    client = ParticipantClient()
+    assert client.endpoint_url == "https://participant.connect.eu-west-2.amazonaws.com"
+    assert client.endpoint_source == f"AWS_REGION eu-west-2: {client.endpoint_url}"
+    assert ParticipantClient(region="us-east-1").region == "us-east-1"
+    env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:8001/")
+    assert ParticipantClient().endpoint_url == "http://127.0.0.1:8001"
+    env.setenv("AWS_ENDPOINT_URL_CONNECTPARTICIPANT", "http://127.0.0.1:8002")
+    client = ParticipantClient(region="us-east-1")
+    assert client.endpoint_url == "http://127.0.0.1:8002"
+    assert client.endpoint_source == "AWS_ENDPOINT_URL_CONNECTPARTICIPANT http://127.0.0.1:8002"
+    assert ParticipantClient(endpoint_url="http://h:1").endpoint_url == "http://h:1"
+    env.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+    assert ParticipantClient().endpoint_url.endswith("eu-west-2.amazonaws.com")
+    env.delenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+    env.setenv("AWS_ENDPOINT_URL_CONNECTPARTICIPANT", "127.0.0.1:8080")
+    with pytest.raises(InvalidParameterError) as info:
+        ParticipantClient()
+    assert info.value.field == "AWS_ENDPOINT_URL_CONNECTPARTICIPANT"
+    assert "did you mean http://127.0.0.1:8080" in str(info.value)
+
+
+def test_region_form_is_checked(clean_env: pytest.MonkeyPatch) -> None:
+    for good in ("us-west-2", "us-gov-west-1", "cn-north-1", "eusc-de-east-1", "us-wst-2"):
+        assert ParticipantClient(region=good).region == good
+    for bad in ("", "US-WEST-2", "us_west_2", "uswest2", "us-west-2.", "us-west-2\r\n",
+                "us-west", "https://participant.connect.us-west-2.amazonaws.com"):
+        with pytest.raises(InvalidParameterError) as info:
+            ParticipantClient(region=bad)
+        assert info.value.field == "region" and "such as us-west-2" in str(info.value)
+    clean_env.setenv("AWS_REGION", "Frankfurt")
+    with pytest.raises(InvalidParameterError) as info:
+        ParticipantClient()
+    assert info.value.field == "AWS_REGION" and "Frankfurt" in str(info.value)
+    clean_env.delenv("AWS_REGION")
+    with pytest.raises(InvalidParameterError) as info:
+        ParticipantClient()
+    assert info.value.field == "region" and "AWS_ENDPOINT_URL" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "localhost:8080", "htp://x", "", "   ",
+                                 "http://[::1", "http://", "http:///x", "ftp://h/",
+                                 "http://h:99999", "http://h/?q=1", "http://u:p@h/",
+                                 "http://h\r\n/", 8080])
+def test_a_malformed_endpoint_is_an_input_error_at_once(
+    url: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        ParticipantClient(endpoint_url=url)
+    assert info.value.field == "endpoint_url" and "http://" in str(info.value)
+    assert "p@" not in str(info.value)
+
+
+@functools.cache
+def _botocore_provider() -> Any:
+    loader = botocore.loaders.create_loader()
+    return botocore.endpoint_provider.EndpointProvider(
+        loader.load_service_model("connectparticipant", "endpoint-rule-set-1"),
+        loader.load_data("partitions"),
+    )
+
+
+def _botocore_endpoint(region: str, fips: bool, dual: bool) -> str:
+    resolved = _botocore_provider().resolve_endpoint(Region=region, UseFIPS=fips, UseDualStack=dual)
+    return str(resolved.url)
+
+
+def _partition_regions() -> list[str]:
+    data = botocore.loaders.create_loader().load_data("partitions")
+    regions = [r for p in data["partitions"] for r in p["regions"] if not r.endswith("global")]
+    return [*regions, "us-wst-2", "xx-foo-9", "cn-south-7", "us-gov-north-3", "us-isob-west-9"]
+
+
+@pytest.mark.parametrize("fips", [False, True])
+@pytest.mark.parametrize("dual", [False, True])
+def test_endpoints_match_botocores_rule_set(
+    fips: bool, dual: bool, clean_env: pytest.MonkeyPatch
+) -> None:
+    for region in _partition_regions():
+        ours = endpoint_for_region(region, use_fips_endpoint=fips, use_dualstack_endpoint=dual)
+        assert ours == _botocore_endpoint(region, fips, dual), region
+        client = ParticipantClient(region=region, use_fips_endpoint=fips,
+                                   use_dualstack_endpoint=dual, transport=NO_TRANSPORT)
+        assert client.endpoint_url == ours
+    assert endpoint_for_region("us-west-2", use_dualstack_endpoint=True) == \
+        "https://participant.connect.us-west-2.api.aws"
+    clean_env.setenv("AWS_USE_FIPS_ENDPOINT", "true")
+    clean_env.setenv("AWS_USE_DUALSTACK_ENDPOINT", "TRUE")
+    assert ParticipantClient(region="us-east-1").endpoint_url == \
+        "https://participant.connect-fips.us-east-1.api.aws"
+    assert participant.api._PARTITIONS[0].name == "aws"
+    names = {p["id"] for p in botocore.loaders.create_loader().load_data("partitions")[
+        "partitions"]}
+    assert names == {p.name for p in participant.api._PARTITIONS}
+
+
+def test_fips_or_dualstack_with_a_custom_endpoint_is_refused(
+    clean_env: pytest.MonkeyPatch
+) -> None:
+    for option in ("use_fips_endpoint", "use_dualstack_endpoint"):
+        with pytest.raises(InvalidParameterError) as info:
+            ParticipantClient(endpoint_url="http://127.0.0.1:9", **{option: True})
+        assert info.value.field == option

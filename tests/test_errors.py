@@ -11,6 +11,7 @@ import pytest
 from participant import errors
 from participant.errors import (
     ERROR_CLASSES,
+    HTTPStatusError,
     InvalidParameterError,
     ServiceError,
     ThrottlingException,
@@ -40,7 +41,7 @@ def test_every_model_error_has_a_class_with_its_status() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(MODEL_ERRORS))
-@pytest.mark.parametrize("where", ["header", "body", "body-qualified", "status-only"])
+@pytest.mark.parametrize("where", ["header", "body", "body-qualified"])
 def test_error_shape_maps_to_exception(name: str, where: str) -> None:
     status = MODEL_ERRORS[name]
     headers = {"x-amzn-RequestId": "req-1"}
@@ -82,16 +83,38 @@ def test_unknown_code_and_extra_fields_are_kept() -> None:
 
 
 def test_non_json_bodies() -> None:
-    err = error_from_response(503, {}, b"<html>busy</html>")
-    assert type(err) is ServiceError and err.code == "503" and err.retryable
+    err = error_from_response(503, {}, b"<html>busy</html>", operation="SendMessage",
+                              host="proxy.example")
+    assert type(err) is HTTPStatusError and err.retryable and err.status_code == 503
+    assert "proxy.example" in str(err) and "busy" not in str(err)
     s3 = error_from_response(
         403,
         {},
         b"<?xml version='1.0'?><Error><Code>SignatureDoesNotMatch</Code>"
         b"<Message>bad sig</Message></Error>",
     )
+    assert isinstance(s3, ServiceError)
     assert s3.code == "SignatureDoesNotMatch" and s3.message == "bad sig"
-    assert error_from_response(429, {}, None).__class__ is ThrottlingException
+    assert type(error_from_response(429, {}, None)) is HTTPStatusError
+    assert type(error_from_response(429, {"x-amzn-ErrorType": "ThrottlingException"}, None)) \
+        is ThrottlingException
+
+
+@pytest.mark.parametrize("status", [200, 400, 401, 403, 404, 407, 500, 501, 502, 503])
+def test_no_error_type_is_never_a_service_error(status: int) -> None:
+    for body in (b"", b"<html>x</html>", b'{"message": "m"}', b'{"code": "AccessDenied"}',
+                 b"[1]", b"\xff\xfe"):
+        err = error_from_response(status, {"content-type": "text/html"}, body)
+        assert type(err) is HTTPStatusError, body
+        assert err.retryable == (status in (429, 500, 502, 503, 504))
+        assert pickle.loads(pickle.dumps(err)).status_code == status
+
+
+def test_type_in_the_body_names_the_error() -> None:
+    err = error_from_response(
+        403, {}, b'{"__type": "com.amazon#AccessDeniedException:http://x", "message": "m"}'
+    )
+    assert type(err) is errors.AccessDeniedException and err.message == "m"
 
 
 def test_service_error_pickles() -> None:
@@ -109,6 +132,25 @@ def test_invalid_parameter_error_names_field_and_limit() -> None:
 
 def test_hierarchy() -> None:
     assert issubclass(errors.ChatEndedError, errors.ParticipantClosedError)
+    assert issubclass(HTTPStatusError, errors.TransportError)
+    for cls in (errors.ConnectError, errors.TimeoutException, errors.ResponseTooLargeError):
+        assert issubclass(cls, errors.TransportError) and not issubclass(cls, ServiceError)
+    assert issubclass(errors.TranscriptPagingError, errors.ParticipantError)
+    assert errors.TransportError("x").retryable
+    assert not errors.ResponseTooLargeError("Op", 1).retryable
+    for err in (errors.ResponseTooLargeError("Op", 9),
+                errors.TranscriptPagingError("max_pages", pages=2, items=3, detail="d")):
+        copy = pickle.loads(pickle.dumps(err))
+        assert type(copy) is type(err) and str(copy) == str(err)
+    assert not issubclass(HTTPStatusError, ServiceError)
     for cls in (errors.TransportError, errors.ParticipantClosedError, ServiceError,
                 InvalidParameterError, errors.InvalidFrameError):
         assert issubclass(cls, errors.ParticipantError)
+
+
+def test_scrub_replaces_tokens_everywhere_but_leaves_non_tokens() -> None:
+    token = "TOKEN-0123456789"
+    value = {"a": f"x{token}y", token: [token, 3], "n": None}
+    assert errors.scrub(value, [token, None, ""]) == {
+        "a": "x<redacted>y", "<redacted>": ["<redacted>", 3], "n": None}
+    assert errors.scrub("The Test", ["T"]) == "The Test"  # not a token: kept readable

@@ -31,7 +31,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-#: (method, path) -> operation of the Participant Service (protocol.md §1).
+#: (method, path) -> operation of the Participant Service ([protocol](protocol.md#rest-api)).
 REST_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/participant/connection"): "CreateParticipantConnection",
     ("POST", "/participant/message"): "SendMessage",

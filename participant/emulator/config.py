@@ -1,14 +1,15 @@
 """Configuration of the emulator: every lifetime and limit of the service, with its defaults.
 
 Units: seconds for durations, bytes for sizes, requests per second for rate limits.
-Sources: protocol.md §2 (lifetimes), §6 (attachments), §8 (rate limits).
+Sources: [protocol](protocol.md): lifetimes, attachments, rate limits.
 """
 
 from __future__ import annotations
 
 import attrs
 
-#: protocol.md §8: (steady, burst) requests per second per instance and operation.
+#: [protocol](protocol.md#rate-limits): (steady, burst) requests per second per instance and
+#: operation.
 DEFAULT_RATE_LIMITS: dict[str, tuple[float, int]] = {
     "CreateParticipantConnection": (6.0, 9),
     "DisconnectParticipant": (3.0, 5),
@@ -21,7 +22,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[float, int]] = {
     "StartChatContact": (5.0, 8),
 }
 
-#: protocol.md §6: file name extensions accepted by StartAttachmentUpload.
+#: [protocol](protocol.md#attachments): file name extensions accepted by StartAttachmentUpload.
 DEFAULT_ATTACHMENT_EXTENSIONS: frozenset[str] = frozenset(
     ".csv .doc .docx .heic .jfif .jpeg .jpg .mov .mp4 .pdf .png .ppt .pptx .rtf .txt .wav"
     " .xls .xlsx".split()

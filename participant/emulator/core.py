@@ -145,7 +145,7 @@ class Faults:
         self._service.end_chat(contact_id, reason="fault")
 
     def set_rate_limits(self, enabled: bool) -> None:
-        """Switch the per-instance rate limits (protocol.md §8) on or off."""
+        """Switch the per-instance rate limits ([protocol](protocol.md#rate-limits)) on or off."""
         self._service.rate_limits_enabled = enabled
 
     def reset(self) -> None:
@@ -508,7 +508,8 @@ class Emulator:
         interval: float = 0.05,
         display_name: str = "BOT",
     ) -> str:
-        """Send an AI streaming reply (protocol.md §9) and return its message Id.
+        """Send an AI streaming reply ([protocol](protocol.md#items-that-change-in-place)) and
+        return its message Id.
 
         Each of ``chunks`` goes out as a SYSTEM MESSAGE under one Id with
         ``MessageMetadata{MessageId, MessageCompleted: false, ChunkNumber: n}`` (n from 1),

@@ -1,6 +1,7 @@
 """Chat state of the emulated Participant Service, independent of any transport.
 
-Everything here works on plain wire dicts (PascalCase JSON, protocol.md §1/§4) and shares
+Everything here works on plain wire dicts (PascalCase JSON, [protocol](protocol.md#rest-api),
+[protocol](protocol.md#items)) and shares
 no logic with the client. ``ChatService.call(operation, token, body, base_url)`` runs one
 REST operation of the Participant Service; ``start_chat_contact`` runs the Connect API's
 StartChatContact. Errors are raised as :class:`ApiError` (code, HTTP status, message).
@@ -61,7 +62,8 @@ CT_INTERACTIVE = "application/vnd.amazonaws.connect.message.interactive"
 CT_INTERACTIVE_RESPONSE = "application/vnd.amazonaws.connect.message.interactive.response"
 
 #: SendMessage content types. Content is limited to ``EmulatorConfig.max_message_bytes``
-#: (16,384 bytes of UTF-8 for every type: the SendMessage API reference and protocol.md §1;
+#: (16,384 bytes of UTF-8 for every type: the SendMessage API reference and
+#: [protocol](protocol.md#rest-api);
 #: older references gave 1024 characters for text and 12000 for JSON).
 MESSAGE_CONTENT_TYPES = frozenset(
     {"text/plain", "text/markdown", "application/json", CT_INTERACTIVE_RESPONSE}
@@ -222,7 +224,7 @@ class Attachment:
 
 @attrs.define(eq=False)
 class AuthSession:
-    """One customer authentication session (protocol.md §1, GetAuthenticationUrl).
+    """One customer authentication session ([protocol](protocol.md#rest-api), GetAuthenticationUrl).
 
     ``state``: INITIATED until it ends as SUCCEEDED, FAILED, CANCELLED or TIMEOUT; a
     SUCCEEDED session can later become EXPIRED (:meth:`Service.expire_authentication`).
@@ -345,7 +347,7 @@ class ChatService:
         self._urls: dict[str, WebsocketUrl] = {}
         self._attachments: dict[str, Attachment] = {}
         #: key -> (expiry, answer); the key's first part is a participant id or an instance id
-        self._idempotency: dict[tuple[str, str, str], tuple[float, JSON]] = {}
+        self._idempotency: dict[tuple[Any, ...], tuple[float, JSON]] = {}
         self._next_sweep = -math.inf
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._cursors: dict[str, _TranscriptCursor] = {}
@@ -429,7 +431,8 @@ class ChatService:
     ) -> JSON:
         """Store ``item`` in the transcript (if ``store``) and deliver it to every socket
         (only ``only``'s sockets when given). An item whose Id is already stored replaces
-        the stored one in place (a revision, protocol.md §9), keeping its receipts.
+        the stored one in place (a revision, [protocol](protocol.md#items-that-change-in-place)),
+        keeping its receipts.
         ``frame_item``: what the sockets get instead of ``item`` (default ``item``)."""
         if store:
             old = contact.by_id.get(item["Id"])
@@ -459,7 +462,8 @@ class ChatService:
 
     # ------------------------------------------------------------------ connect side
     def start_chat_contact(self, body: Mapping[str, Any]) -> JSON:
-        """Connect API StartChatContact (protocol.md §7). Returns the wire answer."""
+        """Connect API StartChatContact ([protocol](protocol.md#starting-a-chat)). Returns the wire
+        answer."""
         self.sweep()
         for name in ("InstanceId", "ContactFlowId"):
             if not isinstance(body.get(name), str) or not body.get(name):
@@ -625,7 +629,8 @@ class ChatService:
     def streamed_chunk(
         self, contact_id: str, message_id: str, chunk_number: int, content: str, display_name: str
     ) -> JSON:
-        """Emit one chunk of an AI streaming reply (protocol.md §9): a SYSTEM MESSAGE under
+        """Emit one chunk of an AI streaming reply
+        ([protocol](protocol.md#items-that-change-in-place)): a SYSTEM MESSAGE under
         ``message_id`` with ``MessageMetadata{MessageId, MessageCompleted: false,
         ChunkNumber}``; not stored. Raises ApiError(AccessDeniedException) once ended."""
         contact = self.contact(contact_id)
@@ -798,10 +803,11 @@ class ChatService:
             return
         self.emit(contact, self._new_item(contact, participant, type="EVENT", content_type=CT_LEFT))
         participant.left = True
-        self._close_sockets(participant, reason="Participant disconnected")
         if participant.role == "CUSTOMER":
+            # chat.ended still reaches the customer's own sockets, then every socket closes
             self.end_chat(contact.contact_id, reason="customer left")
         else:
+            self._close_sockets(participant, reason="Participant disconnected")
             self._wake_timers(contact)
 
     def end_chat(self, contact_id: str, *, reason: str = "ended") -> None:
@@ -898,7 +904,8 @@ class ChatService:
     def expire_authentication(self, session_id: str) -> JSON:
         """The customer's authentication runs out: emits authentication.expired.
 
-        The service does not say when this happens (protocol.md §4 only lists the event),
+        The service does not say when this happens ([protocol](protocol.md#items) only lists the
+        event),
         so the emulator never does it on its own: tests call this. Returns the emitted
         item. Raises ApiError: ResourceNotFoundException for an unknown session,
         ConflictException unless the session succeeded (and has not expired yet), or when
@@ -1469,6 +1476,12 @@ class ChatService:
                 participant=participant,
             )
         start = body.get("StartPosition")
+        if isinstance(start, Mapping) and all(
+            start.get(k) is None for k in ("Id", "AbsoluteTime", "MostRecent")
+        ):
+            # chatjs's default getTranscript() sends StartPosition {} (its SDK client keeps
+            # the structure without members); the service takes that as no StartPosition.
+            start = None
         if scan is None:
             scan = "FORWARD" if start is not None else "BACKWARD"
         if start is None:

@@ -1,4 +1,5 @@
-"""The service's side of the websocket protocol (protocol.md §3), once, over a small adapter.
+"""The service's side of the websocket protocol ([protocol](protocol.md#the-websocket)), once, over
+a small adapter.
 
 Both the ASGI websocket (loopback server) and the in-memory trio-websocket server side
 implement :class:`WebSocketAdapter`; :func:`run_session` does the rest: subscribe reply,
@@ -21,7 +22,8 @@ from participant.emulator.service import JSON, ChatService, Participant, Websock
 log = logging.getLogger("participant.emulator.websocket")
 
 HEARTBEAT_FRAME: Final = '{"topic":"aws/heartbeat"}'
-"""The heartbeat as clients send it (protocol.md §3): answered without a JSON round."""
+"""The heartbeat as clients send it ([protocol](protocol.md#the-websocket)): answered without a JSON
+round."""
 HEARTBEAT_REPLY: Final = json.dumps({"topic": "aws/heartbeat"})
 """The echo, encoded once (the same text as before the fast path)."""
 
@@ -77,10 +79,12 @@ class ServerSocket:
     def deliver(self, frame: Frame) -> None:
         """Queue a frame (a JSON object, or encoded text) for this socket (never blocks).
 
-        Past ``max_socket_queue`` unsent frames the socket is closed (1008, "send queue
-        full") and what is queued is discarded: a client that does not read does not hold
-        the server's memory."""
-        if self._overflowed:
+        A socket told to close takes no new frame: what was queued before goes out with a
+        clean close, an item emitted later is only in the transcript
+        ([protocol](protocol.md#the-websocket)). Past ``max_socket_queue`` unsent frames
+        the socket is closed (1008, "send queue full") and what is queued is discarded: a
+        client that does not read does not hold the server's memory."""
+        if self._dropped is not None:
             return
         if self._unsent >= self._queue_limit:
             self._overflowed = True
