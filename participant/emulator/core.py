@@ -259,7 +259,11 @@ class Emulator:
     async def _serve_memory_socket(self, stream: trio.abc.Stream) -> None:
         try:
             async with trio.open_nursery() as nursery:
-                request = await trio_websocket.wrap_server_stream(nursery, stream)
+                request = await trio_websocket.wrap_server_stream(
+                    nursery,
+                    stream,
+                    max_message_size=self.config.max_frame_bytes,
+                )
                 parts = urllib.parse.urlsplit(request.path)
                 query = urllib.parse.parse_qs(parts.query)
                 values = query.get("AuthToken") if parts.path == "/connect" else None
