@@ -6,7 +6,7 @@ Reports, per lease TTL: the time from the kill to the first / median / last chat
 again on B (and the last as a multiple of the TTL); the start-up rate (chats connected per
 second by one worker at the default resume rate); and, for a mass failover, the
 CreateParticipantConnection and GetTranscript calls per second the emulator saw (peak 1-second
-window) and how many were throttled (limits 6/s and 8/s, protocol.md §8).
+window) and how many were throttled (limits 6/s and 8/s, docs/protocol.md "Rate limits").
 
     PYTHONPATH=. python benchmarks/bench_fleet.py [--quick]
 

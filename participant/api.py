@@ -1,4 +1,4 @@
-"""An async client of the Amazon Connect Participant Service (protocol.md §1).
+"""An async client of the Amazon Connect Participant Service ([protocol](protocol.md#rest-api)).
 
 :class:`ParticipantClient` covers the 11 operations. It drives an
 ``httpx.AsyncBaseTransport`` directly (a pooled ``httpx.AsyncHTTPTransport`` by
@@ -221,7 +221,7 @@ def endpoint_for_region(
     region: str, *, use_fips_endpoint: bool = False, use_dualstack_endpoint: bool = False
 ) -> str:
     """The service endpoint of ``region``, as botocore's endpoint rule set for
-    connectparticipant gives it (protocol.md §1):
+    connectparticipant gives it ([protocol](protocol.md#rest-api)):
 
     - ``https://participant.connect.{region}.{dnsSuffix}`` (``amazonaws.com``;
       ``amazonaws.com.cn`` in China...),
@@ -912,7 +912,7 @@ class ParticipantClient:
         sort_order: str | None = None,
         start_position: StartPosition | None = None,
     ) -> GetTranscriptResponse:
-        """GetTranscript: one page of items (protocol.md §5).
+        """GetTranscript: one page of items ([protocol](protocol.md#gettranscript)).
 
         ``max_results`` 0..100 (service default 10); ``scan_direction`` FORWARD | BACKWARD;
         ``sort_order`` ASCENDING | DESCENDING; ``start_position`` with exactly one of
@@ -946,7 +946,8 @@ class ParticipantClient:
         max_pages: int = DEFAULT_MAX_TRANSCRIPT_PAGES,
         max_items: int = DEFAULT_MAX_TRANSCRIPT_ITEMS,
     ) -> AsyncIterator[GetTranscriptResponse]:
-        """Yield GetTranscript pages (protocol.md §5), following ``NextToken``; the one
+        """Yield GetTranscript pages ([protocol](protocol.md#gettranscript)), following
+        ``NextToken``; the one
         transcript pager of the library.
 
         Starts at ``next_token`` (or the first page) and stops after the page whose
@@ -1167,7 +1168,8 @@ class ParticipantClient:
 
     async def upload_attachment(self, upload_metadata: UploadMetadata, data: bytes) -> None:
         """PUT ``data`` to ``upload_metadata.url`` with every header of
-        ``headers_to_include`` unchanged (protocol.md §6). Retried like the operations.
+        ``headers_to_include`` unchanged ([protocol](protocol.md#attachments)). Retried like the
+        operations.
 
         Raises:
             InvalidParameterError: no absolute http(s) URL, a header name or value
@@ -1242,7 +1244,12 @@ def _expand(op: Operation, params: Mapping[str, Any]) -> str:
     path = op.path
     for member in op.members:
         if member.location == "uri":
-            path = path.replace("{" + member.wire + "}", quote(params[member.wire], safe="-._~"))
+            label = quote(params[member.wire], safe="-._~")
+            if label in (".", ".."):
+                # a dot segment would be removed by URL normalisation (RFC 3986 5.2.4):
+                # percent-encoded, the label reaches the service as it was given
+                label = label.replace(".", "%2E")
+            path = path.replace("{" + member.wire + "}", label)
     return path
 
 

@@ -13,20 +13,21 @@ chat's trio cancel-scope deadline: if renewals stop succeeding, the actor is can
 the lease may have passed to another worker. Every send the handler makes through
 :class:`FleetChat` first checks that deadline and then the store (``store.check(lease)``:
 same owner and epoch, expiry ahead); a renewal that finds the epoch moved cancels the actor
-at once. Replies also carry a ClientToken derived from (ContactId, the item's Id, the reply's
-index), so a reply re-sent after a takeover creates no second message.
+at once. Replies are sent ``in_reply_to`` the item (a ClientToken derived from ContactId, the
+item's Id and the reply's index), so a reply re-sent after a takeover creates no second
+message.
 
 Resumes are spread: after a claim each chat waits a random ``0..resume_jitter`` seconds, then
 takes a slot of a rate shared by every worker on the store (``resume_rate`` per second,
 default 4: each resume costs one CreateParticipantConnection, limit 6/s, and at least one
-GetTranscript, limit 8/s per instance, protocol.md §8); and every GetTranscript and
-CreateParticipantConnection call of the worker's participants is paced by fleet-wide rates
-(``get_transcript_rate`` 6/s, ``create_connection_rate`` 4/s; :class:`PacedTransport`).
+GetTranscript, limit 8/s per instance, [protocol](protocol.md#rate-limits)); and every
+GetTranscript and CreateParticipantConnection call of the worker's participants is paced by
+fleet-wide rates (``get_transcript_rate`` 6/s, ``create_connection_rate`` 4/s;
+:class:`PacedTransport`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import logging
 import math
@@ -55,7 +56,6 @@ __all__ = [
     "FleetEventKind",
     "Handler",
     "PacedTransport",
-    "reply_client_token",
 ]
 
 log = logging.getLogger("participant.fleet")
@@ -91,15 +91,6 @@ class FleetEvent:
     detail: str = ""
 
 
-def reply_client_token(contact_id: str | None, item_id: str, index: int) -> str:
-    """The ClientToken of the ``index``-th reply (0, 1, ...) to the item ``item_id`` of the
-    contact ``contact_id``: a SHA-256 hex digest (64 characters, within SendMessage's 500)
-    of the three, so the same reply sent again after a resume is de-duplicated by the
-    service (protocol.md §1, ClientToken)."""
-    text = f"{contact_id or ''}\x00{item_id}\x00{index}"
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 class _Held:
     """A chat this worker holds: its lease, local deadline and the actor's cancel scope."""
 
@@ -121,20 +112,20 @@ class _Held:
 
 class FleetChat:
     """The chat as a fleet handler sees it: fenced sends, the underlying participant for
-    reads. One per (chat, item) delivery; replies sent through it get ClientTokens derived
-    from the item (:func:`reply_client_token`).
+    reads. One per (chat, item) delivery; messages and events sent through it are replies to
+    the item (``in_reply_to``: ClientTokens derived from the ContactId, the item's Id and
+    the reply's index, docs/concepts.md "Replies that cannot double").
 
     Sends raise :class:`~participant.store.LeaseLost` (nothing sent) when this worker no
     longer holds the chat's lease; the actor is being stopped then.
     """
 
-    __slots__ = ("_fleet", "_held", "_item", "_replies", "participant")
+    __slots__ = ("_fleet", "_held", "_item", "participant")
 
     def __init__(self, fleet: Fleet, held: _Held, participant: Participant, item: Item) -> None:
         self._fleet = fleet
         self._held = held
         self._item = item
-        self._replies = 0
         self.participant = participant
         """The :class:`~participant.Participant` (read from it freely; its own send methods
         are not fenced)."""
@@ -167,20 +158,19 @@ class FleetChat:
         lease: the local deadline first, then the store (one query)."""
         await self._fleet._fence(self._held)
 
-    def _next_token(self, client_token: str | None) -> str | None:
+    def _reply(self, client_token: str | None) -> dict[str, Any]:
         if client_token is not None or self._item.id is None:
-            return client_token
-        token = reply_client_token(self.contact_id, self._item.id, self._replies)
-        self._replies += 1
-        return token
+            return {"client_token": client_token}
+        return {"in_reply_to": self._item}
 
     async def send_message(
         self, content: str, *, content_type: str | None = None, client_token: str | None = None
     ) -> Any:
-        """SendMessage, fenced (see the class); without ``client_token`` its ClientToken
-        is derived from the item being handled. Returns the SendMessageResponse."""
+        """SendMessage, fenced (see the class); without ``client_token`` it is a reply to
+        the item being handled (``in_reply_to``: the ClientToken is derived from the
+        ContactId, the item's Id and the reply's index). Returns the SendMessageResponse."""
         await self.check_lease()
-        kwargs: dict[str, Any] = {"client_token": self._next_token(client_token)}
+        kwargs = self._reply(client_token)
         if content_type is not None:
             kwargs["content_type"] = content_type
         return await self.participant.send_message(content, **kwargs)
@@ -188,10 +178,10 @@ class FleetChat:
     async def send_event(
         self, content_type: str, content: str | None = None, *, client_token: str | None = None
     ) -> Any:
-        """SendEvent, fenced; ClientToken derived like :meth:`send_message`'s."""
+        """SendEvent, fenced; a reply to the item like :meth:`send_message`'s."""
         await self.check_lease()
         return await self.participant.send_event(
-            content_type, content, client_token=self._next_token(client_token)
+            content_type, content, **self._reply(client_token)
         )
 
     async def send_typing(self) -> bool:
@@ -207,7 +197,8 @@ class FleetChat:
         return await self.participant.send_receipt(message_id, kind)
 
     async def send_attachment(self, data: bytes, *, attachment_name: str, content_type: str) -> str:
-        """Upload an attachment (protocol.md §6), fenced; returns the AttachmentId."""
+        """Upload an attachment ([protocol](protocol.md#attachments)), fenced; returns the
+        AttachmentId."""
         await self.check_lease()
         return await self.participant.send_attachment(
             data, attachment_name=attachment_name, content_type=content_type
@@ -230,7 +221,7 @@ class PacedTransport(httpx.AsyncBaseTransport):
     through a store by every worker of a fleet (``store.take_rate``), then hands the
     request to ``inner``. The fleet puts one under its :class:`~participant.api.
     ParticipantClient` so that resumes after a mass failover stay under the service's
-    per-instance limits (protocol.md §8).
+    per-instance limits ([protocol](protocol.md#rate-limits)).
 
     Args:
         inner: the transport that sends (closed with this one; the attribute ``inner``
@@ -599,18 +590,15 @@ class Fleet:
 
     async def _deliver(self, held: _Held, participant: Participant) -> None:
         assert self.handler is not None
-        ack = getattr(participant, "ack", None)
-        snapshot: Callable[[], Any] | None = getattr(participant, "cursor", None)
         write_ahead = held.cursor if self.write_ahead else None
         async for item in participant:
             held.newest = item.absolute_time or held.newest
-            if write_ahead is not None and snapshot is not None:
+            if write_ahead is not None:
                 # the item is delivered, not acknowledged: on record before the handler
                 # acts on it, so after a crash it comes again marked redelivered
-                await write_ahead.save(snapshot())
+                await write_ahead.save(participant.cursor())
             await self.handler(FleetChat(self, held, participant, item), item)
-            if ack is not None:
-                await ack(item)
+            await participant.ack(item)
             held.acked = (item.id, item.absolute_time)
 
     async def _release(self, held: _Held, *, ended: bool, error: str | None) -> None:

@@ -19,7 +19,6 @@ from participant.fleet import (
     GET_TRANSCRIPT_PATH,
     Fleet,
     FleetChat,
-    reply_client_token,
 )
 from participant.model import Item, TextMessage
 from participant.store import LeaseLost, SQLStore
@@ -267,13 +266,6 @@ async def test_resumes_follow_the_shared_rate(store: SQLStore, emulator: Emulato
             b.stop()
     # 5 resumes at 4/s with a burst of 1 take at least 4 intervals of 0.25 s
     assert times[-1] - times[0] >= 4 * 0.25 - 0.05
-
-
-def test_reply_client_token_is_stable_and_distinct() -> None:
-    t = reply_client_token("c", "i", 0)
-    assert t == reply_client_token("c", "i", 0) and len(t) == 64
-    assert len({t, reply_client_token("c", "i", 1), reply_client_token("c", "j", 0),
-                reply_client_token("d", "i", 0)}) == 4
 
 
 async def test_bad_arguments_name_the_field(store: SQLStore) -> None:
