@@ -43,7 +43,7 @@ import attrs
 import httpx
 import trio
 
-from participant.actor import Participant, connect
+from participant.actor import Participant, ParticipantConfig, connect
 from participant.api import ParticipantClient
 from participant.errors import AccessDeniedException, InvalidParameterError
 from participant.model import Item
@@ -312,7 +312,9 @@ class Fleet:
         connect: the function opening a participant (default :func:`participant.connect`);
             called as ``connect(participant_token, **connect_kwargs)`` plus ``cursor=`` (the
             store's cursor handle for the chat, fenced by its lease) when it accepts one.
-        connect_kwargs: passed to ``connect`` (``endpoint_url``, ``region``, ``config``...).
+        connect_kwargs: passed to ``connect`` (``endpoint_url``, ``region``, ``config``...);
+            the fleet sets ``config.ack = "manual"``: an item is acknowledged only when
+            its handler returned.
         on_event: called with every :class:`FleetEvent` (synchronously; keep it quick).
         rng: random source for the jitter (seed it in tests).
 
@@ -549,6 +551,11 @@ class Fleet:
 
     def _open(self, held: _Held) -> AbstractAsyncContextManager[Participant]:
         kwargs = dict(self._connect_kwargs)
+        # only the fleet acknowledges, after the handler returned: with implicit
+        # acknowledgement, leaving the actor after a failing handler would acknowledge
+        # the item it failed on, and a resume would skip it
+        config = kwargs.get("config") or ParticipantConfig()
+        kwargs["config"] = attrs.evolve(config, ack="manual")
         if self._client_now is not None:
             for name in ("region", "endpoint_url", "http_transport"):
                 kwargs.pop(name, None)

@@ -361,3 +361,36 @@ async def test_service_calls_are_paced_by_rates_shared_in_the_store(
         assert len(times) >= 4, path
         # two workers, one rate of 5/s between them: 4 calls span at least 3 intervals
         assert times[3] - times[0] >= 3 * 0.2 - 0.02, (path, times)
+
+
+async def test_an_item_whose_handler_failed_comes_again_marked_redelivered(
+    store: SQLStore, emulator: Emulator, wall_clock: FakeWallClock
+) -> None:
+    chat = await new_chat(emulator)
+    await store.submit(chat.bot.participant_token, key="k", contact_id=chat.contact_id)
+    events = Events()
+    handed: list[tuple[str | None, bool]] = []
+
+    async def flaky(fleet_chat: FleetChat, item: Item) -> None:
+        if isinstance(item, TextMessage) and item.participant_role == "CUSTOMER":
+            handed.append((item.id, item.redelivered))
+            if len(handed) == 1:
+                raise RuntimeError("the service said ThrottlingException, say")
+            await fleet_chat.send_message(f"echo: {item.content}")
+
+    worker = make_fleet(store, emulator, flaky, events, owner="a", retry_after=0.0)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery, emulator.item_stream() as items:
+            await start(nursery, worker)
+            await events.wait("connected")
+            await emulator.send_message_as(chat.contact_id, chat.started.participant_id,
+                                           content="question")
+            async for _, wire in items:  # the answer, after the failure and the resume
+                if wire.get("Content") == "echo: question":
+                    break
+            worker.stop()
+    assert [e.kind for e in events.seen if e.kind in ("failed", "released")][:2] == [
+        "failed", "released"]
+    [(first_id, first_again), (second_id, second_again)] = handed
+    assert first_id == second_id and (first_again, second_again) == (False, True)
+    assert bot_texts(emulator, chat) == ["echo: question"]
