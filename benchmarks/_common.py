@@ -14,8 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,9 +73,12 @@ _NUMBER_ARRAY = re.compile(rf"\[\s*({_NUMBER}(?:,\s*{_NUMBER})*)\s*\]")
 def write_result(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
+    script = Path(sys.argv[0]).resolve()
+    shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
     payload = {
         "benchmark": name,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join(["python", str(shown), *sys.argv[1:]]),
         "machine": machine(),
         **data,
     }
@@ -213,6 +216,26 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 def endpoint_from(args: argparse.Namespace) -> Endpoint:
     return Endpoint(args.endpoint, args.ca_file)
+
+
+@asynccontextmanager
+async def emulator_in_process(config: Any, *, tls: bool) -> AsyncIterator[tuple[Any, Endpoint]]:
+    """:func:`participant.emulator.serve` on a free loopback port in this trio run (with
+    ``tls``: https/wss, its CA written to a temporary file); yields the server and its
+    endpoint."""
+    import trio
+
+    from participant.emulator import serve
+
+    extra: dict[str, Any] = {"tls": True} if tls else {}
+    async with serve(config, "127.0.0.1", 0, **extra) as server:
+        if not tls:
+            yield server, Endpoint(server.endpoint_url)
+            return
+        with tempfile.TemporaryDirectory(prefix="bench-ca-") as tmp:
+            ca_file = os.path.join(tmp, "ca.pem")
+            await trio.Path(ca_file).write_bytes(server.ca_pem)
+            yield server, Endpoint(server.endpoint_url, ca_file)
 
 
 @contextmanager

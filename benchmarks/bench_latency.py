@@ -43,6 +43,7 @@ from _common import (
     Endpoint,
     add_tls_argument,
     die_with_parent,
+    emulator_in_process,
     percentile,
     table,
     write_result,
@@ -66,13 +67,12 @@ async def serve_child(per_set: int, tls: bool, ca_file: str | None) -> None:
     JSON line (endpoint, the customers' ParticipantTokens per set), then answer commands
     on stdin: ``go SET RATE SECONDS`` emits RATE messages per second per chat of SET for
     SECONDS and prints ``{"sent": n}``."""
-    from participant.emulator import EmulatorConfig, serve
+    from participant.emulator import EmulatorConfig
 
     config = EmulatorConfig(rate_limits=False, url_open_window=3600.0)
-    extra: dict[str, Any] = {"tls": True} if tls else {}
-    async with serve(config, "127.0.0.1", 0, **extra) as server:
-        if ca_file is not None:
-            await trio.Path(ca_file).write_bytes(server.ca_pem)  # type: ignore[attr-defined]
+    async with emulator_in_process(config, tls=tls) as (server, ep):
+        if ep.ca_file is not None and ca_file is not None:
+            await trio.Path(ca_file).write_bytes(await trio.Path(ep.ca_file).read_bytes())
         emu = server.emulator
         sets: list[list[tuple[str, str]]] = []  # (contact_id, agent participant_id)
         tokens: list[list[str]] = []
