@@ -16,6 +16,8 @@ Modules: :mod:`participant.model` (wire shapes and typed items),
 See ``docs/`` for the guide and the API reference.
 """
 
+import logging
+
 from participant.actor import (
     ItemHandler,
     Participant,
@@ -26,6 +28,7 @@ from participant.actor import (
 from participant.api import ParticipantClient, RetryPolicy
 from participant.errors import (
     AccessDeniedException,
+    CertificateError,
     ChatEndedError,
     ConflictException,
     InternalServerException,
@@ -51,8 +54,14 @@ from participant.model import (
 
 __version__ = "0.1.0"
 
+# A library logs, the program decides where logs go: without this, Python's last-resort
+# handler prints the library's warnings as bare lines on stderr in a program that set up
+# no logging (the logging HOWTO's advice for libraries).
+logging.getLogger("participant").addHandler(logging.NullHandler())
+
 __all__ = [
     "AccessDeniedException",
+    "CertificateError",
     "ChatEndedError",
     "ConflictException",
     "ContentType",

@@ -84,6 +84,7 @@ from participant._time import WallClock, format_timestamp, parse_timestamp, syst
 from participant.api import ParticipantClient
 from participant.errors import (
     AccessDeniedException,
+    CertificateError,
     ChatEndedError,
     InvalidParameterError,
     ParticipantClosedError,
@@ -281,6 +282,8 @@ def _sort_key(item: Item) -> float:
 
 
 def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, CertificateError):
+        return False
     if isinstance(exc, ServiceError):
         return exc.retryable
     return isinstance(exc, (TransportError, httpx.TransportError, OSError))

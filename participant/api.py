@@ -28,6 +28,9 @@ import logging
 import math
 import os
 import random as _random
+import re
+import socket
+import ssl
 import time
 import urllib.request
 import uuid
@@ -42,6 +45,7 @@ import trio
 
 from ._backoff import backoff_delay
 from .errors import (
+    CertificateError,
     HTTPStatusError,
     InvalidParameterError,
     ResponseTooLargeError,
@@ -49,6 +53,7 @@ from .errors import (
     TimeoutException,
     TranscriptPagingError,
     TransportError,
+    certificate_failure,
     describe_reached,
     error_from_response,
     scrub,
@@ -82,6 +87,8 @@ __all__ = [
     "USER_AGENT",
     "ParticipantClient",
     "RetryPolicy",
+    "check_endpoint_url",
+    "check_region",
     "endpoint_for_region",
     "retry_after_seconds",
 ]
@@ -131,9 +138,176 @@ _OPS: Final = OPERATIONS
 _SEPARATORS: Final = (",", ":")
 
 
-def endpoint_for_region(region: str) -> str:
-    """``https://participant.connect.{region}.amazonaws.com`` (protocol.md §1)."""
-    return f"https://participant.connect.{region}.amazonaws.com"
+@attrs.frozen
+class _Partition:
+    name: str
+    region_regex: re.Pattern[str]
+    dns_suffix: str
+    dual_stack_dns_suffix: str
+
+
+# botocore's data/partitions.json (supportsFIPS and supportsDualStack are true for every
+# partition); a test checks this table and endpoint_for_region against botocore's
+# endpoint rule set of connectparticipant. The first partition is the default one.
+_PARTITIONS: Final = tuple(
+    _Partition(name, re.compile(regex), dns, dual)
+    for name, regex, dns, dual in (
+        ("aws", r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$", "amazonaws.com", "api.aws"),
+        ("aws-cn", r"^cn\-\w+\-\d+$", "amazonaws.com.cn", "api.amazonwebservices.com.cn"),
+        ("aws-eusc", r"^eusc\-(de)\-\w+\-\d+$", "amazonaws.eu", "api.amazonwebservices.eu"),
+        ("aws-iso", r"^us\-iso\-\w+\-\d+$", "c2s.ic.gov", "api.aws.ic.gov"),
+        ("aws-iso-b", r"^us\-isob\-\w+\-\d+$", "sc2s.sgov.gov", "api.aws.scloud"),
+        ("aws-iso-e", r"^eu\-isoe\-\w+\-\d+$", "cloud.adc-e.uk", "api.cloud-aws.adc-e.uk"),
+        ("aws-iso-f", r"^us\-isof\-\w+\-\d+$", "csp.hci.ic.gov", "api.aws.hci.ic.gov"),
+        ("aws-us-gov", r"^us\-gov\-\w+\-\d+$", "amazonaws.com", "api.aws"),
+    )
+)
+# the form of every AWS region name: letters, dash-separated words, a number at the end
+_REGION_FORM: Final = re.compile(r"^[a-z]{2,6}(-[a-z]{1,16}){1,3}-[0-9]{1,2}$")
+
+
+def _partition(region: str) -> _Partition:
+    # as botocore's aws.partition: the first partition whose regex matches, else aws
+    # (the regexes do not overlap: "\\w" matches no "-")
+    for partition in _PARTITIONS:
+        if partition.region_regex.match(region):
+            return partition
+    return _PARTITIONS[0]
+
+
+def check_region(region: object, field: str = "region") -> str:
+    """``region`` if it has the form of an AWS region name (``us-west-2``,
+    ``us-gov-west-1``, ``cn-north-1``...).
+
+    Raises:
+        InvalidParameterError: naming ``field`` (e.g. ``"AWS_REGION"`` when the value came
+            from there); the value is shown (a region is not a secret), at most 64
+            characters.
+    """
+    if not isinstance(region, str) or not _REGION_FORM.match(region):
+        shown = repr(region)[:64] if isinstance(region, str) else type(region).__name__
+        raise InvalidParameterError(
+            field,
+            "an AWS region name such as us-west-2 (lower-case words and a number, "
+            "dash-separated; for another endpoint give endpoint_url)",
+            f"got {shown}",
+        )
+    return region
+
+
+def endpoint_for_region(
+    region: str, *, use_fips_endpoint: bool = False, use_dualstack_endpoint: bool = False
+) -> str:
+    """The service endpoint of ``region``, as botocore's endpoint rule set for
+    connectparticipant gives it (protocol.md §1):
+
+    - ``https://participant.connect.{region}.{dnsSuffix}`` (``amazonaws.com``;
+      ``amazonaws.com.cn`` in China...),
+    - dual-stack (IPv4 and IPv6): ``https://participant.connect.{region}.api.aws``,
+    - FIPS: ``https://participant.connect-fips.{region}.{dnsSuffix}`` (in GovCloud the
+      regular endpoint, which is FIPS already), both: ``participant.connect-fips.{region}.api.aws``.
+
+    Raises:
+        InvalidParameterError: ``region`` does not have the form of a region name.
+    """
+    check_region(region)
+    partition = _partition(region)
+    suffix = partition.dual_stack_dns_suffix if use_dualstack_endpoint else partition.dns_suffix
+    service = "participant.connect"
+    if use_fips_endpoint and (use_dualstack_endpoint or partition.name != "aws-us-gov"):
+        service = "participant.connect-fips"
+    return f"https://{service}.{region}.{suffix}"
+
+
+def check_endpoint_url(url: object, field: str = "endpoint_url") -> str:
+    """``url`` without a trailing ``/`` if it is an absolute ``http://`` or ``https://``
+    URL with a host (and optionally a port and a path prefix), as boto3 accepts.
+
+    Raises:
+        InvalidParameterError: naming ``field`` and what is wrong, e.g. for
+            ``127.0.0.1:8080`` (no scheme), ``htp://x`` (unknown scheme), ``""``,
+            ``http://[::1`` (unparsable).
+    """
+    if not isinstance(url, str):
+        raise InvalidParameterError(
+            field, "a URL string such as http://127.0.0.1:8080", f"got {type(url).__name__}"
+        )
+    limit = "an absolute http:// or https:// URL with a host, e.g. http://127.0.0.1:8080"
+    shown = repr(url)[:80]
+    if not url.strip():
+        raise InvalidParameterError(field, limit, "got an empty string")
+    if not _header_safe(url):
+        raise InvalidParameterError(field, limit, "it has spaces, control or non-ASCII characters")
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise InvalidParameterError(field, limit, f"got {shown}: {exc}") from None
+    if parsed.scheme not in ("http", "https"):
+        if "://" not in url:
+            hint = f"got {shown}: no scheme (did you mean http://{url}?)"
+        else:
+            hint = f"got {shown}: the scheme must be http or https"
+        raise InvalidParameterError(field, limit, hint)
+    if not parsed.host:
+        raise InvalidParameterError(field, limit, f"got {shown}: no host")
+    if port is not None and not 1 <= port <= 65535:
+        raise InvalidParameterError(field, limit, f"got {shown}: port out of 1..65535")
+    if parsed.query or parsed.fragment or parsed.userinfo:
+        raise InvalidParameterError(
+            field, limit, "it has a query, fragment or user name: give only scheme, host, "
+            "port and path"
+        )
+    return url.rstrip("/")
+
+
+def _flag(value: bool | None, env: str) -> bool:
+    if value is not None:
+        return value
+    return os.environ.get(env, "").strip().lower() == "true"
+
+
+def _resolve_endpoint(
+    region: str | None,
+    endpoint_url: str | None,
+    use_fips_endpoint: bool | None,
+    use_dualstack_endpoint: bool | None,
+) -> tuple[str, str | None, str]:
+    """(endpoint URL, region, where it came from), in boto3's order."""
+    fips = _flag(use_fips_endpoint, "AWS_USE_FIPS_ENDPOINT")
+    dual = _flag(use_dualstack_endpoint, "AWS_USE_DUALSTACK_ENDPOINT")
+    source = "endpoint_url"
+    if endpoint_url is None and os.environ.get(
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", ""
+    ).strip().lower() != "true":
+        for name in ("AWS_ENDPOINT_URL_CONNECTPARTICIPANT", "AWS_ENDPOINT_URL"):
+            if os.environ.get(name):
+                endpoint_url, source = os.environ[name], name
+                break
+    region_source = "region"
+    if region is None:
+        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if os.environ.get(name):
+                region, region_source = os.environ[name], name
+                break
+    if endpoint_url is not None:
+        url = check_endpoint_url(endpoint_url, source)
+        for on, option in ((fips, "use_fips_endpoint"), (dual, "use_dualstack_endpoint")):
+            if on:
+                raise InvalidParameterError(
+                    option, f"False with a custom endpoint ({source})",
+                    "the endpoint rule set supports FIPS and dual-stack only by region",
+                )
+        return url, region, f"{source} {url}"
+    if region is None:
+        raise InvalidParameterError(
+            "region",
+            "given (or endpoint_url; or AWS_REGION / AWS_DEFAULT_REGION / "
+            "AWS_ENDPOINT_URL_CONNECTPARTICIPANT / AWS_ENDPOINT_URL in the environment)",
+        )
+    check_region(region, region_source)
+    url = endpoint_for_region(region, use_fips_endpoint=fips, use_dualstack_endpoint=dual)
+    return url, region, f"{region_source} {region}: {url}"
 
 
 def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -190,6 +364,50 @@ class _Draw:
         self.random = random
 
 
+def _network_reason(exc: BaseException, url: str | httpx.URL) -> str:
+    """What went wrong reaching ``url``, for humans: the unknown host, the refused port,
+    TLS spoken to a plain-HTTP port... (names the host; never a token)."""
+    parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    where = f"{parsed.host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
+    name = type(exc).__name__
+    pending: list[BaseException] = [exc]
+    seen = 0
+    while pending and seen < 32:
+        cause = pending.pop(0)
+        seen += 1
+        if isinstance(cause, socket.gaierror):
+            return f"{name}: cannot resolve the host name {parsed.host!r} ({cause.strerror})"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                f"{name}: the TLS certificate of {where} is not trusted "
+                f"({cause.verify_message}); is it the service's endpoint?"
+            )
+        if isinstance(cause, ssl.SSLError):
+            hint = ""
+            if parsed.scheme == "https" and cause.reason in (
+                "WRONG_VERSION_NUMBER",
+                "HTTP_REQUEST",
+                "RECORD_LAYER_FAILURE",
+                "PACKET_LENGTH_TOO_LONG",
+            ):
+                hint = (
+                    f": {where} does not speak TLS; the endpoint URL says https://, "
+                    "is it an http:// port?"
+                )
+            return f"{name}: TLS handshake with {where} failed ({cause.reason}){hint}"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"{name}: connection refused by {where} (nothing listening?)"
+        if isinstance(cause, BaseExceptionGroup):
+            pending.extend(cause.exceptions)
+        for nested in (cause.__cause__, cause.__context__):
+            if nested is not None:
+                pending.append(nested)
+    text = str(exc)
+    if isinstance(exc, httpx.ConnectError):
+        return f"{name}: cannot connect to {where}" + (f" ({text})" if text else "")
+    return f"{name} with {where}" + (f": {text}" if text else "")
+
+
 def _host(url: str | httpx.URL) -> str:
     return url.host if isinstance(url, httpx.URL) else urlsplit(url).hostname or ""
 
@@ -243,9 +461,18 @@ class ParticipantClient:
     :meth:`aclose`.
 
     Args:
-        region: AWS region; the endpoint is ``https://participant.connect.{region}.amazonaws.com``.
-            Defaults to ``AWS_REGION``/``AWS_DEFAULT_REGION`` when no ``endpoint_url`` is given.
-        endpoint_url: explicit base URL (e.g. the emulator's), wins over ``region``.
+        region: AWS region (form checked: :func:`check_region`); the endpoint is
+            :func:`endpoint_for_region`, e.g. ``https://participant.connect.us-west-2.amazonaws.com``.
+            Default: ``AWS_REGION``, else ``AWS_DEFAULT_REGION``.
+        endpoint_url: explicit base URL (e.g. the emulator's, checked:
+            :func:`check_endpoint_url`), wins over ``region``. Default, as boto3:
+            ``AWS_ENDPOINT_URL_CONNECTPARTICIPANT``, else ``AWS_ENDPOINT_URL`` (both
+            ignored when ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true``).
+        use_fips_endpoint, use_dualstack_endpoint: the FIPS and/or dual-stack (IPv6)
+            endpoint of the region (``participant.connect-fips.{region}.amazonaws.com``,
+            ``participant.connect.{region}.api.aws``); default from
+            ``AWS_USE_FIPS_ENDPOINT`` / ``AWS_USE_DUALSTACK_ENDPOINT`` (``true``). Not with
+            a custom endpoint URL (as botocore's rule set).
         transport: an ``httpx.AsyncBaseTransport`` (e.g. the emulator's in-memory one, or
             an ``httpx.AsyncHTTPTransport`` with your own TLS, proxy or pool settings).
             **It stays yours**: :meth:`aclose` does not close it, so one transport may
@@ -276,6 +503,10 @@ class ParticipantClient:
     response with another ``Content-Encoding`` is refused
     (:class:`~participant.errors.HTTPStatusError`), never decompressed.
 
+    Attributes ``endpoint_url``, ``region`` (``None`` if unknown) and
+    ``endpoint_source`` (e.g. ``"AWS_REGION eu-west-2: https://participant.connect...."``
+    or ``"AWS_ENDPOINT_URL http://127.0.0.1:8080"``) say which endpoint is used and why.
+
     Every request carries ``User-Agent:`` :data:`USER_AGENT`; operations add
     ``X-Amz-Bearer`` and, with a body, ``Content-Type: application/json``. Redirects are
     not followed and no cookies are kept.
@@ -297,6 +528,8 @@ class ParticipantClient:
         retry: RetryPolicy = RetryPolicy(),
         timeout: float | httpx.Timeout = 10.0,
         random: Callable[[], float] | None = None,
+        use_fips_endpoint: bool | None = None,
+        use_dualstack_endpoint: bool | None = None,
         attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT,
@@ -318,13 +551,11 @@ class ParticipantClient:
         self.max_response_bytes: int = max_response_bytes
         self.transfer_timeout: float = transfer_timeout
         self.max_download_bytes: int = max_download_bytes
-        if endpoint_url is None:
-            region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            if not region:
-                raise InvalidParameterError("region", "given (or endpoint_url)")
-            endpoint_url = endpoint_for_region(region)
-        self.endpoint_url: str = endpoint_url.rstrip("/")
-        self.region = region
+        self.endpoint_url: str
+        self.region: str | None
+        self.endpoint_url, self.region, self.endpoint_source = _resolve_endpoint(
+            region, endpoint_url, use_fips_endpoint, use_dualstack_endpoint
+        )
         self.retry = retry
         self._random = random or _random.random
         # absolute URLs of the fixed operation paths, built once (cheaper per call)
@@ -346,7 +577,7 @@ class ParticipantClient:
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"ParticipantClient(endpoint_url={self.endpoint_url!r})"
+        return f"ParticipantClient(endpoint_url={self.endpoint_url!r}, region={self.region!r})"
 
     async def __aenter__(self) -> Self:
         return self
@@ -455,16 +686,21 @@ class ParticipantClient:
             except (httpx.TransportError, trio.TooSlowError) as exc:
                 if isinstance(exc, trio.TooSlowError):
                     deadline = self.transfer_timeout if transfer else self.attempt_timeout
-                    reason = f"no complete answer within {deadline:g} s"
+                    reason = f"no complete answer from {_host(url)} within {deadline:g} s"
                 else:
-                    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                    cert = certificate_failure(exc)
+                    if cert is not None:
+                        raise CertificateError(
+                            f"{operation}: the TLS certificate of {_host(url)} failed "
+                            f"verification: {cert.verify_message or cert.reason}"
+                        ) from exc
+                    reason = _network_reason(exc, url)
                 if attempt >= policy.max_attempts:
                     timed_out = isinstance(exc, (trio.TooSlowError, httpx.TimeoutException))
                     cls = TimeoutException if timed_out else TransportError
                     raise cls(
                         scrub(
-                            f"{operation}: network error after {attempt} attempt(s) "
-                            f"reaching {_host(url)}: {reason}",
+                            f"{operation}: network error after {attempt} attempt(s): {reason}",
                             secrets,
                         )
                     ) from exc
@@ -876,9 +1112,11 @@ class ParticipantClient:
         ``headers_to_include`` unchanged (protocol.md §6). Retried like the operations.
 
         Raises:
-            InvalidParameterError: no absolute http(s) URL, or ``data`` differs from a
+            InvalidParameterError: no absolute http(s) URL, a header name or value
+                that is not printable ASCII (CR/LF), or ``data`` differs from a
                 Content-Length header the upload requires.
             ServiceError: the storage answered an error (e.g. 403 SignatureDoesNotMatch).
+            HTTPStatusError: something else answered (no error code in the answer).
             TransportError: the network failed on every attempt.
         """
         url = upload_metadata.url
@@ -888,6 +1126,17 @@ class ParticipantClient:
             raise InvalidParameterError("data", "bytes", f"got {type(data).__name__}")
         headers = dict(upload_metadata.headers_to_include or {})
         for name, value in headers.items():
+            if not (
+                isinstance(name, str)
+                and isinstance(value, str)
+                and _header_safe(name)
+                and _header_safe(value)
+            ):
+                raise InvalidParameterError(
+                    "upload_metadata.headers_to_include",
+                    "header names and values of printable ASCII (no CR, LF or other "
+                    "control characters)",
+                )
             if name.lower() == "content-length" and value.strip() != str(len(data)):
                 raise InvalidParameterError(
                     "data",
@@ -924,6 +1173,10 @@ class ParticipantClient:
             transfer=True,
         )
         return body
+
+
+def _header_safe(text: str) -> bool:
+    return text.isascii() and text.isprintable()
 
 
 def _expand(op: Operation, params: Mapping[str, Any]) -> str:

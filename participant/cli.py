@@ -14,7 +14,10 @@ import json
 import logging
 import math
 import os
+import re
 import sys
+import urllib.parse
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -39,7 +42,15 @@ class UsageError(Exception):
 # ---- argument parsing -------------------------------------------------------------------
 
 
+def _add_verbose(parser: argparse.ArgumentParser, dest: str) -> None:
+    parser.add_argument(
+        "-v", "--verbose", dest=dest, action="count", default=0,
+        help="log more (-v: info, -vv: debug); accepted before or after the command",
+    )
+
+
 def _add_connection_args(parser: argparse.ArgumentParser) -> None:
+    _add_verbose(parser, "verbose_after")
     where = parser.add_argument_group("service")
     where.add_argument(
         "--region",
@@ -66,9 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A reliable trio participant of an Amazon Connect chat: "
         "try the demo, chat from a terminal, read or stream a transcript, run the emulator.",
     )
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log more (-v: info, -vv: debug)"
-    )
+    _add_verbose(parser, "verbose")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser(
@@ -94,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the emulator's ConnectionExpiry; actors renew at 80%% of it (default 8)",
     )
     demo.add_argument("--no-color", action="store_true", help="no ANSI colours")
+    _add_verbose(demo, "verbose_after")
 
     chat = sub.add_parser(
         "chat",
@@ -101,8 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Join a chat with a ParticipantToken (a customer's or an agent's) and "
         "chat line by line. Each line you type is sent as a text/plain message; "
         "'/file PATH' sends an attachment, '/leave' leaves the chat (DisconnectParticipant), "
-        "'/quit' or end of input (Ctrl-D) closes the connection without leaving. "
-        "Messages of others get read receipts unless --no-receipts.",
+        "'/quit' or end of input (Ctrl-D) closes the connection without leaving, '/help' "
+        "lists the commands; other lines starting with '/' are not sent ('//text' sends "
+        "'/text'). A line that cannot be sent while the connection is down is retried. "
+        "Exits 0 when the chat ends. Messages of others get read receipts unless "
+        "--no-receipts.",
     )
     _add_connection_args(chat)
     chat.add_argument("--history", action="store_true", help="show the transcript so far first")
@@ -137,7 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
         "emulator",
         help="serve the Participant Service emulator (see 'participant emulator --help')",
     )
+    # Likewise "fleet ..." to participant.fleet_cli.
+    sub.add_parser(
+        "fleet",
+        help="run, feed and inspect a fleet of workers (see 'participant fleet --help')",
+    )
     return parser
+
+
+ENDPOINT_ENVS = ("AWS_ENDPOINT_URL_CONNECTPARTICIPANT", "AWS_ENDPOINT_URL")
+"""Environment variables read, in this order, when ``--endpoint-url`` is not given
+(boto3's names for a service-specific and a global endpoint)."""
+
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
 def _token(args: argparse.Namespace) -> str:
@@ -147,12 +172,48 @@ def _token(args: argparse.Namespace) -> str:
     return token
 
 
+def check_endpoint_url(url: str, source: str = "--endpoint-url") -> str:
+    """``url`` if it is an ``http://`` or ``https://`` URL with a host (and a valid port),
+    else :class:`UsageError` naming ``source`` (the option or environment variable)."""
+    example = "e.g. http://127.0.0.1:8080"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise UsageError(f"{source}: not a URL ({exc}); {example}") from None
+    if parts.scheme not in ("http", "https"):
+        raise UsageError(f"{source}: must start with http:// or https://, {example}")
+    if not parts.hostname:
+        raise UsageError(f"{source}: no host name in the URL, {example}")
+    return url
+
+
 def _client_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    if args.endpoint_url is None and not (
-        args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    ):
+    """The service to use: ``--endpoint-url``, then the boto3 endpoint variables, then
+    ``--region`` / ``AWS_REGION`` / ``AWS_DEFAULT_REGION``; each checked for its form
+    (a :class:`UsageError` at once, never a network retry)."""
+    if args.endpoint_url is not None:
+        return {"region": args.region, "endpoint_url": check_endpoint_url(args.endpoint_url)}
+    for name in ENDPOINT_ENVS:
+        value = os.environ.get(name)
+        if value:
+            return {"region": args.region, "endpoint_url": check_endpoint_url(value, name)}
+    region, source = args.region, "--region"
+    if not region:
+        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if os.environ.get(name):
+                region, source = os.environ[name], name
+                break
+    if not region:
         raise UsageError("no service: pass --region (or set AWS_REGION) or --endpoint-url")
-    return {"region": args.region, "endpoint_url": args.endpoint_url}
+    if not _REGION.fullmatch(region):
+        raise UsageError(f"{source}: {region!r} is not a region name, e.g. us-west-2")
+    return {"region": region, "endpoint_url": None}
+
+
+def _where(kwargs: dict[str, Any]) -> str:
+    return str(kwargs["endpoint_url"] or f"region {kwargs['region']}")
+
 
 
 # ---- output helpers -----------------------------------------------------------------------
@@ -205,9 +266,60 @@ CONNECT_TIMEOUT = float(os.environ.get("PARTICIPANT_CONNECT_TIMEOUT", "15"))
 """Seconds ``chat`` and ``tail`` try to make the first connection (transient errors are
 retried meanwhile) before failing with the last error (``ParticipantConfig.connect_timeout``)."""
 
+SEND_ATTEMPTS = 5
+"""How often ``chat`` tries to send one typed line (same ClientToken each time, so the
+service never stores it twice) before showing it as not sent."""
+
+
+class _Progress:
+    """Writes connection progress to ``err``: "connecting…", each retry with its delay and
+    reason, reconnects; with ``every_state``, each state change too (``chat``)."""
+
+    def __init__(self, err: TextIO, *, every_state: bool) -> None:
+        self.err = err
+        self.every_state = every_state
+        self.subscribed_once = False
+        self.retries = 0
+        self.reason = ""
+        self.live = trio.Event()  # set while subscribed (or over): sends may go through
+
+    def write(self, line: str) -> None:
+        self.err.write(f"· {line}\n")
+        self.err.flush()
+
+    def __call__(self, change: Any) -> None:
+        from participant.machine import State, Trigger
+
+        if change.trigger is Trigger.BACKOFF:
+            self.retries += 1
+            doing = "reconnecting" if self.subscribed_once else "connecting"
+            why = f" ({self.reason})" if self.reason else ""
+            self.write(f"{doing}… retry {self.retries} in {change.delay or 0:.1f} s{why}")
+            return
+        if change.new in (State.TOKEN, State.CONNECTED, State.RECONNECTING):
+            if self.live.is_set():
+                self.live = trio.Event()
+        else:
+            self.live.set()
+        if change.new is State.RECONNECTING:
+            self.reason = change.reason
+            if self.subscribed_once and not self.every_state:
+                self.write(f"connection lost ({change.reason})")
+        if change.new is State.SUBSCRIBED:
+            if self.subscribed_once and self.retries and not self.every_state:
+                self.write("reconnected")
+            self.subscribed_once = True
+            self.retries = 0
+            self.reason = ""
+        if self.every_state:
+            reason = f" ({change.reason})" if change.reason else ""
+            self.write(f"{change.new}{reason}")
+
 
 @asynccontextmanager
-async def _connected(args: argparse.Namespace, **kwargs: Any) -> AsyncIterator[Any]:
+async def _connected(
+    args: argparse.Namespace, progress: _Progress | None, **kwargs: Any
+) -> AsyncIterator[Any]:
     """``connect()`` with the CLI's options and ``connect_timeout`` :data:`CONNECT_TIMEOUT`.
 
     Raises what :func:`participant.actor.connect` raises: AccessDeniedException at once,
@@ -216,8 +328,12 @@ async def _connected(args: argparse.Namespace, **kwargs: Any) -> AsyncIterator[A
 
     token = _token(args)
     client_kwargs = _client_kwargs(args)
+    if progress is not None:
+        progress.write(f"connecting to {_where(client_kwargs)}…")
     config = ParticipantConfig(connect_timeout=CONNECT_TIMEOUT)
-    async with connect(token, **client_kwargs, config=config, **kwargs) as participant:
+    async with connect(
+        token, **client_kwargs, config=config, on_state_change=progress, **kwargs
+    ) as participant:
         yield participant
 
 
@@ -263,8 +379,10 @@ async def _transcript(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-async def _tail(args: argparse.Namespace, out: TextIO) -> int:
-    async with _connected(args, history=args.history) as participant:
+async def _tail(args: argparse.Namespace, out: TextIO, err: TextIO | None = None) -> int:
+    err = sys.stderr if err is None else err
+    progress = _Progress(err, every_state=False) if err.isatty() else None
+    async with _connected(args, progress, history=args.history) as participant:
         async for item in participant:
             out.write(_wire_line(item) + "\n")
             out.flush()
@@ -278,13 +396,58 @@ async def _read_line() -> str:
     return await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
 
 
+CHAT_HELP = """\
+commands (anything else is sent as a text/plain message):
+  /file PATH   send the file at PATH as an attachment
+  /leave       leave the chat (DisconnectParticipant) and exit
+  /quit        exit without leaving (also Ctrl-D); the chat goes on
+  /help        this list
+  //text       send "/text" (a message that starts with /)"""
+
+
+def _epoch_or_none(absolute_time: str | None) -> float | None:
+    from participant._time import parse_timestamp
+
+    if not absolute_time:
+        return None
+    try:
+        return parse_timestamp(absolute_time)
+    except (ValueError, OverflowError):
+        return None
+
+
+class _Order:
+    """Keeps ``chat``'s output in AbsoluteTime order across reconnects.
+
+    After a reconnect, gap fill can bring events older than what is already on screen
+    (e.g. the participant's own joined / connection acknowledged from before its first
+    subscription). Such a stale event is not shown; a message or attachment older than
+    the newest shown one is still shown (never lose a message), marked ``(earlier)``."""
+
+    def __init__(self) -> None:
+        self.newest = -math.inf
+
+    def place(self, item: Any) -> str | None:
+        """``""`` to show, ``" (earlier)"`` to show marked, ``None`` to skip."""
+        from participant.model import AttachmentMessage, MessageItem
+
+        at = _epoch_or_none(item.absolute_time)
+        if at is None:
+            return ""
+        if at >= self.newest:
+            self.newest = at
+            return ""
+        if isinstance(item, (MessageItem, AttachmentMessage)):
+            return " (earlier)"
+        return None
+
+
 async def _chat(
     args: argparse.Namespace,
     out: TextIO,
     err: TextIO,
     read_line: Callable[[], Any] = _read_line,
 ) -> int:
-    from participant.machine import StateChange
     from participant.model import (
         MessageDelivered,
         MessageItem,
@@ -297,8 +460,11 @@ async def _chat(
     pending: dict[str, trio.Event] = {}  # ... not yet shown
     shown: set[str] = set()  # Ids of every item shown
     sends = _InFlight()  # our SendMessage calls not yet answered
+    order = _Order()
+    progress = _Progress(err, every_state=True)
+    ended = False
 
-    async with _connected(args, history=args.history) as participant:
+    async with _connected(args, progress, history=args.history) as participant:
 
         def is_mine(item: Any) -> bool:
             # participant_id is learnt from the echo of our first message; until then
@@ -308,35 +474,32 @@ async def _chat(
                 own_id is not None and item.participant_id == own_id
             )
 
-        def show_state(change: StateChange) -> None:
-            reason = f" ({change.reason})" if change.reason else ""
-            err.write(f"· {change.new}{reason}\n")
-            err.flush()
-
-        participant.on_state_change(show_state)
-
-        err.write(
-            "· connected. Type a message and Enter; /file PATH, /leave, /quit (or Ctrl-D)\n"
-        )
-        err.flush()
+        progress.write("ready: type a message and Enter; /help lists the commands")
 
         async def show_items() -> None:
+            nonlocal ended
             async for item in participant:
                 if isinstance(item, Typing):
                     if not is_mine(item):
-                        err.write(f"· {item.display_name or 'someone'} is typing…\n")
-                        err.flush()
+                        progress.write(f"{item.display_name or 'someone'} is typing…")
                     continue
                 if isinstance(item, (MessageDelivered, MessageRead, MessageMetadataEvent)):
                     continue
-                out.write(_table_row(item) + "\n")
-                out.flush()
+                mark = order.place(item)
                 if item.id is not None:
                     shown.add(item.id)
                 if item.id in pending:
                     pending.pop(item.id).set()
-                elif isinstance(item, MessageItem) and item.id and not args.no_receipts:
-                    participant_nursery.start_soon(_receipt, item)
+                if mark is None:
+                    continue
+                out.write(_table_row(item) + mark + "\n")
+                out.flush()
+                if isinstance(item, MessageItem) and item.id and not args.no_receipts:
+                    if not is_mine(item):
+                        nursery.start_soon(_receipt, item)
+            # The iterator ended: the chat is over (or the participant failed).
+            ended = True
+            nursery.cancel_scope.cancel()
 
         async def _receipt(item: Any) -> None:
             # An echo of our own message can beat its SendMessage response: decide once
@@ -349,39 +512,118 @@ async def _chat(
             except ParticipantError as exc:
                 log.info("read receipt not sent: %s", exc)
 
-        async with trio.open_nursery() as participant_nursery:
-            participant_nursery.start_soon(show_items)
-            left = False
-            while True:
-                line = await read_line()
-                if not line:
-                    break
-                text = line.rstrip("\r\n")
-                if not text.strip():
-                    continue
-                if text == "/quit":
-                    break
-                if text == "/leave":
-                    await participant.disconnect()
-                    left = True
-                    break
-                if text.startswith("/file "):
-                    await _send_file(participant, text[6:].strip(), err)
-                    continue
-                with sends:
-                    sent = await participant.send_message(text)
-                    if sent.id:
-                        sent_ids.add(sent.id)
-                        if sent.id not in shown:  # the echo may come before the response
-                            pending[sent.id] = trio.Event()
-            # Let our last messages come back (bounded) before closing.
-            with trio.move_on_after(5):
-                for event in list(pending.values()):
-                    await event.wait()
-            participant_nursery.cancel_scope.cancel()
+        async def sender(lines: trio.MemoryReceiveChannel[str]) -> None:
+            async with lines:
+                async for text in lines:
+                    await _send_line(participant, text, progress, sends, on_sent)
+
+        def on_sent(message_id: str) -> None:
+            sent_ids.add(message_id)
+            if message_id not in shown:  # the echo may come before the response
+                pending[message_id] = trio.Event()
+
+        left = False
+        outbox, lines = trio.open_memory_channel[str](64)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(show_items)
+            sender_done = trio.Event()
+
+            async def run_sender() -> None:
+                try:
+                    await sender(lines)
+                finally:
+                    sender_done.set()
+
+            nursery.start_soon(run_sender)
+            async with outbox:
+                while True:
+                    line = await read_line()
+                    if not line:
+                        break
+                    text = line.rstrip("\r\n")
+                    if not text.strip():
+                        continue
+                    if text.startswith("/") and not text.startswith("//"):
+                        command, _, rest = text.partition(" ")
+                        if command == "/quit":
+                            break
+                        if command == "/leave":
+                            await participant.disconnect()
+                            left = True
+                            break
+                        if command == "/help":
+                            err.write(CHAT_HELP + "\n")
+                            err.flush()
+                        elif command == "/file" and rest.strip():
+                            await _send_file(participant, rest.strip(), progress)
+                        elif command == "/file":
+                            progress.write("usage: /file PATH (nothing sent)")
+                        else:
+                            progress.write(
+                                f"unknown command {command} (nothing sent); /help lists "
+                                "the commands, // sends a line starting with /"
+                            )
+                        continue
+                    if text.startswith("//"):
+                        text = text[1:]
+                    await outbox.send(text)
+            # Input ended: let the sender finish the lines typed so far, then let our
+            # last messages come back (bounded) before closing.
+            if not left:
+                await sender_done.wait()
+                with trio.move_on_after(5):
+                    for event in list(pending.values()):
+                        await event.wait()
+            nursery.cancel_scope.cancel()
         if left:
-            err.write("· left the chat\n")
+            progress.write("left the chat")
+    if participant.error is not None:
+        raise participant.error
+    if ended:
+        progress.write("the chat has ended")
     return 0
+
+
+async def _send_line(
+    participant: Any,
+    text: str,
+    progress: _Progress,
+    sends: _InFlight,
+    on_sent: Callable[[str], None],
+) -> None:
+    """Send one typed line; on a transient failure (e.g. while reconnecting) keep it and
+    retry with the same ClientToken (:data:`SEND_ATTEMPTS` in all), waiting for the
+    connection to come back; then show it as not sent. Never raises a ParticipantError."""
+    from participant.errors import ParticipantClosedError
+
+    client_token = str(uuid.uuid4())
+    preview = text if len(text) <= 40 else text[:39] + "…"
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            with sends:
+                sent = await participant.send_message(text, client_token=client_token)
+        except ParticipantClosedError as exc:
+            progress.write(f"not sent: {preview!r} ({_one_line(exc)})")
+            return
+        except ParticipantError as exc:
+            retryable = not isinstance(exc, ServiceError) or exc.retryable
+            if not retryable or attempt == SEND_ATTEMPTS:
+                progress.write(f"not sent: {preview!r} ({_one_line(exc)})")
+                return
+            delay = min(8.0, 0.5 * 2**attempt)
+            progress.write(
+                f"sending {preview!r} failed ({_one_line(exc)}); retry {attempt} in {delay:g} s"
+            )
+            await trio.sleep(delay)
+            with trio.move_on_after(30):  # wait for the connection to be back
+                await progress.live.wait()
+            continue
+        if sent.id:
+            on_sent(sent.id)
+        if attempt > 1:
+            progress.write(f"sent {preview!r}")
+        return
+
 
 
 class _InFlight:
@@ -407,33 +649,59 @@ class _InFlight:
             await self._idle.wait()
 
 
-async def _send_file(participant: Any, name: str, err: TextIO) -> None:
+async def _send_file(participant: Any, name: str, progress: _Progress) -> None:
     import mimetypes
 
     path = await trio.Path(name).expanduser()
     try:
         data = await path.read_bytes()
     except OSError as exc:
-        err.write(f"· cannot read {path}: {exc.strerror}\n")
+        progress.write(f"cannot read {path}: {exc.strerror} (nothing sent)")
         return
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     try:
         await participant.send_attachment(
             data, attachment_name=path.name, content_type=content_type
         )
-    except ServiceError as exc:
-        err.write(f"· attachment refused: {exc}\n")
+    except ParticipantError as exc:
+        progress.write(f"attachment not sent: {_one_line(exc)}")
         return
-    err.write(f"· sent {path.name} ({len(data)} bytes)\n")
+    progress.write(f"sent {path.name} ({len(data)} bytes)")
 
 
 # ---- entry point ---------------------------------------------------------------------------
 
 
-def _setup_logging(verbose: int) -> None:
+_AUTH_TOKEN = re.compile(r"(AuthToken=)[^&\s'\"]+")
+
+
+class _Redact(logging.Filter):
+    """Removes secrets from every record the CLI's handler writes: the ParticipantToken it
+    was given and any ``AuthToken=`` query value (the websocket URL's), whichever logger
+    (the library's or a dependency's, e.g. trio-websocket's DEBUG lines) made the record."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a record whose arguments do not format: leave it to logging
+            return True
+        clean = _AUTH_TOKEN.sub(r"\1***", text)
+        for secret in self.secrets:
+            clean = clean.replace(secret, "***")
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+def _setup_logging(verbose: int, secrets: Sequence[str] = ()) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_Redact(secrets))
     # Without -v the library's log is silent: drops, retries and reconnects are reported
     # by the commands themselves, and an error that stops a command (e.g. the actor's
     # "no connection within connect_timeout") reaches it and is its one error line.
@@ -471,9 +739,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from participant.emulator.server import run_emulator_cli
 
         return run_emulator_cli(args_list[first + 1 :])
+    if first is not None and args_list[first] == "fleet":
+        from participant.fleet_cli import run_fleet_cli
+
+        return run_fleet_cli(args_list[first + 1 :])
     parser = build_parser()
     args = parser.parse_args(args_list)
-    _setup_logging(args.verbose)
+    verbose = args.verbose + getattr(args, "verbose_after", 0)
+    secrets = [getattr(args, "participant_token", None) or "", os.environ.get(TOKEN_ENV, "")]
+    _setup_logging(verbose, secrets)
     out, err = sys.stdout, sys.stderr
     try:
         if args.command == "demo":
@@ -487,11 +761,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
                 out,
             )
+        _token(args)  # usage errors first, at once: no network retry for a typo
+        _client_kwargs(args)
         if args.command == "chat":
             return trio.run(_chat, args, out, err)
         if args.command == "transcript":
             return trio.run(_transcript, args, out)
-        return trio.run(_tail, args, out)
+        return trio.run(_tail, args, out, err)
     except KeyboardInterrupt:
         err.write("\n")
         return 130

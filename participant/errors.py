@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 __all__ = [
     "ERROR_CLASSES",
     "AccessDeniedException",
+    "CertificateError",
     "ChatEndedError",
     "ConflictException",
     "HTTPStatusError",
@@ -38,6 +40,7 @@ __all__ = [
     "TranscriptPagingError",
     "TransportError",
     "ValidationException",
+    "certificate_failure",
     "error_from_response",
     "scrub",
 ]
@@ -174,16 +177,19 @@ ERROR_CLASSES: Mapping[str, type[ServiceError]] = {
 _XML_CODE = re.compile(rb"<Error>.{0,2000}?<Code>([^<]{1,128})</Code>", re.DOTALL)
 _XML_MESSAGE = re.compile(rb"<Message>([^<]{0,2000})</Message>")
 _REDACTED: Final = "<redacted>"
+_MIN_SECRET: Final = 8
 _RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
 def scrub(value: Any, secrets: Sequence[str | None]) -> Any:
-    """``value`` with every occurrence of each non-empty secret replaced by
-    ``<redacted>``: strings, and the keys and values of dicts and lists, recursively."""
+    """``value`` with every occurrence of each secret replaced by ``<redacted>``:
+    strings, and the keys and values of dicts and lists, recursively. Secrets shorter
+    than 8 characters are no real tokens (those are hundreds long) and are left alone:
+    replacing them would garble the text."""
     if isinstance(value, str):
         for secret in secrets:
-            if secret and secret in value:
+            if secret and len(secret) >= _MIN_SECRET and secret in value:
                 value = value.replace(secret, _REDACTED)
         return value
     if isinstance(value, Mapping):
@@ -360,7 +366,8 @@ class HTTPStatusError(TransportError):
         self.operation = operation
         self.reached = reached
         self.problem = problem or (
-            "not an answer of the Amazon Connect Participant Service (no x-amzn-ErrorType)"
+            "not an answer of the Amazon Connect Participant Service (expected a JSON "
+            "answer, errors named by x-amzn-ErrorType; this one names none)"
         )
         self.retryable = status_code in _RETRYABLE_STATUSES
         text = f"{operation}: " if operation else ""
@@ -439,6 +446,32 @@ def _rebuild_paging_error(reason: str, pages: int, items: int, text: str) -> Tra
     err = TranscriptPagingError(reason, pages=pages, items=items, detail="")
     err.args = (text,)
     return err
+
+
+class CertificateError(TransportError):
+    """The server's TLS certificate failed verification (an unknown CA, another host
+    name, expired): raised at once, without retries (trying again cannot help), by REST
+    calls and by opening the websocket. The message gives the verifier's reason."""
+
+
+def certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The :class:`ssl.SSLCertVerificationError` behind ``exc`` (its cause/context
+    chain, exception groups included), or ``None``."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                todo.append(linked)
+    return None
 
 
 class ParticipantClosedError(ParticipantError):

@@ -31,15 +31,17 @@ from __future__ import annotations
 import json
 import logging
 import math
+import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
 import attrs
 import trio
 import trio_websocket
 
-from participant.errors import TransportError
+from participant.errors import CertificateError, TransportError, certificate_failure
 from participant.model import Item, decode_chat_frame, loads
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "WebSocketConnector",
     "default_connector",
     "serve_socket",
+    "websocket_connector",
 ]
 
 log = logging.getLogger("participant.socket")
@@ -97,9 +100,46 @@ _IDLE_PASSES: Final = 2
 _PING_FRAME: Final = json.dumps({"topic": TOPIC_PING}, separators=(",", ":"))
 
 
+def websocket_connector(ssl_context: ssl.SSLContext | None = None) -> WebSocketConnector:
+    """A :data:`WebSocketConnector` over TCP (trio-websocket), TLS for ``wss`` URLs.
+
+    ``ssl_context``: how ``wss`` servers are verified (default:
+    :func:`ssl.create_default_context`, the system's trust store); e.g. a context that
+    trusts a test CA. The TLS handshake is completed before the websocket handshake, so a
+    certificate that fails verification raises at once (the socket turns it into
+    :class:`~participant.errors.CertificateError`) instead of leaving trio-websocket's
+    handshake waiting.
+    """
+
+    async def connect(nursery: trio.Nursery, url: str) -> trio_websocket.WebSocketConnection:
+        parts = urlsplit(url)
+        if parts.scheme != "wss":
+            return await trio_websocket.connect_websocket_url(nursery, url)
+        host = parts.hostname or ""
+        port = parts.port or 443
+        context = ssl_context if ssl_context is not None else ssl.create_default_context()
+        stream = await trio.open_ssl_over_tcp_stream(
+            host, port, ssl_context=context, https_compatible=True
+        )
+        try:
+            await stream.do_handshake()
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host_header = host if port == 443 else f"{host}:{port}"
+        return await trio_websocket.wrap_client_stream(nursery, stream, host_header, resource)
+
+    return connect
+
+
+_DEFAULT_CONNECT: Final = websocket_connector()
+
+
 async def default_connector(nursery: trio.Nursery, url: str) -> trio_websocket.WebSocketConnection:
-    """Open ``url`` with :func:`trio_websocket.connect_websocket_url` (TCP, TLS for wss)."""
-    return await trio_websocket.connect_websocket_url(nursery, url)
+    """Open ``url`` over TCP, TLS for wss (the system's trust store): see
+    :func:`websocket_connector`."""
+    return await _DEFAULT_CONNECT(nursery, url)
 
 
 class SocketOpenError(TransportError):
@@ -590,6 +630,12 @@ async def serve_socket(
                 sock._mark_lost(reason)
             sock.done.set()
     if sock is None and error is not None:
+        cert = certificate_failure(error)
+        if cert is not None:
+            raise CertificateError(
+                "could not open websocket: the TLS certificate failed verification: "
+                f"{cert.verify_message or cert.reason}"
+            ) from error
         raise SocketOpenError(f"could not open websocket: {_close_text(error)}") from error
 
 

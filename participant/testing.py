@@ -13,10 +13,18 @@ Fixtures (all names start with ``participant_`` or ``emulator`` to stay distinct
   ``emulator_server.endpoint_url``.
 - ``emulator_chat``: a started chat on ``emulator``
   (:class:`~participant.emulator.StartedChat`: contact_id, participant_id, participant_token).
+- ``emulator_tls_server``: like ``emulator_server`` over https/wss, with a certificate from a
+  throwaway CA (trustme) made for this test: ``endpoint_url`` is ``https://127.0.0.1:<port>``.
+- ``emulator_ssl_context``: an :class:`ssl.SSLContext` that trusts only that CA
+  (verification on). Give it to the library as
+  ``ParticipantClient(transport=httpx.AsyncHTTPTransport(verify=emulator_ssl_context))`` and
+  ``websocket_connector=participant.socket.websocket_connector(emulator_ssl_context)``
+  (``emulator_tls_server.ca_pem`` is the CA as PEM, e.g. for boto3's ``verify=`` file).
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 
 import pytest
@@ -55,3 +63,17 @@ async def emulator_server(emulator_config: EmulatorConfig) -> AsyncIterator[Emul
     ``emulator_server.endpoint_url`` and ``emulator_server.emulator``."""
     async with serve(emulator_config, "127.0.0.1", 0) as server:
         yield server
+
+
+@pytest.fixture
+async def emulator_tls_server(emulator_config: EmulatorConfig) -> AsyncIterator[EmulatorServer]:
+    """The emulator on a free loopback port over TLS (https/wss) with a certificate from a
+    new throwaway CA; ``emulator_tls_server.ca_pem`` is that CA (PEM bytes)."""
+    async with serve(emulator_config, "127.0.0.1", 0, tls=True) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator_ssl_context(emulator_tls_server: EmulatorServer) -> ssl.SSLContext:
+    """A client :class:`ssl.SSLContext` trusting only ``emulator_tls_server``'s CA."""
+    return emulator_tls_server.ssl_context()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import json
@@ -10,6 +11,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+import botocore.endpoint_provider
+import botocore.loaders
 import botocore.session
 import httpx
 import pytest
@@ -887,3 +890,201 @@ def test_bounds_are_checked() -> None:
                {"max_download_bytes": 1.5}):
         with pytest.raises(InvalidParameterError, match=next(iter(kw))):
             ParticipantClient(endpoint_url=ENDPOINT, **kw)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- bad tokens, scrubbing
+
+BAD_TEXT = ["TOKEN\r\nX-Evil: 1", "TOKEN\n", "TOK\rEN", "TOKEN\x00", "jeton-é", "TOKEN\t"]
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+@pytest.mark.parametrize("op_name", sorted(VALID_CALLS))
+async def test_a_bad_token_is_an_input_error_at_once(op_name: str, bad: str) -> None:
+    recorder = Recorder(httpx.Response(200, json={}))
+    _, kwargs = VALID_CALLS[op_name]
+    async with client_for(recorder) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await getattr(client, xform_name(op_name))(bad, **kwargs)
+    token_field = "participant_token" if op_name == "CreateParticipantConnection" \
+        else "connection_token"
+    assert info.value.field == token_field and "printable ASCII" in str(info.value)
+    assert bad not in str(info.value) and "TOK" not in str(info.value)
+    assert recorder.requests == []
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+async def test_an_attachment_content_type_or_header_with_cr_lf_is_refused(bad: str) -> None:
+    recorder = Recorder(httpx.Response(200, json={}))
+    async with client_for(recorder) as client:
+        with pytest.raises(InvalidParameterError) as info:
+            await client.start_attachment_upload(
+                CONNECTION_TOKEN, content_type=bad, attachment_size_in_bytes=3,
+                attachment_name="a.txt")
+        assert info.value.field == "content_type" and bad not in str(info.value)
+        for headers in ({"Content-Type": bad}, {bad: "v"}):
+            meta = UploadMetadata(url="https://storage.invalid/put?sig=1",
+                                  headers_to_include=headers)
+            with pytest.raises(InvalidParameterError) as info:
+                await client.upload_attachment(meta, b"abc")
+            assert info.value.field == "upload_metadata.headers_to_include"
+            assert bad not in str(info.value)
+    assert recorder.requests == []
+
+
+async def test_tokens_echoed_anywhere_are_scrubbed_from_every_field() -> None:
+    secret = CONNECTION_TOKEN
+    echo = httpx.Response(
+        403,
+        headers={"x-amzn-RequestId": f"rid-{secret}", "Content-Type": "application/json"},
+        json={"__type": f"AccessDeniedException:{secret}", "message": f"bad {secret}",
+              "Token": secret, "Nested": {secret: [f"x{secret}"]}},
+    )
+    bare = httpx.Response(502, headers={"Server": f"proxy {secret}",
+                                        "Content-Type": f"text/{secret}"})
+    recorder = Recorder(echo, bare)
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=1)) as client:
+        with pytest.raises(errors.AccessDeniedException) as info:
+            await call(client, "SendMessage")
+        with pytest.raises(errors.HTTPStatusError) as bare_info:
+            await call(client, "SendMessage")
+    err = info.value
+    shown = [str(err), repr(err), err.message, err.code, err.request_id,
+             json.dumps(err.fields), *map(str, err.args)]
+    assert all(secret not in text for text in shown if text)
+    assert err.request_id == "rid-<redacted>" and err.fields["Token"] == "<redacted>"
+    assert all(secret not in text for text in (str(bare_info.value), bare_info.value.reached))
+
+
+async def test_a_transport_error_text_is_scrubbed(autojump_clock: trio.testing.MockClock) -> None:
+    recorder = Recorder(httpx.ConnectError(f"cannot send header {CONNECTION_TOKEN}"))
+    async with client_for(recorder, retry=RetryPolicy(max_attempts=2)) as client:
+        with pytest.raises(TransportError) as info:
+            await call(client, "SendMessage")
+    assert CONNECTION_TOKEN not in str(info.value) and "<redacted>" in str(info.value)
+
+
+# ---------------------------------------------------------------- boto3's conventions
+
+ENDPOINT_ENV = ("AWS_ENDPOINT_URL_CONNECTPARTICIPANT", "AWS_ENDPOINT_URL", "AWS_REGION",
+                "AWS_DEFAULT_REGION", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
+                "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+
+
+NO_TRANSPORT = httpx.MockTransport(lambda request: httpx.Response(500))  # never called
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ENDPOINT_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_endpoint_env_order_is_boto3s(clean_env: pytest.MonkeyPatch) -> None:
+    env = clean_env
+    env.setenv("AWS_DEFAULT_REGION", "ap-southeast-2")
+    client = ParticipantClient()
+    assert client.region == "ap-southeast-2" and "AWS_DEFAULT_REGION" in client.endpoint_source
+    env.setenv("AWS_REGION", "eu-west-2")
+    client = ParticipantClient()
+    assert client.endpoint_url == "https://participant.connect.eu-west-2.amazonaws.com"
+    assert client.endpoint_source == f"AWS_REGION eu-west-2: {client.endpoint_url}"
+    assert ParticipantClient(region="us-east-1").region == "us-east-1"
+    env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:8001/")
+    assert ParticipantClient().endpoint_url == "http://127.0.0.1:8001"
+    env.setenv("AWS_ENDPOINT_URL_CONNECTPARTICIPANT", "http://127.0.0.1:8002")
+    client = ParticipantClient(region="us-east-1")
+    assert client.endpoint_url == "http://127.0.0.1:8002"
+    assert client.endpoint_source == "AWS_ENDPOINT_URL_CONNECTPARTICIPANT http://127.0.0.1:8002"
+    assert ParticipantClient(endpoint_url="http://h:1").endpoint_url == "http://h:1"
+    env.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+    assert ParticipantClient().endpoint_url.endswith("eu-west-2.amazonaws.com")
+    env.delenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+    env.setenv("AWS_ENDPOINT_URL_CONNECTPARTICIPANT", "127.0.0.1:8080")
+    with pytest.raises(InvalidParameterError) as info:
+        ParticipantClient()
+    assert info.value.field == "AWS_ENDPOINT_URL_CONNECTPARTICIPANT"
+    assert "did you mean http://127.0.0.1:8080" in str(info.value)
+
+
+def test_region_form_is_checked(clean_env: pytest.MonkeyPatch) -> None:
+    for good in ("us-west-2", "us-gov-west-1", "cn-north-1", "eusc-de-east-1", "us-wst-2"):
+        assert ParticipantClient(region=good).region == good
+    for bad in ("", "US-WEST-2", "us_west_2", "uswest2", "us-west-2.", "us-west-2\r\n",
+                "us-west", "https://participant.connect.us-west-2.amazonaws.com"):
+        with pytest.raises(InvalidParameterError) as info:
+            ParticipantClient(region=bad)
+        assert info.value.field == "region" and "such as us-west-2" in str(info.value)
+    clean_env.setenv("AWS_REGION", "Frankfurt")
+    with pytest.raises(InvalidParameterError) as info:
+        ParticipantClient()
+    assert info.value.field == "AWS_REGION" and "Frankfurt" in str(info.value)
+    clean_env.delenv("AWS_REGION")
+    with pytest.raises(InvalidParameterError) as info:
+        ParticipantClient()
+    assert info.value.field == "region" and "AWS_ENDPOINT_URL" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "localhost:8080", "htp://x", "", "   ",
+                                 "http://[::1", "http://", "http:///x", "ftp://h/",
+                                 "http://h:99999", "http://h/?q=1", "http://u:p@h/",
+                                 "http://h\r\n/", 8080])
+def test_a_malformed_endpoint_is_an_input_error_at_once(
+    url: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        ParticipantClient(endpoint_url=url)
+    assert info.value.field == "endpoint_url" and "http://" in str(info.value)
+    assert "p@" not in str(info.value)
+
+
+@functools.cache
+def _botocore_provider() -> Any:
+    loader = botocore.loaders.create_loader()
+    return botocore.endpoint_provider.EndpointProvider(
+        loader.load_service_model("connectparticipant", "endpoint-rule-set-1"),
+        loader.load_data("partitions"),
+    )
+
+
+def _botocore_endpoint(region: str, fips: bool, dual: bool) -> str:
+    resolved = _botocore_provider().resolve_endpoint(Region=region, UseFIPS=fips, UseDualStack=dual)
+    return str(resolved.url)
+
+
+def _partition_regions() -> list[str]:
+    data = botocore.loaders.create_loader().load_data("partitions")
+    regions = [r for p in data["partitions"] for r in p["regions"] if not r.endswith("global")]
+    return [*regions, "us-wst-2", "xx-foo-9", "cn-south-7", "us-gov-north-3", "us-isob-west-9"]
+
+
+@pytest.mark.parametrize("fips", [False, True])
+@pytest.mark.parametrize("dual", [False, True])
+def test_endpoints_match_botocores_rule_set(
+    fips: bool, dual: bool, clean_env: pytest.MonkeyPatch
+) -> None:
+    for region in _partition_regions():
+        ours = endpoint_for_region(region, use_fips_endpoint=fips, use_dualstack_endpoint=dual)
+        assert ours == _botocore_endpoint(region, fips, dual), region
+        client = ParticipantClient(region=region, use_fips_endpoint=fips,
+                                   use_dualstack_endpoint=dual, transport=NO_TRANSPORT)
+        assert client.endpoint_url == ours
+    assert endpoint_for_region("us-west-2", use_dualstack_endpoint=True) == \
+        "https://participant.connect.us-west-2.api.aws"
+    clean_env.setenv("AWS_USE_FIPS_ENDPOINT", "true")
+    clean_env.setenv("AWS_USE_DUALSTACK_ENDPOINT", "TRUE")
+    assert ParticipantClient(region="us-east-1").endpoint_url == \
+        "https://participant.connect-fips.us-east-1.api.aws"
+    assert participant.api._PARTITIONS[0].name == "aws"
+    names = {p["id"] for p in botocore.loaders.create_loader().load_data("partitions")[
+        "partitions"]}
+    assert names == {p.name for p in participant.api._PARTITIONS}
+
+
+def test_fips_or_dualstack_with_a_custom_endpoint_is_refused(
+    clean_env: pytest.MonkeyPatch
+) -> None:
+    for option in ("use_fips_endpoint", "use_dualstack_endpoint"):
+        with pytest.raises(InvalidParameterError) as info:
+            ParticipantClient(endpoint_url="http://127.0.0.1:9", **{option: True})
+        assert info.value.field == option

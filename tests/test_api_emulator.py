@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import threading
+from collections.abc import Iterator
+from typing import Any
+
 import httpx
 import pytest
 import trio
@@ -130,3 +136,75 @@ async def test_refused_connection_is_a_transport_error_after_the_attempts() -> N
             await client.send_message("CONN-SECRET", content_type="text/plain", content="x")
     assert "after 2 attempt(s)" in str(info.value) and "CONN-SECRET" not in str(info.value)
     assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert "connection refused by 127.0.0.1:1" in str(info.value)
+
+
+# ---------------------------------------------------------------- wrong endpoints, real sockets
+
+
+@contextlib.contextmanager
+def plain_web_server(status: int | None = None) -> Iterator[str]:
+    """Python's own http.server on loopback (answers POST with 501), or one that answers
+    every request with ``status`` and an HTML page; yields its http:// URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            if status is None:
+                self.send_error(501, "Unsupported method ('POST')")
+                return
+            page = b"<html><body>Not here</body></html>"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+ONE_ATTEMPT = RetryPolicy(max_attempts=1)
+
+
+@pytest.mark.parametrize("status", [None, 404, 403])
+async def test_a_plain_web_server_is_named_not_taken_for_the_service(status: int | None) -> None:
+    with plain_web_server(status) as url:
+        async with ParticipantClient(endpoint_url=url, retry=ONE_ATTEMPT) as client:
+            with pytest.raises(errors.HTTPStatusError) as info:
+                await client.send_message("CONN-SECRET", content_type="text/plain", content="x")
+    err = info.value
+    assert err.status_code == (status or 501) and not isinstance(err, errors.ServiceError)
+    text = str(err)
+    assert "host 127.0.0.1" in text and "text/html" in text  # what was reached
+    assert "BaseHTTP" in text  # its Server header
+    assert "Amazon Connect Participant Service" in text  # what was expected
+    assert "CONN-SECRET" not in text and "Not here" not in text
+
+
+async def test_https_against_an_http_port_says_so() -> None:
+    with plain_web_server() as url:
+        https = url.replace("http://", "https://")
+        async with ParticipantClient(endpoint_url=https, retry=ONE_ATTEMPT) as client:
+            with pytest.raises(errors.TransportError) as info:
+                await client.send_message("CONN-SECRET", content_type="text/plain", content="x")
+    text = str(info.value)
+    assert https.removeprefix("https://") in text and "does not speak TLS" in text
+    assert "http:// port" in text and "CONN-SECRET" not in text
+
+
+async def test_an_unknown_host_is_named() -> None:
+    host = "participant.connect.us-wst-2.invalid"
+    async with ParticipantClient(endpoint_url=f"https://{host}", retry=ONE_ATTEMPT) as client:
+        with pytest.raises(errors.TransportError) as info:
+            await client.send_message("CONN-SECRET", content_type="text/plain", content="x")
+    assert f"cannot resolve the host name {host!r}" in str(info.value)

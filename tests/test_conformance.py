@@ -69,8 +69,10 @@ def _params(op_name: str) -> st.SearchStrategy[dict[str, Any]]:
     shape = MODEL.operation_model(op_name).input_shape
     required = {}
     optional = {}
+    header_safe = {m.wire for m in OPERATIONS[op_name].members if m.header_safe}
     for name, member in shape.members.items():
-        header = member.serialization.get("location") == "header"
+        # sent as (or becoming, for an attachment's ContentType) an HTTP header value
+        header = member.serialization.get("location") == "header" or name in header_safe
         strategy = _value(member, header)
         if name in shape.required_members:
             required[name] = strategy

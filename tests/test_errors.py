@@ -137,3 +137,11 @@ def test_hierarchy() -> None:
     for cls in (errors.TransportError, errors.ParticipantClosedError, ServiceError,
                 InvalidParameterError, errors.InvalidFrameError):
         assert issubclass(cls, errors.ParticipantError)
+
+
+def test_scrub_replaces_tokens_everywhere_but_leaves_non_tokens() -> None:
+    token = "TOKEN-0123456789"
+    value = {"a": f"x{token}y", token: [token, 3], "n": None}
+    assert errors.scrub(value, [token, None, ""]) == {
+        "a": "x<redacted>y", "<redacted>": ["<redacted>", 3], "n": None}
+    assert errors.scrub("The Test", ["T"]) == "The Test"  # not a token: kept readable

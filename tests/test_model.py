@@ -161,12 +161,11 @@ def test_compiled_decoder_matches_the_general_one(name: str) -> None:
 
 
 def test_decoded_objects_are_of_their_own_class_and_frozen() -> None:
-    # The compiled decoders build through a builder class of the same layout (fast
-    # attribute stores); what they return must be the class itself, frozen as ever.
-    from participant.model._wire import _builder
-
+    # The compiled decoders call the class (its attrs __init__): no builder class, no
+    # __class__ assignment; what they return is the class itself, frozen as ever.
     item = parse_item(ITEM)
-    assert type(item) is model.TextMessage and _builder(model.TextMessage) is not None
+    assert type(item) is model.TextMessage
+    assert all("builder" not in k.__qualname__ for k in _all_subclasses(Item))
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         item.content = "changed"  # type: ignore[misc]
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
@@ -175,7 +174,14 @@ def test_decoded_objects_are_of_their_own_class_and_frozen() -> None:
     assert hash(item) == hash(parse_item(dict(ITEM)))
 
 
-def test_a_class_with_init_subclass_is_decoded_without_a_builder() -> None:
+def _all_subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_all_subclasses(sub)]
+    return out
+
+
+def test_a_class_with_init_subclass_is_decoded() -> None:
     seen: list[type] = []
 
     @attrs.frozen(kw_only=True)
@@ -185,11 +191,8 @@ def test_a_class_with_init_subclass_is_decoded_without_a_builder() -> None:
         def __init_subclass__(cls) -> None:
             seen.append(cls)
 
-    from participant.model._wire import _builder
-
-    assert _builder(Noted) is None and seen == []  # no subclass was made
     noted = from_wire(Noted, {"Note": "n"})
-    assert type(noted) is Noted and noted.note == "n"
+    assert type(noted) is Noted and noted.note == "n" and seen == []  # no subclass made
 
 
 def test_a_class_that_needs_its_init_is_built_by_calling_it() -> None:
@@ -385,3 +388,125 @@ def test_start_position_and_request_shapes_serialize() -> None:
     )
     assert to_wire(req) == {"MaxResults": 5, "StartPosition": {"MostRecent": 3},
                             "ConnectionToken": "c"}
+
+
+# ---------------------------------------------------------------- routing by Type (issue 11)
+
+
+@pytest.mark.parametrize(
+    ("wire", "cls"),
+    [
+        ({"Type": "MESSAGEMETADATA", "MessageMetadata": {"MessageId": "m"}},
+         model.MessageMetadataEvent),
+        ({"Type": "MESSAGE", "Content": "hi"}, model.MessageItem),
+        ({"Type": "ATTACHMENT", "ContentType": "text/plain"}, model.AttachmentMessage),
+        ({"Type": "ATTACHMENT"}, model.AttachmentMessage),
+        ({"Type": "TYPING"}, model.Typing),
+        ({"Type": "CHAT_ENDED"}, model.ChatEnded),
+        ({"Type": "MESSAGE_READ", "Content": '{"messageId":"m"}'}, model.MessageRead),
+        ({"Type": "EVENT"}, model.UnknownItem),
+        ({"Type": "MESSAGE", "ContentType": "application/x-new"}, model.UnknownItem),
+        ({"Type": 7, "ContentType": "text/plain"}, model.TextMessage),
+        ({"Type": "MESSAGE", "ContentType": ["text/plain"]}, model.MessageItem),
+        ({}, model.UnknownItem),
+    ],
+)
+def test_the_class_is_routed_by_type_then_content_type(wire: dict[str, Any], cls: type) -> None:
+    item = parse_item(wire)
+    assert type(item) is cls
+    assert item_to_wire(item) == wire
+
+
+def test_a_receipt_without_content_type_names_its_message() -> None:
+    item = parse_item({"Type": "MESSAGEMETADATA", "Id": "r",
+                       "MessageMetadata": {"MessageId": "m", "Receipts": []}})
+    assert isinstance(item, model.MessageMetadataEvent) and item.message_id == "m"
+
+
+# ---------------------------------------------------------------- wrong JSON types
+
+
+@pytest.mark.parametrize(
+    ("wire", "path", "key"),
+    [
+        ({**ITEM, "MessageMetadata": {"MessageCompleted": "false"}}, "metadata",
+         "MessageCompleted"),
+        ({**ITEM, "MessageMetadata": {"ChunkNumber": "2"}}, "metadata", "ChunkNumber"),
+        ({**ITEM, "MessageMetadata": {"ChunkNumber": True}}, "metadata", "ChunkNumber"),
+        ({**ITEM, "MessageMetadata": {"ChunkNumber": 2.0}}, "metadata", "ChunkNumber"),
+        ({**ITEM, "MessageMetadata": {"MessageCompleted": 0}}, "metadata", "MessageCompleted"),
+        ({**ITEM, "MessageMetadata": {"MessageId": 5}}, "metadata", "MessageId"),
+        ({**ITEM, "Content": 7}, "item", "Content"),
+        ({**ITEM, "Id": True}, "item", "Id"),
+        ({**ITEM, "AbsoluteTime": 1.5}, "item", "AbsoluteTime"),
+        ({**ITEM, "Attachments": [{"Status": 1}]}, "attachment", "Status"),
+    ],
+)
+def test_a_wrong_json_type_never_reaches_an_attribute(
+    wire: dict[str, Any], path: str, key: str
+) -> None:
+    item = parse_item(wire)
+    obj: Any = item
+    if path == "metadata":
+        obj = item.message_metadata
+    elif path == "attachment":
+        assert item.attachments is not None
+        obj = item.attachments[0]
+    attr = {"MessageCompleted": "message_completed", "ChunkNumber": "chunk_number",
+            "MessageId": "message_id", "Content": "content", "Id": "id",
+            "AbsoluteTime": "absolute_time", "Status": "status"}[key]
+    assert getattr(obj, attr) is None
+    assert key in obj.extra  # the raw value is kept under its wire key
+    assert item_to_wire(item) == wire  # nothing lost
+    assert item == decode_chat_frame(encode_chat_frame(wire))
+
+
+def test_right_json_types_reach_their_attributes() -> None:
+    item = parse_item({**ITEM, "MessageMetadata": {"MessageCompleted": False, "ChunkNumber": 3}})
+    assert item.message_metadata is not None
+    assert item.message_metadata.message_completed is False
+    assert item.message_metadata.chunk_number == 3 and item.message_metadata.extra == {}
+
+
+def test_a_float_field_takes_an_int_but_not_a_bool() -> None:
+    @attrs.frozen(kw_only=True)
+    class Sized:
+        size: float | None = None
+        extra: dict[str, Any] = model._wire.extra_field()  # noqa: RUF009
+
+    assert from_wire(Sized, {"Size": 2}).size == 2
+    assert from_wire(Sized, {"Size": 2.5}).size == 2.5
+    flag = from_wire(Sized, {"Size": True})
+    assert flag.size is None and flag.extra == {"Size": True}
+
+
+# ---------------------------------------------------------------- delivery attributes
+
+
+def test_delivery_attributes_are_not_wire_fields() -> None:
+    item = parse_item({**ITEM, "Revision": 5, "Redelivered": True})
+    assert item.revision == 1 and item.redelivered is False  # never decoded from the wire
+    assert item.extra == {"Revision": 5, "Redelivered": True}
+    revised = attrs.evolve(parse_item(ITEM), revision=3, redelivered=True)
+    assert item_to_wire(revised) == ITEM  # never encoded
+    assert revised == parse_item(ITEM) and hash(revised) == hash(parse_item(ITEM))
+    assert "revision=3" in repr(revised)
+
+
+@pytest.mark.parametrize(
+    ("extra", "complete"),
+    [
+        ({}, True),
+        ({"MessageMetadata": {"MessageCompleted": False, "ChunkNumber": 1}}, False),
+        ({"MessageMetadata": {"MessageCompleted": True}}, True),
+        ({"MessageMetadata": {"MessageCompleted": "false"}}, True),  # wrong type: ignored
+        ({"MessageMetadata": {"MessageProcessingStatus": "PROCESSING"}}, False),
+        ({"MessageMetadata": {"MessageProcessingStatus": "REJECTED"}}, True),
+        ({"Type": "ATTACHMENT", "Attachments": [{"Status": "IN_PROGRESS"}]}, False),
+        ({"Type": "ATTACHMENT", "Attachments": [{"Status": "APPROVED"},
+                                                {"Status": "IN_PROGRESS"}]}, False),
+        ({"Type": "ATTACHMENT", "Attachments": [{"Status": "REJECTED"}]}, True),
+    ],
+)
+def test_complete_follows_the_revisions_table(extra: dict[str, Any], complete: bool) -> None:
+    assert parse_item({**ITEM, **extra}).complete is complete

@@ -247,7 +247,7 @@ class EmulatorApp:
                 service.upload(attachment_id, signature, headers, body)
                 return _Response(200, b"", [("etag", '"emulator"')])
             if method == "GET":
-                attachment, data = service.download(attachment_id, _first(query, "Expires"))
+                attachment, data = service.download(attachment_id, query)
                 disposition = (query.get("response-content-disposition") or ["attachment"])[0]
                 quoted = urllib.parse.quote(attachment.name)
                 return _Response(

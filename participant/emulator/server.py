@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import ssl
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -35,13 +38,52 @@ class _HideAborts(logging.Filter):
 
 @attrs.frozen
 class EmulatorServer:
-    """A running loopback emulator: ``endpoint_url`` (``http://127.0.0.1:<port>``), the
-    :class:`Emulator` behind it, and the bound ``host`` and ``port``."""
+    """A running loopback emulator: ``endpoint_url`` (``http://127.0.0.1:<port>``, or
+    ``https://`` with TLS), the :class:`Emulator` behind it, and the bound ``host`` and
+    ``port``. With TLS, ``ca_pem`` is the throwaway CA's certificate (PEM bytes) that
+    signed the server's certificate (for ``127.0.0.1``, ``::1`` and ``localhost``)."""
 
     endpoint_url: str
     emulator: Emulator
     host: str
     port: int
+    ca_pem: bytes | None = attrs.field(default=None, repr=False)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client :class:`ssl.SSLContext` that trusts only this server's CA (verification
+        on: hostname and chain). Raises RuntimeError when the server has no TLS."""
+        if self.ca_pem is None:
+            raise RuntimeError("this emulator serves plain http: use serve(..., tls=True)")
+        context = ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
+        return context
+
+
+def _write_private(path: str, data: bytes) -> str:
+    """Write ``data`` to a new file only its owner can read; returns ``path``."""
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+        file.write(data)
+    return path
+
+
+def _write_ca(ca_pem: bytes, path: str) -> str:
+    """Write the CA certificate (public) to ``path``; returns the absolute path."""
+    with open(path, "wb") as file:
+        file.write(ca_pem)
+    return os.path.abspath(path)
+
+
+def _throwaway_certificate(host: str) -> tuple[bytes, bytes]:
+    """(CA certificate PEM, server key + certificate chain PEM) from a new trustme CA."""
+    try:
+        import trustme
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError("TLS needs trustme: pip install participant[emulator]") from exc
+    ca = trustme.CA()
+    names = ["127.0.0.1", "::1", "localhost"]
+    if host not in names and host not in ("0.0.0.0", "::", ""):
+        names.append(host)
+    cert = ca.issue_cert(*names)
+    return ca.cert_pem.bytes(), cert.private_key_and_cert_chain_pem.bytes()
 
 
 @asynccontextmanager
@@ -51,10 +93,14 @@ async def serve(
     port: int = 0,
     *,
     wall_clock: WallClock | None = None,
+    tls: bool = False,
 ) -> AsyncIterator[EmulatorServer]:
     """Serve a new emulator on ``host:port`` (port 0: a free port) until the block exits.
 
-    Requires hypercorn (``pip install participant[emulator]``).
+    ``tls``: serve https/wss with a certificate from a new throwaway CA (trustme); clients
+    trust it through :meth:`EmulatorServer.ssl_context` or ``EmulatorServer.ca_pem``.
+    Requires hypercorn and trustme (``pip install participant[emulator]``). Raises
+    OSError when the address cannot be bound (port in use, unknown host).
     """
     try:
         import hypercorn.config
@@ -70,27 +116,35 @@ async def serve(
         errorlog.addFilter(_HideAborts())
     hconfig.errorlog = errorlog
     hconfig.graceful_timeout = 0.5
-    async with emulator.run(), trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(
-            partial(hypercorn.trio.serve, emulator.app, hconfig, mode="asgi")  # type: ignore[arg-type]
-        )
-        endpoint = binds[0]
-        emulator.endpoint_url = endpoint
-        bound_port = int(endpoint.rsplit(":", 1)[1])
-        log.info("emulator serving on %s", endpoint)
-        try:
-            yield EmulatorServer(endpoint, emulator, host, bound_port)
-        finally:
-            nursery.cancel_scope.cancel()
+    ca_pem: bytes | None = None
+    with tempfile.TemporaryDirectory(prefix="participant-emulator-") as secrets_dir:
+        if tls:
+            ca_pem, server_pem = _throwaway_certificate(host)
+            pem_path = _write_private(os.path.join(secrets_dir, "server.pem"), server_pem)
+            hconfig.certfile = hconfig.keyfile = pem_path
+        async with emulator.run(), trio.open_nursery() as nursery:
+            binds: list[str] = await nursery.start(
+                partial(hypercorn.trio.serve, emulator.app, hconfig, mode="asgi")  # type: ignore[arg-type]
+            )
+            endpoint = binds[0]
+            emulator.endpoint_url = endpoint
+            bound_port = int(endpoint.rsplit(":", 1)[1])
+            log.info("emulator serving on %s", endpoint)
+            try:
+                yield EmulatorServer(endpoint, emulator, host, bound_port, ca_pem)
+            finally:
+                nursery.cancel_scope.cancel()
 
 
-def example(endpoint_url: str, instance_id: str) -> str:
-    """A ready-to-use boto3 snippet that starts a chat on the emulator at ``endpoint_url``."""
+def example(endpoint_url: str, instance_id: str, ca_file: str | None = None) -> str:
+    """A ready-to-use boto3 snippet that starts a chat on the emulator at ``endpoint_url``
+    (``ca_file``: the CA to verify a TLS emulator with)."""
+    verify = "" if ca_file is None else f",\n          verify={ca_file!r}"
     return f"""\
 import boto3
 
 kw = dict(endpoint_url="{endpoint_url}", region_name="us-east-1",
-          aws_access_key_id="x", aws_secret_access_key="x")
+          aws_access_key_id="x", aws_secret_access_key="x"{verify})
 chat = boto3.client("connect", **kw).start_chat_contact(
     InstanceId="{instance_id}", ContactFlowId="any",
     ParticipantDetails={{"DisplayName": "Customer"}})
@@ -111,6 +165,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
     parser.add_argument("--no-rate-limits", action="store_true", help="switch rate limits off")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve https/wss with a certificate from a new throwaway CA (written to --ca-file)",
+    )
+    parser.add_argument(
+        "--ca-file",
+        default=None,
+        metavar="PATH",
+        help="with --tls: where to write the CA certificate (default: a temporary file)",
+    )
     parser.add_argument("--url-open-window", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--connection-expiry", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--connection-token-ttl", type=float, default=None, metavar="SECONDS")
@@ -133,21 +198,35 @@ async def main(
     config: EmulatorConfig | None = None,
     *,
     out: TextIO | None = None,
+    tls: bool = False,
+    ca_file: str | None = None,
     task_status: trio.TaskStatus[EmulatorServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until cancelled; writes the endpoint and a StartChatContact example to ``out``."""
+    """Serve until cancelled; writes the endpoint and a StartChatContact example to ``out``.
+
+    ``tls``: https/wss (see :func:`serve`); the CA certificate is written to ``ca_file``
+    (default: a temporary file, removed on exit) and its path printed."""
     stream = out if out is not None else sys.stdout
     config = config or EmulatorConfig()
-    async with serve(config, host, port) as server:
-        stream.write(
-            f"Participant Service emulator on {server.endpoint_url}\n"
-            f"  REST + websocket: {server.endpoint_url}  (admin API: {server.endpoint_url}"
-            "/emulator/...)\n\nStart a chat with boto3:\n\n"
-            + example(server.endpoint_url, config.default_instance_id)
-        )
-        stream.flush()
-        task_status.started(server)
-        await trio.sleep_forever()
+    async with serve(config, host, port, tls=tls) as server:
+        with tempfile.TemporaryDirectory(prefix="participant-emulator-ca-") as tmp:
+            ca_path: str | None = None
+            if server.ca_pem is not None:
+                ca_path = _write_ca(server.ca_pem, ca_file or os.path.join(tmp, "ca.pem"))
+            trust = (
+                ""
+                if ca_path is None
+                else f"  CA certificate: {ca_path}  (e.g. AWS_CA_BUNDLE / SSL_CERT_FILE)\n"
+            )
+            stream.write(
+                f"Participant Service emulator on {server.endpoint_url}\n"
+                f"  REST + websocket: {server.endpoint_url}  (admin API: {server.endpoint_url}"
+                f"/emulator/...)\n{trust}\nStart a chat with boto3:\n\n"
+                + example(server.endpoint_url, config.default_instance_id, ca_path)
+            )
+            stream.flush()
+            task_status.started(server)
+            await trio.sleep_forever()
 
 
 def run_emulator_cli(argv: Sequence[str] | None = None) -> int:
@@ -155,7 +234,16 @@ def run_emulator_cli(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        trio.run(partial(main, args.host, args.port, config_from_args(args)))
+        trio.run(
+            partial(
+                main,
+                args.host,
+                args.port,
+                config_from_args(args),
+                tls=args.tls,
+                ca_file=args.ca_file,
+            )
+        )
     except KeyboardInterrupt:
         pass
     return 0

@@ -8,10 +8,13 @@ StartChatContact. Errors are raised as :class:`ApiError` (code, HTTP status, mes
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import math
 import posixpath
+import secrets
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -327,6 +330,7 @@ class ChatService:
         self.views: dict[str, JSON] = {}
         self.on_item: list[Callable[[str, JSON], None]] = []
         self.message_processor: MessageProcessor | None = None
+        self._url_key = secrets.token_bytes(32)  # signs presigned download URLs
 
     # ------------------------------------------------------------------ helpers
     def timestamp(self, epoch: float | None = None) -> str:
@@ -770,10 +774,11 @@ class ChatService:
             return
         self.emit(contact, self._new_item(contact, participant, type="EVENT", content_type=CT_LEFT))
         participant.left = True
-        self._close_sockets(participant, reason="Participant disconnected")
         if participant.role == "CUSTOMER":
+            # chat.ended still reaches the customer's own sockets, then every socket closes
             self.end_chat(contact.contact_id, reason="customer left")
         else:
+            self._close_sockets(participant, reason="Participant disconnected")
             self._wake_timers(contact)
 
     def end_chat(self, contact_id: str, *, reason: str = "ended") -> None:
@@ -1740,6 +1745,7 @@ class ChatService:
         query = {"X-Amz-Expires": str(expiry_s), "Expires": repr(expires)}
         if disposition is not None:
             query["response-content-disposition"] = disposition.lower()
+        query["X-Amz-Signature"] = self._sign_download(attachment.attachment_id, query)
         url = (
             f"{base_url.rstrip('/')}/emulator-storage/{attachment.attachment_id}?"
             + urllib.parse.urlencode(query)
@@ -1750,17 +1756,52 @@ class ChatService:
             "AttachmentSizeInBytes": attachment.size,
         }
 
-    def download(self, attachment_id: str, expires: str | None) -> tuple[Attachment, bytes]:
-        """The presigned GET. Raises ApiError 403 when expired or unknown."""
-        attachment = self._attachments.get(attachment_id)
-        if attachment is None or attachment.data is None or not attachment.completed:
-            raise ApiError("AccessDenied", "Access Denied", 403)
+    def _sign_download(self, attachment_id: str, query: Mapping[str, str]) -> str:
+        """HMAC-SHA256 (this emulator's key) over the method, the storage path and every
+        signed query parameter (expiry, content disposition), as presigned URLs are."""
+        canonical = "\n".join(
+            [
+                "GET",
+                f"/emulator-storage/{attachment_id}",
+                *(f"{k}={query[k]}" for k in sorted(query) if k != "X-Amz-Signature"),
+            ]
+        )
+        return hmac.new(self._url_key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def download(
+        self, attachment_id: str, query: Mapping[str, list[str]]
+    ) -> tuple[Attachment, bytes]:
+        """The presigned GET of a GetAttachment URL. ``query``: its parsed query string.
+
+        Raises ApiError 403: SignatureDoesNotMatch (an edited, unsigned or foreign URL: the
+        signature covers the path, ``Expires``, ``X-Amz-Expires`` and
+        ``response-content-disposition``), AccessDenied (expired, or the attachment is
+        unknown or not APPROVED)."""
+        if any(len(values) != 1 for values in query.values()):
+            raise ApiError("SignatureDoesNotMatch", "A query parameter is repeated", 403)
+        flat = {k: v[0] for k, v in query.items()}
+        given = flat.get("X-Amz-Signature", "")
+        expected = self._sign_download(attachment_id, flat)
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("ascii")):
+            raise ApiError(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided",
+                403,
+            )
         try:
-            deadline = float(expires or "")
+            deadline = float(flat.get("Expires") or "")
         except ValueError:
             raise ApiError("AccessDenied", "Access Denied", 403) from None
         if self.now() > deadline:
             raise ApiError("AccessDenied", "Request has expired", 403)
+        attachment = self._attachments.get(attachment_id)
+        if (
+            attachment is None
+            or attachment.data is None
+            or not attachment.completed
+            or attachment.status != "APPROVED"
+        ):
+            raise ApiError("AccessDenied", "Access Denied", 403)
         return attachment, attachment.data
 
     # ------------------------------------------------------------------ views and authentication

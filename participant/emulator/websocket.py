@@ -71,7 +71,12 @@ class ServerSocket:
         return f"ServerSocket(socket_id={self.socket_id!r}, participant_id={self.participant_id!r})"
 
     def deliver(self, frame: Frame) -> None:
-        """Queue a frame (a JSON object, or encoded text) for this socket (never blocks)."""
+        """Queue a frame (a JSON object, or encoded text) for this socket (never blocks).
+
+        A socket told to close takes no new frame: what was queued before goes out with a
+        clean close, an item emitted later is only in the transcript (protocol.md §3)."""
+        if self._dropped is not None:
+            return
         try:
             self._send.send_nowait(frame)
         except (trio.ClosedResourceError, trio.BrokenResourceError):

@@ -3,8 +3,12 @@
 Every model class is a frozen attrs class whose fields are snake_case forms of the
 wire names (``absolute_time`` <-> ``AbsoluteTime``), plus ``extra``: the wire fields
 the class does not know, kept verbatim so that ``to_wire(from_wire(cls, d)) == d``.
-A field whose wire value is ``null`` or of an unexpected JSON type is kept in
-``extra`` as well, and the attribute stays ``None``.
+A field whose wire value is ``null`` or of a JSON type other than its annotation's
+(``"MessageCompleted": "false"`` for a ``bool | None``, ``"Content": 7`` for a
+``str | None``, ``true`` for an ``int | None``) is kept in ``extra`` under its wire key
+as well, and the attribute stays ``None``: no attribute ever holds a value of the wrong
+type, and nothing is lost. Delivery attributes (``Item.revision``, ``Item.redelivered``)
+are not wire fields: never decoded, never encoded.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import inspect
 import json
 import types
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -96,22 +101,67 @@ def extra_field(*, repr: bool = True) -> Any:
     return attrs.field(factory=dict, hash=False, repr=repr, metadata={"extra": True})
 
 
+_FIELD_TYPES: dict[Any, frozenset[type]] = {
+    str: frozenset({str}),
+    int: frozenset({int}),
+    bool: frozenset({bool}),
+    float: frozenset({float, int}),
+}
+"""A scalar field's annotated type -> the exact types ``json.loads`` gives that it
+accepts (an int is a valid float, a bool is never an int)."""
+
+_ANY_SCALAR = frozenset(_SCALAR_TYPES)
+
+
+def _exact_types(cls: type[Any], f: attrs.Attribute[Any], kind: int) -> frozenset[type]:
+    """The exact JSON scalar types a scalar field (or a plain list's elements) accepts,
+    from its annotation (``str | None`` -> ``{str}``); any JSON scalar when the
+    annotation is not one of str, int, bool, float (or cannot be resolved)."""
+    annotation: Any = f.type
+    if isinstance(annotation, str):
+        try:
+            annotation = typing.get_type_hints(cls).get(f.name, annotation)
+        except Exception:  # a name the annotation uses is not resolvable here
+            return _ANY_SCALAR
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    if kind == _LIST:  # tuple[str, ...] | None -> the element type
+        if len(args) != 1:
+            return _ANY_SCALAR
+        args = [a for a in typing.get_args(args[0]) if a is not Ellipsis]
+    if len(args) == 1 and args[0] in _FIELD_TYPES:
+        return _FIELD_TYPES[args[0]]
+    return _ANY_SCALAR
+
+
+def _type_ok(value: Any, exact: frozenset[type]) -> bool:
+    """``value`` is of one of the ``exact`` JSON scalar types (or a subclass of one,
+    ``bool`` never counting as ``int``)."""
+    if type(value) in exact:
+        return True
+    if isinstance(value, bool):
+        return bool in exact
+    return isinstance(value, tuple(exact))
+
+
 class _Spec:
     """Per-class field tables, computed once (see :func:`_spec`).
 
-    ``fields``: ``(attr, wire, kind, sub, custom)`` in attrs order, for :func:`to_wire`
-    and the compiled decoders.
-    ``by_wire``: wire name -> ``(attr, kind, sub, custom)``, for :func:`from_wire`;
-    ``custom`` is a field's own ``decode`` override (``None``: ``from_wire(sub, ...)``).
+    ``fields``: ``(attr, wire, kind, sub, custom, exact)`` in attrs order, for
+    :func:`to_wire` and the compiled decoders.
+    ``by_wire``: wire name -> ``(attr, kind, sub, custom, exact)``, for :func:`from_wire`;
+    ``custom`` is a field's own ``decode`` override (``None``: ``from_wire(sub, ...)``);
+    ``exact`` the JSON scalar types a scalar field (or a plain list's element) accepts.
+    The ``extra`` field and delivery attributes (``metadata={"delivery": True}``, e.g.
+    ``Item.revision``) are not wire fields and are in neither table.
     """
 
     __slots__ = ("by_wire", "fields")
 
     def __init__(self, cls: type[Any]) -> None:
-        fields: list[tuple[str, str, int, Any, Decoder | None]] = []
-        by_wire: dict[str, tuple[str, int, Any, Decoder | None]] = {}
+        fields: list[tuple[str, str, int, Any, Decoder | None, frozenset[type]]] = []
+        by_wire: dict[str, tuple[str, int, Any, Decoder | None, frozenset[type]]] = {}
         for f in attrs.fields(cls):
-            if f.metadata.get("extra"):
+            if f.metadata.get("extra") or f.metadata.get("delivery"):
                 continue
             wire = f.metadata.get("wire") or wire_name(f.name)
             kind = f.metadata.get("kind", _SCALAR)
@@ -119,8 +169,13 @@ class _Spec:
             if sub is not None and not attrs.has(sub):
                 sub = sub()  # a lazy reference: a function returning the class
             custom = f.metadata.get("decode")
-            fields.append((f.name, wire, kind, sub, custom))
-            by_wire[wire] = (f.name, kind, sub, custom)
+            exact = (
+                _exact_types(cls, f, kind)
+                if kind == _SCALAR or (kind == _LIST and sub is None and custom is None)
+                else _ANY_SCALAR
+            )
+            fields.append((f.name, wire, kind, sub, custom, exact))
+            by_wire[wire] = (f.name, kind, sub, custom, exact)
         self.fields = tuple(fields)
         self.by_wire = by_wire
 
@@ -133,10 +188,6 @@ def _spec(cls: type[Any]) -> _Spec:
     if spec is None:
         spec = _SPECS[cls] = _Spec(cls)
     return spec
-
-
-# the exact types json.loads produces for scalars: one set lookup instead of isinstance
-_SCALAR_EXACT = frozenset(_SCALAR_TYPES)
 
 
 def from_wire(cls: type[T], data: Mapping[str, Any]) -> T:
@@ -158,104 +209,68 @@ def from_wire(cls: type[T], data: Mapping[str, Any]) -> T:
 #
 # Every chat item goes through from_wire, so each class gets a decoder compiled for it
 # (as attrs compiles __init__): one function that reads the known wire keys with
-# data.get, checks their JSON types and, when the dict holds nothing else (no unknown
-# key, no null, no value of an unexpected type: the usual case), builds the object by
-# setting its slots directly (through a builder subclass: see _builder). Anything else
-# falls back to _from_wire_general, which keeps the odd values in ``extra``. A class
-# that needs its __init__ (validators, converters, defaults other than None,
-# __attrs_post_init__, no slots: e.g. a class a user registers with
-# register_content_type) is always built by calling it.
+# data.get, checks each value's JSON type against its field's type and, when the dict
+# holds nothing else (no unknown key, no null, no value of a wrong type: the usual case),
+# builds the object. Anything else falls back to _from_wire_general, which keeps the odd
+# values in ``extra`` and calls the class.
+#
+# How the object is built: the model's own classes (defined in participant.model, frozen
+# slotted attrs classes without validators, converters or __attrs_post_init__, every
+# field defaulting to None but ``extra``, ``revision`` and ``redelivered``) are made with
+# ``object.__new__`` and each slot set through its slot descriptor's ``__set__`` (the
+# public data model of ``__slots__``; what attrs' ``__init__`` does through
+# ``object.__setattr__``, about 40 % cheaper for a 16-field item). Any other class (e.g.
+# one a user registers with register_content_type) is called with the fields as
+# keywords, or, when a wire field's default is not None, decoded by _from_wire_general,
+# which passes only the fields present so that the class's own defaults apply.
 
 _DECODERS: dict[type[Any], Callable[[Mapping[str, Any]], Any]] = {}
 
 
-def _plain_slots(cls: type[Any]) -> tuple[tuple[str, Any], ...] | None:
-    """``(attr, slot descriptor)`` for every field when ``cls`` can be built without its
-    ``__init__`` (what that attrs-generated ``__init__`` would do: set each slot, None
-    by default, a new dict for ``extra``); ``None`` when it cannot."""
-    code = getattr(cls.__init__, "__code__", None)
-    if code is None or not code.co_filename.startswith("<attrs generated"):
-        return None  # a hand-written __init__
-    if hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_post_init__"):
-        return None
-    out = []
+def _compilable(cls: type[Any]) -> bool:
+    """Whether every wire field of ``cls`` is an ``__init__`` keyword defaulting to None
+    (so passing None for an absent key is what the default would give)."""
     for f in attrs.fields(cls):
-        if not f.init or f.validator is not None or f.converter is not None:
+        if f.metadata.get("extra") or f.metadata.get("delivery"):
+            continue
+        if not f.init or f.default is not None or f.alias != f.name:
+            return False
+    return True
+
+
+def _own_slots(cls: type[Any]) -> list[tuple[str, Any, Any]] | None:
+    """``(attr, slot descriptor, default)`` for every field of a model class of this
+    package that may be built slot by slot (see the comment above); ``None`` otherwise."""
+    if not cls.__module__.startswith(__name__.rpartition(".")[0] + "."):
+        return None
+    if "__attrs_post_init__" in dir(cls) or "__attrs_pre_init__" in dir(cls):
+        return None
+    out: list[tuple[str, Any, Any]] = []
+    for f in attrs.fields(cls):
+        if f.validator is not None or f.converter is not None or not f.init:
             return None
+        default = f.default
         if f.metadata.get("extra"):
-            default = f.default
-            if not (
-                isinstance(default, attrs.Factory)  # type: ignore[arg-type]
-                and default.factory is dict
-                and not default.takes_self
-            ):
+            if not (isinstance(default, attrs.Factory) and default.factory is dict):  # type: ignore[arg-type]
                 return None
-        elif f.default is not None:
+        elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
             return None
         descriptor = inspect.getattr_static(cls, f.name, None)
         if type(descriptor) is not types.MemberDescriptorType:
             return None  # not a slotted class
-        out.append((f.name, descriptor))
-    return tuple(out)
-
-
-_BUILDERS: dict[type[Any], type[Any] | None] = {}
-
-
-def _builder(cls: type[Any]) -> type[Any] | None:
-    """A class with the memory layout of ``cls`` that sets attributes the plain way
-    (``object.__setattr__``, where attrs' frozen classes raise): the compiled decoder
-    fills an instance of it with ordinary attribute stores, about 4 x faster than calling
-    each slot descriptor's ``__set__``, then makes it a ``cls`` by ``__class__``
-    assignment, which CPython allows between classes of the same layout. ``None`` when
-    CPython refuses that assignment, or when making the builder could have side effects
-    (a metaclass other than ``type``, an ``__init_subclass__``).
-
-    The builder subclasses the class that defines the slots (e.g. one builder, a subclass
-    of :class:`~participant.model.items.Item`, serves every typed item), so it shows in
-    that class's ``__subclasses__()``; no object of its class ever leaves the decoder.
-    """
-    solid = cls  # the class that adds the slots: its subclasses add nothing to the layout
-    base = solid.__base__
-    while base is not None and base is not object and solid.__basicsize__ == base.__basicsize__:
-        solid, base = base, base.__base__
-    if solid not in _BUILDERS:
-        builder: type[Any] | None = None
-        if type(solid) is type and not any(
-            "__init_subclass__" in vars(k) for k in solid.__mro__[:-1]
-        ):
-            namespace = {
-                "__slots__": (),
-                "__module__": solid.__module__,
-                "__qualname__": f"{solid.__qualname__}.<decoder builder>",
-                "__setattr__": object.__setattr__,
-                "__delattr__": object.__delattr__,
-            }
-            builder = type(solid.__name__, (solid,), namespace)
-        _BUILDERS[solid] = builder
-    builder = _BUILDERS[solid]
-    if builder is None:
-        return None
-    probe: Any = object.__new__(builder)
-    try:
-        probe.__class__ = cls
-    except TypeError:
-        return None
-    return builder
+        out.append((f.name, descriptor, default))
+    return out
 
 
 def _compile(cls: type[Any]) -> Callable[[Mapping[str, Any]], Any]:
     """The decoder of ``cls`` (see the comment above)."""
-    slots = _plain_slots(cls)
-    if slots is None:
+    if not _compilable(cls):
         return lambda data: _from_wire_general(cls, data)
     spec = _spec(cls)
     env: dict[str, Any] = {
-        "new": object.__new__,
         "cls": cls,
         "general": _from_wire_general,
         "fw": _from_wire,
-        "SCALAR": _SCALAR_EXACT,
         "dict": dict,
         "list": list,
         "tuple": tuple,
@@ -264,15 +279,21 @@ def _compile(cls: type[Any]) -> Callable[[Mapping[str, Any]], Any]:
     }
     fallback = "return general(cls, data)"
     lines = ["def decode(data):", " get = data.get", " n = 0"]
-    values: dict[str, str] = {}
-    for i, (attr, wire, kind, sub, custom) in enumerate(spec.fields):
+    args: list[str] = []
+    for i, (attr, wire, kind, sub, custom, exact) in enumerate(spec.fields):
         v = f"v{i}"
-        values[attr] = v
+        args.append(f"{attr}={v}")
         env[f"sub{i}"] = sub
         env[f"custom{i}"] = custom
+        env[f"exact{i}"] = exact
         lines += [f" {v} = get({wire!r})", f" if {v} is not None:"]
         if kind == _SCALAR:
-            lines += [f"  if type({v}) not in SCALAR: {fallback}"]
+            if len(exact) == 1:
+                (only,) = exact
+                env[f"only{i}"] = only
+                lines += [f"  if type({v}) is not only{i}: {fallback}"]
+            else:
+                lines += [f"  if type({v}) not in exact{i}: {fallback}"]
         elif kind == _STRUCT:
             if custom is None and sub is None:
                 lines += [f"  {fallback}"]
@@ -282,7 +303,7 @@ def _compile(cls: type[Any]) -> Callable[[Mapping[str, Any]], Any]:
         elif kind == _LIST:
             lines += [f"  if type({v}) is not list: {fallback}"]
             if sub is None and custom is None:
-                lines += [f"  for x in {v}:", f"   if type(x) not in SCALAR: {fallback}"]
+                lines += [f"  for x in {v}:", f"   if type(x) not in exact{i}: {fallback}"]
                 lines += [f"  {v} = tuple({v})"]
             else:
                 call = f"custom{i}(x)" if custom is not None else f"fw(sub{i}, x)"
@@ -292,18 +313,19 @@ def _compile(cls: type[Any]) -> Callable[[Mapping[str, Any]], Any]:
             lines += [f"  if type({v}) is not dict: {fallback}", f"  {v} = dict({v})"]
         lines += ["  n += 1"]
     lines += [f" if n != len(data): {fallback}"]
-    builder = _builder(cls)
-    if builder is not None:
-        env["builder"] = builder
-        lines += [" obj = new(builder)"]
-        lines += [f" obj.{name} = {values.get(name, '{}')}" for name, _descriptor in slots]
-        lines += [" obj.__class__ = cls"]
+    slots = _own_slots(cls)
+    if slots is None:
+        lines += [f" return cls({', '.join(args)})"]
     else:
+        values = {attr: f"v{i}" for i, (attr, *_rest) in enumerate(spec.fields)}
+        env["new"] = object.__new__
         lines += [" obj = new(cls)"]
-        for i, (name, descriptor) in enumerate(slots):
+        for i, (name, descriptor, default) in enumerate(slots):
             env[f"set{i}"] = descriptor.__set__
-            lines += [f" set{i}(obj, {values.get(name, '{}')})"]
-    lines += [" return obj"]
+            env[f"default{i}"] = default
+            value = values.get(name, "{}" if name == "extra" else f"default{i}")
+            lines += [f" set{i}(obj, {value})"]
+        lines += [" return obj"]
     source = "\n".join(lines) + "\n"
     filename = f"<participant decoder {cls.__module__}.{cls.__qualname__}>"
     exec(compile(source, filename, "exec"), env)
@@ -328,7 +350,6 @@ def _from_wire_general(cls: type[T], data: Mapping[str, Any]) -> T:
     if spec is None:
         spec = _spec(cls)
     by_wire = spec.by_wire
-    scalar_exact = _SCALAR_EXACT
     kwargs: dict[str, Any] = {}
     extra: dict[str, Any] | None = None
     for key, value in data.items():
@@ -338,9 +359,9 @@ def _from_wire_general(cls: type[T], data: Mapping[str, Any]) -> T:
                 extra = {}
             extra[key] = value
             continue
-        attr, kind, sub, custom = entry
+        attr, kind, sub, custom, exact = entry
         if kind == _SCALAR:
-            if type(value) in scalar_exact or isinstance(value, _SCALAR_TYPES):
+            if _type_ok(value, exact):
                 kwargs[attr] = value
                 continue
         elif kind == _STRUCT:
@@ -353,7 +374,7 @@ def _from_wire_general(cls: type[T], data: Mapping[str, Any]) -> T:
             if isinstance(value, list):
                 if sub is None and custom is None:
                     for v in value:
-                        if not (type(v) in scalar_exact or isinstance(v, _SCALAR_TYPES)):
+                        if not _type_ok(v, exact):
                             break
                     else:
                         kwargs[attr] = tuple(value)
@@ -386,7 +407,7 @@ def to_wire(obj: Any) -> dict[str, Any]:
     ``to_wire(from_wire(cls, d)) == d`` for every JSON object ``d``.
     """
     out: dict[str, Any] = {}
-    for attr, wire, kind, _sub, _custom in _spec(type(obj)).fields:
+    for attr, wire, kind, _sub, _custom, _exact in _spec(type(obj)).fields:
         value = getattr(obj, attr)
         if value is None:
             continue

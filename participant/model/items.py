@@ -1,10 +1,12 @@
-"""Transcript items, typed by ContentType (protocol.md §4).
+"""Transcript items, typed by Type and ContentType (protocol.md §4).
 
 An :class:`Item` is one transcript entry, as returned by GetTranscript and as carried
-(JSON in a string) by ``aws/chat`` websocket frames. :func:`parse_item` returns the
-subclass registered for the item's ContentType (:data:`CONTENT_TYPES`); an item of Type
-``ATTACHMENT`` is an :class:`AttachmentMessage` whatever its ContentType, and an unknown
-ContentType gives :class:`UnknownItem`, which still carries every field. A GetTranscript
+(JSON in a string) by ``aws/chat`` websocket frames. :func:`parse_item` routes by Type
+first, then by ContentType (:data:`CONTENT_TYPES`): an item of Type ``ATTACHMENT`` is an
+:class:`AttachmentMessage` whatever its ContentType, a receipt (Type ``MESSAGEMETADATA``)
+without ContentType a :class:`MessageMetadataEvent`, a Type ``MESSAGE`` without
+ContentType a :class:`MessageItem`; an unknown ContentType gives :class:`UnknownItem`,
+which still carries every field. A GetTranscript
 entry and a socket frame with the same payload give equal objects.
 """
 
@@ -203,6 +205,14 @@ class Item:
     All fields are optional and kept as on the wire: ``absolute_time`` is the ISO-8601
     string (use :func:`participant._time.parse_timestamp` for epoch seconds), ``type``
     and ``participant_role`` are plain strings so unknown values survive.
+
+    Two **delivery attributes** are not wire fields (never decoded from or encoded to the
+    wire, and not part of ``==`` or ``hash``: two items with the same wire fields are
+    equal whatever their revision): ``revision`` (1 for the first delivery of an Id, then
+    2, 3, ... for each change of that Id; set by
+    :class:`participant.core.log.ItemLog`) and ``redelivered`` (``True`` only for an item
+    delivered before a resume but not acknowledged). :attr:`complete` says whether the
+    item can still change. See docs/concepts.md, "Revisions".
     """
 
     kind: ClassVar[str] = "item"
@@ -221,6 +231,27 @@ class Item:
     contact_id: str | None = None
     initial_contact_id: str | None = None
     extra: dict[str, Any] = extra_field()
+    revision: int = attrs.field(default=1, eq=False, metadata={"delivery": True})
+    redelivered: bool = attrs.field(default=False, eq=False, metadata={"delivery": True})
+
+    @property
+    def complete(self) -> bool:
+        """Whether this item will not change any more (docs/concepts.md, "Revisions"):
+        ``False`` for a streaming reply's partial (``MessageMetadata.MessageCompleted`` is
+        ``false``), an attachment still ``IN_PROGRESS`` (being scanned) or a message whose
+        ``MessageProcessingStatus`` is ``PROCESSING``; ``True`` otherwise."""
+        metadata = self.message_metadata
+        if metadata is not None and (
+            metadata.message_completed is False
+            or metadata.message_processing_status == MessageProcessingStatus.PROCESSING
+        ):
+            return False
+        attachments = self.attachments
+        if attachments:
+            for attachment in attachments:
+                if attachment.status == ArtifactStatus.IN_PROGRESS:
+                    return False
+        return True
 
     def content_json(self) -> Any:
         """``content`` decoded as JSON, or ``None`` when absent or not JSON."""
@@ -473,30 +504,73 @@ def register_content_type(content_type: str, cls: type[Item]) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Item)):
         raise TypeError("cls must be a subclass of Item")
     _REGISTRY[content_type] = cls
+    _ROUTES.clear()
+
+
+_TYPE_DEFAULTS: dict[str, type[Item]] = {
+    ChatItemType.MESSAGE: MessageItem,
+    ChatItemType.ATTACHMENT: AttachmentMessage,
+    ChatItemType.MESSAGEMETADATA: MessageMetadataEvent,
+    ChatItemType.TYPING: Typing,
+    ChatItemType.CONNECTION_ACK: ConnectionAcknowledged,
+    ChatItemType.PARTICIPANT_JOINED: ParticipantJoined,
+    ChatItemType.PARTICIPANT_LEFT: ParticipantLeft,
+    ChatItemType.CHAT_ENDED: ChatEnded,
+    ChatItemType.TRANSFER_SUCCEEDED: TransferSucceeded,
+    ChatItemType.TRANSFER_FAILED: TransferFailed,
+    ChatItemType.MESSAGE_DELIVERED: MessageDelivered,
+    ChatItemType.MESSAGE_READ: MessageRead,
+}
+"""Type -> the class of an item of that Type without a (known) ContentType."""
+
+_ROUTES: dict[tuple[str | None, str | None], type[Item]] = {}
+_ROUTES_MAX = 1024  # distinct (Type, ContentType) pairs cached; beyond, resolved each time
+
+
+def _resolve(item_type: str | None, content_type: str | None) -> type[Item]:
+    """The class of an item of ``item_type`` and ``content_type`` (see :func:`parse_item`)."""
+    if item_type == ChatItemType.ATTACHMENT:
+        return AttachmentMessage
+    if content_type is None:
+        default = _TYPE_DEFAULTS.get(item_type) if item_type is not None else None
+        return default if default is not None else UnknownItem
+    found = _REGISTRY.get(content_type)
+    return found if found is not None else UnknownItem
 
 
 def parse_item(wire: Mapping[str, Any]) -> Item:
     """Build the typed item for a wire dict (a GetTranscript entry or a frame's payload).
 
-    Type ``ATTACHMENT`` -> :class:`AttachmentMessage`; otherwise the class registered
-    for ContentType; otherwise :class:`UnknownItem`. Unknown fields go to ``extra``.
+    The class is routed by ``Type`` first, then ``ContentType``:
+
+    - Type ``ATTACHMENT`` -> :class:`AttachmentMessage`, whatever its ContentType;
+    - no ContentType -> the Type's own class: ``MESSAGE`` -> :class:`MessageItem`,
+      ``MESSAGEMETADATA`` -> :class:`MessageMetadataEvent`, ``TYPING`` ->
+      :class:`Typing`, ``CHAT_ENDED`` -> :class:`ChatEnded`, ... (``_TYPE_DEFAULTS``);
+      :class:`UnknownItem` for ``EVENT`` or a Type not listed;
+    - otherwise the class registered for the ContentType (:data:`CONTENT_TYPES`), or
+      :class:`UnknownItem` for a ContentType not registered.
+
+    A ``Type`` or ``ContentType`` that is not a string counts as absent. Unknown fields,
+    nulls and values of a wrong JSON type go to ``extra`` (see :mod:`._wire`).
 
     Raises:
         InvalidFrameError: ``wire`` is not a JSON object.
     """
     if type(wire) is not dict and not isinstance(wire, Mapping):
         raise InvalidFrameError(f"an item must be a JSON object, got {type(wire).__name__}")
-    cls: type[Item]
-    if wire.get("Type") == ChatItemType.ATTACHMENT:
-        cls = AttachmentMessage
-    else:
-        content_type = wire.get("ContentType")
-        found = (
-            _REGISTRY.get(content_type)
-            if type(content_type) is str or isinstance(content_type, str)
-            else None
-        )
-        cls = found if found is not None else UnknownItem
+    item_type = wire.get("Type")
+    content_type = wire.get("ContentType")
+    if type(item_type) is not str and not isinstance(item_type, str):
+        item_type = None
+    if type(content_type) is not str and not isinstance(content_type, str):
+        content_type = None
+    key = (item_type, content_type)
+    cls = _ROUTES.get(key)
+    if cls is None:
+        cls = _resolve(item_type, content_type)
+        if len(_ROUTES) < _ROUTES_MAX:
+            _ROUTES[key] = cls
     return _from_wire(cls, wire)
 
 

@@ -36,7 +36,10 @@ class Member:
     ``min``/``max`` bound a string's or list's length or a number's value.
     ``max_bytes``: a string's limit in bytes of UTF-8, where the API reference gives one
     on top of the model's length (SendMessage Content: 16384 bytes).
-    ``location``: body | header (``X-Amz-Bearer``) | uri (path label)."""
+    ``location``: body | header (``X-Amz-Bearer``) | uri (path label).
+    ``header_safe``: a string that is sent in (or becomes) an HTTP header value — the
+    tokens, an attachment's ContentType — must be printable ASCII: no CR/LF, no other
+    control character, no non-ASCII character."""
 
     wire: str
     kind: str
@@ -50,6 +53,7 @@ class Member:
     member: Member | None = None
     members: tuple[Member, ...] = ()
     exactly_one: bool = False
+    header_safe: bool = False
     param: str = attrs.field(
         init=False, default=attrs.Factory(lambda s: snake_name(s.wire), takes_self=True)
     )
@@ -99,7 +103,9 @@ def _s(wire: str, lo: int | None = None, hi: int | None = None, **kw: Any) -> Me
 
 
 def _token(wire: str = "ConnectionToken") -> Member:
-    return Member(wire, "string", required=True, min=1, max=1000, location="header")
+    return Member(
+        wire, "string", required=True, min=1, max=1000, location="header", header_safe=True
+    )
 
 
 _CONTENT: Final = (1, 16384)
@@ -205,7 +211,7 @@ OPERATIONS: Mapping[str, Operation] = {
             "POST",
             "/participant/start-attachment-upload",
             (
-                _s("ContentType", 1, 255, required=True),
+                _s("ContentType", 1, 255, required=True, header_safe=True),
                 Member("AttachmentSizeInBytes", "long", required=True, min=1),
                 _s("AttachmentName", 1, 256, required=True),
                 _s("ClientToken", 1, 500, required=True, idempotency_token=True),
@@ -302,6 +308,11 @@ def validate_member(member: Member, value: Any, field: str | None = None) -> Non
     if kind == "string":
         if not isinstance(value, str):
             raise InvalidParameterError(name, "a string", f"got {type(value).__name__}")
+        if member.header_safe and not (value.isascii() and value.isprintable()):
+            raise InvalidParameterError(
+                name, "printable ASCII (it is sent as an HTTP header: no CR, LF, other "
+                "control or non-ASCII characters)"
+            )
         if not value.isascii():
             try:
                 value.encode("utf-8")

@@ -18,6 +18,8 @@ of a fleet must keep their clocks in step (NTP) to well under a third of the lea
 
 from __future__ import annotations
 
+import functools
+import importlib
 import math
 from collections.abc import Callable
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -156,9 +158,9 @@ class CursorHandle(Protocol):
 class CursorCodec:
     """How a :class:`StoreCursor` turns a cursor into stored JSON text and back.
 
-    The default keeps the text as it is (``load`` returns ``str``) and stores any object
-    with a ``to_json()`` method through it; pass ``decode=participant.Cursor.from_json``
-    to load cursor objects.
+    The default stores a ``str`` as it is and any other object through its ``to_json()``;
+    it loads ``participant.cursor.Cursor.from_json(text)`` when the library has that class,
+    else the text itself. Pass ``decode`` (and ``encode``) for another cursor type.
     """
 
     encode: Callable[[Any], str] = attrs.field(factory=lambda: _encode)
@@ -175,7 +177,18 @@ def _encode(cursor: Any) -> str:
 
 
 def _decode(text: str) -> Any:
-    return text
+    cursor_class = _cursor_class()
+    return text if cursor_class is None else cursor_class.from_json(text)
+
+
+@functools.cache
+def _cursor_class() -> Any:
+    # participant.cursor (the actor's Cursor) is optional here: the store keeps JSON text.
+    try:
+        module = importlib.import_module("participant.cursor")
+    except ImportError:
+        return None
+    return getattr(module, "Cursor", None)
 
 
 class Store(Protocol):

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import trio
+import trio_websocket
+
 from participant.emulator import Emulator, StartedChat
 
-from .helpers import Raw
+from .helpers import Raw, next_chat
 
 CT_DELIVERED = "application/vnd.amazonaws.connect.event.message.delivered"
 CT_READ = "application/vnd.amazonaws.connect.event.message.read"
@@ -93,3 +97,40 @@ async def test_get_transcript_with_chatjs_defaults_empty_start_position(
     # without a ScanDirection an empty StartPosition is no StartPosition: BACKWARD, not FORWARD
     newest = await raw.ok("/participant/transcript", token, {"StartPosition": {}, "MaxResults": 1})
     assert [i["Id"] for i in newest["Transcript"]] == expected[-1:]
+
+
+@pytest.mark.parametrize("close_frame", [True, False])
+async def test_item_emitted_after_a_drop_does_not_reach_the_dropped_socket(
+    emulator: Emulator, emulator_chat: StartedChat, close_frame: bool
+) -> None:
+    """tests/chatjs sends a message into the gap of a socket drop and expects chatjs to fetch
+    it with getTranscript, not to receive it: a socket told to close took new frames and a
+    clean close flushed them (the message reached the old socket before the close frame)."""
+    raw, _, agent = await _customer_and_agent(emulator, emulator_chat)
+    conn = await raw.connect(emulator_chat.participant_token)
+    async with trio.open_nursery() as nursery:
+        ws = await raw.open_ws(nursery, conn["Websocket"]["Url"])
+        assert emulator.faults.drop_sockets(emulator_chat.participant_id,
+                                            close_frame=close_frame) == 1
+        await emulator.send_message_as(emulator_chat.contact_id, agent, content="in the gap")
+        with pytest.raises(trio_websocket.ConnectionClosed):
+            while True:
+                item = await next_chat(ws)
+                assert item.get("Content") != "in the gap"
+
+
+async def test_customer_disconnect_still_sends_left_and_chat_ended_to_the_customer(
+    emulator: Emulator, emulator_chat: StartedChat
+) -> None:
+    """chatjs's disconnectParticipant() is followed by participant.left and chat.ended on its
+    own socket, then the close (the customer leaving ends the chat)."""
+    raw, token, _ = await _customer_and_agent(emulator, emulator_chat)
+    conn = await raw.connect(emulator_chat.participant_token)
+    async with trio.open_nursery() as nursery:
+        ws = await raw.open_ws(nursery, conn["Websocket"]["Url"])
+        await raw.ok("/participant/disconnect", token, {})
+        seen = []
+        with pytest.raises(trio_websocket.ConnectionClosed):
+            while True:
+                seen.append((await next_chat(ws))["ContentType"].rsplit(".", 2)[-2:])
+        assert seen[-2:] == [["participant", "left"], ["chat", "ended"]]

@@ -1,5 +1,5 @@
-"""Fixtures of the fleet tests: a store (a real SQLite file; PostgreSQL where the test asks
-for both) and a bot participant per chat on the in-memory emulator (real time)."""
+"""Fixtures of the fleet tests: a store, each test once on a real SQLite file and once on a
+real PostgreSQL database, and a bot participant per chat on the emulator (real time)."""
 
 from __future__ import annotations
 
@@ -34,10 +34,10 @@ def wall_clock() -> FakeWallClock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path, wall_clock: FakeWallClock) -> AsyncIterator[SQLStore]:
-    """A SQLite store whose lease clock moves only when the test says (leases never expire
-    by themselves)."""
-    async with open_store(f"sqlite://{tmp_path / 'fleet.db'}", wall_clock=wall_clock) as s:
+async def store(store_url: str, wall_clock: FakeWallClock) -> AsyncIterator[SQLStore]:
+    """The store (SQLite, then PostgreSQL) whose lease clock moves only when the test says
+    (leases never expire by themselves)."""
+    async with open_store(store_url, wall_clock=wall_clock) as s:
         yield s
 
 
@@ -77,3 +77,12 @@ class Events:
         while len(self.of(kind)) < count:
             await self._changed.wait()
         return self.of(kind)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store for worker processes: a new SQLite file or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'fleet.db'}"
+    cluster: PgCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.new_database()

@@ -1,6 +1,6 @@
-"""The fleet in one process: workers on one real SQLite store, bots on the in-memory emulator
-(real time, lease TTL of a second or two). Claims, replies, max_chats, stop releasing at once,
-a lost lease fencing a send, chat end, the shared resume rate."""
+"""The fleet in one process: workers on one real store (SQLite, PostgreSQL), bots on the
+in-memory emulator (real time, lease TTL of a second or two). Claims, replies, max_chats,
+stop releasing at once, a lost lease fencing a send, chat end, the shared resume rate."""
 
 from __future__ import annotations
 

@@ -94,6 +94,8 @@ field_values: dict[str, st.SearchStrategy[Any]] = {
             "Receipts": st.lists(st.dictionaries(st.text(max_size=25), json_values), max_size=2)
             | json_values,
             "MessageProcessingStatus": json_values,
+            "MessageCompleted": st.booleans() | json_values,
+            "ChunkNumber": st.integers(0, 5) | json_values,
         },
     )
     | json_values,
@@ -115,6 +117,32 @@ def _check_item(item: Item, wire: dict[str, Any]) -> None:
     hash(item)
     repr(item)
     assert item_to_wire(item) == wire
+    _check_types(item)
+    assert isinstance(item.complete, bool)
+
+
+def _is(value: Any, *types: type) -> bool:
+    return value is None or (type(value) in types)
+
+
+def _check_types(item: Item) -> None:
+    """No attribute holds a value of a JSON type other than its annotation's (issue 11,
+    point 14): a wrong-typed value stays in ``extra``."""
+    for name in ("id", "absolute_time", "type", "content_type", "content", "participant_id",
+                 "display_name", "participant_role", "related_contact_id", "contact_id",
+                 "initial_contact_id"):
+        assert _is(getattr(item, name), str), name
+    for attachment in item.attachments or ():
+        for name in ("content_type", "attachment_id", "attachment_name", "status"):
+            assert _is(getattr(attachment, name), str), name
+    metadata = item.message_metadata
+    if metadata is not None:
+        assert _is(metadata.message_id, str) and _is(metadata.message_processing_status, str)
+        assert _is(metadata.message_completed, bool)
+        assert _is(metadata.chunk_number, int)
+        for receipt in metadata.receipts or ():
+            for name in ("delivered_timestamp", "read_timestamp", "recipient_participant_id"):
+                assert _is(getattr(receipt, name), str), name
 
 
 @FUZZ

@@ -146,6 +146,7 @@ async def test_cursor_handle_roundtrip_and_fencing(
 ) -> None:
     await store.submit(TOKEN, key="k")
     assert await store.cursor("k").load() is None
+    assert await store.load_cursor("k") is None
 
     @attrs.frozen
     class FakeCursor:
@@ -159,12 +160,12 @@ async def test_cursor_handle_roundtrip_and_fencing(
     handle = store.cursor("k", lease=lease, codec=codec)
     await handle.save(FakeCursor("m-1"))
     assert await handle.load() == FakeCursor("m-1")
-    assert await store.cursor("k").load() == '{"last_id": "m-1"}'  # default codec: text
+    assert await store.load_cursor("k") == '{"last_id": "m-1"}'  # stored as JSON text
     wall_clock.now += 6
     with pytest.raises(LeaseLost):
         await handle.save(FakeCursor("m-2"))
     # a participant resumed by hand (no lease) saves without fencing
-    await store.cursor("k").save('{"last_id": "m-3"}')
+    await store.cursor("k", codec=codec).save('{"last_id": "m-3"}')  # str stored as is
     assert await handle.load() == FakeCursor("m-3")
     with pytest.raises(InvalidParameterError) as unknown:
         await store.save_cursor("nope", "{}")

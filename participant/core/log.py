@@ -1,0 +1,606 @@
+"""The item log: what a participant delivers of the items it receives (issue 11).
+
+:class:`ItemLog` replaces the actor's Id set (``SeenIds``). Every item, from a socket or
+from a gap fill (GetTranscript), goes through :meth:`ItemLog.accept`, which returns the
+item to deliver (the first delivery of its Id, or a new **revision** of it) or ``None``
+(a duplicate, a stale or held-back frame). The rules are those of docs/concepts.md,
+"Revisions: items that change in place", and of AWS's JS client (chatjs 5.x
+``PartialMessageUtil``, protocol.md §9):
+
+- an item whose Id is new is delivered with ``revision=1``;
+- **streaming replies** (``MessageMetadata.MessageCompleted`` is ``false``, ``ChunkNumber``
+  n >= 1): chunk n is stitched when it is the previous + 1 (chunks held back meanwhile
+  are stitched after it), and the item is delivered with ``content`` = the whole text so
+  far, ``message_metadata.chunk_number`` = the last chunk stitched, ``absolute_time`` =
+  the first delivered chunk's and the next revision number. A chunk out of order is held
+  back (at most :data:`MAX_HELD_CHUNKS` per reply); a repeat of a stitched or held chunk
+  is a duplicate. The completed item (``MessageCompleted`` not ``false``: the live final
+  frame, or a GetTranscript item of an Id whose reply is in progress, which has no
+  MessageMetadata) replaces the partials: its Content is the whole text;
+- with ``streaming="completed"`` partials are never delivered (nor remembered): only the
+  completed reply is, as revision 1;
+- **items that change in place** (with attachments, a MessageProcessingStatus, or a
+  completed streaming reply): a repeat whose :func:`fingerprint` (Content,
+  MessageProcessingStatus, attachment Ids and Statuses) differs from every revision
+  delivered is the next revision; one equal to a delivered revision is a duplicate; one
+  that is not :attr:`~participant.model.Item.complete` after a complete revision is stale
+  (a verdict never goes back to ``IN_PROGRESS``) and dropped;
+- **any other item** is delivered once: a repeat of its Id is a duplicate (a content
+  difference alone is not a revision, receipts inside MessageMetadata neither).
+
+Wrong-typed wire fields never reach these rules: the model keeps them in ``extra``
+(issue 11, point 14), so a ``"MessageCompleted": "false"`` is no partial.
+
+Memory: an Id is remembered as its canonical AbsoluteTime only (the plain items, nearly
+all of them), plus a small record for items that change in place; the bounds of the old
+``SeenIds`` hold (window, ``max_ids``, never forgetting an Id within ``reach`` of the
+newest AbsoluteTime, pruning every 64 adds).
+
+Acknowledgement: the actor reports each item handed to the program
+(:meth:`ItemLog.delivered`) and each the program is done with (:meth:`ItemLog.acked`);
+:meth:`ItemLog.snapshot` turns that into a :class:`~participant.cursor.Cursor`, and
+:meth:`ItemLog.restore` back into a log that skips what was acknowledged, marks the
+delivered-but-unacknowledged items ``redelivered=True`` and continues a streaming reply in
+progress.
+
+No trio, no I/O: plain synchronous methods, unit-tested without an event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from typing import Final, Literal
+
+import attrs
+
+from .._time import format_timestamp, parse_timestamp
+from ..cursor import Cursor, CursorItem, CursorStream
+from ..model.items import Item
+
+__all__ = ["MAX_HELD_CHUNKS", "ItemLog", "Streaming", "canonical_time", "fingerprint"]
+
+Streaming = Literal["chunks", "completed"]
+
+MAX_HELD_CHUNKS: Final = 256
+"""Out-of-order chunks held back per streaming reply; beyond, later ones are dropped (the
+completed item still completes the reply)."""
+
+_PRUNE_EVERY: Final = 64
+
+
+def canonical_time(absolute_time: object) -> str | None:
+    """An AbsoluteTime in the service's fixed-width form ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
+
+    Strings of that form (what the service sends) are returned unchanged, without
+    parsing; others are parsed and re-formatted; unparsable ones and non-strings give
+    ``None``. Canonical strings order like the times they denote.
+    """
+    if type(absolute_time) is not str:
+        return None
+    if (
+        len(absolute_time) == 24
+        and absolute_time[23] == "Z"
+        and absolute_time[19] == "."
+        and absolute_time[10] == "T"
+    ):
+        return absolute_time
+    try:
+        return format_timestamp(parse_timestamp(absolute_time))
+    except (ValueError, OverflowError):  # not ISO-8601; a year out of range
+        return None
+
+
+def fingerprint(item: Item) -> str:
+    """16 hex digits identifying the state of ``item`` that revisions are about: Content,
+    ``MessageMetadata.MessageProcessingStatus`` and each attachment's Id and Status.
+
+    Stable across processes (BLAKE2b, not ``hash()``), so a :class:`Cursor` can carry it.
+    Receipts, MessageCompleted/ChunkNumber, AbsoluteTime and unknown fields are not part
+    of it.
+    """
+    metadata = item.message_metadata
+    status = metadata.message_processing_status if metadata is not None else None
+    attachments = [[a.attachment_id, a.status] for a in item.attachments or ()]
+    text = json.dumps([item.content, status, attachments], separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _is_partial(item: Item) -> bool:
+    metadata = item.message_metadata
+    return metadata is not None and metadata.message_completed is False
+
+
+def _changes_in_place(item: Item) -> bool:
+    """Whether repeats of ``item``'s Id are compared by :func:`fingerprint`."""
+    if item.attachments:
+        return True
+    metadata = item.message_metadata
+    return metadata is not None and (
+        metadata.message_completed is not None or metadata.message_processing_status is not None
+    )
+
+
+class _Track:
+    """The revision state of one Id that changes in place (or a streaming reply)."""
+
+    __slots__ = ("chunk", "complete", "held", "prints", "revision", "text", "time")
+
+    def __init__(self, revision: int, time: str | None, complete: bool) -> None:
+        self.revision = revision  # last revision delivered (0: none yet)
+        self.time = time  # AbsoluteTime (wire form) every revision carries
+        self.complete = complete  # the last revision delivered was complete
+        self.prints: tuple[str, ...] = ()  # fingerprints of the revisions delivered
+        self.chunk: int | None = None  # streaming in progress: last ChunkNumber stitched
+        self.text = ""  # streaming in progress: chunks 1..chunk stitched
+        self.held: dict[int, str] | None = None  # streaming: out-of-order chunks
+
+
+class ItemLog:
+    """Per-participant delivery state: deduplication, revisions, acknowledgements.
+
+    Args:
+        window: seconds; an Id is remembered while its AbsoluteTime is within ``window``
+            of the newest AbsoluteTime seen (``ParticipantConfig.dedupe_window``).
+        max_ids: beyond this many Ids the oldest are forgotten first, except those within
+            ``reach`` (``dedupe_max_ids``); also bounds the acknowledgement state.
+        reach: seconds, <= ``window``; how far before the newest AbsoluteTime a gap fill
+            may start (the larger of ``gap_fill_overlap`` and ``renewal_fill_overlap``):
+            Ids within it are never forgotten, so a fill never delivers an item twice.
+        streaming: ``"chunks"`` (default: every revision of a streaming reply) or
+            ``"completed"`` (only the completed reply, as revision 1).
+
+    Raises:
+        ValueError: ``window`` or ``reach`` negative or not finite, ``reach > window``,
+            ``max_ids < 1``, or ``streaming`` not one of the two values.
+    """
+
+    __slots__ = (
+        "_acked",
+        "_acks",
+        "_adds",
+        "_newest_epoch",
+        "_redeliver",
+        "_seen",
+        "_tracks",
+        "_unacked",
+        "acked_id",
+        "acked_time",
+        "duplicates",
+        "held",
+        "max_ids",
+        "newest_time",
+        "reach",
+        "streaming",
+        "window",
+    )
+
+    def __init__(
+        self,
+        window: float,
+        max_ids: int,
+        reach: float = 0.0,
+        streaming: Streaming = "chunks",
+    ) -> None:
+        if not (0 <= window < float("inf")):
+            raise ValueError(f"window must be a finite number of seconds >= 0, got {window!r}")
+        if not (0 <= reach <= window):
+            raise ValueError(f"reach must be between 0 and window ({window}) s, got {reach!r}")
+        if type(max_ids) is not int or max_ids < 1:
+            raise ValueError(f"max_ids must be an int >= 1, got {max_ids!r}")
+        if streaming not in ("chunks", "completed"):
+            raise ValueError(f"streaming must be 'chunks' or 'completed', got {streaming!r}")
+        self.window = window
+        self.max_ids = max_ids
+        self.reach = reach
+        self.streaming: Streaming = streaming
+        # Id -> canonical AbsoluteTime of its first sighting (None: unknown), oldest first
+        self._seen: OrderedDict[str, str | None] = OrderedDict()
+        self._tracks: dict[str, _Track] = {}
+        #: Newest canonical AbsoluteTime of an item accepted, ``None`` before the first.
+        self.newest_time: str | None = None
+        self._newest_epoch: tuple[str, float] | None = None
+        self._adds = 0
+        #: Items :meth:`accept` dropped as duplicates (or stale), and held back.
+        self.duplicates = 0
+        self.held = 0
+        # acknowledgement state
+        self._unacked: dict[str, CursorItem] = {}
+        self._acked: dict[str, CursorItem] = {}
+        self._acks = 0
+        #: Newest acknowledged item (by AbsoluteTime): its Id and canonical AbsoluteTime.
+        self.acked_id: str | None = None
+        self.acked_time: str | None = None
+        self._redeliver: dict[str, CursorItem] = {}  # from restore(): unacked before
+
+    # ---- queries ---------------------------------------------------------------------
+
+    @property
+    def newest(self) -> float | None:
+        """Newest AbsoluteTime accepted, in epoch seconds (``None`` before the first):
+        where a gap fill starts (minus its overlap)."""
+        text = self.newest_time
+        if text is None:
+            return None
+        cached = self._newest_epoch
+        if cached is None or cached[0] != text:
+            cached = self._newest_epoch = (text, parse_timestamp(text))
+        return cached[1]
+
+    @property
+    def resume_from(self) -> float | None:
+        """Epoch seconds a gap fill after :meth:`restore` must start at (before the
+        actor's overlap): the oldest of the newest acknowledged item, the items delivered
+        but not acknowledged and the streaming replies in progress; ``None`` when the log
+        knows no time (a fresh log)."""
+        times = [c.absolute_time for c in self._redeliver.values()]
+        times += [t.time for t in self._tracks.values() if t.chunk is not None]
+        times.append(self.acked_time)
+        known = [canonical_time(t) for t in times]
+        present = [t for t in known if t is not None]
+        return parse_timestamp(min(present)) if present else None
+
+    def __len__(self) -> int:
+        """Ids remembered."""
+        return len(self._seen)
+
+    def __contains__(self, item_id: object) -> bool:
+        """Whether the Id ``item_id`` is remembered (delivered, or a reply in progress)."""
+        return item_id in self._seen
+
+    def is_known_duplicate(self, item: Item) -> bool:
+        """True when :meth:`accept` would certainly return ``None`` for ``item``: a repeat
+        of an Id delivered once that does not change in place (cheap; for dropping
+        duplicates while there is no room to deliver). ``False`` says nothing."""
+        item_id = item.id
+        return (
+            item_id is not None
+            and item_id in self._seen
+            and item_id not in self._tracks
+            and item.message_metadata is None
+            and not item.attachments
+        )
+
+    # ---- accepting -------------------------------------------------------------------
+
+    def accept(self, item: Item) -> Item | None:
+        """The item to deliver for ``item`` (a frame's or a GetTranscript entry's), or
+        ``None``: a duplicate, a stale frame, or held back (an out-of-order chunk, or a
+        partial under ``streaming="completed"``). See the module docstring for the rules.
+
+        The result is ``item`` itself for a first delivery, else a copy
+        (:func:`attrs.evolve`) with ``revision``, and for a streaming reply ``content``,
+        ``absolute_time`` and ``message_metadata.chunk_number``, set. Accepting records
+        the result as delivered to the log: call it only when the result can be
+        delivered (see :meth:`is_known_duplicate` for the case without room). An item
+        without Id is always delivered, never remembered.
+        """
+        item_id = item.id
+        if item_id is None:
+            if _is_partial(item):
+                self.held += 1
+                return None  # a chunk without Id cannot be stitched
+            return item
+        track = self._tracks.get(item_id)
+        if track is not None:
+            return self._revise(item, item_id, track)
+        if item_id in self._seen:
+            return self._repeat_plain(item, item_id)
+        if self._redeliver and item_id in self._redeliver:
+            return self._redelivery(item, item_id)
+        if item.message_metadata is None and not item.attachments:
+            self._remember(item_id, item.absolute_time)  # the usual case: a plain new item
+            return item
+        return self._first(item, item_id)
+
+    def _remember(self, item_id: str, absolute_time: str | None) -> None:
+        at = canonical_time(absolute_time)
+        self._seen[item_id] = at
+        if at is not None:
+            newest = self.newest_time
+            if newest is None or at > newest:
+                self.newest_time = at
+        self._adds += 1
+        if self._adds >= _PRUNE_EVERY:
+            self.prune()
+
+    def _first(self, item: Item, item_id: str) -> Item | None:
+        """A new Id with MessageMetadata or attachments."""
+        metadata = item.message_metadata
+        if metadata is not None and metadata.message_completed is False:
+            if self.streaming == "completed":
+                self.held += 1
+                return None
+            number = metadata.chunk_number
+            if number is None or number < 1:
+                self.held += 1
+                return None
+            track = _Track(0, None, False)
+            track.chunk = 0
+            self._tracks[item_id] = track
+            self._remember(item_id, item.absolute_time)
+            return self._chunk(item, track, number)
+        self._remember(item_id, item.absolute_time)
+        if _changes_in_place(item):
+            track = _Track(1, item.absolute_time, item.complete)
+            track.prints = (fingerprint(item),)
+            self._tracks[item_id] = track
+        return item
+
+    def _chunk(self, item: Item, track: _Track, number: int) -> Item | None:
+        """Chunk ``number`` of a streaming reply in progress (``track.chunk`` is set)."""
+        last = track.chunk
+        assert last is not None
+        held = track.held
+        if number <= last or (held is not None and number in held):
+            self.duplicates += 1
+            return None
+        piece = item.content or ""
+        if number != last + 1:
+            if held is None:
+                held = track.held = {}
+            if len(held) < MAX_HELD_CHUNKS:
+                held[number] = piece
+            self.held += 1
+            return None
+        text = track.text + piece
+        last = number
+        if held:
+            while last + 1 in held:
+                last += 1
+                text += held.pop(last)
+        track.text = text
+        track.chunk = last
+        track.revision += 1
+        if track.time is None:
+            track.time = item.absolute_time
+        metadata = item.message_metadata
+        if metadata is not None and metadata.chunk_number != last:
+            metadata = attrs.evolve(metadata, chunk_number=last)
+        return attrs.evolve(
+            item,
+            content=text,
+            absolute_time=track.time,
+            message_metadata=metadata,
+            revision=track.revision,
+        )
+
+    def _revise(self, item: Item, item_id: str, track: _Track) -> Item | None:
+        """A repeat of an Id that changes in place (or whose reply is in progress)."""
+        partial = _is_partial(item)
+        if track.chunk is not None:  # a streaming reply in progress
+            if partial:
+                metadata = item.message_metadata
+                assert metadata is not None
+                number = metadata.chunk_number
+                if number is None or number < 1:
+                    self.held += 1
+                    return None
+                return self._chunk(item, track, number)
+            # the completed reply: the live final frame or the transcript's item
+            track.chunk = None
+            track.text = ""
+            track.held = None
+            track.revision += 1
+            track.complete = item.complete
+            track.prints = (fingerprint(item),)
+            if track.time is None:
+                track.time = item.absolute_time
+            return attrs.evolve(item, absolute_time=track.time, revision=track.revision)
+        if partial:  # a late chunk of a completed reply
+            self.duplicates += 1
+            return None
+        print_ = fingerprint(item)
+        if print_ in track.prints or (track.complete and not item.complete):
+            self.duplicates += 1  # an identical repeat, or stale (IN_PROGRESS after a verdict)
+            return None
+        track.prints += (print_,)
+        track.complete = item.complete
+        track.revision += 1
+        return attrs.evolve(item, absolute_time=track.time, revision=track.revision)
+
+    def _repeat_plain(self, item: Item, item_id: str) -> Item | None:
+        """A repeat of an Id first delivered as a plain item (no attachments, status or
+        streaming metadata): a revision only if it now carries a processing status or
+        attachments, and is complete."""
+        metadata = item.message_metadata
+        status = metadata.message_processing_status if metadata is not None else None
+        if (status is None and not item.attachments) or not item.complete:
+            self.duplicates += 1
+            return None
+        track = _Track(2, self._seen[item_id], True)
+        track.prints = (fingerprint(item),)
+        self._tracks[item_id] = track
+        return attrs.evolve(item, absolute_time=track.time, revision=2)
+
+    def _redelivery(self, item: Item, item_id: str) -> Item | None:
+        """An Id delivered but not acknowledged before :meth:`restore`."""
+        before = self._redeliver.pop(item_id)
+        result = self._first(item, item_id)
+        if result is None:
+            self._redeliver[item_id] = before  # a partial held back: still owed
+            return None
+        track = self._tracks.get(item_id)
+        same = before.fingerprint is None or fingerprint(result) == before.fingerprint
+        revision = before.revision if same else before.revision + 1
+        if track is not None:
+            track.revision = revision
+        return attrs.evolve(result, revision=revision, redelivered=same)
+
+    def prune(self) -> None:
+        """Forget the Ids older than ``window`` seconds before the newest AbsoluteTime,
+        then the oldest beyond ``max_ids`` that are not within ``reach`` of it (called
+        every 64 new Ids by :meth:`accept`)."""
+        self._adds = 0
+        seen = self._seen
+        tracks = self._tracks
+        newest = self.newest
+        if newest is not None:
+            horizon = format_timestamp(newest - self.window)
+            while seen:
+                first_id, first = next(iter(seen.items()))
+                if first is None or first >= horizon:
+                    break
+                seen.popitem(last=False)
+                if tracks:
+                    tracks.pop(first_id, None)
+        if len(seen) > self.max_ids:
+            reach = format_timestamp(newest - self.reach) if newest is not None else ""
+            while len(seen) > self.max_ids:
+                first_id, first = next(iter(seen.items()))
+                if first is not None and first >= reach:
+                    break  # within gap fill's reach: kept
+                seen.popitem(last=False)
+                if tracks:
+                    tracks.pop(first_id, None)
+
+    # ---- acknowledgement and cursor --------------------------------------------------
+
+    def _entry(self, item: Item) -> CursorItem | None:
+        item_id = item.id
+        if item_id is None:
+            return None
+        track = self._tracks.get(item_id)
+        return CursorItem(
+            id=item_id,
+            absolute_time=canonical_time(item.absolute_time),
+            revision=item.revision,
+            fingerprint=None if track is None or track.chunk is not None else fingerprint(item),
+            complete=item.complete,
+        )
+
+    def delivered(self, item: Item) -> None:
+        """Record that ``item`` (a result of :meth:`accept`) was handed to the program
+        (yielded by the iterator or given to a handler): until :meth:`acked`, a resume
+        delivers it again with ``redelivered=True``. At most ``max_ids`` such items are
+        kept, the oldest dropped first (a resume then delivers those as new)."""
+        entry = self._entry(item)
+        if entry is None:
+            return
+        unacked = self._unacked
+        unacked.pop(entry.id, None)
+        unacked[entry.id] = entry
+        if len(unacked) > self.max_ids:
+            del unacked[next(iter(unacked))]
+
+    def acked(self, item: Item) -> None:
+        """Record that the program is done with ``item``: a resume skips it (and every
+        earlier revision of its Id). Acknowledged items are kept from ``reach`` seconds
+        before the oldest of the newest acknowledged one and the unacknowledged ones
+        (pruned every 64 acknowledgements, at most ``max_ids``)."""
+        entry = self._entry(item)
+        if entry is None:
+            return
+        pending = self._unacked.get(entry.id)
+        if pending is not None and pending.revision <= entry.revision:
+            del self._unacked[entry.id]
+        self._acked.pop(entry.id, None)
+        self._acked[entry.id] = entry
+        at = entry.absolute_time
+        if at is not None and (self.acked_time is None or at >= self.acked_time):
+            self.acked_id, self.acked_time = entry.id, at
+        self._acks += 1
+        if self._acks >= _PRUNE_EVERY:
+            self._prune_acked()
+
+    def _prune_acked(self) -> None:
+        self._acks = 0
+        owed = [*self._unacked.values(), *self._redeliver.values()]
+        times = [e.absolute_time for e in owed if e.absolute_time]
+        if self.acked_time is not None:
+            times.append(self.acked_time)
+        if times:
+            horizon = format_timestamp(parse_timestamp(min(times)) - self.reach)
+            kept = [e for e in self._acked.values() if (e.absolute_time or "") >= horizon]
+        else:
+            kept = list(self._acked.values())
+        if len(kept) > self.max_ids:
+            kept.sort(key=lambda e: e.absolute_time or "")
+            kept = kept[-self.max_ids :]
+        self._acked = {e.id: e for e in kept}
+
+    def snapshot(
+        self, *, contact_id: str | None = None, participant_id: str | None = None
+    ) -> Cursor:
+        """The :class:`~participant.cursor.Cursor` of this log now (no tokens in it)."""
+        self._prune_acked()
+        streams = tuple(
+            CursorStream(
+                id=item_id,
+                absolute_time=canonical_time(track.time),
+                revision=track.revision,
+                chunk_number=track.chunk,
+                content=track.text,
+            )
+            for item_id, track in self._tracks.items()
+            if track.chunk is not None and track.revision >= 1
+        )
+        unacked = {**self._redeliver, **self._unacked}  # still owed after a resume
+        return Cursor(
+            contact_id=contact_id,
+            participant_id=participant_id,
+            acked_id=self.acked_id,
+            acked_time=self.acked_time,
+            acked=tuple(self._acked.values()),
+            unacked=tuple(e for e in unacked.values() if e.id not in self._acked
+                          or self._acked[e.id].revision < e.revision),
+            streams=streams,
+        )
+
+    @classmethod
+    def restore(
+        cls,
+        cursor: Cursor,
+        window: float,
+        max_ids: int,
+        reach: float = 0.0,
+        streaming: Streaming = "chunks",
+    ) -> ItemLog:
+        """A log that continues from ``cursor`` (arguments as for :class:`ItemLog`):
+
+        - acknowledged items are remembered: :meth:`accept` drops them as duplicates (and
+          delivers a later revision of one that changes in place as its next revision);
+        - items delivered but not acknowledged are delivered once more, with their
+          revision and ``redelivered=True`` when unchanged (a changed one as the next
+          revision, ``redelivered=False``);
+        - a streaming reply in progress continues: the next chunk is stitched to the saved
+          text (under ``streaming="completed"`` only its completed item is delivered);
+        - :attr:`resume_from` says where the gap fill must start.
+
+        Raises:
+            ValueError: as :class:`ItemLog`.
+        """
+        log = cls(window, max_ids, reach, streaming)
+        for entry in cursor.acked:
+            log._seen[entry.id] = canonical_time(entry.absolute_time)
+            if entry.fingerprint is not None:
+                track = _Track(entry.revision, entry.absolute_time, entry.complete)
+                track.prints = (entry.fingerprint,)
+                log._tracks[entry.id] = track
+            log._acked[entry.id] = entry
+        for stream in cursor.streams:
+            if streaming == "completed":  # its completed item is delivered as new
+                log._seen.pop(stream.id, None)
+                log._tracks.pop(stream.id, None)
+                continue
+            track = _Track(stream.revision, stream.absolute_time, False)
+            track.chunk = stream.chunk_number
+            track.text = stream.content
+            log._tracks[stream.id] = track
+            log._seen[stream.id] = canonical_time(stream.absolute_time)
+        for entry in cursor.unacked:
+            if entry.id in log._tracks and log._tracks[entry.id].chunk is not None:
+                continue  # a reply in progress continues from its stream state
+            if entry.id in log._seen:
+                continue  # acknowledged (a later revision) meanwhile
+            log._redeliver[entry.id] = entry
+        log.acked_id = cursor.acked_id
+        log.acked_time = canonical_time(cursor.acked_time)
+        times = [canonical_time(t) for t in log._seen.values()]
+        present = [t for t in times if t is not None]
+        log.newest_time = max(present) if present else None
+        # oldest first, as accept() would have added them
+        ordered = sorted(log._seen.items(), key=lambda kv: kv[1] or "")
+        log._seen = OrderedDict(ordered)
+        return log

@@ -1,0 +1,485 @@
+"""participant.core.log.ItemLog: dedupe, revisions, streaming, acknowledgement, cursor.
+
+Plain synchronous tests: the log has no trio and no I/O.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from participant._time import parse_timestamp
+from participant.core.log import MAX_HELD_CHUNKS, ItemLog, canonical_time, fingerprint
+from participant.cursor import Cursor
+from participant.model import Item, parse_item
+
+T0 = "2026-12-01T10:00:00.000Z"
+
+
+def at(second: float) -> str:
+    whole = int(second)
+    millis = round((second - whole) * 1000)
+    return f"2026-12-01T10:{whole // 60:02d}:{whole % 60:02d}.{millis:03d}Z"
+
+
+def message(item_id: str, second: float = 0, content: str = "hi", **extra: Any) -> Item:
+    return parse_item({"Id": item_id, "AbsoluteTime": at(second), "Type": "MESSAGE",
+                       "ContentType": "text/plain", "Content": content,
+                       "ParticipantRole": "AGENT", **extra})
+
+
+def chunk(item_id: str, number: int, piece: str, second: float = 0) -> Item:
+    return message(item_id, second, piece, ParticipantRole="SYSTEM", MessageMetadata={
+        "MessageId": item_id, "MessageCompleted": False, "ChunkNumber": number})
+
+
+def completed(item_id: str, text: str, second: float = 0, metadata: bool = True) -> Item:
+    extra: dict[str, Any] = {"ParticipantRole": "SYSTEM"}
+    if metadata:
+        extra["MessageMetadata"] = {"MessageId": item_id, "MessageCompleted": True}
+    return message(item_id, second, text, **extra)
+
+
+def attachment(item_id: str, status: str, second: float = 0) -> Item:
+    return parse_item({"Id": item_id, "AbsoluteTime": at(second), "Type": "ATTACHMENT",
+                       "ContentType": "application/pdf", "Attachments": [
+                           {"AttachmentId": "a-" + item_id, "AttachmentName": "f.pdf",
+                            "ContentType": "application/pdf", "Status": status}]})
+
+
+def processed(item_id: str, status: str | None, content: str = "hi", second: float = 0) -> Item:
+    metadata = {"MessageId": item_id} | ({"MessageProcessingStatus": status} if status else {})
+    return message(item_id, second, content, MessageMetadata=metadata)
+
+
+def new_log(**kwargs: Any) -> ItemLog:
+    return ItemLog(window=600, max_ids=1000, reach=5, **kwargs)
+
+
+# ---------------------------------------------------------------- construction
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"window": -1, "max_ids": 10}, "window"),
+        ({"window": float("inf"), "max_ids": 10}, "window"),
+        ({"window": 10, "max_ids": 0}, "max_ids"),
+        ({"window": 10, "max_ids": 10, "reach": 11}, "reach"),
+        ({"window": 10, "max_ids": 10, "streaming": "partial"}, "streaming"),
+    ],
+)
+def test_bad_arguments_name_the_field(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        ItemLog(**kwargs)
+
+
+def test_the_core_imports_no_trio() -> None:
+    import participant.core.log as module
+
+    source = Path(module.__file__).read_text()
+    assert "import trio" not in source and "from trio" not in source
+
+
+# ---------------------------------------------------------------- plain items
+
+
+def test_a_new_item_is_delivered_as_itself_and_a_repeat_is_a_duplicate() -> None:
+    log = new_log()
+    item = message("m1", 1)
+    assert log.accept(item) is item and item.revision == 1
+    assert log.accept(message("m1", 1)) is None
+    assert log.accept(message("m1", 1, "edited")) is None  # content alone: no revision
+    assert log.duplicates == 2 and "m1" in log and len(log) == 1
+    assert log.newest_time == at(1) and log.newest == parse_timestamp(at(1))
+
+
+def test_items_without_id_are_always_delivered() -> None:
+    log = new_log()
+    item = parse_item({"Type": "MESSAGE", "Content": "x"})
+    assert log.accept(item) is item and log.accept(item) is item and len(log) == 0
+
+
+def test_receipts_in_metadata_are_not_revisions() -> None:
+    log = new_log()
+    first = message("m", 1, MessageMetadata={"MessageId": "m", "Receipts": []})
+    assert log.accept(first) is first
+    later = message("m", 1, MessageMetadata={"MessageId": "m", "Receipts": [
+        {"ReadTimestamp": at(2), "RecipientParticipantId": "p"}]})
+    assert log.accept(later) is None
+
+
+def test_is_known_duplicate_is_true_only_when_accept_would_drop() -> None:
+    log = new_log()
+    assert not log.is_known_duplicate(message("m"))
+    log.accept(message("m"))
+    assert log.is_known_duplicate(message("m"))
+    log.accept(attachment("a", "IN_PROGRESS"))
+    assert not log.is_known_duplicate(attachment("a", "APPROVED"))
+
+
+# ---------------------------------------------------------------- the SeenIds guarantees
+
+
+def test_ids_older_than_the_window_are_forgotten() -> None:
+    log = ItemLog(window=10, max_ids=1000, reach=5)
+    for i in range(64):
+        log.accept(message(f"m{i}", i))  # the 64th add prunes
+    assert "m0" not in log and "m53" in log and "m63" in log
+
+
+def test_max_ids_never_forgets_an_id_within_reach() -> None:
+    log = ItemLog(window=600, max_ids=10, reach=5)
+    for i in range(128):
+        log.accept(message(f"m{i}", i / 10))  # 10 per second: 50 within reach
+    assert all(f"m{i}" in log for i in range(128 - 50, 128))
+    assert "m0" not in log and len(log) <= 50 + 64
+
+
+def test_a_pruned_track_is_forgotten_with_its_id() -> None:
+    log = ItemLog(window=10, max_ids=1000, reach=5)
+    log.accept(attachment("a", "IN_PROGRESS", 0))
+    for i in range(64):
+        log.accept(message(f"m{i}", 20 + i))
+    assert "a" not in log and log.accept(attachment("a", "APPROVED", 0)) is not None
+
+
+def test_canonical_time() -> None:
+    assert canonical_time(T0) == T0
+    assert canonical_time("2026-12-01T10:00:00Z") == T0
+    assert canonical_time("2026-12-01T11:00:00+01:00") == T0
+    assert canonical_time("nope") is None and canonical_time(7) is None
+
+
+# ---------------------------------------------------------------- streaming replies
+
+
+def test_chunks_are_stitched_and_the_completed_item_replaces_them() -> None:
+    log = new_log()
+    first = log.accept(chunk("r", 1, "Hello ", 1))
+    assert first is not None and first.content == "Hello " and first.revision == 1
+    assert not first.complete
+    second = log.accept(chunk("r", 2, "wor", 2))
+    assert second is not None and second.revision == 2 and second.content == "Hello wor"
+    assert second.absolute_time == at(1)  # the first chunk's AbsoluteTime
+    assert second.message_metadata is not None and second.message_metadata.chunk_number == 2
+    done = log.accept(completed("r", "Hello world!", 3))
+    assert done is not None and done.revision == 3 and done.content == "Hello world!"
+    assert done.complete and done.absolute_time == at(1)
+    # the transcript's item (no MessageMetadata) and late chunks are duplicates now
+    assert log.accept(completed("r", "Hello world!", 1, metadata=False)) is None
+    assert log.accept(chunk("r", 3, "ld!", 3)) is None
+
+
+def test_an_out_of_order_chunk_waits_for_the_ones_before_it() -> None:
+    log = new_log()
+    assert log.accept(chunk("r", 1, "a", 1)) is not None
+    assert log.accept(chunk("r", 3, "c", 3)) is None  # held back
+    assert log.accept(chunk("r", 4, "d", 4)) is None
+    assert log.held == 2
+    caught_up = log.accept(chunk("r", 2, "b", 2))
+    assert caught_up is not None and caught_up.content == "abcd" and caught_up.revision == 2
+    assert caught_up.message_metadata is not None
+    assert caught_up.message_metadata.chunk_number == 4
+    assert log.accept(chunk("r", 3, "c", 3)) is None  # already stitched
+
+
+def test_a_repeated_chunk_is_a_duplicate_exactly() -> None:
+    log = new_log()
+    log.accept(chunk("r", 1, "a"))
+    assert log.accept(chunk("r", 1, "a")) is None
+    log.accept(chunk("r", 3, "c"))
+    assert log.accept(chunk("r", 3, "c")) is None
+
+
+def test_a_reply_starting_mid_stream_waits_for_chunk_one_or_the_completed_item() -> None:
+    log = new_log()
+    assert log.accept(chunk("r", 2, "b", 2)) is None
+    assert "r" in log
+    done = log.accept(completed("r", "ab", 3))
+    assert done is not None and done.revision == 1 and done.content == "ab"
+    assert done.absolute_time == at(3)
+
+
+def test_the_transcript_item_of_a_reply_in_progress_completes_it() -> None:
+    log = new_log()
+    log.accept(chunk("r", 1, "He", 1))
+    log.accept(chunk("r", 3, "lo", 3))  # chunk 2 lost with the socket
+    done = log.accept(completed("r", "Hello", 1, metadata=False))  # from GetTranscript
+    assert done is not None and done.content == "Hello" and done.revision == 2 and done.complete
+
+
+def test_the_completed_item_first_is_revision_one() -> None:
+    log = new_log()
+    done = log.accept(completed("r", "all", 1))
+    assert done is not None and done.revision == 1
+    assert log.accept(chunk("r", 1, "a", 1)) is None  # a late chunk
+
+
+def test_held_chunks_are_bounded() -> None:
+    log = new_log()
+    log.accept(chunk("r", 1, "a"))
+    for n in range(3, 3 + MAX_HELD_CHUNKS + 10):
+        log.accept(chunk("r", n, "x"))
+    assert log.accept(completed("r", "whole")) is not None
+
+
+def test_streaming_completed_delivers_only_the_completed_reply() -> None:
+    log = new_log(streaming="completed")
+    assert log.accept(chunk("r", 1, "a", 1)) is None
+    assert log.accept(chunk("r", 2, "b", 2)) is None
+    assert "r" not in log  # partials are not remembered
+    done = log.accept(completed("r", "ab", 3))
+    assert done is not None and done.revision == 1 and done.content == "ab"
+    assert log.accept(completed("r", "ab", 1, metadata=False)) is None
+
+
+def test_wrong_typed_streaming_fields_are_no_partial() -> None:
+    log = new_log()
+    odd = message("r", 1, "text", MessageMetadata={"MessageCompleted": "false",
+                                                   "ChunkNumber": "1"})
+    assert log.accept(odd) is odd and odd.complete  # a plain message, delivered whole
+    bad_number = message("s", 1, "x", MessageMetadata={"MessageCompleted": False,
+                                                       "ChunkNumber": True})
+    assert log.accept(bad_number) is None  # a partial without a usable ChunkNumber
+
+
+# ---------------------------------------------------------------- attachments, processing
+
+
+def test_attachment_status_changes_are_revisions() -> None:
+    log = new_log()
+    scanning = log.accept(attachment("a", "IN_PROGRESS", 1))
+    assert scanning is not None and scanning.revision == 1 and not scanning.complete
+    assert log.accept(attachment("a", "IN_PROGRESS", 1)) is None
+    verdict = log.accept(attachment("a", "APPROVED", 2))
+    assert verdict is not None and verdict.revision == 2 and verdict.complete
+    assert verdict.absolute_time == at(1)
+    assert log.accept(attachment("a", "APPROVED", 1)) is None
+    assert log.accept(attachment("a", "IN_PROGRESS", 1)) is None  # stale: never goes back
+
+
+def test_processing_status_and_rewritten_content_are_revisions() -> None:
+    log = new_log()
+    assert log.accept(processed("m", "PROCESSING", "my card is 1234")) is not None
+    redacted = log.accept(processed("m", None, "my card is ****"))
+    assert redacted is not None and redacted.revision == 2 and redacted.complete
+    rejected = log.accept(processed("m", "REJECTED", "my card is ****"))
+    assert rejected is not None and rejected.revision == 3
+    assert log.accept(processed("m", None, "my card is ****")) is None  # delivered before
+
+
+def test_a_verdict_for_an_item_first_seen_plain_is_a_revision() -> None:
+    log = new_log()
+    assert log.accept(message("m", 1)) is not None
+    rejected = log.accept(processed("m", "REJECTED"))
+    assert rejected is not None and rejected.revision == 2
+    assert log.accept(processed("m", "PROCESSING")) is None  # stale
+
+
+def test_fingerprint_is_stable_and_ignores_receipts() -> None:
+    a = processed("m", "PROCESSING")
+    assert fingerprint(a) == fingerprint(processed("m", "PROCESSING", second=9))
+    assert fingerprint(a) != fingerprint(processed("m", "REJECTED"))
+    assert len(fingerprint(a)) == 16 and int(fingerprint(a), 16) >= 0
+
+
+# ---------------------------------------------------------------- acknowledgement, cursor
+
+
+def _deliver(log: ItemLog, item: Item) -> Item:
+    out = log.accept(item)
+    assert out is not None
+    log.delivered(out)
+    return out
+
+
+def test_snapshot_holds_acked_unacked_and_streams() -> None:
+    log = new_log()
+    one = _deliver(log, message("m1", 1))
+    two = _deliver(log, message("m2", 2))
+    _deliver(log, chunk("r", 1, "Hel", 3))
+    log.acked(one)
+    cursor = log.snapshot(contact_id="c", participant_id="p")
+    assert cursor.contact_id == "c" and cursor.participant_id == "p"
+    assert cursor.acked_id == "m1" and cursor.acked_time == at(1)
+    assert [e.id for e in cursor.acked] == ["m1"]
+    assert {e.id for e in cursor.unacked} == {"m2", "r"}
+    assert [(s.id, s.chunk_number, s.content, s.absolute_time) for s in cursor.streams] == [
+        ("r", 1, "Hel", at(3))]
+    log.acked(two)
+    assert log.snapshot().acked_id == "m2"
+    assert Cursor.from_json(cursor.to_json()) == cursor
+
+
+def test_restore_skips_acked_redelivers_unacked_and_continues_a_stream() -> None:
+    log = new_log()
+    one = _deliver(log, message("m1", 1))
+    _deliver(log, message("m2", 2))
+    first = _deliver(log, chunk("r", 1, "Hel", 3))
+    scan = _deliver(log, attachment("a", "IN_PROGRESS", 4))
+    log.acked(one)
+    log.acked(first)
+    log.acked(scan)
+    cursor = Cursor.from_json(log.snapshot().to_json())
+
+    resumed = ItemLog.restore(cursor, window=600, max_ids=1000, reach=5)
+    assert resumed.resume_from == parse_timestamp(at(2))  # m2, the oldest owed
+    assert resumed.accept(message("m1", 1)) is None  # acknowledged
+    again = resumed.accept(message("m2", 2))
+    assert again is not None and again.redelivered and again.revision == 1
+    assert resumed.accept(message("m2", 2)) is None
+    more = resumed.accept(chunk("r", 2, "lo", 5))
+    assert more is not None and more.content == "Hello" and more.revision == 2
+    assert more.absolute_time == at(3) and not more.redelivered
+    assert resumed.accept(attachment("a", "IN_PROGRESS", 4)) is None
+    verdict = resumed.accept(attachment("a", "REJECTED", 4))
+    assert verdict is not None and verdict.revision == 2
+    assert resumed.accept(message("m3", 6)) is not None  # new items as ever
+
+
+def test_a_changed_unacked_item_comes_back_as_its_next_revision() -> None:
+    log = new_log()
+    _deliver(log, attachment("a", "IN_PROGRESS", 1))
+    resumed = ItemLog.restore(log.snapshot(), window=600, max_ids=1000, reach=5)
+    verdict = resumed.accept(attachment("a", "APPROVED", 1))
+    assert verdict is not None and verdict.revision == 2 and not verdict.redelivered
+
+
+def test_restore_with_streaming_completed_delivers_the_reply_whole() -> None:
+    log = new_log()
+    log.acked(_deliver(log, chunk("r", 1, "a", 1)))
+    resumed = ItemLog.restore(log.snapshot(), window=600, max_ids=1000, reach=5,
+                              streaming="completed")
+    assert resumed.accept(chunk("r", 2, "b", 2)) is None
+    done = resumed.accept(completed("r", "ab", 1, metadata=False))
+    assert done is not None and done.content == "ab"
+
+
+def test_a_fresh_log_has_no_resume_point() -> None:
+    assert new_log().resume_from is None
+    assert ItemLog.restore(Cursor(), window=10, max_ids=10).resume_from is None
+
+
+def test_acked_items_are_pruned_to_the_reach_before_the_oldest_owed() -> None:
+    log = ItemLog(window=600, max_ids=1000, reach=5)
+    for i in range(100):
+        log.acked(_deliver(log, message(f"m{i}", i)))
+    cursor = log.snapshot()
+    assert cursor.acked_id == "m99"
+    assert {e.id for e in cursor.acked} == {f"m{i}" for i in range(94, 100)}
+    assert cursor.unacked == ()
+
+
+def test_unacked_items_keep_the_acked_ones_after_them() -> None:
+    log = ItemLog(window=600, max_ids=1000, reach=5)
+    _deliver(log, message("slow", 0))  # a handler still busy with it
+    for i in range(1, 100):
+        log.acked(_deliver(log, message(f"m{i}", i)))
+    cursor = log.snapshot()
+    assert [e.id for e in cursor.unacked] == ["slow"]
+    assert len(cursor.acked) == 99  # all after the oldest owed item are kept
+    resumed = ItemLog.restore(cursor, window=600, max_ids=1000, reach=5)
+    assert resumed.resume_from == parse_timestamp(at(0))
+    assert all(resumed.accept(message(f"m{i}", i)) is None for i in range(1, 100))
+    again = resumed.accept(message("slow", 0))
+    assert again is not None and again.redelivered
+
+
+def test_unacked_state_is_bounded_by_max_ids() -> None:
+    log = ItemLog(window=600, max_ids=10, reach=5)
+    for i in range(30):
+        _deliver(log, message(f"m{i}", i))
+    assert [e.id for e in log.snapshot().unacked] == [f"m{i}" for i in range(20, 30)]
+
+
+def test_acking_an_older_revision_keeps_the_newer_one_owed() -> None:
+    log = new_log()
+    first = _deliver(log, chunk("r", 1, "a"))
+    _deliver(log, chunk("r", 2, "b"))
+    log.acked(first)
+    assert [(e.id, e.revision) for e in log.snapshot().unacked] == [("r", 2)]
+
+
+# ---------------------------------------------------------------- property: any interleaving
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def _chat(draw: st.DrawFn) -> tuple[list[Item], list[Item], dict[str, Item]]:
+    """Items of a chat as live frames (each item's versions, chunks of streaming replies)
+    and as the transcript holds them (their final state)."""
+    live: list[Item] = []
+    final: dict[str, Item] = {}
+    for n in range(draw(st.integers(1, 5))):
+        item_id = f"i{n}"
+        second = float(n)
+        kind = draw(st.sampled_from(["plain", "stream", "attachment", "processed"]))
+        if kind == "plain":
+            live.append(message(item_id, second, f"text {n}"))
+            final[item_id] = message(item_id, second, f"text {n}")
+        elif kind == "stream":
+            pieces = draw(st.lists(st.text("abc ", min_size=1, max_size=3), min_size=1,
+                                   max_size=5))
+            live += [chunk(item_id, k + 1, p, second + k / 10) for k, p in enumerate(pieces)]
+            live.append(completed(item_id, "".join(pieces), second + len(pieces) / 10))
+            final[item_id] = completed(item_id, "".join(pieces), second, metadata=False)
+        elif kind == "attachment":
+            verdict = draw(st.sampled_from(["APPROVED", "REJECTED"]))
+            live += [attachment(item_id, "IN_PROGRESS", second),
+                     attachment(item_id, verdict, second)]
+            final[item_id] = attachment(item_id, verdict, second)
+        else:
+            status = draw(st.sampled_from([None, "REJECTED", "FAILED"]))
+            live += [processed(item_id, "PROCESSING", "card 1234", second),
+                     processed(item_id, status, "card ****", second)]
+            final[item_id] = processed(item_id, status, "card ****", second)
+    # reorder and duplicate live frames
+    frames = draw(st.permutations(live))
+    repeats = draw(st.lists(st.sampled_from(live), max_size=6))
+    for frame in repeats:
+        frames.insert(draw(st.integers(0, len(frames))), frame)
+    transcript = sorted(final.values(), key=lambda i: i.absolute_time or "")
+    return frames, transcript, final
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chat=_chat(), resume_at=st.none() | st.integers(0, 30), repeat_transcript=st.booleans())
+def test_any_interleaving_ends_in_each_items_final_state(
+    chat: tuple[list[Item], list[Item], dict[str, Item]],
+    resume_at: int | None,
+    repeat_transcript: bool,
+) -> None:
+    frames, transcript, final = chat
+    sequence = frames + transcript + (transcript if repeat_transcript else [])
+    log = new_log()
+    delivered: dict[str, list[Item]] = {}
+    for index, frame in enumerate(sequence):
+        if index == resume_at:  # a crash after acknowledging all delivered; resume
+            log = ItemLog.restore(Cursor.from_json(log.snapshot().to_json()),
+                                  window=600, max_ids=1000, reach=5)
+        out = log.accept(frame)
+        if out is None:
+            continue
+        log.delivered(out)
+        log.acked(out)
+        assert out.id is not None and not out.redelivered
+        delivered.setdefault(out.id, []).append(out)
+    assert set(delivered) == set(final)  # no item lost
+    for item_id, revisions in delivered.items():
+        numbers = [r.revision for r in revisions]
+        assert numbers == sorted(set(numbers)), numbers  # strictly increasing
+        states = [(r.content, fingerprint(r), r.complete) for r in revisions]
+        assert len(states) == len(set(states)), states  # no identical revision twice
+        last = revisions[-1]
+        assert fingerprint(last) == fingerprint(final[item_id])
+        assert last.content == final[item_id].content and last.complete
+        # every revision keeps the first one's AbsoluteTime (a streaming reply whose
+        # completed frame came first keeps that frame's)
+        assert {r.absolute_time for r in revisions} == {revisions[0].absolute_time}
+        if last.message_metadata is None or last.message_metadata.message_completed is None:
+            assert last.absolute_time == final[item_id].absolute_time
