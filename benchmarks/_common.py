@@ -114,6 +114,52 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+# where a profiled function's own time goes, by the file it is in
+_LAYERS = (
+    ("participant", "/participant/"),
+    ("capo-connectparticipant", "/capo_connectparticipant/"),
+    ("zapros", "/zapros/"),
+    ("httpx", "/httpx/"),
+    ("httpcore", "/httpcore/"),
+    ("h11", "/h11/"),
+    ("trio", "/trio/"),
+    ("ssl", "/ssl.py"),
+    ("json", "/json/"),
+    ("uuid", "/uuid.py"),
+    ("contextlib", "/contextlib.py"),
+)
+
+
+def _layer(filename: str, funcname: str) -> str:
+    for name, part in _LAYERS:
+        if part in filename:
+            return name
+    if filename == "~":  # C functions: socket calls, SSL object methods, dict/str methods
+        if "SSLObject" in funcname or "_ssl." in funcname:
+            return "ssl"
+        if "socket" in funcname:
+            return "socket calls"
+        return "builtins"
+    if "site-packages" not in filename:
+        return "other stdlib"
+    return "other packages"
+
+
+def profile_layers(prof: Any) -> tuple[float, dict[str, float]]:
+    """A ``cProfile.Profile``'s total own time (s) and its own time per layer (s), most
+    first."""
+    import pstats
+
+    layers: dict[str, float] = {}
+    total = 0.0
+    for (filename, _line, func), row in pstats.Stats(prof).stats.items():  # type: ignore[attr-defined]
+        own = row[2]
+        total += own
+        key = _layer(filename, func)
+        layers[key] = layers.get(key, 0.0) + own
+    return total, dict(sorted(layers.items(), key=lambda kv: -kv[1]))
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:

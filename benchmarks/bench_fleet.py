@@ -45,18 +45,37 @@ class Worker:
         self._buffer = b""
 
     @classmethod
-    async def start(cls, store_url: str, endpoint_url: str, owner: str, ttl: float,
-                    max_chats: int) -> Worker:
+    async def start(
+        cls, store_url: str, endpoint_url: str, owner: str, ttl: float, max_chats: int
+    ) -> Worker:
         code = (
             f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import _common; "
             "_common.die_with_parent(); from participant.cli import main; "
             "sys.exit(main(sys.argv[1:]))"
         )
         proc = await trio.lowlevel.open_process(
-            [sys.executable, "-c", code, "fleet", "run", "--store", store_url,
-             "--handler", HANDLER, "--endpoint-url", endpoint_url, "--owner", owner,
-             "--lease-ttl", str(ttl), "--max-chats", str(max_chats), "--events"],
-            stdout=subprocess.PIPE, cwd=ROOT,
+            [
+                sys.executable,
+                "-c",
+                code,
+                "fleet",
+                "run",
+                "--store",
+                store_url,
+                "--handler",
+                HANDLER,
+                "--endpoint-url",
+                endpoint_url,
+                "--owner",
+                owner,
+                "--lease-ttl",
+                str(ttl),
+                "--max-chats",
+                str(max_chats),
+                "--events",
+            ],
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
         )
         worker = cls(proc, owner)
         await worker.until("running", 1)
@@ -99,8 +118,13 @@ async def failover(ttl: float, chats: int) -> dict[str, Any]:
             try:
                 answer = original(operation, *args)
             except Exception as exc:
-                calls.append((trio.current_time(), operation,
-                              getattr(exc, "code", "") == "ThrottlingException"))
+                calls.append(
+                    (
+                        trio.current_time(),
+                        operation,
+                        getattr(exc, "code", "") == "ThrottlingException",
+                    )
+                )
                 raise
             calls.append((trio.current_time(), operation, False))
             return answer
@@ -112,8 +136,7 @@ async def failover(ttl: float, chats: int) -> dict[str, Any]:
             async with open_store(url) as store:
                 for _ in range(chats):
                     chat = await server.emulator.start_chat()
-                    bot = await server.emulator.add_participant(chat.contact_id,
-                                                                role="CUSTOM_BOT")
+                    bot = await server.emulator.add_participant(chat.contact_id, role="CUSTOM_BOT")
                     await store.submit(bot.participant_token, key=chat.contact_id)
             server.emulator.faults.set_rate_limits(True)
             a = await Worker.start(url, server.endpoint_url, "a", ttl, chats)
@@ -136,8 +159,10 @@ async def failover(ttl: float, chats: int) -> dict[str, Any]:
                 if b is not None:
                     await b.close()
     window = [(t - killed, op, throttled) for t, op, throttled in calls if t >= killed]
-    per_second: dict[str, Counter[int]] = {"CreateParticipantConnection": Counter(),
-                                            "GetTranscript": Counter()}
+    per_second: dict[str, Counter[int]] = {
+        "CreateParticipantConnection": Counter(),
+        "GetTranscript": Counter(),
+    }
     for t, op, _ in window:
         if op in per_second:
             per_second[op][int(t)] += 1
@@ -173,17 +198,38 @@ if __name__ == "__main__":
     wall = time.time()
     result = trio.run(main, args.quick)
     rows = [
-        [r["ttl_s"], r["chats"], r["first_claim_s"], r["first_back_s"], r["median_back_s"],
-         r["last_back_s"], r["last_back_over_ttl"]]
+        [
+            r["ttl_s"],
+            r["chats"],
+            r["first_claim_s"],
+            r["first_back_s"],
+            r["median_back_s"],
+            r["last_back_s"],
+            r["last_back_over_ttl"],
+        ]
         for r in result["per_ttl"]
     ]
-    print(table(["TTL s", "chats", "first claim s", "first back s", "median back s",
-                 "last back s", "last / TTL"], rows))
+    print(
+        table(
+            [
+                "TTL s",
+                "chats",
+                "first claim s",
+                "first back s",
+                "median back s",
+                "last back s",
+                "last / TTL",
+            ],
+            rows,
+        )
+    )
     m = result["mass"]
-    print(f"\nmass failover: {m['chats']} chats, TTL {m['ttl_s']:.0f} s: all back after "
-          f"{m['last_back_s']:.1f} s; peak CreateParticipantConnection {m['peak_create_per_s']}/s,"
-          f" GetTranscript {m['peak_get_transcript_per_s']}/s ({m['get_transcript_calls']} "
-          f"calls), throttled {m['throttled']}; one worker starts "
-          f"{m['startup_chats_per_s']:.1f} chats/s")
+    print(
+        f"\nmass failover: {m['chats']} chats, TTL {m['ttl_s']:.0f} s: all back after "
+        f"{m['last_back_s']:.1f} s; peak CreateParticipantConnection {m['peak_create_per_s']}/s,"
+        f" GetTranscript {m['peak_get_transcript_per_s']}/s ({m['get_transcript_calls']} "
+        f"calls), throttled {m['throttled']}; one worker starts "
+        f"{m['startup_chats_per_s']:.1f} chats/s"
+    )
     path = write_result("fleet", {"quick": args.quick, "wall_s": time.time() - wall, **result})
     print(f"\nresults: {path.relative_to(ROOT)}")
