@@ -29,6 +29,7 @@ load window (heartbeats included).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -111,6 +112,38 @@ async def emit(emu: Any, chats: list[tuple[str, str]], rate: float, seconds: flo
 # ---- the clients (this process) ----------------------------------------------------------
 
 
+class GcPauses:
+    """The garbage collector's passes in this process while installed (``gc.callbacks``):
+    a full collection over many live actors can hold the whole process up."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []  # (generation, seconds)
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append((int(info["generation"]), time.perf_counter() - self._t0))
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self) -> dict[str, Any]:
+        full = [t for g, t in self.pauses if g == 2]
+        return {
+            "gc_passes": len(self.pauses),
+            "gc_full_passes": len(full),
+            "gc_full_max_ms": max(full) * 1e3 if full else 0.0,
+            "gc_max_ms": max((t for _, t in self.pauses), default=0.0) * 1e3,
+            "gc_total_ms": sum(t for _, t in self.pauses) * 1e3,
+        }
+
+
 class Collector:
     """Delays and message counts of one run."""
 
@@ -166,16 +199,19 @@ async def _load(
 ) -> dict[str, Any]:
     """Start the emitter, wait for its end and for every message (or GRACE); the CPU of
     this process meanwhile."""
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    sent = await trio.to_thread.run_sync(emulator.go, which, rate, seconds)
-    got.expected = sent
-    if len(got.seen) < sent:
-        with trio.move_on_after(GRACE):
-            await got.all_in.wait()
+    with GcPauses() as gc_pauses:
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        sent = await trio.to_thread.run_sync(emulator.go, which, rate, seconds)
+        got.expected = sent
+        if len(got.seen) < sent:
+            with trio.move_on_after(GRACE):
+                await got.all_in.wait()
     return {
         "sent": sent,
         "window_s": time.perf_counter() - t0,
         "cpu_s": time.process_time() - cpu0,
+        "live_objects": len(gc.get_objects()),
+        **gc_pauses.summary(),
     }
 
 
@@ -199,6 +235,7 @@ async def run_library(
     connector = ep.websocket_connector()
     got = Collector()
     limit = trio.Semaphore(CONCURRENCY)
+    participants: list[Any] = []
     async with ep.participant_client() as client:
 
         async def one(token: str, task_status: trio.TaskStatus[None]) -> None:
@@ -208,6 +245,7 @@ async def run_library(
                 async with connect(token, client=client, websocket_connector=connector) as p:
                     limit.release()
                     held = False
+                    participants.append(p)
                     task_status.started()
                     async for item in p:
                         if isinstance(item, TextMessage) and item.absolute_time is not None:
@@ -220,9 +258,19 @@ async def run_library(
             t0 = time.perf_counter()
             await _start_all(nursery, one, emulator.tokens[which])
             connect_s = time.perf_counter() - t0
+            before = _actor_stats(participants)
             out = await _load(emulator, which, rate, seconds, got)
+            after = _actor_stats(participants)
             nursery.cancel_scope.cancel()
-    return {**out, "connect_s": connect_s, **_delays(got)}
+    during = {f"actors_{k}": after[k] - before[k] for k in after}
+    return {**out, "connect_s": connect_s, **during, **_delays(got)}
+
+
+def _actor_stats(participants: list[Any]) -> dict[str, int]:
+    """What the actors did (ParticipantStats, summed): a drop, reconnect or gap fill
+    during the load shows up as a burst of late items."""
+    keys = ("drops", "reconnects", "renewals", "gap_filled_items", "failed_attempts")
+    return {k: sum(getattr(p.stats, k) for p in participants) for k in keys}
 
 
 async def run_bare(emulator: Emulator, which: int, rate: float, seconds: float) -> dict[str, Any]:
@@ -349,6 +397,7 @@ def main() -> None:
                     r["delay_max_ms"],
                     r["cpu_us_per_message"],
                     r["cpu_us_per_message"] / sc[BARE]["cpu_us_per_message"],
+                    f"{r['gc_full_passes']} / {r['gc_full_max_ms']:.0f}",
                 ]
             )
     over = "https/wss" if args.tls else "plain http/ws"
@@ -367,6 +416,7 @@ def main() -> None:
                 "max ms",
                 "CPU µs/msg",
                 "CPU vs bare",
+                "full GCs / longest ms",
             ],
             rows,
         )
