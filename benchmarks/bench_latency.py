@@ -55,6 +55,7 @@ from participant._time import parse_timestamp
 CONCURRENCY = 20  # connects in flight (as bench_scale)
 HEARTBEAT_FRAME = '{"topic":"aws/heartbeat"}'
 HEARTBEAT_INTERVAL = 10.0
+GC_FREEZE = False  # --gc-freeze: gc.freeze() once every client is connected (both clients)
 GRACE = 15.0  # seconds to wait for the last messages after the emitter stops
 LIBRARY = "participant"
 BARE = "bare trio-websocket (baseline)"
@@ -258,6 +259,8 @@ async def run_library(
             t0 = time.perf_counter()
             await _start_all(nursery, one, emulator.tokens[which])
             connect_s = time.perf_counter() - t0
+            if GC_FREEZE:
+                gc.freeze()  # the connected actors' objects out of the collector's scans
             before = _actor_stats(participants)
             out = await _load(emulator, which, rate, seconds, got)
             after = _actor_stats(participants)
@@ -323,6 +326,8 @@ async def run_bare(emulator: Emulator, which: int, rate: float, seconds: float) 
     async with trio.open_nursery() as nursery:
         await _start_all(nursery, one, urls)
         connect_s = time.perf_counter() - t0
+        if GC_FREEZE:
+            gc.freeze()
         out = await _load(emulator, which, rate, seconds, got)
         nursery.cancel_scope.cancel()
     return {**out, "connect_s": connect_s, **_delays(got)}
@@ -365,6 +370,11 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=None, help="of the many-chats run")
     add_tls_argument(parser)
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() once connected: full collections then skip the long-lived objects",
+    )
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--ca-file", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -372,6 +382,8 @@ def main() -> None:
         die_with_parent()
         trio.run(serve_child, args.serve, args.ca_file is not None, args.ca_file)
         return
+    global GC_FREEZE
+    GC_FREEZE = args.gc_freeze
     many_s = args.seconds or (15.0 if args.quick else 60.0)
     busy_s = 10.0 if args.quick else 20.0
     scenarios = {
@@ -423,7 +435,7 @@ def main() -> None:
     )
     path = write_result(
         "latency_tls" if args.tls else "latency",
-        {"tls": args.tls, "baseline": BARE, "scenarios": scenarios},
+        {"tls": args.tls, "gc_freeze": args.gc_freeze, "baseline": BARE, "scenarios": scenarios},
     )
     print(f"\nwrote {path.relative_to(path.parents[2])}")
 
