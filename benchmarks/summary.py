@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN = "<!-- summary:begin (written by benchmarks/summary.py) -->"
@@ -208,6 +210,184 @@ def rows() -> list[list[str]]:
     return out
 
 
+def _when(d: dict[str, Any]) -> str:
+    load_avg = d.get("machine", {}).get("loadavg_1min", float("nan"))
+    return f"`{d['command']}`, {d['when'][11:16]} UTC, load average {load_avg:.1f}"
+
+
+def latest_sections() -> dict[str, str]:
+    """The "latest run" tables of the scale, latency, dispatch and renewal sections, over
+    TLS and plain, from their results (each a ``<!-- latest:NAME -->`` block of the doc)."""
+    from _common import table as md_table
+
+    out: dict[str, str] = {}
+    parts = []
+    for name in ("scale_tls", "scale"):
+        d = load(name)
+        if not d:
+            continue
+        rows = []
+        for n, both in sorted(d["sizes"].items(), key=lambda kv: int(kv[0])):
+            lib, bare = both["library"], both["bare"]
+            rows.append(
+                [
+                    f"{int(n):,}",
+                    "participant",
+                    lib["rss_bytes_per_participant"] / 1024,
+                    lib["connect_s"],
+                    lib["cpu_ms_per_min_idle"],
+                    lib["cpu_ratio_to_bare"],
+                    " ".join(f"{r:.2f}" for r in lib["cpu_ratios_to_bare"]),
+                    lib["cpu_ms_per_min_with_renewals"],
+                    lib["drops"],
+                ]
+            )
+            rows.append(
+                [
+                    f"{int(n):,}",
+                    "bare trio-websocket, heartbeating (baseline)",
+                    bare["rss_bytes_per_participant"] / 1024,
+                    bare["connect_s"],
+                    bare["cpu_ms_per_min_idle"],
+                    1.0,
+                    "-",
+                    "-",
+                    "-",
+                ]
+            )
+        ren = d["renewal"]
+        parts.append(
+            f"Latest run {'over TLS' if d['tls'] else 'over plain ws'} ({_when(d)}):\n\n"
+            + md_table(
+                [
+                    "N",
+                    "client",
+                    "RSS KiB/participant",
+                    "connect all, s",
+                    "CPU ms/participant/min",
+                    "CPU vs bare",
+                    "per window",
+                    "+ renewals",
+                    "drops",
+                ],
+                rows,
+            )
+            + f"\n\nRenewal: {ren['renewals']} renewals of {ren['n']} participants in "
+            f"{ren['window_s']:.0f} s, {ren['cpu_s_per_renewal'] * 1e3:.2f} ms CPU per renewal, "
+            f"{ren['drops']} drops."
+        )
+    out["SCALE"] = "\n\n".join(parts)
+    parts = []
+    for name in ("latency_tls", "latency"):
+        d = load(name)
+        if not d:
+            continue
+        rows = []
+        for sc_name, sc in d["scenarios"].items():
+            for label in ("participant", "bare trio-websocket (baseline)"):
+                r = sc[label]
+                rows.append(
+                    [
+                        sc_name,
+                        label,
+                        r["sent"],
+                        r["lost"],
+                        r["duplicated"],
+                        r["delay_p50_ms"],
+                        r["delay_p99_ms"],
+                        r["delay_p999_ms"],
+                        r["delay_max_ms"],
+                        r["cpu_us_per_message"],
+                        r["cpu_us_per_message"]
+                        / sc["bare trio-websocket (baseline)"]["cpu_us_per_message"],
+                        "-"
+                        if "gc_full_passes" not in r
+                        else f"{r['gc_full_passes']} / {r['gc_full_max_ms']:.0f}",
+                    ]
+                )
+        parts.append(
+            f"Latest run {'over TLS' if d['tls'] else 'over plain ws'} ({_when(d)}):\n\n"
+            + md_table(
+                [
+                    "load",
+                    "client",
+                    "sent",
+                    "lost",
+                    "dup",
+                    "p50 ms",
+                    "p99 ms",
+                    "p99.9 ms",
+                    "max ms",
+                    "CPU µs/msg",
+                    "CPU vs bare",
+                    "full GCs / longest ms",
+                ],
+                rows,
+            )
+        )
+    out["LATENCY"] = "\n\n".join(parts)
+    parts = []
+    for name in ("dispatch_tls", "dispatch"):
+        d = load(name)
+        if not d:
+            continue
+        rows = [
+            [
+                k,
+                m["items_per_s"],
+                m["cpu_us_per_item"],
+                m["vs_bare"],
+                f"{m['vs_bare_min']:.2f}-{m['vs_bare_max']:.2f}",
+            ]
+            for k, m in d["results"].items()
+        ]
+        parts.append(
+            f"Latest run {'over TLS (wss)' if d.get('tls') else 'over plain ws'} ({_when(d)}):\n\n"
+            + md_table(["client", "items/s", "CPU µs/item", "vs bare loop", "per round"], rows)
+        )
+    out["DISPATCH"] = "\n\n".join(parts)
+    parts = []
+    for name in ("renewal_tls", "renewal"):
+        d = load(name)
+        if not d or "command" not in d:
+            continue
+        rows = [
+            [
+                k,
+                r["sent"],
+                r["lost"],
+                r["duplicated"],
+                r["renewals"],
+                r["drops_seen"],
+                r["gap_filled_items"],
+                r["delay_p50_ms"],
+                r["delay_p99_ms"],
+                r["delay_max_ms"],
+            ]
+            for k, r in d["scenarios"].items()
+        ]
+        parts.append(
+            f"Latest run {'over TLS (wss)' if d.get('tls') else 'over plain ws'} ({_when(d)}):\n\n"
+            + md_table(
+                [
+                    "scenario",
+                    "sent",
+                    "lost",
+                    "duplicated",
+                    "renewals",
+                    "drops",
+                    "gap-filled",
+                    "delay p50 ms",
+                    "p99 ms",
+                    "max ms",
+                ],
+                rows,
+            )
+        )
+    out["RENEWAL"] = "\n\n".join(parts)
+    return out
+
+
 def table() -> str:
     headers = [
         "figure",
@@ -223,13 +403,20 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def _replace(doc: str, begin: str, end: str, text: str) -> str:
+    if begin not in doc or end not in doc:
+        raise SystemExit(f"{DOC}: no {begin!r} ... {end!r} block to replace")
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{text}\n{end}{tail}"
+
+
 def write(text: str) -> None:
-    doc = DOC.read_text()
-    if BEGIN not in doc or END not in doc:
-        raise SystemExit(f"{DOC}: no {BEGIN!r} ... {END!r} block to replace")
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    doc = _replace(DOC.read_text(), BEGIN, END, text)
+    for name, section in latest_sections().items():
+        if section:
+            doc = _replace(doc, f"<!-- latest:{name} -->", f"<!-- /latest:{name} -->", section)
+    DOC.write_text(doc)
 
 
 def main() -> None:
