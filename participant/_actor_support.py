@@ -1,4 +1,5 @@
-"""Small parts of the actor: seen-Id window, state-change feed, backoff, receipts.
+"""Small parts of the actor: state-change feed, receipts (the seen-Id window became
+:class:`participant.core.log.ItemLog`).
 
 Private to :mod:`participant.actor`; documented there.
 """
@@ -6,7 +7,6 @@ Private to :mod:`participant.actor`; documented there.
 from __future__ import annotations
 
 import logging
-import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Literal
@@ -14,117 +14,11 @@ from typing import Literal
 import attrs
 import trio
 
-from participant._time import format_timestamp, parse_timestamp
 from participant.machine import StateChange
 
 log = logging.getLogger("participant.actor")
 
 ReceiptKind = Literal["delivered", "read"]
-
-
-def canonical_time(absolute_time: object) -> str | None:
-    """An AbsoluteTime in the service's fixed-width form ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
-
-    Strings of that form (what the service sends) are returned unchanged, without
-    parsing; others are parsed and re-formatted; unparsable ones (and values that are
-    not strings: the model keeps any JSON scalar a frame carries) give ``None``.
-    Canonical strings order like the times they denote, so they compare as strings.
-    """
-    if type(absolute_time) is not str:
-        return None
-    if (
-        len(absolute_time) == 24
-        and absolute_time[23] == "Z"
-        and absolute_time[19] == "."
-        and absolute_time[10] == "T"
-    ):
-        return absolute_time
-    try:
-        return format_timestamp(parse_timestamp(absolute_time))
-    except (ValueError, OverflowError):  # not ISO-8601; a year out of range
-        return None
-
-
-class SeenIds(OrderedDict[str, "str | None"]):
-    """Item Ids already delivered, bounded in time and count: an ordered dict of Id ->
-    canonical AbsoluteTime (``None`` when unknown), oldest first.
-
-    An Id is kept while its item's AbsoluteTime is within ``window`` seconds of the newest
-    AbsoluteTime seen. Beyond ``max_ids`` Ids the oldest are dropped first, **except** Ids
-    within ``reach`` seconds of the newest AbsoluteTime: gap fill starts at most ``reach``
-    (<= ``window``) seconds before the newest AbsoluteTime, so every item it can return
-    again is still remembered and can never be delivered twice.
-
-    Times are kept as canonical AbsoluteTime strings (:func:`canonical_time`): adding an
-    Id costs no timestamp parsing. Old Ids are dropped (:meth:`prune`) every
-    ``_PRUNE_EVERY`` adds, not on each add, so memory is
-    ``max(max_ids, rate * reach) + _PRUNE_EVERY`` Ids at most; between two prunes a few
-    more Ids are kept, never fewer.
-    """
-
-    __slots__ = (
-        "_adds",
-        "_newest_epoch",
-        "max_ids",
-        "newest_time",
-        "reach",
-        "window",
-    )
-
-    _PRUNE_EVERY = 64
-
-    def __init__(self, window: float, max_ids: int, reach: float = 0.0) -> None:
-        super().__init__()
-        self.window = window
-        self.max_ids = max_ids
-        self.reach = reach
-        #: Newest canonical AbsoluteTime seen, ``None`` before the first timed item.
-        self.newest_time: str | None = None
-        self._newest_epoch: tuple[str, float] | None = None
-        self._adds = 0
-
-    @property
-    def newest(self) -> float | None:
-        """Newest AbsoluteTime seen, in epoch seconds (parsed on demand)."""
-        text = self.newest_time
-        if text is None:
-            return None
-        cached = self._newest_epoch
-        if cached is None or cached[0] != text:
-            cached = self._newest_epoch = (text, parse_timestamp(text))
-        return cached[1]
-
-    def add(self, item_id: str, absolute_time: str | None) -> None:
-        """Remember ``item_id``; ``absolute_time`` as on the wire (any ISO form)."""
-        at = canonical_time(absolute_time)
-        self[item_id] = at
-        if at is not None:
-            newest = self.newest_time
-            if newest is None or at > newest:
-                self.newest_time = at
-        self._adds += 1
-        if self._adds >= self._PRUNE_EVERY:
-            self.prune()
-
-    def prune(self) -> None:
-        """Forget the Ids older than ``window`` seconds before the newest AbsoluteTime,
-        then the oldest beyond ``max_ids`` that are not within ``reach`` of it."""
-        self._adds = 0
-        newest = self.newest
-        if newest is not None:
-            horizon = format_timestamp(newest - self.window)
-            while self:
-                first = next(iter(self.values()))
-                if first is None or first >= horizon:
-                    break
-                self.popitem(last=False)
-        if len(self) > self.max_ids:
-            reach = format_timestamp(newest - self.reach) if newest is not None else ""
-            while len(self) > self.max_ids:
-                first = next(iter(self.values()))
-                if first is not None and first >= reach:
-                    break  # within gap fill's reach: kept (see the class docstring)
-                self.popitem(last=False)
 
 
 class ChangeFeed:
@@ -172,15 +66,6 @@ class ChangeFeed:
         self._on_close(self)
 
 
-def backoff_delay(
-    attempt: int, *, initial: float, cap: float, multiplier: float, rng: random.Random
-) -> float:
-    """Exponential backoff with "equal jitter": ``d/2 + uniform(0, d/2)``, ``d`` =
-    ``min(cap, initial * multiplier**attempt)`` seconds."""
-    base = min(cap, initial * multiplier ** min(attempt, 64))
-    return base / 2 + rng.uniform(0, base / 2)
-
-
 @attrs.define
 class _Waiter:
     done: trio.Event = attrs.field(factory=trio.Event)
@@ -198,7 +83,8 @@ SendReceipt = Callable[[ReceiptKind, str], Awaitable[None]]
 
 
 class ReceiptCoalescer:
-    """Delivered/read receipts coalesced the way AWS's JS client does (protocol.md §4).
+    """Delivered/read receipts coalesced the way AWS's JS client does
+    ([protocol](protocol.md#items)).
 
     A receipt is held ``hold`` seconds so a read can replace a delivered of the same
     message; then, per kind, only the latest receipt is sent, at most one batch per

@@ -1,4 +1,4 @@
-"""The participant actor: one chat participant as a trio actor (design.md; issue 4).
+"""The participant actor: one chat participant as a trio actor (issue 4).
 
 ``async with connect(participant_token, ...) as participant:`` yields a :class:`Participant`
 once its websocket is subscribed. The actor owns one nursery; inside it run the websocket
@@ -9,7 +9,8 @@ ending or :meth:`Participant.disconnect` all end in state ``disconnected`` with 
 
 Guarantees and policies (docs/concepts.md has the timelines):
 
-- **Renewal, make-before-break** (protocol.md §2): at ``ConnectionExpiry`` minus a margin
+- **Renewal, make-before-break** ([protocol](protocol.md#tokens-and-lifetimes)): at
+  ``ConnectionExpiry`` minus a margin
   and at the ConnectionToken ``Expiry`` minus a margin, CreateParticipantConnection is
   called again with the ParticipantToken; the new URL is opened within
   ``ParticipantConfig.url_window`` seconds of the response (else it is never used and a new
@@ -18,19 +19,26 @@ Guarantees and policies (docs/concepts.md has the timelines):
 - **Reconnection**: a socket closed, failing or with a heartbeat unanswered at the next tick
   is lost; the actor backs off exponentially with jitter (``backoff_initial`` 1 s doubling
   to ``backoff_max`` 30 s, each delay drawn from ``[d/2, d]``), fetches a new URL and
-  resubscribes. ThrottlingException, 5xx and network errors are retried this way;
-  AccessDeniedException while reconnecting means the chat ended: a synthetic
-  :class:`~participant.model.ChatEnded` item is delivered and the state becomes
-  ``disconnected``.
+  resubscribes. ThrottlingException, 5xx and network errors are retried this way; the
+  backoff starts afresh only after a connection stayed up ``backoff_reset_after``.
+  Only a modelled AccessDeniedException while reconnecting means the chat ended: a
+  synthetic :class:`~participant.model.ChatEnded` item is delivered and the state becomes
+  ``disconnected``. Other non-retryable errors end the participant with ``error`` set.
 - **Gap fill and exactly-once**: after every unplanned reconnect GetTranscript is paged
   FORWARD from ``gap_fill_overlap`` (5 s) before the newest AbsoluteTime seen, and by
   default after each planned renewal from ``renewal_fill_overlap`` (1 s) before it (with
   make-before-break only items still unread in the old socket can be missing, and they
   are newer than what it delivered). The items are delivered in AbsoluteTime order,
-  before any item the new socket carried meanwhile (its items wait behind a gate until
-  the fill is done). The fill runs in its own task; fills requested while one runs are
-  coalesced into one more. Without ``history`` it never delivers items older than the
-  first subscription (less ``clock_skew``: the items' AbsoluteTime is the service's
+  before any item the new socket carried meanwhile (its items are held, up to
+  ``held_items_max``, until the fill is done; beyond that they are dropped and one more
+  fill recovers them: the reader never waits for a fill, so the heartbeat watchdog runs).
+  The fill runs in its own task; fills requested while one runs are coalesced into one
+  more. Transient errors are retried ``fill_max_attempts`` times; a fill that gives up
+  (or meets a non-retryable answer, or pages without end:
+  :class:`~participant.errors.TranscriptPagingError`)
+  replaces the socket and fills again from the same point; a second failure in a row
+  ends the participant with ``error`` set. Without ``history`` it never delivers items
+  older than the first subscription (less ``clock_skew``: the items' AbsoluteTime is the service's
   clock). Items are deduplicated by Id: the Ids of items within ``dedupe_window``
   seconds of the newest AbsoluteTime are remembered; beyond ``dedupe_max_ids`` the
   oldest are forgotten, but never one within gap fill's reach, so a gap fill can never
@@ -51,8 +59,12 @@ Guarantees and policies (docs/concepts.md has the timelines):
   ``connect_timeout`` seconds (30 s), then :func:`connect` raises the last error.
 - **Own ParticipantId**: :attr:`Participant.participant_id`, learnt from the echo of the
   first message or event this participant sends.
-- **Handlers** registered with :meth:`Participant.on` run as tasks in the actor's nursery;
-  a failing handler is logged with the item's Id and never stops the actor.
+- **Handlers** registered with :meth:`Participant.on` run on a bounded pool in the actor's
+  nursery (one task per item, at most ``handler_concurrency``; the actor waits when it is
+  full); a failing handler is logged with the item's Id and never stops the actor.
+- **Failures surface**: a fatal error after start is raised by the iterator and out of
+  the :func:`connect` block (cancelling its body); the body's own exceptions leave the
+  block unchanged.
 """
 
 from __future__ import annotations
@@ -67,7 +79,7 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import attrs
 import httpx
@@ -77,11 +89,29 @@ from participant._actor_support import (
     ChangeFeed,
     ReceiptCoalescer,
     ReceiptKind,
-    SeenIds,
-    backoff_delay,
 )
+from participant._backoff import backoff_delay
 from participant._time import WallClock, format_timestamp, parse_timestamp, system_clock
 from participant.api import ParticipantClient
+from participant.core.log import ItemLog
+from participant.core.machine import (
+    Abort,
+    Action,
+    Attempt,
+    Close,
+    Core,
+    DeliverChatEnded,
+    Fill,
+    FirstSubscription,
+    Interrupt,
+    OpenGate,
+    Sleep,
+    Stop,
+    Subscribe,
+)
+from participant.core.machine import Event as CoreEvent
+from participant.core.plan import FillPlan, Pager, RenewalPlan, fill_plan, renewal_plan
+from participant.cursor import Cursor, CursorHandle
 from participant.errors import (
     AccessDeniedException,
     CertificateError,
@@ -91,7 +121,7 @@ from participant.errors import (
     ServiceError,
     TransportError,
 )
-from participant.machine import State, StateChange, StateModel, Trigger
+from participant.machine import State, StateChange, Trigger
 from participant.model import (
     ChatEnded,
     ChatItemType,
@@ -113,6 +143,7 @@ from participant.socket import (
     default_connector,
     serve_socket,
 )
+from participant.view import TranscriptView
 
 __all__ = [
     "ItemHandler",
@@ -138,6 +169,9 @@ _IDENTITY_MEMORY: Final = 64
 """Sent Ids / echoed items remembered while the own ParticipantId is unknown."""
 
 _RNG: Final = random.Random()
+_DISCONNECTED: Final = State.DISCONNECTED.value
+_REPLY_NAMESPACE: Final = uuid.UUID("5b0f2a8e-3c1d-4e55-9a57-3f2f1d6c9a10")
+"""Namespace of the ClientTokens of replies (uuid5 of ContactId/item Id/reply index)."""
 
 # Task names given to trio (else it formats one string per task spawned).
 _CONNECTION_TASK: Final = "participant.actor.Participant._run_connection"
@@ -162,7 +196,8 @@ def _at_least_one(_inst: object, attribute: attrs.Attribute[Any], value: int) ->
 
 @attrs.frozen(kw_only=True)
 class ParticipantConfig:
-    """Tuning of a :class:`Participant` (seconds unless stated; defaults from protocol.md).
+    """Tuning of a :class:`Participant` (seconds unless stated; defaults from
+    [protocol](protocol.md)).
 
     Attributes:
         renewal_margin: renew this long before ConnectionExpiry / the token's Expiry ...
@@ -176,7 +211,8 @@ class ParticipantConfig:
         max_buffered_items: items buffered for the iterator before the reader waits.
         iterate: buffer items for ``async for``; set False when only handlers consume.
         typing_interval: :meth:`Participant.send_typing` sends at most one event per this.
-        receipt_hold, receipt_window: receipt coalescing (protocol.md §4: 0.3 s, 5 s).
+        receipt_hold, receipt_window: receipt coalescing (0.3 s, 5 s:
+            [protocol](protocol.md#items)).
         dedupe_window, dedupe_max_ids: the remembered Ids (see the module docstring).
         gap_fill_overlap: after an unplanned reconnect, gap fill starts this long before
             the newest AbsoluteTime seen (< ``dedupe_window``).
@@ -199,6 +235,29 @@ class ParticipantConfig:
             It bounds the whole first connection, so a first websocket open stalled
             longer than it fails even within ``url_window``.
         transcript_page_size: MaxResults of each GetTranscript page (1..100).
+        transcript_max_pages, transcript_max_items: bounds of one gap fill (or history):
+            more pages or items than these, or a NextToken the service already gave in
+            this fill (a cycle), is a :class:`~participant.errors.TranscriptPagingError`.
+        fill_max_attempts: a gap fill tries GetTranscript this many times on transient
+            errors (backoff as for reconnects) before it gives up; a fill that gives up
+            (or meets a non-retryable error) reconnects and fills again from the same
+            point; if that fails too the participant ends with ``error`` set.
+        held_items_max: live items a new socket holds while its gap fill runs (they are
+            delivered after the fill's items); beyond it live items are dropped and a
+            further fill recovers them from the transcript. The socket reader never
+            waits for a fill, so the heartbeat watchdog always runs.
+        handler_concurrency: handler calls running at once (one task per item runs the
+            item's matching handlers in turn); when all are busy the actor waits for one
+            to finish before it accepts the next item (backpressure, like a full buffer).
+        streaming: ``"chunks"`` (default) delivers every revision of an AI streaming
+            reply (the whole text so far each time); ``"completed"`` only the completed
+            reply (docs/concepts.md, "Revisions").
+        ack: ``"implicit"`` (default): an item yielded by the iterator is acknowledged
+            when the next one is asked for, a handler's item when the handler returns;
+            ``"manual"``: only :meth:`Participant.ack` acknowledges.
+        backoff_reset_after: the reconnect backoff starts again from ``backoff_initial``
+            only after a connection stayed subscribed this long; a connection that drops
+            sooner continues the backoff sequence.
         state_feed_size: unread :class:`StateChange` kept per :meth:`Participant.state_changes`.
         socket: timing of each websocket (:class:`participant.socket.SocketConfig`).
     """
@@ -222,6 +281,14 @@ class ParticipantConfig:
     clock_skew: float = attrs.field(default=2.0, validator=_non_negative)
     connect_timeout: float | None = attrs.field(default=30.0)
     transcript_page_size: int = attrs.field(default=100, validator=_at_least_one)
+    transcript_max_pages: int = attrs.field(default=1000, validator=_at_least_one)
+    transcript_max_items: int = attrs.field(default=100_000, validator=_at_least_one)
+    fill_max_attempts: int = attrs.field(default=5, validator=_at_least_one)
+    held_items_max: int = attrs.field(default=1024, validator=_at_least_one)
+    handler_concurrency: int = attrs.field(default=16, validator=_at_least_one)
+    backoff_reset_after: float = attrs.field(default=30.0, validator=_non_negative)
+    streaming: Literal["chunks", "completed"] = attrs.field(default="chunks")
+    ack: Literal["implicit", "manual"] = attrs.field(default="implicit")
     state_feed_size: int = attrs.field(default=256, validator=_at_least_one)
     socket: SocketConfig = attrs.field(factory=SocketConfig)
 
@@ -235,6 +302,10 @@ class ParticipantConfig:
             raise InvalidParameterError("renewal_fill_overlap", "< dedupe_window")
         if self.transcript_page_size > 100:
             raise InvalidParameterError("transcript_page_size", "1..100")
+        if self.streaming not in ("chunks", "completed"):
+            raise InvalidParameterError("streaming", "'chunks' or 'completed'")
+        if self.ack not in ("implicit", "manual"):
+            raise InvalidParameterError("ack", "'implicit' or 'manual'")
 
 
 @attrs.define
@@ -265,6 +336,11 @@ class ParticipantStats:
     """Failed connection attempts (CreateParticipantConnection, open, subscribe)."""
     handler_errors: int = 0
     """Handler calls that raised."""
+    live_items_dropped: int = 0
+    """Live items dropped because too many were held behind a gap fill (each recovered
+    from the transcript by a further fill)."""
+    failed_fills: int = 0
+    """Gap fills (or history loads) that gave up."""
 
 
 def _epoch(absolute_time: str | None) -> float | None:
@@ -282,11 +358,58 @@ def _sort_key(item: Item) -> float:
 
 
 def _is_transient(exc: BaseException) -> bool:
+    """Worth another connection attempt: a retryable service error, or any transport
+    failure (a network error, or an answer that did not come from the service such as
+    a firewall's bare 403 or a captive portal: it may clear up) except a certificate
+    that fails verification (retrying cannot fix it)."""
     if isinstance(exc, CertificateError):
         return False
     if isinstance(exc, ServiceError):
         return exc.retryable
     return isinstance(exc, (TransportError, httpx.TransportError, OSError))
+
+
+def _fill_retryable(exc: BaseException) -> bool:
+    """Worth another GetTranscript attempt of the same fill (else the fill gives up at
+    once: a captive portal's HTML 200, a proxy's 407, a paging cycle)."""
+    if isinstance(exc, (ServiceError, TransportError)):
+        return exc.retryable
+    return isinstance(exc, (httpx.TransportError, OSError))
+
+
+class _Gate:
+    """A socket's fill gate: closed while the gap fill after its subscription runs. Live
+    items that arrive meanwhile are held (up to ``held_items_max``) and delivered after
+    the fill's; beyond that they are dropped (``overflowed``) and a further fill
+    recovers them. The reader never waits on a gate."""
+
+    __slots__ = ("_participant", "held", "is_open", "overflowed", "sock")
+
+    sock: ChatSocket  # set once the socket is open
+
+    def __init__(self, participant: Participant) -> None:
+        self._participant = participant
+        self.is_open = False
+        self.held: deque[Item] | None = None  # created by the first held item
+        self.overflowed = False
+
+    def __call__(self, item: Item) -> Awaitable[None] | None:
+        """The socket's item sink (one object per socket instead of a partial)."""
+        return self._participant._on_socket_item(self, item)
+
+    def lost(self, sock: ChatSocket) -> None:
+        """The socket's loss callback."""
+        self._participant._on_socket_lost(self, sock)
+
+    def __repr__(self) -> str:
+        held = 0 if self.held is None else len(self.held)
+        return f"<_Gate {'open' if self.is_open else 'closed'} held={held}>"
+
+
+def _gate(handle: object) -> _Gate:
+    """The core's opaque socket handle is the socket's gate."""
+    assert isinstance(handle, _Gate)
+    return handle
 
 
 class _Credentials:
@@ -333,32 +456,42 @@ class Participant:
     # lots, the identity and listener collections) created on first use: a process holds
     # thousands of idle participants (docs/benchmarks.md, "Scale").
     __slots__ = (
+        "_action_scope",
+        "_actions",
         "_buffer",
         "_capacity",
         "_client",
-        "_closed",
-        "_conn_cancelled",
         "_conn_nursery",
         "_connect_participant",
         "_connected_once",
         "_connector",
+        "_contact",
+        "_core",
         "_credentials",
+        "_cursor_dirty",
+        "_cursor_handle",
         "_end_pending",
         "_ended",
+        "_failure",
         "_feeds",
         "_fill_gates",
         "_fill_overlap",
         "_fill_requested",
+        "_fill_retry_from",
+        "_fill_retry_history",
         "_filling",
         "_floor",
+        "_handler_tasks",
         "_handlers",
+        "_held_logged_at",
         "_history",
-        "_history_owed",
         "_history_requested",
+        "_implicit_ack",
         "_iterators_waiting",
         "_last_connect_error",
         "_last_typing",
-        "_machine",
+        "_last_yielded",
+        "_log",
         "_not_empty",
         "_not_full",
         "_nursery",
@@ -368,17 +501,17 @@ class Participant:
         "_producers_waiting",
         "_receipts",
         "_recent_ids",
-        "_renew_at",
-        "_renew_for_token",
         "_renew_reason",
+        "_replies",
+        "_resume_from",
         "_rng",
-        "_seen",
+        "_saving",
         "_sends_in_flight",
-        "_socket",
         "_sockets_opened",
         "_state_listeners",
         "_stopped",
         "_taken",
+        "_view",
         "_wake_batch",
         "_waker",
         "_wakeup",
@@ -399,6 +532,8 @@ class Participant:
         history: bool,
         config: ParticipantConfig,
         rng: random.Random | None = None,
+        cursor: Cursor | None = None,
+        cursor_handle: CursorHandle | None = None,
     ) -> None:
         if not participant_token:
             raise InvalidParameterError("participant_token", "a non-empty string")
@@ -411,7 +546,6 @@ class Participant:
         self.config = config
         self._rng = rng or _RNG
         self.stats = ParticipantStats()
-        self._machine = StateModel(self._on_state_change)
         # Delivery (see _offer/_emit): accepted items wait in _buffer for the iterator
         # (created with the first item).
         self._buffer: deque[Item] | None = None
@@ -425,32 +559,67 @@ class Participant:
         # pending: socket items were buffered without waking the iterator (see _offer)
         self._waker = _Waker(self)
         self._wake_batch = min(_WAKE_BATCH, config.max_buffered_items)
-        self._closed = False  # no more items are accepted (state disconnected)
-        self._seen = SeenIds(
+        # What to deliver of each item (duplicates, revisions) and what was acknowledged.
+        self._log = ItemLog(
             config.dedupe_window,
             config.dedupe_max_ids,
             reach=max(config.gap_fill_overlap, config.renewal_fill_overlap),
+            streaming=config.streaming,
         )
-        self._socket: ChatSocket | None = None
+        self._implicit_ack = config.ack == "implicit"
+        self._last_yielded: Item | None = None  # acknowledged by the next __anext__
+        self._cursor_handle = cursor_handle
+        self._cursor_dirty = False
+        self._saving = False
+        self._resume_from: float | None = None  # a resumed first fill starts here
+        self._contact: str | None = None  # ContactId, learnt from the items (for the cursor)
+        if cursor is not None:
+            # Resume: skip what was acknowledged, redeliver what was not, and fill FORWARD
+            # from the cursor before any live item.
+            self._log = ItemLog.restore(
+                cursor,
+                config.dedupe_window,
+                config.dedupe_max_ids,
+                reach=max(config.gap_fill_overlap, config.renewal_fill_overlap),
+                streaming=config.streaming,
+            )
+            self._contact = cursor.contact_id
+            resume = self._log.resume_from
+            self._resume_from = wall_clock() if resume is None else resume
+            history = True
+        # The connection core: its state machine is the participant's life; this shell
+        # executes its actions (see _feed).
+        self._core = Core(
+            config, self.stats, self._backoff, history=history, listener=self._on_state_change
+        )
+        self._actions: list[Attempt | Subscribe | Close | Sleep] = [
+            a for a in self._core.outbox if isinstance(a, Attempt)
+        ]
+        self._core.outbox = []
+        self._action_scope: trio.CancelScope | None = None
+        self._failure: BaseException | None = None  # the error a FAILED transition reports
+        self._replies: dict[str, int] | None = None  # replies sent per item Id
+        self._view: TranscriptView | None = None
         self._sockets_opened = 0
         self._credentials: _Credentials | None = None
-        self._renew_at = math.inf
         self._renew_reason = ""
-        self._renew_for_token = False
         self._wakeup = Flag()
         # Gap fill (see _request_fill/_filler): sockets' gates released by the next fill.
-        self._fill_gates: list[trio.Event] | None = None
+        self._fill_gates: list[_Gate] | None = None
+        # A fill that gave up: the next one (after a reconnect) starts here; None: none did.
+        self._fill_retry_from: float | None = None
+        self._fill_retry_history = False
+        self._held_logged_at = -math.inf
+        self._handler_tasks = 0  # running handler tasks (<= config.handler_concurrency)
         self._fill_requested = False
         self._fill_overlap = 0.0  # the largest overlap among the coalesced requests
         self._history_requested = False
-        self._history_owed = history  # the history is delivered by the first fill
         self._filling = False
         self._handlers: list[tuple[type[Item] | str, ItemHandler]] | None = None
         self._state_listeners: list[Callable[[StateChange], None]] | None = None
         self._feeds: list[ChangeFeed] | None = None
         self._nursery: trio.Nursery | None = None
         self._conn_nursery: trio.Nursery | None = None
-        self._conn_cancelled = False  # the connection tasks are to stop (see _finish)
         self._connected_once = False
         #: Without history, gap fill skips items older than this (epoch seconds): the
         #: first subscription's wall clock minus ``clock_skew``; set on that subscription.
@@ -471,7 +640,7 @@ class Participant:
 
     def __repr__(self) -> str:
         return (
-            f"<Participant {self._machine.state} delivered={self.stats.items_delivered} "
+            f"<Participant {self._core.state} delivered={self.stats.items_delivered} "
             f"renewals={self.stats.renewals} reconnects={self.stats.reconnects}>"
         )
 
@@ -480,7 +649,7 @@ class Participant:
     @property
     def state(self) -> State:
         """The current :class:`~participant.machine.State`."""
-        return self._machine.current
+        return self._core.current
 
     def on_state_change(self, fn: Callable[[StateChange], None]) -> Callable[[StateChange], None]:
         """Register ``fn(change)``, called synchronously on every transition (usable as a
@@ -495,7 +664,7 @@ class Participant:
         change to ``disconnected``. Keeps ``config.state_feed_size`` unread changes (older
         ones are discarded and counted in ``feed.missed``)."""
         feed = ChangeFeed(self.config.state_feed_size, self._feeds_remove)
-        if self._machine.current is State.DISCONNECTED:
+        if self._core.current is State.DISCONNECTED:
             feed.end()
         else:
             if self._feeds is None:
@@ -550,7 +719,8 @@ class Participant:
         The service does not return it to the participant (CreateParticipantConnection
         has no ParticipantId), so it is learnt from the first message or event this
         participant sends (:meth:`send_message`, :meth:`send_event`, :meth:`send_typing`;
-        not receipts): the service echoes it back over the websocket (protocol.md §3) as
+        not receipts): the service echoes it back over the websocket
+        ([protocol](protocol.md#the-websocket)) as
         an item with the Id of the SendMessage/SendEvent response, and that item's
         ParticipantId is ours. The echo may arrive before or after the response; both
         orders are matched. It then stays set for the participant's life.
@@ -575,12 +745,16 @@ class Participant:
             await trio.lowlevel.checkpoint()
         else:
             await trio.lowlevel.checkpoint_if_cancelled()
+        last = self._last_yielded
+        if last is not None:  # asking for the next item acknowledges the last one
+            self._last_yielded = None
+            self._acknowledge(last)
         buffer = self._buffer
         while not buffer:
-            if self._closed:
+            if self._core.state == _DISCONNECTED:
                 await self._stopped.wait()
                 if self.error is not None:
-                    raise self.error from None
+                    raise self.error
                 raise StopAsyncIteration
             self._taken = 0
             if self._not_empty is None:
@@ -596,6 +770,12 @@ class Participant:
         if self._producers_waiting:
             assert self._not_full is not None
             self._not_full.unpark_all()
+        if self._implicit_ack:
+            # Acknowledged by the next __anext__; recorded as delivered-not-acknowledged
+            # only if a cursor is taken meanwhile (cursor()): one log call per item.
+            self._last_yielded = item
+        else:
+            self._log.delivered(item)
         return item
 
     # ---- delivery --------------------------------------------------------------------
@@ -609,23 +789,45 @@ class Participant:
     # actor, not to the socket it came from. Backpressure thus stops the socket readers
     # and the gap fill task, never the supervisor (renewals and reconnects go on).
 
-    def _on_socket_item(self, gate: trio.Event | None, item: Item) -> Awaitable[None] | None:
+    def _on_socket_item(self, gate: _Gate | None, item: Item) -> Awaitable[None] | None:
         """The sockets' item sink: accept at once when possible (no await), else return
-        the wait (behind the gate, or for room) for the reader to await."""
+        the wait for room (a slow consumer or a full handler pool) for the reader to
+        await. While the socket's gap fill runs the item is held, never awaited."""
         self.stats.items_received += 1
-        if (gate is None or gate.is_set()) and self._offer(item, batch=True) is not None:
+        if gate is not None and not gate.is_open:
+            self._hold(gate, item)
+            return None
+        if self._offer(item, batch=True) is not None:
             if self._end_pending is not None:
                 self._end_if_pending()
             return None
-        return self._on_socket_item_waiting(gate, item)
+        return self._on_socket_item_waiting(item)
 
-    async def _on_socket_item_waiting(self, gate: trio.Event | None, item: Item) -> None:
-        if gate is not None and not gate.is_set():
-            await gate.wait()  # a gap fill delivers the older items first
-        if self._offer(item, batch=True) is None:
-            await self._emit(item)
+    async def _on_socket_item_waiting(self, item: Item) -> None:
+        await self._emit(item)
         if self._end_pending is not None:
             self._end_if_pending()
+
+    def _hold(self, gate: _Gate, item: Item) -> None:
+        """Hold a live item behind its socket's gap fill, or drop it when the gate is
+        full (a further fill recovers it; logged at most once per 10 s)."""
+        held = gate.held
+        if held is None:
+            held = gate.held = deque()
+        if not gate.overflowed and len(held) < self.config.held_items_max:
+            held.append(item)
+            return
+        gate.overflowed = True
+        self.stats.live_items_dropped += 1
+        now = trio.current_time()
+        if now >= self._held_logged_at + 10.0:
+            self._held_logged_at = now
+            log.warning(
+                "%d live item(s) held behind a gap fill (held_items_max); dropping live "
+                "items until it ends, then a further fill recovers them (%d dropped so far)",
+                len(held),
+                self.stats.live_items_dropped,
+            )
 
     def _wake_iterator(self) -> None:
         """Wake the waiting iterator now (a socket reader went idle, or a producer must
@@ -638,28 +840,37 @@ class Participant:
     def _offer(self, item: Item, *, force: bool = False, batch: bool = False) -> bool | None:
         """Accept ``item`` now: True accepted, False dropped (a duplicate, or the
         participant is disconnected), None no room in the buffer (nothing changed).
-        ``force`` accepts even into a full buffer (the terminal synthetic ChatEnded).
+        ``force`` accepts even into a full buffer or once disconnected (the terminal
+        synthetic ChatEnded, delivered as the participant ends).
         ``batch`` (socket items): a waiting iterator is woken when the reader goes idle
         (:class:`_Waker`) or ``_WAKE_BATCH`` items are buffered, not per item."""
-        if self._closed:
+        if self._core.state == _DISCONNECTED and not force:
             return False
-        item_id = item.id
-        if item_id is not None and item_id in self._seen:
+        log = self._log
+        if log.is_known_duplicate(item):
             self.stats.duplicates_dropped += 1
             return False
         capacity = self._capacity
         buffer = self._buffer
         if capacity is not None and not force and buffer is not None and len(buffer) >= capacity:
             return None
-        if item_id is not None:
-            self._seen.add(item_id, item.absolute_time)
+        matching = self._matching(item) if self._handlers else None
+        if matching and not force and self._handler_tasks >= self.config.handler_concurrency:
+            return None  # the handler pool is full: wait like for room in the buffer
+        delivered = log.accept(item)  # the item, a revision of it, or None
+        if delivered is None:
+            self.stats.duplicates_dropped += 1  # a duplicate, or a chunk held back
+            return False
+        item = delivered
         self.stats.items_delivered += 1
+        if self._view is not None:
+            self._view.apply(item)
         if self._participant_id is None and (self._sends_in_flight or self._own_ids):
             self._watch_identity(item)
         if isinstance(item, ChatEnded) and self._end_pending is None:
             self._end_pending = "end: chat.ended"
-        if self._handlers:
-            self._dispatch(item)
+        if matching:
+            self._dispatch(matching, item)
         if capacity is not None:
             if buffer is None:
                 buffer = self._buffer = deque()
@@ -685,6 +896,84 @@ class Participant:
                 await self._not_full.park()
             finally:
                 self._producers_waiting -= 1
+
+    # ---- acknowledgement, cursor, view ---------------------------------------------
+
+    def _acknowledge(self, item: Item) -> None:
+        self._log.acked(item)
+        if self._contact is None:
+            self._contact = item.contact_id
+        if self._cursor_handle is not None:
+            self._cursor_dirty = True
+            if not self._saving and self._nursery is not None:
+                self._saving = True
+                self._nursery.start_soon(self._save_cursor)
+
+    async def _save_cursor(self) -> None:
+        """Save the cursor after acknowledgements: coalesced, one save in flight. A
+        failing save is the handle's error and reaches the program (out of connect)."""
+        handle = self._cursor_handle
+        assert handle is not None
+        try:
+            while self._cursor_dirty:
+                self._cursor_dirty = False
+                await handle.save(self.cursor())
+        finally:
+            self._saving = False
+
+    async def _flush_cursor(self) -> None:
+        """On exit: acknowledge the last item yielded (implicit ack) and save once more."""
+        last = self._last_yielded
+        if last is not None:
+            self._last_yielded = None
+            self._log.acked(last)
+            self._cursor_dirty = True
+        if self._cursor_handle is not None and self._cursor_dirty and not self._saving:
+            self._cursor_dirty = False
+            with trio.CancelScope(shield=True):
+                await self._cursor_handle.save(self.cursor())
+
+    async def ack(self, item: Item) -> None:
+        """Acknowledge ``item`` (a delivered item or revision): the program is done with
+        it; a resume from the cursor skips it and every earlier revision of its Id
+        (docs/concepts.md, "Acknowledgement and the cursor"). With a cursor handle the
+        cursor is saved soon after (coalesced)."""
+        if not isinstance(item, Item):
+            raise InvalidParameterError("item", "a delivered Item")
+        self._acknowledge(item)
+        await trio.lowlevel.checkpoint()
+
+    def cursor(self) -> Cursor:
+        """A snapshot of what was delivered and acknowledged (:class:`~participant.Cursor`,
+        JSON with ``to_json()``; no tokens in it): resume from it with
+        ``connect(..., cursor=handle)``."""
+        held = self._last_yielded
+        if held is not None:  # yielded, not acknowledged yet (implicit ack)
+            self._log.delivered(held)
+        return self._log.snapshot(contact_id=self._contact, participant_id=self._participant_id)
+
+    def transcript_view(self) -> TranscriptView:
+        """The live :class:`~participant.TranscriptView` of this participant (created on
+        the first call; items delivered from then on are applied to it, own messages
+        sent with :meth:`send_message` tracked SENDING -> SENT -> DELIVERED -> READ, or
+        FAILED)."""
+        if self._view is None:
+            self._view = TranscriptView(self._participant_id)
+        return self._view
+
+    def _reply_token(self, item: Item) -> str:
+        """The ClientToken of the next reply to ``item``: derived from (ContactId, the
+        item's Id, the reply's index among the replies to it), so a resumed program that
+        sends the same reply again creates no second message."""
+        if not isinstance(item, Item) or not item.id:
+            raise InvalidParameterError("in_reply_to", "a delivered Item with an Id")
+        replies = self._replies
+        if replies is None:
+            replies = self._replies = {}
+        index = replies.get(item.id, 0)
+        replies[item.id] = index + 1
+        key = f"{item.contact_id or ''}/{item.id}/{index}"
+        return str(uuid.uuid5(_REPLY_NAMESPACE, key))
 
     # ---- own ParticipantId -----------------------------------------------------------
 
@@ -722,6 +1011,8 @@ class Participant:
             return
         self._participant_id = participant_id
         self._own_ids = self._recent_ids = None
+        if self._view is not None and self._view.participant_id is None:
+            self._view.participant_id = participant_id
         log.info("own ParticipantId learnt from the echo of a sent item: %s", participant_id)
 
     async def _send_tracked(self, call: Awaitable[_R]) -> _R:
@@ -736,24 +1027,46 @@ class Participant:
             if not self._sends_in_flight:
                 self._recent_ids = None
 
-    def _dispatch(self, item: Item) -> None:
-        nursery = self._nursery
-        if nursery is None or self._handlers is None:
-            return
-        for key, fn in self._handlers:
+    def _matching(self, item: Item) -> list[ItemHandler] | None:
+        out: list[ItemHandler] | None = None
+        for key, fn in self._handlers or ():
             if (isinstance(key, str) and item.content_type == key) or (
                 isinstance(key, type) and isinstance(item, key)
             ):
-                nursery.start_soon(self._run_handler, fn, item)
+                if out is None:
+                    out = []
+                out.append(fn)
+        return out
 
-    async def _run_handler(self, fn: ItemHandler, item: Item) -> None:
+    def _dispatch(self, handlers: list[ItemHandler], item: Item) -> None:
+        nursery = self._nursery
+        if nursery is None:
+            return
+        self._handler_tasks += 1
+        nursery.start_soon(self._run_handlers, handlers, item)
+
+    async def _run_handlers(self, handlers: list[ItemHandler], item: Item) -> None:
+        """One task of the pool: ``item``'s matching handlers, in registration order;
+        the item is acknowledged (implicit ack) when they returned."""
+        self._log.delivered(item)
         try:
-            result = fn(item)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            self.stats.handler_errors += 1
-            log.exception("handler %s failed on item %s", getattr(fn, "__name__", fn), item.id)
+            for fn in handlers:
+                try:
+                    result = fn(item)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    self.stats.handler_errors += 1
+                    log.exception(
+                        "handler %s failed on item %s", getattr(fn, "__name__", fn), item.id
+                    )
+            if self._implicit_ack:
+                self._acknowledge(item)
+        finally:
+            self._handler_tasks -= 1
+            if self._producers_waiting:
+                assert self._not_full is not None
+                self._not_full.unpark_all()
 
     def _end_if_pending(self) -> None:
         if self._end_pending is not None:
@@ -761,39 +1074,164 @@ class Participant:
             self._finish(Trigger.ENDED, reason)
 
     def _finish(self, trigger: Trigger, reason: str, error: BaseException | None = None) -> None:
-        """Go to disconnected (synchronously): stop the connection tasks, end the iterator."""
-        if self._machine.current is State.DISCONNECTED:
-            return
+        """Feed the core the event that ends the participant (no-op once disconnected)."""
+        if error is not None:
+            self._failure = error
         if trigger is Trigger.ENDED:
+            self._feed(self._core.chat_ended, reason)
+        elif trigger is Trigger.CLOSED:
+            self._feed(self._core.close_requested, reason)
+        else:
+            self._feed(self._core.fatal, reason)
+
+    # ---- the shell: feed events to the core, execute its actions -----------------------
+    #
+    # Every input (a result of an action, a socket's loss, the end of a fill, a close)
+    # is an event of the core (participant.core.machine). The actions it emits are run
+    # here: the synchronous ones at once (_run_now), the ones that await (an attempt, a
+    # subscribe, a close, the renewal timer) one at a time by the supervisor task
+    # (_supervise), each in its own cancel scope so that an Interrupt (a state change
+    # that made it stale) cancels it.
+
+    def _feed(self, event: Callable[..., None], *args: Any) -> None:
+        event(*args)
+        core = self._core
+        while core.outbox:
+            actions, core.outbox = core.outbox, []
+            for action in actions:
+                self._run_now(action)
+
+    def _run_now(self, action: Action) -> None:
+        if isinstance(action, (Attempt, Subscribe, Close, Sleep)):
+            self._actions.append(action)
+            self._wakeup.set()
+        elif isinstance(action, Interrupt):
+            self._actions.clear()
+            scope, self._action_scope = self._action_scope, None
+            if scope is not None:
+                scope.cancel()
+        elif isinstance(action, Fill):
+            self._request_fill(_gate(action.sock), history=action.history, overlap=action.overlap)
+        elif isinstance(action, OpenGate):
+            _gate(action.sock).is_open = True
+        elif isinstance(action, Abort):
+            _gate(action.sock).sock.abort(action.reason)
+        elif isinstance(action, FirstSubscription):
+            # Without history, items older than this never come from gap fill.
+            resumed = self._resume_from is not None
+            self._floor = (
+                -math.inf
+                if self._history or resumed
+                else (self._wall_clock() - self.config.clock_skew)
+            )
+        elif isinstance(action, DeliverChatEnded):
+            self._deliver_chat_ended()
+        else:
+            assert isinstance(action, Stop)
+            self._stop(action)
+
+    def _stop(self, stop: Stop) -> None:
+        """Disconnected: stop the connection tasks, end the iterator."""
+        if stop.trigger is Trigger.ENDED:
             self._ended = True
-        self.error = error
-        self._machine.fire(trigger, reason)
-        self._closed = True
+        self.error = self._failure if stop.trigger is Trigger.FAILED else None
         if self._not_empty is not None:
             self._not_empty.unpark_all()
         if self._not_full is not None:
             self._not_full.unpark_all()
         self._wakeup.set()
-        self._conn_cancelled = True
         if self._conn_nursery is not None:
             self._conn_nursery.cancel_scope.cancel()
 
-    # ---- connection management -------------------------------------------------------
+    async def _supervise(self, until: Callable[[], bool] | None = None) -> None:
+        """Execute the core's awaiting actions one at a time (until ``until()`` holds)."""
+        actions = self._actions
+        while until is None or not until():
+            if not actions:
+                self._wakeup = Flag()
+                await self._wakeup.wait()
+                continue
+            action = actions.pop(0)
+            # One scope per action: an Interrupt cancels it; a Sleep is its deadline (an
+            # idle participant waits here: no further frame or scope, see bench_scale).
+            with trio.CancelScope() as scope:
+                self._action_scope = scope
+                try:
+                    if isinstance(action, Attempt):
+                        await self._attempt(action)
+                    elif isinstance(action, Subscribe):
+                        await self._subscribe(_gate(action.sock))
+                    elif isinstance(action, Close):
+                        await _gate(action.sock).sock.aclose()
+                        if action.then is not None:
+                            self._checkpoint_free_feed(action.then)
+                    else:
+                        self._wakeup = Flag()
+                        scope.deadline = action.until
+                        await self._wakeup.wait()
+                finally:
+                    interrupted = self._action_scope is not scope  # see Interrupt
+                    self._action_scope = None
+            if isinstance(action, Sleep) and not interrupted:  # the timer fired, or woken
+                self._feed(self._core.tick, trio.current_time(), self._renew_reason)
 
-    def _on_socket_lost(self, sock: ChatSocket) -> None:
-        if sock is not self._socket:
+    def _checkpoint_free_feed(self, event: CoreEvent) -> None:
+        if self._action_scope is None:
+            return  # interrupted meanwhile: the result is stale
+        if event is CoreEvent.RENEWAL_DONE:
+            self._feed(self._core.renewal_done, "renewal: new socket subscribed, old one closed")
+
+    async def _attempt(self, action: Attempt) -> None:
+        """CreateParticipantConnection and open the websocket; feed the outcome."""
+        if action.delay > 0:
+            await trio.sleep(action.delay)
+        gate = _Gate(self)
+        gate.is_open = not action.gate
+        try:
+            response, at = await self._create_connection()
+            gate.sock = await self._open(response, at, gate)
+        except Exception as exc:
+            if isinstance(exc, AccessDeniedException):  # modelled: bad token / chat over
+                self._failure = exc
+                self._feed(
+                    self._core.access_denied,
+                    "end: AccessDeniedException on CreateParticipantConnection",
+                )
+                return
+            if not _is_transient(exc):
+                raise
+            self._last_connect_error = exc
+            self.stats.failed_attempts += 1
+            log.warning("connection attempt failed: %s", _describe(exc))
+            self._feed(self._core.attempt_failed, f"connect failed: {_describe(exc)}")
             return
-        if self._machine.current in (State.SUBSCRIBED, State.EXPIRED):
-            self.stats.drops += 1
-            self._machine.lost(f"drop: {sock.lost_reason}")
-        self._wakeup.set()
+        plan = self._adopt(response, at)
+        self._feed(self._core.socket_opened, gate, plan.renew_at, plan.for_token, "websocket open")
+
+    async def _subscribe(self, gate: _Gate) -> None:
+        sock = gate.sock
+        try:
+            await sock.subscribe()
+        except TransportError as exc:
+            self._last_connect_error = exc
+            await sock.aclose()
+            self.stats.failed_attempts += 1
+            log.warning("subscribe failed: %s", exc)
+            self._feed(self._core.attempt_failed, f"subscribe failed: {exc}")
+            return
+        self._feed(self._core.subscribed, gate, trio.current_time(), "subscribed to aws/chat")
+        if sock.lost.is_set():  # lost before it became current
+            self._on_socket_lost(gate, sock)
+
+    def _on_socket_lost(self, gate: _Gate, sock: ChatSocket) -> None:
+        self._feed(self._core.socket_lost, gate, trio.current_time(), f"drop: {sock.lost_reason}")
 
     def _backoff(self, attempt: int) -> float:
         c = self.config
         return backoff_delay(
             attempt,
             initial=c.backoff_initial,
-            cap=c.backoff_max,
+            maximum=c.backoff_max,
             multiplier=c.backoff_multiplier,
             rng=self._rng,
         )
@@ -808,31 +1246,27 @@ class Participant:
         self._connected_once = True
         return response, trio.current_time()
 
-    def _adopt(self, response: CreateParticipantConnectionResponse, at: float) -> None:
+    def _adopt(self, response: CreateParticipantConnectionResponse, at: float) -> RenewalPlan:
         ws = response.websocket
         creds = response.connection_credentials
         assert ws is not None and creds is not None and creds.connection_token is not None
-        wall = self._wall_clock()
-        conn_exp = _epoch(ws.connection_expiry)
-        tok_exp = _epoch(creds.expiry)
-        connection_expiry = math.inf if conn_exp is None else at + (conn_exp - wall)
-        token_expiry = math.inf if tok_exp is None else at + (tok_exp - wall)
-        self._credentials = _Credentials(creds.connection_token, connection_expiry, token_expiry)
         c = self.config
-
-        def renew_at(deadline: float) -> float:
-            lifetime = max(0.0, deadline - at)
-            return deadline - min(c.renewal_margin, c.renewal_fraction * lifetime)
-
-        conn_renew, tok_renew = renew_at(connection_expiry), renew_at(token_expiry)
-        self._renew_for_token = tok_renew < conn_renew
-        self._renew_at = min(conn_renew, tok_renew)
-        which = "ConnectionToken Expiry" if self._renew_for_token else "ConnectionExpiry"
-        due_in = (token_expiry if self._renew_for_token else connection_expiry) - self._renew_at
-        self._renew_reason = f"renewal: {which} in {due_in:.0f} s"
+        plan = renewal_plan(
+            at=at,
+            wall=self._wall_clock(),
+            connection_expiry=_epoch(ws.connection_expiry),
+            token_expiry=_epoch(creds.expiry),
+            margin=c.renewal_margin,
+            fraction=c.renewal_fraction,
+        )
+        self._credentials = _Credentials(
+            creds.connection_token, plan.connection_expiry, plan.token_expiry
+        )
+        self._renew_reason = plan.reason
+        return plan
 
     async def _open(
-        self, response: CreateParticipantConnectionResponse, at: float, gate: trio.Event | None
+        self, response: CreateParticipantConnectionResponse, at: float, gate: _Gate
     ) -> ChatSocket:
         ws = response.websocket
         creds = response.connection_credentials
@@ -847,8 +1281,8 @@ class Participant:
                     serve_socket,
                     ws.url,
                     connector=self._connector,
-                    on_item=partial(self._on_socket_item, gate),
-                    on_lost=self._on_socket_lost,
+                    on_item=gate,
+                    on_lost=gate.lost,
                     on_idle=self._waker,
                     config=self.config.socket,
                     name=f"ws{self._sockets_opened}",
@@ -859,110 +1293,7 @@ class Participant:
             raise SocketOpenError("websocket URL not opened within its window; not used")
         return sock
 
-    async def _wait_unless_woken(self, delay: float) -> None:
-        self._wakeup = Flag()
-        with trio.move_on_after(delay):
-            await self._wakeup.wait()
-
-    async def _establish(self) -> None:
-        """From token, expired or reconnecting: end with a subscribed current socket.
-
-        Runs in the supervisor and never waits for the consumer: the gap fill (or the
-        history) that follows is handed to the fill task (:meth:`_request_fill`); the new
-        socket's items wait behind its gate until that fill has delivered the older ones.
-        Raises non-retryable errors (and AccessDeniedException on the first connection).
-        """
-        attempt = 0
-        while True:
-            start_state = self._machine.current
-            if start_state is State.DISCONNECTED:
-                return
-            first = self._floor is None  # never subscribed yet
-            if start_state is State.RECONNECTING:
-                delay = self._backoff(attempt)
-                self._machine.backoff(delay, f"backoff before attempt {attempt + 1}")
-                await trio.sleep(delay)
-            gate = trio.Event() if (self._history_owed or not first) else None
-            try:
-                response, at = await self._create_connection()
-                sock = await self._open(response, at, gate)
-            except AccessDeniedException:
-                if first:
-                    raise
-                self._chat_ended_by_access_denied()
-                return
-            except Exception as exc:
-                if not _is_transient(exc):
-                    raise
-                self._last_connect_error = exc
-                attempt += 1
-                self.stats.failed_attempts += 1
-                log.warning("connection attempt failed: %s", _describe(exc))
-                current = self._machine.current
-                if current is State.TOKEN:
-                    self._machine.lost(f"connect failed: {_describe(exc)}")
-                elif current is State.EXPIRED:
-                    await self._wait_unless_woken(self._backoff(attempt - 1))
-                continue
-            self._adopt(response, at)
-            if self._machine.current is State.TOKEN:
-                self._machine.opened("websocket open")
-            elif self._machine.current is State.RECONNECTING:
-                self._machine.retry("reconnect: new websocket open")
-            try:
-                await sock.subscribe()
-            except TransportError as exc:
-                self._last_connect_error = exc
-                await sock.aclose()
-                attempt += 1
-                self.stats.failed_attempts += 1
-                log.warning("subscribe failed: %s", exc)
-                current = self._machine.current
-                if current is State.CONNECTED:
-                    self._machine.lost(f"subscribe failed: {exc}")
-                elif current is State.EXPIRED:
-                    await self._wait_unless_woken(self._backoff(attempt - 1))
-                continue
-            old, self._socket = self._socket, sock
-            if self._machine.current is State.RECONNECTING:  # old socket died mid-renewal
-                self._machine.retry("reconnect: new websocket open")
-            planned = self._machine.current is State.EXPIRED
-            if self._machine.current is State.CONNECTED:
-                self._machine.acknowledged("subscribed to aws/chat")
-                if not first:
-                    self.stats.reconnects += 1
-            if first:
-                # Without history, items older than this never come from gap fill.
-                self._floor = (
-                    -math.inf if self._history else (self._wall_clock() - self.config.clock_skew)
-                )
-            if sock.lost.is_set():
-                self._on_socket_lost(sock)
-            # From here the new socket is current: its loss fires `lost` via the callback.
-            if old is not None:
-                await old.aclose()
-            if planned and self._machine.current is State.EXPIRED:
-                self.stats.renewals += 1
-                if self._renew_for_token:
-                    self.stats.token_renewals += 1
-                self._machine.renewed("renewal: new socket subscribed, old one closed")
-            if self._machine.current is not State.SUBSCRIBED:
-                if self._machine.current is State.DISCONNECTED:
-                    return
-                continue  # the new socket was lost meanwhile: go round again
-            if gate is not None:
-                if self._history_owed:
-                    self._history_owed = False
-                    self._request_fill(gate, history=True)
-                elif not planned:
-                    self._request_fill(gate, overlap=self.config.gap_fill_overlap)
-                elif self.config.gap_fill_after_renewal:
-                    self._request_fill(gate, overlap=self.config.renewal_fill_overlap)
-                else:
-                    gate.set()
-            return
-
-    def _chat_ended_by_access_denied(self) -> None:
+    def _deliver_chat_ended(self) -> None:
         wire = {
             "Id": None,
             "AbsoluteTime": format_timestamp(self._wall_clock()),
@@ -974,30 +1305,10 @@ class Participant:
         item = parse_item({k: v for k, v in wire.items() if v is not None})
         self._offer(item, force=True)  # terminal: never waits for room
         self._end_pending = None
-        self._finish(Trigger.ENDED, "end: AccessDeniedException on CreateParticipantConnection")
-
-    async def _supervise(self) -> None:
-        while True:
-            state = self._machine.current
-            if state is State.DISCONNECTED:
-                return
-            if state is State.RECONNECTING or self._socket is None:
-                await self._establish()
-                continue
-            self._wakeup = Flag()
-            if self._machine.current is not State.SUBSCRIBED:
-                continue
-            with trio.move_on_at(self._renew_at):
-                await self._wakeup.wait()
-            if self._machine.current is State.SUBSCRIBED and trio.current_time() >= self._renew_at:
-                self._machine.expiry_due(self._renew_reason)
-                await self._establish()
 
     # ---- gap fill --------------------------------------------------------------------
 
-    def _request_fill(
-        self, gate: trio.Event, *, history: bool = False, overlap: float = 0.0
-    ) -> None:
+    def _request_fill(self, gate: _Gate, *, history: bool = False, overlap: float = 0.0) -> None:
         """Schedule a gap fill from ``overlap`` seconds before the newest AbsoluteTime
         seen (or the history) that releases ``gate`` when done.
 
@@ -1027,41 +1338,63 @@ class Participant:
                 overlap, self._fill_overlap = self._fill_overlap, 0.0
                 self._fill_requested = self._history_requested = False
                 gates, self._fill_gates = self._fill_gates or [], None
-                try:
-                    await self._fill(history=history, overlap=overlap)
-                finally:
+                if await self._fill(history=history, overlap=overlap):
                     for gate in gates:
-                        gate.set()
+                        await self._release(gate)
+                else:  # the sockets are being replaced; the next fill covers their items
+                    for gate in gates:
+                        gate.held = None
                 self._end_if_pending()
         finally:
             self._filling = False
 
-    async def _fill(self, *, history: bool, overlap: float = 0.0) -> None:
+    async def _release(self, gate: _Gate) -> None:
+        """Deliver the live items held behind ``gate``, then open it; if it overflowed,
+        close it again behind one more fill (which recovers the dropped items)."""
+        held = gate.held
+        while held:
+            await self._emit(held.popleft())
+        gate.held = None
+        if gate.overflowed:
+            gate.overflowed = False
+            self._request_fill(gate, overlap=self.config.gap_fill_overlap)
+        else:
+            gate.is_open = True
+
+    async def _fill(self, *, history: bool, overlap: float = 0.0) -> bool:
         """Gap fill (or history): page GetTranscript, deliver in AbsoluteTime order.
-        Waits for room in the buffer like a socket reader (it runs in its own task)."""
+        Waits for room in the buffer like a socket reader (it runs in its own task).
+
+        Transient errors are retried ``fill_max_attempts`` times with backoff. A fill
+        that gives up returns False after :meth:`_fill_gave_up` (reconnect, then fill
+        again from the same point, or end the participant)."""
+        history = history or self._fill_retry_history
+        plan, filters = self._fill_plan(history, overlap)
         attempt = 0
         while True:
             try:
-                items, start = await self._fetch(history=history, overlap=overlap)
+                items = await self._fetch(filters)
                 break
-            except AccessDeniedException:
-                self._chat_ended_by_access_denied()
-                return
             except Exception as exc:
-                if not _is_transient(exc):
-                    self.stats.failed_attempts += 1
-                    log.error("gap fill failed (%s): items may be missing", _describe(exc))
-                    return
-                delay = self._backoff(attempt)
+                if isinstance(exc, AccessDeniedException):  # modelled: the chat is over
+                    self._failure = exc
+                    self._feed(self._core.access_denied, "end: AccessDeniedException")
+                    return True
                 attempt += 1
+                if not _fill_retryable(exc) or attempt >= self.config.fill_max_attempts:
+                    self._fill_gave_up(exc, history=history, start=plan.start)
+                    return False
+                delay = self._backoff(attempt - 1)
                 log.warning("gap fill failed (%s); retry in %.2f s", _describe(exc), delay)
                 await trio.sleep(delay)
+        self._fill_retry_from = None
+        self._fill_retry_history = False
+        self._resume_from = None
+        self._feed(self._core.fill_done)
         delivered = 0
         for item in items:
-            if not history:
-                at = _epoch(item.absolute_time)
-                if item.related_contact_id is not None or (at is not None and at < start):
-                    continue
+            if not plan.keeps(_epoch(item.absolute_time), item.related_contact_id):
+                continue
             if await self._emit(item):
                 delivered += 1
         if history:
@@ -1071,50 +1404,76 @@ class Participant:
             self.stats.gap_filled_items += delivered
             if delivered:
                 log.info("gap fill delivered %d missed item(s)", delivered)
+        return True
 
-    async def _fetch(self, *, history: bool, overlap: float) -> tuple[list[Item], float]:
-        """All GetTranscript pages of the fill, sorted by AbsoluteTime, and the time
-        (epoch seconds) before which items are not part of it."""
-        if history:
-            start = -math.inf
-            filters: dict[str, Any] = {"scan_direction": "BACKWARD", "sort_order": "ASCENDING"}
+    def _fill_gave_up(self, exc: BaseException, *, history: bool, start: float) -> None:
+        """Remember where this fill started (the next one starts there) and tell the
+        core: the first time it replaces the socket, the second time it fails."""
+        self.stats.failed_fills += 1
+        if self._fill_retry_from is None and not self._fill_retry_history:
+            log.warning("gap fill failed (%s); reconnecting to fill again", _describe(exc))
         else:
-            floor = -math.inf if self._floor is None else self._floor
-            newest = self._seen.newest
-            start = floor if newest is None else max(floor, newest - overlap)
-            if not math.isfinite(start):  # history mode and nothing seen yet
-                start = self._wall_clock() - self.config.dedupe_window
-            filters = {
-                "scan_direction": "FORWARD",
-                "sort_order": "ASCENDING",
-                "start_position": StartPosition(absolute_time=format_timestamp(start)),
-            }
+            log.error("gap fill failed again after a reconnect: %s", _describe(exc))
+        if history:
+            self._fill_retry_history = True
+        elif self._fill_retry_from is None:
+            self._fill_retry_from = start
+        self._failure = exc
+        self._feed(self._core.fill_failed, f"gap fill failed: {type(exc).__name__}")
+
+    def _fill_plan(self, history: bool, overlap: float) -> tuple[FillPlan, dict[str, Any]]:
+        """The fill's plan (:func:`participant.core.plan.fill_plan`) and its
+        GetTranscript filters."""
+        resume = self._resume_from
+        if history and resume is not None:  # resuming from a cursor: FORWARD from it
+            history, overlap = False, self.config.gap_fill_overlap
+        plan = fill_plan(
+            history=history,
+            overlap=overlap,
+            floor=self._floor,
+            newest=self._log.newest if resume is None else resume,
+            wall=self._wall_clock(),
+            dedupe_window=self.config.dedupe_window,
+            retry_from=self._fill_retry_from,
+        )
+        filters: dict[str, Any] = {"scan_direction": plan.scan_direction, "sort_order": "ASCENDING"}
+        if not plan.history:
+            filters["start_position"] = StartPosition(absolute_time=format_timestamp(plan.start))
+        return plan, filters
+
+    async def _fetch(self, filters: dict[str, Any]) -> list[Item]:
+        """All GetTranscript pages of one fill, sorted by AbsoluteTime, bounded by a
+        :class:`~participant.core.plan.Pager` (raises TranscriptPagingError). Each page
+        uses the current ConnectionToken (a renewal may replace it mid-fill)."""
+        c = self.config
+        pager = Pager(max_pages=c.transcript_max_pages, max_items=c.transcript_max_items)
         items: list[Item] = []
         next_token: str | None = None
         while True:
-            creds = self._credentials  # the current ConnectionToken (renewals replace it)
+            creds = self._credentials
             assert creds is not None
             page = await self._client.get_transcript(
                 creds.connection_token,
-                max_results=self.config.transcript_page_size,
+                max_results=c.transcript_page_size,
                 next_token=next_token,
                 **filters,
             )
             items.extend(page.transcript or ())
-            if not page.next_token or page.next_token == next_token:
+            next_token = pager.page(page.next_token, len(page.transcript or ()))
+            if next_token is None:
                 break
-            next_token = page.next_token
         items.sort(key=_sort_key)
-        return items, start
+        return items
 
     # ---- life ------------------------------------------------------------------------
 
     async def _connect_first(self) -> None:
         """The first connection, bounded by ``config.connect_timeout``."""
         timeout = self.config.connect_timeout
+        core = self._core
         with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
-            await self._establish()
-        if scope.cancelled_caught and self._machine.current is not State.DISCONNECTED:
+            await self._supervise(until=lambda: core.ever_up)
+        if scope.cancelled_caught:
             error = self._last_connect_error or TransportError(
                 f"no connection within connect_timeout ({timeout:g} s)"
             )
@@ -1125,13 +1484,22 @@ class Participant:
             )
             raise error
 
+    def _fail(self, error: BaseException) -> None:
+        """End the participant on a fatal error: ``error`` is set, the iterator and the
+        :func:`connect` block raise it (the connection task re-raises it)."""
+        self._finish(Trigger.FAILED, f"fatal: {_describe(error)}", error)
+
     async def _run_connection(self, *, task_status: trio.TaskStatus[None]) -> None:
-        error: BaseException | None = None
+        """The connection task. Before it started, an error raises out of
+        ``nursery.start`` (so out of :func:`connect`); after, a fatal error is raised in
+        the program's nursery, which cancels the ``async with`` body and raises it
+        there: a program that only uses handlers does not run on beside a dead
+        participant."""
         started = False
         try:
             async with trio.open_nursery() as nursery:
                 self._conn_nursery = nursery
-                if self._conn_cancelled:  # _finish came first
+                if self._core.current is State.DISCONNECTED:  # closed before it started
                     nursery.cancel_scope.cancel()
                 try:
                     await self._connect_first()
@@ -1139,21 +1507,18 @@ class Participant:
                     started = True
                     await self._supervise()
                 except Exception as exc:
-                    error = exc
+                    self._fail(exc)
                 nursery.cancel_scope.cancel()
         except Exception as group:  # a task of the connection failed: a bug, not a loss
-            if error is None:
-                single = _single(group) if isinstance(group, BaseExceptionGroup) else group
-                error = single if single is not None else group
+            single = _single(group) if isinstance(group, BaseExceptionGroup) else group
+            self._fail(single if single is not None else group)
         finally:
             self._conn_nursery = None
             self._stopped.set()
-        if error is not None:
-            self._finish(Trigger.FAILED, f"fatal: {_describe(error)}", error)
-            if not started:
-                raise error
-            log.error("participant failed: %s", _describe(error))
-        elif not started:
+        if self.error is not None:
+            log.error("participant failed: %s", _describe(self.error))
+            raise self.error
+        if not started:
             task_status.started()
 
     async def _start(self, nursery: trio.Nursery) -> None:
@@ -1162,16 +1527,16 @@ class Participant:
 
     async def _close(self, reason: str) -> None:
         """Close the current socket cleanly (bounded, shielded) and go to disconnected."""
-        sock = self._socket
-        if sock is not None and self._machine.current is not State.DISCONNECTED:
+        current = self._core.sock
+        if current is not None and self._core.current is not State.DISCONNECTED:
             with trio.CancelScope(shield=True):
-                await sock.aclose()
+                await _gate(current).sock.aclose()
         self._finish(Trigger.CLOSED, reason)
 
     # ---- REST methods ----------------------------------------------------------------
 
     def _token(self) -> str:
-        if self._machine.current is State.DISCONNECTED:
+        if self._core.current is State.DISCONNECTED:
             if self._ended:
                 raise ChatEndedError("the chat has ended")
             raise ParticipantClosedError("the participant is disconnected")
@@ -1186,26 +1551,63 @@ class Participant:
         *,
         content_type: str = ContentType.TEXT_PLAIN,
         client_token: str | None = None,
+        in_reply_to: Item | None = None,
     ) -> SendMessageResponse:
         """SendMessage: post ``content`` (1..16384 characters) as ``content_type``.
 
+        ``in_reply_to``: the item this answers; the ClientToken is then derived from
+        (ContactId, its Id, the reply's index among the replies to it), so sending the
+        same reply again (e.g. after a resume) creates no second message (give either it
+        or ``client_token``). With a :meth:`transcript_view`, the message appears there
+        as SENDING, then SENT (or FAILED).
+
         Returns the message's ``id`` and ``absolute_time``. Raises
-        :class:`ParticipantClosedError` / :class:`ChatEndedError` once disconnected, and
+        :class:`ParticipantClosedError` / :class:`ChatEndedError` once disconnected,
+        :class:`InvalidParameterError` for both ``client_token`` and ``in_reply_to``, and
         the errors of :meth:`ParticipantClient.send_message`.
         """
-        return await self._send_tracked(
-            self._client.send_message(
-                self._token(), content_type=content_type, content=content, client_token=client_token
+        if in_reply_to is not None:
+            if client_token is not None:
+                raise InvalidParameterError("client_token", "absent with in_reply_to")
+            client_token = self._reply_token(in_reply_to)
+        token = self._token()
+        view = self._view
+        if view is not None:
+            if client_token is None:
+                client_token = str(uuid.uuid4())
+            view.sending(client_token, content, content_type)
+        try:
+            response = await self._send_tracked(
+                self._client.send_message(
+                    token, content_type=content_type, content=content, client_token=client_token
+                )
             )
-        )
+        except BaseException as exc:
+            if view is not None and client_token is not None:
+                view.send_failed(client_token, exc)
+            raise
+        if view is not None and client_token is not None:
+            view.sent(client_token, response)
+        return response
 
     async def send_event(
-        self, content_type: str, content: str | None = None, *, client_token: str | None = None
+        self,
+        content_type: str,
+        content: str | None = None,
+        *,
+        client_token: str | None = None,
+        in_reply_to: Item | None = None,
     ) -> SendEventResponse:
-        """SendEvent with any event ContentType (protocol.md §4).
+        """SendEvent with any event ContentType ([protocol](protocol.md#items)); ``in_reply_to``
+        derives
+        the ClientToken as for :meth:`send_message`.
 
         Returns the event's ``id`` and ``absolute_time``; raises like :meth:`send_message`.
         """
+        if in_reply_to is not None:
+            if client_token is not None:
+                raise InvalidParameterError("client_token", "absent with in_reply_to")
+            client_token = self._reply_token(in_reply_to)
         call = self._client.send_event(
             self._token(), content_type=content_type, content=content, client_token=client_token
         )
@@ -1232,7 +1634,8 @@ class Participant:
 
     async def send_receipt(self, message_id: str, kind: ReceiptKind = "read") -> bool:
         """Send a ``delivered`` or ``read`` receipt for ``message_id``, coalesced
-        (protocol.md §4): held 0.3 s so a read replaces a delivered, then only the latest
+        ([protocol](protocol.md#items)): held 0.3 s so a read replaces a delivered, then only the
+        latest
         receipt of each kind per 5 s window, never the same receipt twice.
 
         Returns True when this receipt was sent, False when it was coalesced away or
@@ -1263,7 +1666,7 @@ class Participant:
 
     async def send_attachment(self, data: bytes, *, attachment_name: str, content_type: str) -> str:
         """Upload ``data`` (bytes) as an attachment: StartAttachmentUpload, PUT with every
-        header of HeadersToInclude, CompleteAttachmentUpload (protocol.md §6).
+        header of HeadersToInclude, CompleteAttachmentUpload ([protocol](protocol.md#attachments)).
 
         Returns the AttachmentId.
         """
@@ -1368,6 +1771,7 @@ async def connect(
     config: ParticipantConfig = ParticipantConfig(),
     rng: random.Random | None = None,
     on_state_change: Callable[[StateChange], None] | None = None,
+    cursor: CursorHandle | None = None,
 ) -> AsyncIterator[Participant]:
     """Connect a participant and yield it once its websocket is subscribed.
 
@@ -1394,6 +1798,11 @@ async def connect(
         on_state_change: called with every :class:`StateChange` from the very first
             one (token -> connected -> subscribed happen before ``connect`` yields), as
             :meth:`Participant.on_state_change` registers it.
+        cursor: a :class:`~participant.cursor.CursorHandle` to resume from: its cursor is
+            loaded first; if there is one the participant fills FORWARD from it before
+            any live item, delivers every later item once and marks ``redelivered`` the
+            items delivered but not acknowledged before. The cursor is saved after
+            acknowledgements (coalesced) and on exit (docs/concepts.md).
 
     Raises:
         AccessDeniedException: the ParticipantToken is not valid (bad, or the chat over).
@@ -1407,8 +1816,11 @@ async def connect(
         client = ParticipantClient(
             region=region, endpoint_url=endpoint_url, transport=http_transport
         )
+    saved = None if cursor is None else await cursor.load()
     participant = Participant(
         participant_token,
+        cursor=saved,
+        cursor_handle=cursor,
         client=client,
         connector=websocket_connector or default_connector,
         wall_clock=wall_clock or system_clock,
@@ -1419,21 +1831,33 @@ async def connect(
     )
     if on_state_change is not None:
         participant.on_state_change(on_state_change)
+    # The body's exception is caught inside the nursery and re-raised after it, so it
+    # leaves unchanged (never wrapped in the nursery's group, context intact); a fatal
+    # error of the participant cancels the body and comes out of the nursery instead.
+    body_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
             await participant._start(nursery)
             try:
                 yield participant
+            except BaseException as exc:
+                body_error = exc
             finally:
                 await participant._close("closed by the program")
+                await participant._flush_cursor()
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
-        single = _single(group)
-        if single is None:
+        fatal = participant.error
+        if fatal is None or _single(group) is not fatal:
             raise
-        raise single from None
+        error: BaseException = fatal
+    else:
+        if body_error is None:
+            return
+        error = body_error
     finally:
         participant._finish(Trigger.CLOSED, "closed by the program")
         if owned:
             with trio.CancelScope(shield=True):
                 await client.aclose()
+    raise error

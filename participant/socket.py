@@ -1,4 +1,5 @@
-"""One websocket to the Participant Service: subscribe, heartbeat, frames (protocol.md §3).
+"""One websocket to the Participant Service: subscribe, heartbeat, frames
+([protocol](protocol.md#the-websocket)).
 
 A :class:`ChatSocket` wraps one :class:`trio_websocket.WebSocketConnection`. It is
 started with :func:`serve_socket` (via ``nursery.start``), which opens the URL with an
@@ -7,7 +8,8 @@ nursery, and hands the :class:`ChatSocket` back once the socket is open. The cal
 awaits :meth:`ChatSocket.subscribe` and, later, :meth:`ChatSocket.aclose` or
 :attr:`ChatSocket.lost`.
 
-Behaviour (protocol.md §3, numbers from AWS's JS client, all in :class:`SocketConfig`):
+Behaviour ([protocol](protocol.md#the-websocket), numbers from AWS's JS client, all in
+:class:`SocketConfig`):
 
 - subscribe to ``aws/chat``; re-send after ``subscribe_timeout`` (1 s) without a reply, up
   to ``subscribe_max_misses`` (3) frames like AWS's JS client, then keep waiting for a
@@ -31,8 +33,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import ssl
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
@@ -48,6 +50,7 @@ __all__ = [
     "ChatSocket",
     "IdleHook",
     "ItemSink",
+    "RedactTokens",
     "SocketConfig",
     "SocketOpenError",
     "SubscribeError",
@@ -92,12 +95,42 @@ _SUBSCRIBE_FRAME: Final = json.dumps(
 )
 _HEARTBEAT_FRAME: Final = json.dumps({"topic": TOPIC_HEARTBEAT}, separators=(",", ":"))
 _HEARTBEAT_TASK: Final = "participant.socket.ChatSocket._heartbeat"
-_NOWAIT_STREAK: Final = 32
-"""Frames the reader takes in a row without a scheduler pass (then it yields once)."""
-_IDLE_PASSES: Final = 2
-"""Scheduler passes the reader waits for a frame before it calls the idle hook."""
 
 _PING_FRAME: Final = json.dumps({"topic": TOPIC_PING}, separators=(",", ":"))
+_BAD_FRAME_LOG_INTERVAL: Final = 10.0
+"""A socket logs at most one bad-frame WARNING per this many seconds."""
+
+_SECRET_QUERY: Final = re.compile(
+    r"(?i)((?:authtoken|token|x-amz-security-token|x-amz-signature|x-amz-credential)=)[^&\s'\"]+"
+)
+
+
+class RedactTokens(logging.Filter):
+    """A :class:`logging.Filter` that replaces the values of secret query parameters
+    (``AuthToken``, ``token``, ``X-Amz-Security-Token``, ``X-Amz-Signature``,
+    ``X-Amz-Credential``) in a record's message and string arguments with
+    ``<redacted>``. Installed on the ``trio-websocket`` logger when this module is
+    imported: trio-websocket's DEBUG line "Connecting to ..." prints the websocket URL,
+    whose AuthToken is a secret ([protocol](protocol.md#the-websocket))."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _SECRET_QUERY.sub(r"\1<redacted>", record.msg)
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(a, str) for a in args):
+            record.args = tuple(
+                _SECRET_QUERY.sub(r"\1<redacted>", a) if isinstance(a, str) else a for a in args
+            )
+        return True
+
+
+def _install_redaction() -> None:
+    logger = logging.getLogger("trio-websocket")
+    if not any(isinstance(f, RedactTokens) for f in logger.filters):
+        logger.addFilter(RedactTokens())
+
+
+_install_redaction()
 
 
 def websocket_connector(ssl_context: ssl.SSLContext | None = None) -> WebSocketConnector:
@@ -147,7 +180,8 @@ class SocketOpenError(TransportError):
 
 
 class SubscribeError(TransportError):
-    """The ``aws/chat`` subscription was not acknowledged (protocol.md §3)."""
+    """The ``aws/chat`` subscription was not acknowledged
+    ([protocol](protocol.md#the-websocket))."""
 
 
 def _abort_ok(_raise_cancel: object) -> trio.lowlevel.Abort:
@@ -218,7 +252,8 @@ def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> N
 
 @attrs.frozen
 class SocketConfig:
-    """Timing of one websocket, in seconds (defaults: protocol.md §3 / AWS's JS client)."""
+    """Timing of one websocket, in seconds (defaults: [protocol](protocol.md#the-websocket) / AWS's
+    JS client)."""
 
     heartbeat_interval: float = attrs.field(default=10.0, validator=_positive)
     subscribe_timeout: float = attrs.field(default=1.0, validator=_positive)
@@ -234,16 +269,15 @@ class ChatSocket:
     """One open websocket; see the module docstring. Created by :func:`serve_socket`."""
 
     __slots__ = (
+        "_bad_logged_at",
         "_closing",
         "_config",
         "_delivering",
-        "_frames",
         "_heartbeat_outstanding",
         "_nursery",
         "_on_idle",
         "_on_item",
         "_on_lost",
-        "_queue",
         "_scope",
         "_stalled",
         "_sub_event",
@@ -271,21 +305,6 @@ class ChatSocket:
         self._ws = ws
         self._on_lost = on_lost
         self._on_idle = on_idle
-        # trio-websocket's queue of received messages and trio's deque behind it (private
-        # attributes of trio-websocket 0.12 and trio 0.2x-0.3x): the reader takes frames
-        # that are already queued without a scheduler pass or an exception each (see
-        # _reader). Without them (other versions), or when a connector returned anything
-        # but a plain WebSocketConnection (a wrapper's get_message must be honoured),
-        # get_message for each frame.
-        queue = getattr(ws, "_recv_channel", None)
-        frames = getattr(getattr(queue, "_state", None), "data", None)
-        ok = (
-            type(ws) is trio_websocket.WebSocketConnection
-            and isinstance(queue, trio.MemoryReceiveChannel)
-            and isinstance(frames, deque)
-        )
-        self._queue = queue if ok else None
-        self._frames: deque[str | bytes] | None = frames if ok else None
         self._nursery = nursery
         self._scope = nursery.cancel_scope
         self._on_item = on_item
@@ -307,6 +326,7 @@ class ChatSocket:
         #: Frames received and chat items decoded (for stats).
         self.frames_received = 0
         self.bad_frames = 0
+        self._bad_logged_at = -math.inf
 
     def __repr__(self) -> str:
         state = "lost" if self.lost.is_set() else "subscribed" if self.subscribed else "open"
@@ -361,6 +381,13 @@ class ChatSocket:
                     await handshake_done.wait()
             self._scope.cancel()
             await self.done.wait()
+
+    def abort(self, reason: str) -> None:
+        """Declare the socket lost now (``reason`` becomes :attr:`lost_reason`): its tasks
+        are cancelled and ``on_lost`` is called, as for a drop. No-op once lost or
+        closing. Used when the socket can no longer be trusted (e.g. a gap fill failed
+        on it)."""
+        self._mark_lost(reason)
 
     async def _send(self, frame: str) -> None:
         try:
@@ -429,48 +456,21 @@ class ChatSocket:
     # ---- tasks -----------------------------------------------------------------------
 
     async def _reader(self) -> None:
+        # Public API only: one get_message per frame. Before a read that may wait, a
+        # pending idle hook is called (the sink deferred waking its consumer).
         ws = self._ws
         on_idle = self._on_idle
-        queue = self._queue
-        frames = self._frames
-        streak = 0
+        on_item = self._on_item
+        handle = self._handle
         try:
             while True:
-                message: str | bytes | None = None
-                if frames is not None and queue is not None and streak < _NOWAIT_STREAK:
-                    # Take the next frame without a scheduler pass when one is queued.
-                    # When none is and the idle hook is pending, give trio-websocket's
-                    # reader _IDLE_PASSES passes to queue one before calling the hook:
-                    # trio runs each batch of tasks in random order and that reader also
-                    # yields while it reads the network, so a single pass often finds
-                    # nothing in the middle of a burst (about one consumer wake-up per 4
-                    # frames with one pass, one per 16 with two).
-                    passes = 0
-                    while True:
-                        if frames:
-                            try:
-                                message = queue.receive_nowait()
-                            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                                break  # closed: get_message below raises ConnectionClosed
-                            streak += 1
-                            break
-                        if on_idle is None or not on_idle.pending:
-                            break
-                        if passes == _IDLE_PASSES:
-                            on_idle()
-                            break
-                        passes += 1
-                        streak = 0
-                        await trio.lowlevel.checkpoint()
-                if message is None:
-                    if on_idle is not None and on_idle.pending:
-                        on_idle()
-                    streak = 0
-                    message = await ws.get_message()
+                if on_idle is not None and on_idle.pending:
+                    on_idle()
+                message = await ws.get_message()
                 self.frames_received += 1
-                item = self._handle(message)
+                item = handle(message)
                 if item is not None:
-                    waiting = self._on_item(item)
+                    waiting = on_item(item)
                     if waiting is not None:
                         await self._wait_delivered(waiting)
         except trio_websocket.ConnectionClosed as exc:
@@ -526,8 +526,20 @@ class ChatSocket:
         return None
 
     def _bad(self, message: str | bytes, why: str) -> None:
+        """Count and skip a bad frame. The WARNING names the reason and the frame's size,
+        never its text (it may carry chat content), at most once per
+        ``_BAD_FRAME_LOG_INTERVAL`` seconds per socket (the rest are counted in it)."""
         self.bad_frames += 1
-        log.warning("socket %s: skipping bad frame (%s): %.200r", self.name, why, message)
+        now = trio.current_time()
+        if now >= self._bad_logged_at + _BAD_FRAME_LOG_INTERVAL:
+            self._bad_logged_at = now
+            log.warning(
+                "socket %s: skipping bad frame (%s, %d characters; %d bad so far)",
+                self.name,
+                why.split(":", 1)[0],
+                len(message),
+                self.bad_frames,
+            )
 
     async def _wait_delivered(self, waiting: Awaitable[None]) -> None:
         """Await the sink (it may wait: a slow consumer). While it waits the reader

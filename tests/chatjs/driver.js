@@ -153,8 +153,10 @@ function errorText(err) {
     if (err instanceof Error) {
         return scrub(`${err.name}: ${err.message}`);
     }
-    // chatjs rejects with plain objects ({type, message, statusCode} or {reason, _debug}).
-    return scrub(safeJson(err));
+    // chatjs rejects with plain objects ({type, message, statusCode, stack} or
+    // {reason, _debug}); the stack says nothing about the wire.
+    const { stack: _stack, ...rest } = err;
+    return scrub(safeJson(rest));
 }
 
 async function blobToBase64(blob) {
