@@ -145,6 +145,33 @@ class GcPauses:
         }
 
 
+class LongSteps(trio.abc.Instrument):
+    """trio task steps that ran long (a step blocks the whole process, e.g. a garbage
+    collection pass that lands in it): how many, and the longest with their task names."""
+
+    def __init__(self, threshold: float = 0.05) -> None:
+        self.threshold = threshold
+        self.steps: list[tuple[float, str]] = []  # (seconds, task name)
+        self._t0: float | None = None  # None: the step running when installed
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self._t0 = time.perf_counter()
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        if self._t0 is None:
+            return
+        took = time.perf_counter() - self._t0
+        if took >= self.threshold:
+            self.steps.append((took, task.name))
+
+    def summary(self) -> dict[str, Any]:
+        top = sorted(self.steps, reverse=True)[:5]
+        return {
+            "long_steps": len(self.steps),
+            "long_steps_top": [{"ms": round(t * 1e3, 1), "task": name} for t, name in top],
+        }
+
+
 class Collector:
     """Delays and message counts of one run."""
 
@@ -200,6 +227,8 @@ async def _load(
 ) -> dict[str, Any]:
     """Start the emitter, wait for its end and for every message (or GRACE); the CPU of
     this process meanwhile."""
+    steps = LongSteps()
+    trio.lowlevel.add_instrument(steps)
     with GcPauses() as gc_pauses:
         cpu0, t0 = time.process_time(), time.perf_counter()
         sent = await trio.to_thread.run_sync(emulator.go, which, rate, seconds)
@@ -213,7 +242,13 @@ async def _load(
         "cpu_s": time.process_time() - cpu0,
         "live_objects": len(gc.get_objects()),
         **gc_pauses.summary(),
+        **_remove(steps),
     }
+
+
+def _remove(steps: LongSteps) -> dict[str, Any]:
+    trio.lowlevel.remove_instrument(steps)
+    return steps.summary()
 
 
 async def _start_all(
