@@ -34,7 +34,8 @@ def run_of(data: dict[str, Any] | None) -> str:
     if data is None:
         return "-"
     command = data.get("command", "")
-    kind = "quick" if "--quick" in command else "full" if command else "?"
+    args = [a for a in command.split()[2:] if a != "--tls"]
+    kind = "quick" if "--quick" in args else "full" if command and not args else "custom"
     load_avg = data.get("machine", {}).get("loadavg_1min")
     shown = f", load {load_avg:.1f}" if isinstance(load_avg, (int, float)) else ""
     return f"{data['when'][:16].replace('T', ' ')} {kind}{shown}"
@@ -221,6 +222,45 @@ def latest_sections() -> dict[str, str]:
     from _common import table as md_table
 
     out: dict[str, str] = {}
+    parts = []
+    for name in ("rest_tls", "rest"):
+        d = load(name)
+        if not d or "baseline" not in d:
+            continue
+        rows = []
+        for op in next(iter(d["results"].values())):
+            for client, by_op in d["results"].items():
+                m = by_op[op]
+                span = m.get("cpu_vs_capo_range")
+                rows.append(
+                    [
+                        op,
+                        client,
+                        m["calls_per_s"],
+                        m["p50_ms"],
+                        m["p99_ms"],
+                        m["cpu_us_per_call"],
+                        m["cpu_vs_capo"],
+                        "-" if span is None else f"{span[0]:.2f}-{span[1]:.2f}",
+                    ]
+                )
+        parts.append(
+            f"Latest run {'over TLS' if d['tls'] else 'over plain http'} ({_when(d)}):\n\n"
+            + md_table(
+                [
+                    "operation",
+                    "client",
+                    "calls/s",
+                    "p50 ms",
+                    "p99 ms",
+                    "CPU µs/call",
+                    "CPU vs capo",
+                    "per block",
+                ],
+                rows,
+            )
+        )
+    out["REST"] = "\n\n".join(parts)
     parts = []
     for name in ("scale_tls", "scale"):
         d = load(name)
