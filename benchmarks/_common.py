@@ -14,8 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,9 +73,12 @@ _NUMBER_ARRAY = re.compile(rf"\[\s*({_NUMBER}(?:,\s*{_NUMBER})*)\s*\]")
 def write_result(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
+    script = Path(sys.argv[0]).resolve()
+    shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
     payload = {
         "benchmark": name,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join(["python", str(shown), *sys.argv[1:]]),
         "machine": machine(),
         **data,
     }
@@ -109,6 +112,52 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     for r in cells:
         lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
     return "\n".join(lines)
+
+
+# where a profiled function's own time goes, by the file it is in
+_LAYERS = (
+    ("participant", "/participant/"),
+    ("capo-connectparticipant", "/capo_connectparticipant/"),
+    ("zapros", "/zapros/"),
+    ("httpx", "/httpx/"),
+    ("httpcore", "/httpcore/"),
+    ("h11", "/h11/"),
+    ("trio", "/trio/"),
+    ("ssl", "/ssl.py"),
+    ("json", "/json/"),
+    ("uuid", "/uuid.py"),
+    ("contextlib", "/contextlib.py"),
+)
+
+
+def _layer(filename: str, funcname: str) -> str:
+    for name, part in _LAYERS:
+        if part in filename:
+            return name
+    if filename == "~":  # C functions: socket calls, SSL object methods, dict/str methods
+        if "SSLObject" in funcname or "_ssl." in funcname:
+            return "ssl"
+        if "socket" in funcname:
+            return "socket calls"
+        return "builtins"
+    if "site-packages" not in filename:
+        return "other stdlib"
+    return "other packages"
+
+
+def profile_layers(prof: Any) -> tuple[float, dict[str, float]]:
+    """A ``cProfile.Profile``'s total own time (s) and its own time per layer (s), most
+    first."""
+    import pstats
+
+    layers: dict[str, float] = {}
+    total = 0.0
+    for (filename, _line, func), row in pstats.Stats(prof).stats.items():  # type: ignore[attr-defined]
+        own = row[2]
+        total += own
+        key = _layer(filename, func)
+        layers[key] = layers.get(key, 0.0) + own
+    return total, dict(sorted(layers.items(), key=lambda kv: -kv[1]))
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -213,6 +262,26 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 def endpoint_from(args: argparse.Namespace) -> Endpoint:
     return Endpoint(args.endpoint, args.ca_file)
+
+
+@asynccontextmanager
+async def emulator_in_process(config: Any, *, tls: bool) -> AsyncIterator[tuple[Any, Endpoint]]:
+    """:func:`participant.emulator.serve` on a free loopback port in this trio run (with
+    ``tls``: https/wss, its CA written to a temporary file); yields the server and its
+    endpoint."""
+    import trio
+
+    from participant.emulator import serve
+
+    extra: dict[str, Any] = {"tls": True} if tls else {}
+    async with serve(config, "127.0.0.1", 0, **extra) as server:
+        if not tls:
+            yield server, Endpoint(server.endpoint_url)
+            return
+        with tempfile.TemporaryDirectory(prefix="bench-ca-") as tmp:
+            ca_file = os.path.join(tmp, "ca.pem")
+            await trio.Path(ca_file).write_bytes(server.ca_pem)
+            yield server, Endpoint(server.endpoint_url, ca_file)
 
 
 @contextmanager

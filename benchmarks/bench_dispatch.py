@@ -16,6 +16,8 @@ ratios. Target (issue 6): library >= 0.8 x the bare loop.
 
     python benchmarks/bench_dispatch.py           # 20,000 items x 5 rounds
     python benchmarks/bench_dispatch.py --quick   # 5,000 items x 3 rounds
+    python benchmarks/bench_dispatch.py --quick --tls   # wss: the pump serves TLS with a
+                                                        # throwaway trustme CA
 """
 
 from __future__ import annotations
@@ -25,15 +27,18 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
 import trio
 import trio_websocket
-from _common import die_with_parent, median, table, write_result
+from _common import Endpoint, add_tls_argument, die_with_parent, median, table, write_result
 
 FRAMES_ENV = "BENCH_DISPATCH_FRAMES"
+# over TLS (--tls): the pump's CA, which every client trusts (set in main)
+PUMP = Endpoint("")
 
 
 # ---- the frame pump (child process) ------------------------------------------------------
@@ -79,7 +84,7 @@ def chat_frames(n: int) -> list[str]:
     return out
 
 
-async def pump_server(n: int) -> None:
+async def pump_server(n: int, ca_file: str | None) -> None:
     import wsproto
     import wsproto.events as ev
 
@@ -99,7 +104,7 @@ async def pump_server(n: int) -> None:
     )
     beat = _ws_frame(json.dumps({"topic": "aws/heartbeat"}))
 
-    async def handle(stream: trio.SocketStream) -> None:
+    async def handle(stream: trio.abc.Stream) -> None:
         conn = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
         lock = trio.Lock()
 
@@ -137,9 +142,22 @@ async def pump_server(n: int) -> None:
         except Exception as exc:  # one connection's trouble must not stop the pump
             print(f"pump: connection ended: {exc!r}", file=sys.stderr)
 
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    port = listeners[0].socket.getsockname()[1]
-    print(f"ws://127.0.0.1:{port}/connect", flush=True)
+    tcp = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = tcp[0].socket.getsockname()[1]
+    listeners: list[Any] = list(tcp)
+    scheme = "ws"
+    if ca_file is not None:  # a throwaway CA and a certificate for 127.0.0.1 (trustme)
+        import ssl
+
+        import trustme
+
+        ca = trustme.CA()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(context)
+        ca.cert_pem.write_to_path(ca_file)
+        listeners = [trio.SSLListener(t, context, https_compatible=True) for t in tcp]
+        scheme = "wss"
+    print(f"{scheme}://127.0.0.1:{port}/connect", flush=True)
     await trio.serve_listeners(handle, listeners)
 
 
@@ -156,7 +174,7 @@ async def _raw_loop(
 ) -> dict[str, float]:
     """trio-websocket receive loop: subscribe, then ``decode`` every aws/chat frame
     (each frame's text parsed with ``loads``)."""
-    async with trio_websocket.open_websocket_url(url) as ws:
+    async with trio_websocket.open_websocket_url(url, ssl_context=PUMP.ssl_context()) as ws:
         await ws.send_message('{"topic":"aws/heartbeat"}')
         await ws.send_message('{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}')
         got = 0
@@ -219,9 +237,8 @@ async def socket_only(url: str, n: int) -> dict[str, float]:
             done.set()
 
     async with trio.open_nursery() as nursery:
-        sock = await nursery.start(
-            partial(serve_socket, url, connector=default_connector, on_item=on_item)
-        )
+        connector = PUMP.websocket_connector() or default_connector
+        sock = await nursery.start(partial(serve_socket, url, connector=connector, on_item=on_item))
         await sock.subscribe()
         await done.wait()
         await sock.aclose()
@@ -234,11 +251,14 @@ async def library(url: str, n: int) -> dict[str, float]:
     from participant.actor import connect
     from participant.api import ParticipantClient
     from participant.emulator import Emulator, EmulatorConfig
+    from participant.socket import default_connector
+
+    connector = PUMP.websocket_connector() or default_connector
 
     async def pump_connector(
         nursery: trio.Nursery, _url: str
     ) -> trio_websocket.WebSocketConnection:
-        return await trio_websocket.connect_websocket_url(nursery, url)
+        return await connector(nursery, url)  # the library's own connector, at the pump
 
     emu = Emulator(EmulatorConfig(rate_limits=False))
     async with emu.run():
@@ -274,16 +294,17 @@ CLIENTS = {
 }
 
 
-def start_pump(n: int) -> tuple[subprocess.Popen[str], str]:
+def start_pump(n: int, ca_file: str | None) -> tuple[subprocess.Popen[str], str]:
+    tls = [] if ca_file is None else ["--ca-file", ca_file]
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve-pump", str(n)],
+        [sys.executable, __file__, "--serve-pump", str(n), *tls],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ},
     )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
-    if not url.startswith("ws://"):
+    if not url.startswith(("ws://", "wss://")):
         proc.kill()
         raise RuntimeError("the frame pump did not start")
     return proc, url
@@ -294,16 +315,22 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="5,000 items x 3 rounds")
+    add_tls_argument(parser)
     parser.add_argument("--serve-pump", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--ca-file", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_pump is not None:
         die_with_parent()
-        trio.run(pump_server, args.serve_pump)
+        trio.run(pump_server, args.serve_pump, args.ca_file)
         return
     if args.quick:
         args.items, args.rounds = 5_000, 3
 
-    proc, url = start_pump(args.items)
+    global PUMP
+    tmp = tempfile.TemporaryDirectory(prefix="bench-ca-")
+    ca_file = os.path.join(tmp.name, "ca.pem") if args.tls else None
+    proc, url = start_pump(args.items, ca_file)
+    PUMP = Endpoint(url, ca_file)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in CLIENTS}
     try:
         for r in range(args.rounds):
@@ -313,13 +340,13 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        tmp.cleanup()
 
     bare = "bare trio-websocket + json.loads x2 (baseline)"
     lib = "participant (actor, async for)"
     ratios = {
         name: [
-            rd["items_per_s"] / b["items_per_s"]
-            for rd, b in zip(rounds, runs[bare], strict=True)
+            rd["items_per_s"] / b["items_per_s"] for rd, b in zip(rounds, runs[bare], strict=True)
         ]
         for name, rounds in runs.items()
     }
@@ -343,7 +370,8 @@ def main() -> None:
         for name, m in results.items()
     ]
     print(
-        f"Dispatch: {args.items:,} aws/chat frames over loopback websocket, {args.rounds} "
+        f"Dispatch: {args.items:,} aws/chat frames over loopback "
+        f"{'wss (TLS)' if args.tls else 'ws'}, {args.rounds} "
         "rounds (medians; ratios to the bare loop of the same round)\n"
     )
     print(table(["client", "items/s", "CPU µs/item", "vs bare loop", "per round"], rows))
@@ -354,8 +382,9 @@ def main() -> None:
         f"{results[lib]['vs_bare_max']:.2f} (target >= 0.8: {verdict})"
     )
     path = write_result(
-        "dispatch",
+        "dispatch_tls" if args.tls else "dispatch",
         {
+            "tls": args.tls,
             "items": args.items,
             "rounds": args.rounds,
             "results": results,

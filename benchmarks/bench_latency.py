@@ -29,6 +29,7 @@ load window (heartbeats included).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -43,6 +44,7 @@ from _common import (
     Endpoint,
     add_tls_argument,
     die_with_parent,
+    emulator_in_process,
     percentile,
     table,
     write_result,
@@ -53,6 +55,7 @@ from participant._time import parse_timestamp
 CONCURRENCY = 20  # connects in flight (as bench_scale)
 HEARTBEAT_FRAME = '{"topic":"aws/heartbeat"}'
 HEARTBEAT_INTERVAL = 10.0
+GC_FREEZE = False  # --gc-freeze: gc.freeze() once every client is connected (both clients)
 GRACE = 15.0  # seconds to wait for the last messages after the emitter stops
 LIBRARY = "participant"
 BARE = "bare trio-websocket (baseline)"
@@ -66,13 +69,12 @@ async def serve_child(per_set: int, tls: bool, ca_file: str | None) -> None:
     JSON line (endpoint, the customers' ParticipantTokens per set), then answer commands
     on stdin: ``go SET RATE SECONDS`` emits RATE messages per second per chat of SET for
     SECONDS and prints ``{"sent": n}``."""
-    from participant.emulator import EmulatorConfig, serve
+    from participant.emulator import EmulatorConfig
 
     config = EmulatorConfig(rate_limits=False, url_open_window=3600.0)
-    extra: dict[str, Any] = {"tls": True} if tls else {}
-    async with serve(config, "127.0.0.1", 0, **extra) as server:
-        if ca_file is not None:
-            await trio.Path(ca_file).write_bytes(server.ca_pem)  # type: ignore[attr-defined]
+    async with emulator_in_process(config, tls=tls) as (server, ep):
+        if ep.ca_file is not None and ca_file is not None:
+            await trio.Path(ca_file).write_bytes(await trio.Path(ep.ca_file).read_bytes())
         emu = server.emulator
         sets: list[list[tuple[str, str]]] = []  # (contact_id, agent participant_id)
         tokens: list[list[str]] = []
@@ -109,6 +111,65 @@ async def emit(emu: Any, chats: list[tuple[str, str]], rate: float, seconds: flo
 
 
 # ---- the clients (this process) ----------------------------------------------------------
+
+
+class GcPauses:
+    """The garbage collector's passes in this process while installed (``gc.callbacks``):
+    a full collection over many live actors can hold the whole process up."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []  # (generation, seconds)
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append((int(info["generation"]), time.perf_counter() - self._t0))
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self) -> dict[str, Any]:
+        full = [t for g, t in self.pauses if g == 2]
+        return {
+            "gc_passes": len(self.pauses),
+            "gc_full_passes": len(full),
+            "gc_full_max_ms": max(full) * 1e3 if full else 0.0,
+            "gc_max_ms": max((t for _, t in self.pauses), default=0.0) * 1e3,
+            "gc_total_ms": sum(t for _, t in self.pauses) * 1e3,
+        }
+
+
+class LongSteps(trio.abc.Instrument):
+    """trio task steps that ran long (a step blocks the whole process, e.g. a garbage
+    collection pass that lands in it): how many, and the longest with their task names."""
+
+    def __init__(self, threshold: float = 0.05) -> None:
+        self.threshold = threshold
+        self.steps: list[tuple[float, str]] = []  # (seconds, task name)
+        self._t0: float | None = None  # None: the step running when installed
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self._t0 = time.perf_counter()
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        if self._t0 is None:
+            return
+        took = time.perf_counter() - self._t0
+        if took >= self.threshold:
+            self.steps.append((took, task.name))
+
+    def summary(self) -> dict[str, Any]:
+        top = sorted(self.steps, reverse=True)[:5]
+        return {
+            "long_steps": len(self.steps),
+            "long_steps_top": [{"ms": round(t * 1e3, 1), "task": name} for t, name in top],
+        }
 
 
 class Collector:
@@ -166,17 +227,28 @@ async def _load(
 ) -> dict[str, Any]:
     """Start the emitter, wait for its end and for every message (or GRACE); the CPU of
     this process meanwhile."""
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    sent = await trio.to_thread.run_sync(emulator.go, which, rate, seconds)
-    got.expected = sent
-    if len(got.seen) < sent:
-        with trio.move_on_after(GRACE):
-            await got.all_in.wait()
+    steps = LongSteps()
+    trio.lowlevel.add_instrument(steps)
+    with GcPauses() as gc_pauses:
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        sent = await trio.to_thread.run_sync(emulator.go, which, rate, seconds)
+        got.expected = sent
+        if len(got.seen) < sent:
+            with trio.move_on_after(GRACE):
+                await got.all_in.wait()
     return {
         "sent": sent,
         "window_s": time.perf_counter() - t0,
         "cpu_s": time.process_time() - cpu0,
+        "live_objects": len(gc.get_objects()),
+        **gc_pauses.summary(),
+        **_remove(steps),
     }
+
+
+def _remove(steps: LongSteps) -> dict[str, Any]:
+    trio.lowlevel.remove_instrument(steps)
+    return steps.summary()
 
 
 async def _start_all(
@@ -199,6 +271,7 @@ async def run_library(
     connector = ep.websocket_connector()
     got = Collector()
     limit = trio.Semaphore(CONCURRENCY)
+    participants: list[Any] = []
     async with ep.participant_client() as client:
 
         async def one(token: str, task_status: trio.TaskStatus[None]) -> None:
@@ -208,6 +281,7 @@ async def run_library(
                 async with connect(token, client=client, websocket_connector=connector) as p:
                     limit.release()
                     held = False
+                    participants.append(p)
                     task_status.started()
                     async for item in p:
                         if isinstance(item, TextMessage) and item.absolute_time is not None:
@@ -220,9 +294,21 @@ async def run_library(
             t0 = time.perf_counter()
             await _start_all(nursery, one, emulator.tokens[which])
             connect_s = time.perf_counter() - t0
+            if GC_FREEZE:
+                gc.freeze()  # the connected actors' objects out of the collector's scans
+            before = _actor_stats(participants)
             out = await _load(emulator, which, rate, seconds, got)
+            after = _actor_stats(participants)
             nursery.cancel_scope.cancel()
-    return {**out, "connect_s": connect_s, **_delays(got)}
+    during = {f"actors_{k}": after[k] - before[k] for k in after}
+    return {**out, "connect_s": connect_s, **during, **_delays(got)}
+
+
+def _actor_stats(participants: list[Any]) -> dict[str, int]:
+    """What the actors did (ParticipantStats, summed): a drop, reconnect or gap fill
+    during the load shows up as a burst of late items."""
+    keys = ("drops", "reconnects", "renewals", "gap_filled_items", "failed_attempts")
+    return {k: sum(getattr(p.stats, k) for p in participants) for k in keys}
 
 
 async def run_bare(emulator: Emulator, which: int, rate: float, seconds: float) -> dict[str, Any]:
@@ -275,6 +361,8 @@ async def run_bare(emulator: Emulator, which: int, rate: float, seconds: float) 
     async with trio.open_nursery() as nursery:
         await _start_all(nursery, one, urls)
         connect_s = time.perf_counter() - t0
+        if GC_FREEZE:
+            gc.freeze()
         out = await _load(emulator, which, rate, seconds, got)
         nursery.cancel_scope.cancel()
     return {**out, "connect_s": connect_s, **_delays(got)}
@@ -317,6 +405,11 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=None, help="of the many-chats run")
     add_tls_argument(parser)
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() once connected: full collections then skip the long-lived objects",
+    )
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--ca-file", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -324,6 +417,8 @@ def main() -> None:
         die_with_parent()
         trio.run(serve_child, args.serve, args.ca_file is not None, args.ca_file)
         return
+    global GC_FREEZE
+    GC_FREEZE = args.gc_freeze
     many_s = args.seconds or (15.0 if args.quick else 60.0)
     busy_s = 10.0 if args.quick else 20.0
     scenarios = {
@@ -349,6 +444,7 @@ def main() -> None:
                     r["delay_max_ms"],
                     r["cpu_us_per_message"],
                     r["cpu_us_per_message"] / sc[BARE]["cpu_us_per_message"],
+                    f"{r['gc_full_passes']} / {r['gc_full_max_ms']:.0f}",
                 ]
             )
     over = "https/wss" if args.tls else "plain http/ws"
@@ -367,13 +463,14 @@ def main() -> None:
                 "max ms",
                 "CPU µs/msg",
                 "CPU vs bare",
+                "full GCs / longest ms",
             ],
             rows,
         )
     )
     path = write_result(
         "latency_tls" if args.tls else "latency",
-        {"tls": args.tls, "baseline": BARE, "scenarios": scenarios},
+        {"tls": args.tls, "gc_freeze": args.gc_freeze, "baseline": BARE, "scenarios": scenarios},
     )
     print(f"\nwrote {path.relative_to(path.parents[2])}")
 

@@ -13,6 +13,7 @@ load with no renewal (ConnectionExpiry 1 h) and no drop.
 
     python benchmarks/bench_renewal.py               # 20 s per scenario (5 scenarios)
     python benchmarks/bench_renewal.py --quick       # 10 s per scenario
+    python benchmarks/bench_renewal.py --quick --tls # over https/wss (trustme CA)
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from collections import Counter
 from typing import Any
 
 import trio
-from _common import percentile, table, write_result
+from _common import add_tls_argument, emulator_in_process, percentile, table, write_result
 
 from participant._time import parse_timestamp
 from participant.actor import ParticipantConfig, connect
-from participant.api import ParticipantClient
-from participant.emulator import EmulatorConfig, serve
+from participant.emulator import EmulatorConfig
 from participant.model import TextMessage
 
 
@@ -39,9 +39,10 @@ async def scenario(
     connection_expiry: float,
     drop_every: float | None,
     config: ParticipantConfig | None = None,
+    tls: bool = False,
 ) -> dict[str, Any]:
     cfg = EmulatorConfig(rate_limits=False, connection_expiry=connection_expiry)
-    async with serve(cfg, "127.0.0.1", 0) as server:
+    async with emulator_in_process(cfg, tls=tls) as (server, ep):
         emu = server.emulator
         chat = await emu.start_chat()
         agent = await emu.add_participant(chat.contact_id)
@@ -50,9 +51,12 @@ async def scenario(
         delays: list[float] = []
         timeline: list[tuple[float, float]] = []  # (t since start, delay) per item
         drops_injected = 0
-        async with ParticipantClient(endpoint_url=server.endpoint_url) as client:
+        async with ep.participant_client() as client:
             async with connect(
-                chat.participant_token, client=client, config=config or ParticipantConfig()
+                chat.participant_token,
+                client=client,
+                config=config or ParticipantConfig(),
+                websocket_connector=ep.websocket_connector(),
             ) as p:
                 t_start = time.time()
                 done_sending = trio.Event()
@@ -138,6 +142,7 @@ def main() -> None:
     parser.add_argument("--connection-expiry", type=float, default=8.0)
     parser.add_argument("--drop-every", type=float, default=5.0)
     parser.add_argument("--quick", action="store_true", help="10 s per scenario")
+    add_tls_argument(parser)
     args = parser.parse_args()
     if args.quick:
         args.seconds = 10.0
@@ -147,7 +152,11 @@ def main() -> None:
     runs = {
         "baseline: no renewal, no drop": trio.run(
             lambda: scenario(
-                seconds=args.seconds, rate=args.rate, connection_expiry=3600.0, drop_every=None
+                seconds=args.seconds,
+                rate=args.rate,
+                connection_expiry=3600.0,
+                drop_every=None,
+                tls=args.tls,
             )
         ),
         "planned renewals only": trio.run(
@@ -156,6 +165,7 @@ def main() -> None:
                 rate=args.rate,
                 connection_expiry=args.connection_expiry,
                 drop_every=None,
+                tls=args.tls,
             )
         ),
         "renewals + forced drops": trio.run(
@@ -164,6 +174,7 @@ def main() -> None:
                 rate=args.rate,
                 connection_expiry=args.connection_expiry,
                 drop_every=args.drop_every,
+                tls=args.tls,
             )
         ),
         "renewals only, tuned (dedupe 20k Ids, overlap 5 s)": trio.run(
@@ -172,6 +183,7 @@ def main() -> None:
                 rate=args.rate,
                 connection_expiry=args.connection_expiry,
                 drop_every=None,
+                tls=args.tls,
                 config=tuned,
             )
         ),
@@ -181,6 +193,7 @@ def main() -> None:
                 rate=args.rate,
                 connection_expiry=args.connection_expiry,
                 drop_every=args.drop_every,
+                tls=args.tls,
                 config=tuned,
             )
         ),
@@ -231,7 +244,9 @@ def main() -> None:
         f"{base:.0f} ms without faults; tuned: lost {tuned_run['lost']}, duplicated "
         f"{tuned_run['duplicated']}, longest delay {tuned_run['delay_max_ms']:.0f} ms"
     )
-    path = write_result("renewal", {"scenarios": runs})
+    path = write_result(
+        "renewal_tls" if args.tls else "renewal", {"tls": args.tls, "scenarios": runs}
+    )
     print(f"\nwrote {path.relative_to(path.parents[2])}")
 
 

@@ -47,6 +47,7 @@ from _common import (
     emulator_process,
     median,
     percentile,
+    profile_layers,
     table,
     write_result,
 )
@@ -394,37 +395,6 @@ def _summary(blocks: list[dict[str, Any]], base: list[dict[str, Any]] | None) ->
     return out
 
 
-# where a profiled function's own time goes, by the file it is in
-_LAYERS = (
-    ("participant", "/participant/"),
-    ("capo-connectparticipant", "/capo_connectparticipant/"),
-    ("zapros", "/zapros/"),
-    ("httpx", "/httpx/"),
-    ("httpcore", "/httpcore/"),
-    ("h11", "/h11/"),
-    ("trio", "/trio/"),
-    ("ssl", "/ssl.py"),
-    ("json", "/json/"),
-    ("uuid", "/uuid.py"),
-    ("contextlib", "/contextlib.py"),
-)
-
-
-def _layer(filename: str, funcname: str) -> str:
-    for name, part in _LAYERS:
-        if part in filename:
-            return name
-    if filename == "~":  # C functions: socket calls, SSL object methods, dict/str methods
-        if "SSLObject" in funcname or "_ssl." in funcname:
-            return "ssl"
-        if "socket" in funcname:
-            return "socket calls"
-        return "builtins"
-    if "site-packages" not in filename:
-        return "other stdlib"
-    return "other packages"
-
-
 def _profile(
     n: int, open_client: Callable[[], Any], calls_for: Callable[[Any], dict[str, Call]]
 ) -> dict[str, Any]:
@@ -444,14 +414,7 @@ def _profile(
                 for _ in range(n):
                     await bound[op]()
                 prof.disable()
-                stats = pstats.Stats(prof)
-                layers: dict[str, float] = {}
-                total = 0.0
-                for (filename, _line, func), row in stats.stats.items():  # type: ignore[attr-defined]
-                    own = row[2]
-                    total += own
-                    key = _layer(filename, func)
-                    layers[key] = layers.get(key, 0.0) + own
+                total, layers = profile_layers(prof)
                 text = io.StringIO()
                 pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(20)
                 out[op] = {

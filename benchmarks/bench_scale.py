@@ -36,10 +36,14 @@ Progress goes to stderr (each phase with its time), so a slow run shows where it
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
+import io
 import json
 import logging
 import os
+import pstats
+import select
 import subprocess
 import sys
 import tempfile
@@ -57,6 +61,8 @@ from _common import (
     die_with_parent,
     emulator_process,
     endpoint_from,
+    median,
+    profile_layers,
     table,
     write_result,
 )
@@ -123,13 +129,6 @@ _WARNINGS = _CountWarnings()
 logging.getLogger("participant").addHandler(_WARNINGS)
 
 
-def _exit_with(result: dict[str, Any]) -> None:
-    """Print a child's result and exit now, skipping the teardown of its connections."""
-    result["library_warnings"] = dict(_WARNINGS.counts)
-    print(json.dumps(result), flush=True)
-    os._exit(0)
-
-
 def _rss() -> int:
     gc.collect()
     return int(psutil.Process().memory_info().rss)
@@ -161,33 +160,54 @@ async def _start_all(
     return time.perf_counter() - t0
 
 
-async def _idle(
-    window: float,
-    result: dict[str, Any],
-    *,
-    exit_now: bool,
-    after: Callable[[], None] | None = None,
+PROFILE = False  # --profile: cProfile the idle windows of each child
+
+
+async def _serve_windows(
+    result: dict[str, Any], after: Callable[[], dict[str, Any]] | None = None
 ) -> None:
-    """Sleep the idle window and add its CPU to ``result`` (then call ``after``); report
-    and exit when ``exit_now`` (closing 10,000 actors gracefully takes about a minute and
-    measures nothing asked for: the emulator sees the sockets close)."""
-    cpu0 = time.process_time()
-    await trio.sleep(window)
-    result["window_s"] = window
-    result["window_cpu_s"] = time.process_time() - cpu0
-    if after is not None:
-        after()
-    if exit_now:
-        _exit_with(result)
+    """Print ``result`` (the child is connected) as one JSON line, then answer the parent's
+    commands on stdin: ``window S`` idles S seconds and prints that window's CPU (and
+    ``after()``); ``exit`` (or EOF) ends the process at once, skipping the teardown of its
+    connections (closing 10,000 actors takes about a minute and measures nothing asked for;
+    the emulator sees the sockets close)."""
+    result["library_warnings"] = dict(_WARNINGS.counts)
+    print(json.dumps(result), flush=True)
+    stdin = trio.wrap_file(sys.stdin)
+    while True:
+        words = (await stdin.readline()).split()
+        if not words or words[0] != "window":
+            sys.stdout.flush()
+            os._exit(0)
+        window = float(words[1])
+        prof = cProfile.Profile(time.process_time) if PROFILE else None
+        cpu0 = time.process_time()
+        if prof is not None:
+            prof.enable()
+        await trio.sleep(window)
+        if prof is not None:
+            prof.disable()
+        out: dict[str, Any] = {"window_s": window, "window_cpu_s": time.process_time() - cpu0}
+        if prof is not None:
+            total, layers = profile_layers(prof)
+            text = io.StringIO()
+            pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(15)
+            out["profile"] = {
+                "total_s": total,
+                "layers_share": {k: v / total for k, v in layers.items()},
+                "top": text.getvalue(),
+            }
+        if after is not None:
+            out.update(after())
+        print(json.dumps(out), flush=True)
 
 
 async def child_library(
     endpoint: Endpoint,
     tokens: list[str],
-    window: float,
     trace: bool,
     subscribe_timeout: float | None,
-) -> dict[str, Any]:
+) -> None:
     from participant.actor import Participant, ParticipantConfig, connect
     from participant.socket import SocketConfig
 
@@ -270,19 +290,21 @@ async def child_library(
                 result["tracemalloc_top_lines"] = top
                 result["tracemalloc_top_files"] = top_files
                 result["tracemalloc_bytes_per_participant"] = traced
-            renewals0 = sum(p.stats.renewals for p in participants)
+            renewals = sum(p.stats.renewals for p in participants)
 
-            def count_window() -> None:
-                result["renewals"] = sum(p.stats.renewals for p in participants) - renewals0
-                result["drops"] = sum(p.stats.drops for p in participants)
-                progress(f"library: idle window of {window:.0f} s done")
+            def count_window() -> dict[str, Any]:
+                nonlocal renewals
+                before, renewals = renewals, sum(p.stats.renewals for p in participants)
+                return {
+                    "renewals": renewals - before,
+                    "drops": sum(p.stats.drops for p in participants),
+                }
 
-            await _idle(window, result, exit_now=not trace, after=count_window)
+            await _serve_windows(result, after=count_window)
             stop.set()
-    return result
 
 
-async def child_bare(endpoint: Endpoint, tokens: list[str], window: float) -> dict[str, Any]:
+async def child_bare(endpoint: Endpoint, tokens: list[str]) -> None:
     import httpx
     import trio_websocket
 
@@ -357,63 +379,169 @@ async def child_bare(endpoint: Endpoint, tokens: list[str], window: float) -> di
             "open_s": open_s,
             "rss_bytes_per_participant": (rss1 - rss0) / n,
         }
-        echoes0 = echoes
+        seen = echoes
 
-        def count_window() -> None:
-            result["heartbeat_echoes"] = echoes - echoes0
+        def count_window() -> dict[str, Any]:
+            nonlocal seen
+            before, seen = seen, echoes
+            return {"heartbeat_echoes": seen - before}
 
-        await _idle(window, result, exit_now=True, after=count_window)
-    raise AssertionError("unreachable: _idle exits the child")
+        await _serve_windows(result, after=count_window)
 
 
-def run_child(
-    kind: str,
+class Child:
+    """One measurement in a fresh process (its progress lines pass through to stderr):
+    :meth:`ready` once it is connected, then :meth:`window` any number of times (several
+    children may idle through the same window), then :meth:`close`."""
+
+    def __init__(
+        self,
+        kind: str,
+        endpoint: Endpoint,
+        tokens_file: str,
+        n: int,
+        *,
+        offset: int = 0,
+        trace: bool = False,
+        subscribe_timeout: float | None = None,
+        profile: bool = False,
+    ) -> None:
+        args = [
+            sys.executable,
+            __file__,
+            "--child",
+            kind,
+            *endpoint.args(),
+            "--tokens-file",
+            tokens_file,
+            "--n",
+            str(n),
+            "--token-offset",
+            str(offset),
+        ]
+        if trace:
+            args.append("--tracemalloc")
+        if profile:
+            args.append("--profile")
+        if subscribe_timeout is not None:
+            args += ["--subscribe-timeout", str(subscribe_timeout)]
+        self.name = f"{kind} {n}{' (tracemalloc)' if trace else ''}"
+        progress(f"{self.name}: start")
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        readable, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if readable else ""
+        if not line:
+            self.proc.kill()
+            why = "no answer" if not readable else f"exit {self.proc.wait()}"
+            raise RuntimeError(f"child {self.name}: {why} within {timeout:.0f} s (stderr above)")
+        return dict(json.loads(line))
+
+    def _send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def ready(self) -> dict[str, Any]:
+        """Wait until connected: the child's connect and memory figures."""
+        return self._read(CHILD_TIMEOUT)
+
+    def start_window(self, seconds: float) -> None:
+        self._send(f"window {seconds}")
+
+    def window_result(self, seconds: float) -> dict[str, Any]:
+        return self._read(seconds + 120)
+
+    def close(self) -> None:
+        self._send("exit")
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def measure_pair(
     endpoint: Endpoint,
     tokens_file: str,
     n: int,
+    max_n: int,
+    windows: int,
     window: float,
-    trace: bool = False,
-    subscribe_timeout: float | None = None,
-) -> dict[str, Any]:
-    """Run one measurement in a fresh process; its progress lines pass through to stderr."""
-    args = [
-        sys.executable,
-        __file__,
-        "--child",
-        kind,
-        *endpoint.args(),
-        "--tokens-file",
-        tokens_file,
-        "--n",
-        str(n),
-        "--window",
-        str(window),
-    ]
-    if trace:
-        args.append("--tracemalloc")
-    if subscribe_timeout is not None:
-        args += ["--subscribe-timeout", str(subscribe_timeout)]
-    progress(f"{kind} {n}{' (tracemalloc)' if trace else ''}: start")
+    subscribe_timeout: float | None,
+    profile: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Library and bare clients (on different chats), connected one after the other, then
+    idling through the same ``windows`` windows at once, so the machine's load hits both
+    sides of each window's ratio alike. Returns (library, bare) results; each has its
+    per-window CPU and the median of the per-window ratios."""
+    lib = Child(
+        "library", endpoint, tokens_file, n, subscribe_timeout=subscribe_timeout, profile=profile
+    )
     try:
-        out = subprocess.run(
-            args,
-            stdout=subprocess.PIPE,
-            text=True,
-            check=False,
-            env={**os.environ},
-            timeout=CHILD_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"child {kind} {n} still running after {CHILD_TIMEOUT:.0f} s") from exc
-    if out.returncode != 0:
-        raise RuntimeError(f"child {kind} {n} failed (exit {out.returncode}; stderr above)")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+        lib_res = lib.ready()
+        progress(f"library {n}: connected in {lib_res['connect_s']:.1f} s")
+        bare = Child("bare", endpoint, tokens_file, n, offset=max_n + 1, profile=profile)
+        try:
+            bare_res = bare.ready()
+            lib_w: list[dict[str, Any]] = []
+            bare_w: list[dict[str, Any]] = []
+            for i in range(windows):
+                lib.start_window(window)
+                bare.start_window(window)
+                lib_w.append(lib.window_result(window))
+                bare_w.append(bare.window_result(window))
+                progress(f"{n}: idle window {i + 1}/{windows} done")
+        finally:
+            bare.close()
+    finally:
+        lib.close()
+    ratios = [
+        (a["window_cpu_s"] / lib_res["n"]) / (b["window_cpu_s"] / bare_res["n"])
+        for a, b in zip(lib_w, bare_w, strict=True)
+    ]
+    for res, ws in ((lib_res, lib_w), (bare_res, bare_w)):
+        res["windows"] = [{k: v for k, v in w.items() if k != "profile"} for w in ws]
+        res["window_s"] = window
+        res["window_cpu_s"] = median([w["window_cpu_s"] for w in ws])
+        if ws and "profile" in ws[0]:
+            res["profile"] = ws[0]["profile"]
+    lib_res["drops"] = lib_w[-1]["drops"] if lib_w else 0
+    lib_res["cpu_ratios_to_bare"] = ratios
+    lib_res["cpu_ratio_to_bare"] = median(ratios)
+    return lib_res, bare_res
+
+
+def measure_one(
+    endpoint: Endpoint, tokens_file: str, n: int, window: float, trace: bool = False
+) -> dict[str, Any]:
+    """One library child alone: connected, one idle window (none with ``trace``)."""
+    child = Child("library", endpoint, tokens_file, n, trace=trace)
+    try:
+        res = child.ready()
+        if not trace:
+            child.start_window(window)
+            res.update(child.window_result(window))
+    finally:
+        child.close()
+    return res
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000")
-    parser.add_argument("--window", type=float, default=10.0, help="idle CPU window, s")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=10.0,
+        help="idle CPU window, s (a multiple of the 10 s heartbeat interval)",
+    )
+    parser.add_argument(
+        "--windows", type=int, default=None, help="idle windows per size (default 5; quick 3)"
+    )
     parser.add_argument("--quick", action="store_true", help="1,000 only")
     parser.add_argument(
         "--tracemalloc", action="store_true", help="also trace allocations at the smallest size"
@@ -426,30 +554,43 @@ def main() -> None:
         "raise it on a saturated machine, where late subscribe replies make connects retry",
     )
     add_tls_argument(parser)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the idle window (own time by layer, top functions) of both clients",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     add_endpoint_arguments(parser)
     parser.add_argument("--tokens-file", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--token-offset", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         die_with_parent()
+        global PROFILE
+        PROFILE = args.profile
+        off = args.token_offset
         if args.child == "library":
-            tokens = _read_tokens(args.tokens_file, args.n + 1)
-            res = trio.run(
+            tokens = _read_tokens(args.tokens_file, off + args.n + 1)[off:]
+            trio.run(
                 child_library,
                 endpoint_from(args),
                 tokens,
-                args.window,
                 args.tracemalloc,
                 args.subscribe_timeout,
             )
         else:
-            tokens = _read_tokens(args.tokens_file, args.n)
-            res = trio.run(child_bare, endpoint_from(args), tokens, args.window)
-        print(json.dumps(res))
+            tokens = _read_tokens(args.tokens_file, off + args.n)[off:]
+            trio.run(child_bare, endpoint_from(args), tokens)
         return
     if args.quick:
         args.sizes = "1000"
+    if args.windows is None:
+        args.windows = 3 if args.quick else 5
+    if args.window % HEARTBEAT_INTERVAL:
+        parser.error(
+            f"--window must be a multiple of {HEARTBEAT_INTERVAL:g} s (one heartbeat each)"
+        )
     sizes = [int(s) for s in args.sizes.split(",")]
     renew_n = 100  # a renewal wave, not a storm
     renew_window = 30.0
@@ -457,6 +598,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "sizes": {},
         "window_s": args.window,
+        "windows": args.windows,
         "subscribe_timeout": args.subscribe_timeout,
         "tls": args.tls,
     }
@@ -464,29 +606,36 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tokens_file = os.path.join(tmp, "tokens")
         with emulator_process("--url-open-window", "3600", tls=args.tls) as endpoint:
-            progress(f"starting {max(sizes) + 1} chats")
-            tokens = trio.run(_tokens, endpoint, max(sizes) + 1)
+            # the library's chats first, then the bare clients' (both idle at once)
+            progress(f"starting {2 * max(sizes) + 1} chats")
+            tokens = trio.run(_tokens, endpoint, 2 * max(sizes) + 1)
             with open(tokens_file, "w") as f:
                 f.write("\n".join(tokens))
             for n in sizes:
-                lib = run_child(
-                    "library", endpoint, tokens_file, n, args.window, False, args.subscribe_timeout
+                lib, bare = measure_pair(
+                    endpoint,
+                    tokens_file,
+                    n,
+                    max(sizes),
+                    args.windows,
+                    args.window,
+                    args.subscribe_timeout,
+                    args.profile,
                 )
-                bare = run_child("bare", endpoint, tokens_file, n, args.window)
                 results["sizes"][str(n)] = {"library": lib, "bare": bare}
                 progress(
                     f"{n}: library {lib['rss_bytes_per_participant'] / 1024:.1f} KiB, "
                     f"bare {bare['rss_bytes_per_participant'] / 1024:.1f} KiB"
                 )
             if args.tracemalloc:
-                trace = run_child("library", endpoint, tokens_file, min(sizes), 1.0, trace=True)
+                trace = measure_one(endpoint, tokens_file, min(sizes), 0.0, trace=True)
                 results["tracemalloc"] = trace
         # renewals: a second emulator with ConnectionExpiry 20 s (renewal 4 s before it)
         with emulator_process("--connection-expiry", "20", tls=args.tls) as endpoint:
             tokens = trio.run(_tokens, endpoint, renew_n + 1)
             with open(tokens_file, "w") as f:
                 f.write("\n".join(tokens))
-            renew = run_child("library", endpoint, tokens_file, renew_n, renew_window)
+            renew = measure_one(endpoint, tokens_file, renew_n, renew_window)
     idle = results["sizes"][str(min(sizes))]["library"]
     idle_cpu_per_s = idle["window_cpu_s"] / idle["window_s"] * renew_n / idle["n"]
     renew_cpu = renew["window_cpu_s"] - idle_cpu_per_s * renew["window_s"]
@@ -506,7 +655,7 @@ def main() -> None:
                 lib["rss_bytes_per_participant"] / 1024,
                 lib["connect_s"],
                 lib_cpu_min,
-                lib_cpu_min / bare_cpu_min,
+                lib["cpu_ratio_to_bare"],
                 lib_cpu_min + renew_ms_min,
                 lib["drops"],
             ]
@@ -523,7 +672,6 @@ def main() -> None:
                 "-",
             ]
         )
-        lib["cpu_ratio_to_bare"] = lib_cpu_min / bare_cpu_min
         lib["cpu_ms_per_min_idle"] = lib_cpu_min
         lib["cpu_ms_per_min_with_renewals"] = lib_cpu_min + renew_ms_min
         bare["cpu_ms_per_min_idle"] = bare_cpu_min
@@ -560,6 +708,14 @@ def main() -> None:
         print("top lines:")
         for f in trace["tracemalloc_top_lines"]:
             print(f"  {f['bytes_per_participant'] / 1024:7.2f} KiB  {f['where']}")
+    for n_text, both in results["sizes"].items():
+        for kind in ("library", "bare"):
+            prof = both[kind].get("profile")
+            if prof is None:
+                continue
+            shares = ", ".join(f"{k} {v:.0%}" for k, v in list(prof["layers_share"].items())[:8])
+            print(f"\ncProfile of the idle window, {kind} at {n_text}: {shares}")
+            print(prof["top"])
     big = str(max(sizes))
     per = results["sizes"][big]["library"]["rss_bytes_per_participant"] / 1024
     ratio = results["sizes"][big]["library"]["cpu_ratio_to_bare"]
