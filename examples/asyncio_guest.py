@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ import outcome
 import trio
 
 from participant.actor import connect
+from participant.errors import ParticipantError
 from participant.model import Item, TextMessage
 
 
@@ -89,13 +91,14 @@ async def start_guest(trio_main: Callable[[], Awaitable[Any]]) -> Any:
 async def _emulator_chat(endpoint_url: str, bridge: TrioBridge) -> None:
     """(trio) Start a chat with an echoing agent on the emulator, then join as the customer."""
     async with httpx.AsyncClient(base_url=endpoint_url) as http:
-        chat = (await http.post("/emulator/contacts", json={"DisplayName": "Customer"})).json()
+        chat = (await http.post("/emulator/contacts", json={"DisplayName": "Customer"}))
+        chat = chat.raise_for_status().json()
         agent = (
             await http.post(
                 f"/emulator/contacts/{chat['ContactId']}/participants",
                 json={"ParticipantRole": "AGENT", "DisplayName": "Agent"},
             )
-        ).json()
+        ).raise_for_status().json()
     async with trio.open_nursery() as nursery:
         async with connect(agent["ParticipantToken"], endpoint_url=endpoint_url) as agent_p:
 
@@ -157,7 +160,20 @@ def main(endpoint_url: str | None = None) -> list[str]:
     return asyncio.run(asyncio_main(endpoint_url, ("Hello from asyncio", "Second message")))
 
 
+def one_line(group: BaseExceptionGroup[Exception]) -> str:
+    """The first error in ``group`` (trio nests errors in exception groups) as one line."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint-url")
-    main(parser.parse_args().endpoint_url)
+    try:
+        main(parser.parse_args().endpoint_url)
+    except* (OSError, ParticipantError, httpx.HTTPError) as errors:
+        sys.exit(f"{parser.prog}: error: {one_line(errors)}")

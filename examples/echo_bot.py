@@ -27,6 +27,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 
+import httpx
 import trio
 
 from participant.actor import Participant, connect
@@ -113,7 +114,7 @@ class EchoBot:
         """Reply to one item (messages and attachments of others; the rest is ignored).
 
         Read receipts are sent by :meth:`run` in the background (they are coalesced: held
-        0.3 s, then at most one per 5 s window, protocol.md §4)."""
+        0.3 s, then at most one per 5 s window, [protocol](protocol.md#receipts-and-typing))."""
         if self._is_own(item):
             return
         await self._reply(item)
@@ -177,16 +178,15 @@ async def _play_customer(endpoint_url: str, participant_token: str) -> list[str]
 async def start_emulator_chat(endpoint_url: str) -> tuple[str, str, str]:
     """Start a chat on the emulator at ``endpoint_url`` (admin API, docs/emulator.md) and
     add an AGENT. Returns (customer token, agent token, agent ParticipantId)."""
-    import httpx
-
     async with httpx.AsyncClient(base_url=endpoint_url) as http:
-        chat = (await http.post("/emulator/contacts", json={"DisplayName": "Customer"})).json()
+        chat = (await http.post("/emulator/contacts", json={"DisplayName": "Customer"}))
+        chat = chat.raise_for_status().json()
         agent = (
             await http.post(
                 f"/emulator/contacts/{chat['ContactId']}/participants",
                 json={"ParticipantRole": "AGENT", "DisplayName": "Echo bot"},
             )
-        ).json()
+        ).raise_for_status().json()
     return chat["ParticipantToken"], agent["ParticipantToken"], agent["ParticipantId"]
 
 
@@ -219,11 +219,25 @@ async def main(endpoint_url: str | None = None, region: str | None = None) -> li
         return await run_pair(server.endpoint_url)
 
 
+def one_line(group: BaseExceptionGroup[Exception]) -> str:
+    """The first error in ``group`` (trio nests errors in exception groups) as one line."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint-url", help="an emulator (or service) base URL")
     parser.add_argument("--region", help="AWS region (with PARTICIPANT_TOKEN)")
     args = parser.parse_args()
-    for reply in trio.run(main, args.endpoint_url, args.region):
+    try:
+        replies = trio.run(main, args.endpoint_url, args.region)
+    except* (OSError, ParticipantError, httpx.HTTPError) as errors:
+        sys.exit(f"{parser.prog}: error: {one_line(errors)}")
+    for reply in replies:
         print("bot:", reply)
     sys.exit(0)

@@ -15,14 +15,34 @@ In production, feed ``serve_chat`` the agent ParticipantTokens your contact flow
 from __future__ import annotations
 
 import argparse
+import sys
+import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import trio
 
 from participant.actor import Participant, ParticipantConfig, connect
 from participant.api import ParticipantClient
+from participant.errors import ParticipantError, ThrottlingException
 from participant.model import TextMessage
+
+
+async def send(participant: Participant, text: str) -> None:
+    """SendMessage, retried while throttled: the limit (10 per second, bursts of 15) is
+    per Connect instance, so a bot answering many chats at once meets it. The REST client
+    already retried a few times; here we wait longer, with the same ClientToken (so the
+    service never stores the message twice)."""
+    client_token = str(uuid.uuid4())
+    for attempt in range(6):
+        try:
+            await participant.send_message(text, client_token=client_token)
+            return
+        except ThrottlingException:
+            if attempt == 5:
+                raise
+            await trio.sleep(0.5 * 2**attempt)
 
 
 async def serve_chat(participant: Participant) -> int:
@@ -30,7 +50,7 @@ async def serve_chat(participant: Participant) -> int:
     answered = 0
     async for item in participant:
         if isinstance(item, TextMessage) and item.participant_role == "CUSTOMER":
-            await participant.send_message(f"echo: {item.text}")
+            await send(participant, f"echo: {item.text}")
             answered += 1
     return answered
 
@@ -70,12 +90,30 @@ async def _customer(endpoint_url: str, token: str, messages: int) -> int:
     echoes = 0
     async with connect(token, endpoint_url=endpoint_url) as customer:
         for i in range(messages):
-            await customer.send_message(f"question {i + 1}")
+            await send(customer, f"question {i + 1}")
             async for item in customer:
                 if isinstance(item, TextMessage) and item.text == f"echo: question {i + 1}":
                     echoes += 1
                     break
     return echoes
+
+
+async def admin(http: httpx.AsyncClient, path: str, body: dict[str, str] | None = None) -> Any:
+    """POST to the emulator's admin API and return the JSON answer.
+
+    The emulator rate-limits starting chats like the service's StartChatContact (5 per
+    second, bursts of 8-10: then HTTP 429): back off (0.25 s, doubling, at most 4 s) and
+    retry, up to 8 attempts. Any other error status raises ``httpx.HTTPStatusError``.
+    """
+    delay = 0.25
+    for _attempt in range(8):
+        response = await http.post(path, json=body or {})
+        if response.status_code != 429:
+            response.raise_for_status()
+            return response.json()
+        await trio.sleep(delay)
+        delay = min(4.0, delay * 2)
+    raise RuntimeError(f"POST {path}: still throttled (HTTP 429) after 8 attempts")
 
 
 async def main(endpoint_url: str | None = None, chats: int = 10, messages: int = 3) -> int:
@@ -89,13 +127,12 @@ async def main(endpoint_url: str | None = None, chats: int = 10, messages: int =
     async with httpx.AsyncClient(base_url=endpoint_url) as http:
         started = []
         for i in range(chats):
-            chat = (await http.post("/emulator/contacts", json={"DisplayName": f"C{i}"})).json()
-            agent = (
-                await http.post(
-                    f"/emulator/contacts/{chat['ContactId']}/participants",
-                    json={"ParticipantRole": "AGENT", "DisplayName": "Bot"},
-                )
-            ).json()
+            chat = await admin(http, "/emulator/contacts", {"DisplayName": f"C{i}"})
+            agent = await admin(
+                http,
+                f"/emulator/contacts/{chat['ContactId']}/participants",
+                {"ParticipantRole": "AGENT", "DisplayName": "Bot"},
+            )
             started.append((chat, agent))
         echoes = [0] * chats
         async with ParticipantClient(endpoint_url=endpoint_url) as client:
@@ -104,12 +141,22 @@ async def main(endpoint_url: str | None = None, chats: int = 10, messages: int =
 
                 async def customer(i: int, chat: dict[str, str]) -> None:
                     echoes[i] = await _customer(endpoint_url, chat["ParticipantToken"], messages)
-                    await http.post(f"/emulator/contacts/{chat['ContactId']}/end")
+                    await admin(http, f"/emulator/contacts/{chat['ContactId']}/end")
 
                 async with trio.open_nursery() as customers:
                     for i, (chat, _) in enumerate(started):
                         customers.start_soon(customer, i, chat)
     return sum(echoes)
+
+
+def one_line(group: BaseExceptionGroup[Exception]) -> str:
+    """The first error in ``group`` (trio nests errors in exception groups) as one line."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":
@@ -118,5 +165,8 @@ if __name__ == "__main__":
     parser.add_argument("--chats", type=int, default=10)
     parser.add_argument("--messages", type=int, default=3)
     args = parser.parse_args()
-    total = trio.run(main, args.endpoint_url, args.chats, args.messages)
+    try:
+        total = trio.run(main, args.endpoint_url, args.chats, args.messages)
+    except* (OSError, ParticipantError, httpx.HTTPError, RuntimeError) as errors:
+        sys.exit(f"{parser.prog}: error: {one_line(errors)}")
     print(f"{args.chats} chats served by one process: {total} echoes")

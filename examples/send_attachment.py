@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import mimetypes
 import os
+import sys
 from pathlib import Path
 
 import httpx
 import trio
 
 from participant.actor import connect
+from participant.errors import ParticipantError
 from participant.model import AttachmentMessage
 
 
@@ -70,8 +72,19 @@ async def main(
         async with serve() as server:
             return await main(path, server.endpoint_url)
     async with httpx.AsyncClient(base_url=endpoint_url) as http:
-        chat = (await http.post("/emulator/contacts", json={"DisplayName": "Customer"})).json()
+        chat = (await http.post("/emulator/contacts", json={"DisplayName": "Customer"}))
+        chat = chat.raise_for_status().json()
     return await send_and_verify(chat["ParticipantToken"], path, endpoint_url=endpoint_url)
+
+
+def one_line(group: BaseExceptionGroup[Exception]) -> str:
+    """The first error in ``group`` (trio nests errors in exception groups) as one line."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":
@@ -80,5 +93,8 @@ if __name__ == "__main__":
     parser.add_argument("--endpoint-url")
     parser.add_argument("--region")
     args = parser.parse_args()
-    attachment_id = trio.run(main, args.file, args.endpoint_url, args.region)
+    try:
+        attachment_id = trio.run(main, args.file, args.endpoint_url, args.region)
+    except* (OSError, ParticipantError, httpx.HTTPError) as errors:  # file, type, network
+        sys.exit(f"{parser.prog}: error: {one_line(errors)}")
     print(f"sent and verified: AttachmentId {attachment_id}")

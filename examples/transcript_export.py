@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ import trio
 
 from participant._time import parse_timestamp
 from participant.api import ParticipantClient
+from participant.errors import ParticipantError
 from participant.model import Item, item_to_wire
 
 
@@ -47,12 +49,15 @@ async def export(client: ParticipantClient, participant_token: str, path: Path) 
 async def _demo_chat(endpoint_url: str, messages: int) -> str:
     """Start a chat on the emulator (admin API) with ``messages`` messages; the customer's token."""
     async with httpx.AsyncClient(base_url=endpoint_url) as http:
-        chat = (await http.post("/emulator/contacts", json={"DisplayName": "Customer"})).json()
+        chat = (await http.post("/emulator/contacts", json={"DisplayName": "Customer"}))
+        chat = chat.raise_for_status().json()
         base = f"/emulator/contacts/{chat['ContactId']}/participants"
-        agent = (await http.post(base, json={"ParticipantRole": "AGENT"})).json()
+        agent = (await http.post(base, json={"ParticipantRole": "AGENT"})).raise_for_status().json()
         for i in range(messages):
             sender = agent["ParticipantId"] if i % 2 else chat["ParticipantId"]
-            await http.post(f"{base}/{sender}/messages", json={"Content": f"message {i + 1}"})
+            body = {"Content": f"message {i + 1}"}
+            sent = await http.post(f"{base}/{sender}/messages", json=body)
+            sent.raise_for_status()
     token: str = chat["ParticipantToken"]
     return token
 
@@ -78,11 +83,24 @@ async def main(
         return await export(client, token, output)
 
 
+def one_line(group: BaseExceptionGroup[Exception]) -> str:
+    """The first error in ``group`` (trio nests errors in exception groups) as one line."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint-url")
     parser.add_argument("--region")
     parser.add_argument("-o", "--output", type=Path, default=Path("transcript.jsonl"))
     args = parser.parse_args()
-    exported = trio.run(main, args.endpoint_url, args.region, args.output)
+    try:
+        exported = trio.run(main, args.endpoint_url, args.region, args.output)
+    except* (OSError, ParticipantError, httpx.HTTPError) as errors:
+        sys.exit(f"{parser.prog}: error: {one_line(errors)}")
     print(f"wrote {len(exported)} items to {args.output}")

@@ -83,7 +83,8 @@ SendReceipt = Callable[[ReceiptKind, str], Awaitable[None]]
 
 
 class ReceiptCoalescer:
-    """Delivered/read receipts coalesced the way AWS's JS client does (protocol.md §4).
+    """Delivered/read receipts coalesced the way AWS's JS client does
+    ([protocol](protocol.md#items)).
 
     A receipt is held ``hold`` seconds so a read can replace a delivered of the same
     message; then, per kind, only the latest receipt is sent, at most one batch per

@@ -1,7 +1,7 @@
 """Wall clocks and the service's ISO-8601 timestamps.
 
 The Participant Service writes timestamps as ISO-8601 UTC with milliseconds,
-``2019-11-08T02:41:28.172Z`` (protocol.md §1). Times inside the library are epoch
+``2019-11-08T02:41:28.172Z`` ([protocol](protocol.md#rest-api)). Times inside the library are epoch
 seconds (``float``); a :data:`WallClock` returns the current one.
 
 Under ``trio.testing.MockClock`` both the emulator and the client use
@@ -13,8 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-
-import trio
 
 __all__ = ["WallClock", "format_timestamp", "parse_timestamp", "system_clock", "trio_clock"]
 
@@ -34,8 +32,12 @@ def trio_clock(epoch: float = 1_700_000_000.0) -> WallClock:
     ``MockClock`` the wall time advances only as trio's virtual time does.
     """
 
+    import trio  # here, not at the top: the sans-IO core imports this module without trio
+
+    current_time = trio.current_time
+
     def clock() -> float:
-        return epoch + trio.current_time()
+        return epoch + current_time()
 
     return clock
 

@@ -1,4 +1,4 @@
-"""The participant actor: one chat participant as a trio actor (design.md; issue 4).
+"""The participant actor: one chat participant as a trio actor (issue 4).
 
 ``async with connect(participant_token, ...) as participant:`` yields a :class:`Participant`
 once its websocket is subscribed. The actor owns one nursery; inside it run the websocket
@@ -9,7 +9,8 @@ ending or :meth:`Participant.disconnect` all end in state ``disconnected`` with 
 
 Guarantees and policies (docs/concepts.md has the timelines):
 
-- **Renewal, make-before-break** (protocol.md §2): at ``ConnectionExpiry`` minus a margin
+- **Renewal, make-before-break** ([protocol](protocol.md#tokens-and-lifetimes)): at
+  ``ConnectionExpiry`` minus a margin
   and at the ConnectionToken ``Expiry`` minus a margin, CreateParticipantConnection is
   called again with the ParticipantToken; the new URL is opened within
   ``ParticipantConfig.url_window`` seconds of the response (else it is never used and a new
@@ -195,7 +196,8 @@ def _at_least_one(_inst: object, attribute: attrs.Attribute[Any], value: int) ->
 
 @attrs.frozen(kw_only=True)
 class ParticipantConfig:
-    """Tuning of a :class:`Participant` (seconds unless stated; defaults from protocol.md).
+    """Tuning of a :class:`Participant` (seconds unless stated; defaults from
+    [protocol](protocol.md)).
 
     Attributes:
         renewal_margin: renew this long before ConnectionExpiry / the token's Expiry ...
@@ -209,7 +211,8 @@ class ParticipantConfig:
         max_buffered_items: items buffered for the iterator before the reader waits.
         iterate: buffer items for ``async for``; set False when only handlers consume.
         typing_interval: :meth:`Participant.send_typing` sends at most one event per this.
-        receipt_hold, receipt_window: receipt coalescing (protocol.md §4: 0.3 s, 5 s).
+        receipt_hold, receipt_window: receipt coalescing (0.3 s, 5 s:
+            [protocol](protocol.md#items)).
         dedupe_window, dedupe_max_ids: the remembered Ids (see the module docstring).
         gap_fill_overlap: after an unplanned reconnect, gap fill starts this long before
             the newest AbsoluteTime seen (< ``dedupe_window``).
@@ -716,7 +719,8 @@ class Participant:
         The service does not return it to the participant (CreateParticipantConnection
         has no ParticipantId), so it is learnt from the first message or event this
         participant sends (:meth:`send_message`, :meth:`send_event`, :meth:`send_typing`;
-        not receipts): the service echoes it back over the websocket (protocol.md §3) as
+        not receipts): the service echoes it back over the websocket
+        ([protocol](protocol.md#the-websocket)) as
         an item with the Id of the SendMessage/SendEvent response, and that item's
         ParticipantId is ours. The echo may arrive before or after the response; both
         orders are matched. It then stays set for the participant's life.
@@ -1594,7 +1598,8 @@ class Participant:
         client_token: str | None = None,
         in_reply_to: Item | None = None,
     ) -> SendEventResponse:
-        """SendEvent with any event ContentType (protocol.md §4); ``in_reply_to`` derives
+        """SendEvent with any event ContentType ([protocol](protocol.md#items)); ``in_reply_to``
+        derives
         the ClientToken as for :meth:`send_message`.
 
         Returns the event's ``id`` and ``absolute_time``; raises like :meth:`send_message`.
@@ -1629,7 +1634,8 @@ class Participant:
 
     async def send_receipt(self, message_id: str, kind: ReceiptKind = "read") -> bool:
         """Send a ``delivered`` or ``read`` receipt for ``message_id``, coalesced
-        (protocol.md §4): held 0.3 s so a read replaces a delivered, then only the latest
+        ([protocol](protocol.md#items)): held 0.3 s so a read replaces a delivered, then only the
+        latest
         receipt of each kind per 5 s window, never the same receipt twice.
 
         Returns True when this receipt was sent, False when it was coalesced away or
@@ -1660,7 +1666,7 @@ class Participant:
 
     async def send_attachment(self, data: bytes, *, attachment_name: str, content_type: str) -> str:
         """Upload ``data`` (bytes) as an attachment: StartAttachmentUpload, PUT with every
-        header of HeadersToInclude, CompleteAttachmentUpload (protocol.md §6).
+        header of HeadersToInclude, CompleteAttachmentUpload ([protocol](protocol.md#attachments)).
 
         Returns the AttachmentId.
         """

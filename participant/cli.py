@@ -1,10 +1,12 @@
 """The ``participant`` command: ``demo``, ``chat``, ``transcript``, ``tail``, ``emulator``.
 
-Every subcommand has ``--help``. Errors are one line on stderr (``participant: error: ...``)
-and a non-zero exit status: 1 for service, network and demo failures, 2 for bad usage
-(e.g. no ParticipantToken), 130 after Ctrl-C. The ParticipantToken comes from
-``--participant-token`` or the ``PARTICIPANT_TOKEN`` environment variable and is never
-printed (nor is any ConnectionToken).
+Every subcommand has ``--help``; ``-v``/``-vv`` go before or after the command. Errors are
+one line on stderr (``participant <command>: error: ...``) and a non-zero exit status: 1 for
+service, network and demo failures, 2 for bad usage (no ParticipantToken, a malformed
+endpoint URL or region: found before any network call), 130 after Ctrl-C. The
+ParticipantToken comes from ``--participant-token`` or the ``PARTICIPANT_TOKEN`` environment
+variable and is never printed (nor is any ConnectionToken or the websocket URL's AuthToken,
+also not in ``-vv`` logs). ``chat`` exits 0 when the chat ends.
 """
 
 from __future__ import annotations
@@ -293,7 +295,9 @@ class _Progress:
         if change.trigger is Trigger.BACKOFF:
             self.retries += 1
             doing = "reconnecting" if self.subscribed_once else "connecting"
-            why = f" ({self.reason})" if self.reason else ""
+            # The reason is the state change's (the first failure); later failures do not
+            # change state, so later retries do not repeat a reason that may be stale.
+            why = f" ({self.reason})" if self.reason and self.retries == 1 else ""
             self.write(f"{doing}… retry {self.retries} in {change.delay or 0:.1f} s{why}")
             return
         if change.new in (State.TOKEN, State.CONNECTED, State.RECONNECTING):
@@ -306,7 +310,9 @@ class _Progress:
             if self.subscribed_once and not self.every_state:
                 self.write(f"connection lost ({change.reason})")
         if change.new is State.SUBSCRIBED:
-            if self.subscribed_once and self.retries and not self.every_state:
+            if not self.subscribed_once and not self.every_state:
+                self.write("connected: each item is printed as it arrives (Ctrl-C stops)")
+            elif self.subscribed_once and self.retries and not self.every_state:
                 self.write("reconnected")
             self.subscribed_once = True
             self.retries = 0
@@ -548,8 +554,8 @@ async def _chat(
                         if command == "/quit":
                             break
                         if command == "/leave":
-                            await participant.disconnect()
-                            left = True
+                            left = True  # (the chat may end, and this task be cancelled,
+                            await participant.disconnect()  # before disconnect returns)
                             break
                         if command == "/help":
                             err.write(CHAT_HELP + "\n")
@@ -575,11 +581,11 @@ async def _chat(
                     for event in list(pending.values()):
                         await event.wait()
             nursery.cancel_scope.cancel()
-        if left:
-            progress.write("left the chat")
     if participant.error is not None:
         raise participant.error
-    if ended:
+    if left:
+        progress.write("left the chat")
+    elif ended:
         progress.write("the chat has ended")
     return 0
 

@@ -40,8 +40,11 @@ class CursorItem:
     ``id``: the item's Id. ``absolute_time``: its AbsoluteTime (``YYYY-MM-DDTHH:MM:SS.mmmZ``,
     UTC), ``None`` when the item had none. ``revision``: the revision delivered (1, 2, ...).
     ``fingerprint``: 16 hex digits identifying that revision's content (Content,
-    MessageProcessingStatus, attachment Statuses), set only for items that change in place
-    (``None`` for the others). ``complete``: that revision's :attr:`Item.complete`.
+    MessageProcessingStatus, attachment Ids and Statuses;
+    :func:`participant.core.log.fingerprint`), set for unacknowledged items and for
+    items that change in place (``None`` for other acknowledged ones). ``complete``: that
+    revision's ``Item.complete``. ``in_place``: the item changes in place (its repeats are
+    compared by fingerprint; see docs/concepts.md, "Revisions").
     """
 
     id: str
@@ -49,11 +52,13 @@ class CursorItem:
     revision: int = 1
     fingerprint: str | None = None
     complete: bool = True
+    in_place: bool = False
 
 
 @attrs.frozen(kw_only=True)
 class CursorStream:
-    """A streaming reply in progress (protocol.md §9): its Id, the AbsoluteTime of its first
+    """A streaming reply in progress ([protocol](protocol.md#items-that-change-in-place)): its Id,
+    the AbsoluteTime of its first
     chunk, the revision last delivered, the last ChunkNumber stitched and the stitched text
     of chunks 1..``chunk_number``."""
 
@@ -144,6 +149,7 @@ _ITEM_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "revision": ((int,), False),
     "fingerprint": (_OPT_STR, False),
     "complete": ((bool,), False),
+    "in_place": ((bool,), False),
 }
 _STREAM_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "id": ((str,), True),

@@ -1,10 +1,11 @@
 """Exceptions raised by the library.
 
-Service errors (protocol.md §1) are built from an HTTP response by
+Service errors ([protocol](protocol.md#rest-api)) are built from an HTTP response by
 :func:`error_from_response`: the error name comes from the ``x-amzn-ErrorType``
 header, else from the ``__type`` field of a JSON body. A response that names no
 error did not come from the service (a proxy, captive portal, load balancer or
-firewall, protocol.md §10): it is an :class:`HTTPStatusError`, a
+firewall, [protocol](protocol.md#errors-that-are-not-the-services)): it is an
+:class:`HTTPStatusError`, a
 :class:`TransportError`, never a :class:`ServiceError`. Client-side errors cover bad
 input, network failures and use of a closed participant. No exception text (nor
 ``fields``, ``request_id``, ``code``) ever contains a ParticipantToken or a
@@ -25,6 +26,7 @@ __all__ = [
     "CertificateError",
     "ChatEndedError",
     "ConflictException",
+    "ConnectError",
     "HTTPStatusError",
     "InternalServerException",
     "InvalidFrameError",
@@ -131,7 +133,8 @@ class ValidationException(ServiceError):
 
 
 class ThrottlingException(ServiceError):
-    """HTTP 429: the request rate is over the instance's limit (protocol.md §8)."""
+    """HTTP 429: the request rate is over the instance's limit
+    ([protocol](protocol.md#rate-limits))."""
 
     status = 429
 
@@ -228,7 +231,7 @@ def error_from_response(
     host: str | None = None,
     secrets: Sequence[str | None] = (),
 ) -> ServiceError | HTTPStatusError:
-    """Build the exception for an HTTP error response (protocol.md §1, §10).
+    """Build the exception for an HTTP error response ([protocol](protocol.md#rest-api), §10).
 
     Args:
         status_code: the HTTP status.
@@ -334,7 +337,8 @@ class TransportError(ParticipantError):
 
 
 class HTTPStatusError(TransportError):
-    """An HTTP answer that did not come from the service (protocol.md §10): no
+    """An HTTP answer that did not come from the service
+    ([protocol](protocol.md#errors-that-are-not-the-services)): no
     ``x-amzn-ErrorType`` header and no ``__type`` in a JSON body — a proxy (407), a
     captive portal (an HTML 200), a firewall's bare 403, a load balancer's 502, a plain
     web server at a wrong endpoint (404, 501) — or a 2xx whose body is not the JSON
@@ -382,6 +386,12 @@ class HTTPStatusError(TransportError):
             _rebuild_http_status_error,
             (self.status_code, self.operation, self.reached, self.problem),
         )
+
+
+class ConnectError(TransportError):
+    """Every attempt failed to connect: the host name did not resolve, the port refused,
+    the TLS handshake failed (e.g. ``https://`` to a plain-HTTP port). The text names the
+    host and what failed. Named as httpx's exception."""
 
 
 class TimeoutException(TransportError):

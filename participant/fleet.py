@@ -19,7 +19,7 @@ index), so a reply re-sent after a takeover creates no second message.
 Resumes are spread: after a claim each chat waits a random ``0..resume_jitter`` seconds, then
 takes a slot of a rate shared by every worker on the store (``resume_rate`` per second,
 default 4: each resume costs one CreateParticipantConnection, limit 6/s, and at least one
-GetTranscript, limit 8/s per instance, protocol.md §8).
+GetTranscript, limit 8/s per instance, [protocol](protocol.md#rate-limits)).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def reply_client_token(contact_id: str | None, item_id: str, index: int) -> str:
     """The ClientToken of the ``index``-th reply (0, 1, ...) to the item ``item_id`` of the
     contact ``contact_id``: a SHA-256 hex digest (64 characters, within SendMessage's 500)
     of the three, so the same reply sent again after a resume is de-duplicated by the
-    service (protocol.md §1, ClientToken)."""
+    service ([protocol](protocol.md#rest-api), ClientToken)."""
     text = f"{contact_id or ''}\x00{item_id}\x00{index}"
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -201,7 +201,8 @@ class FleetChat:
         return await self.participant.send_receipt(message_id, kind)
 
     async def send_attachment(self, data: bytes, *, attachment_name: str, content_type: str) -> str:
-        """Upload an attachment (protocol.md §6), fenced; returns the AttachmentId."""
+        """Upload an attachment ([protocol](protocol.md#attachments)), fenced; returns the
+        AttachmentId."""
         await self.check_lease()
         return await self.participant.send_attachment(
             data, attachment_name=attachment_name, content_type=content_type

@@ -4,7 +4,7 @@ in, actions out), where one :class:`transitions.Machine` (``MACHINE``) is shared
 participant of the process and each participant owns a small
 :class:`~participant.core.machine.Core`.
 
-States (design.md, "What it is"):
+States ([concepts](concepts.md#state-machine)):
 
 ===============  ==========================================================================
 token            holds a ParticipantToken, no connection yet

@@ -1,4 +1,5 @@
-"""One websocket to the Participant Service: subscribe, heartbeat, frames (protocol.md §3).
+"""One websocket to the Participant Service: subscribe, heartbeat, frames
+([protocol](protocol.md#the-websocket)).
 
 A :class:`ChatSocket` wraps one :class:`trio_websocket.WebSocketConnection`. It is
 started with :func:`serve_socket` (via ``nursery.start``), which opens the URL with an
@@ -7,7 +8,8 @@ nursery, and hands the :class:`ChatSocket` back once the socket is open. The cal
 awaits :meth:`ChatSocket.subscribe` and, later, :meth:`ChatSocket.aclose` or
 :attr:`ChatSocket.lost`.
 
-Behaviour (protocol.md §3, numbers from AWS's JS client, all in :class:`SocketConfig`):
+Behaviour ([protocol](protocol.md#the-websocket), numbers from AWS's JS client, all in
+:class:`SocketConfig`):
 
 - subscribe to ``aws/chat``; re-send after ``subscribe_timeout`` (1 s) without a reply, up
   to ``subscribe_max_misses`` (3) frames like AWS's JS client, then keep waiting for a
@@ -109,7 +111,7 @@ class RedactTokens(logging.Filter):
     ``X-Amz-Credential``) in a record's message and string arguments with
     ``<redacted>``. Installed on the ``trio-websocket`` logger when this module is
     imported: trio-websocket's DEBUG line "Connecting to ..." prints the websocket URL,
-    whose AuthToken is a secret (protocol.md §3)."""
+    whose AuthToken is a secret ([protocol](protocol.md#the-websocket))."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
@@ -178,7 +180,8 @@ class SocketOpenError(TransportError):
 
 
 class SubscribeError(TransportError):
-    """The ``aws/chat`` subscription was not acknowledged (protocol.md §3)."""
+    """The ``aws/chat`` subscription was not acknowledged
+    ([protocol](protocol.md#the-websocket))."""
 
 
 def _abort_ok(_raise_cancel: object) -> trio.lowlevel.Abort:
@@ -249,7 +252,8 @@ def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> N
 
 @attrs.frozen
 class SocketConfig:
-    """Timing of one websocket, in seconds (defaults: protocol.md §3 / AWS's JS client)."""
+    """Timing of one websocket, in seconds (defaults: [protocol](protocol.md#the-websocket) / AWS's
+    JS client)."""
 
     heartbeat_interval: float = attrs.field(default=10.0, validator=_positive)
     subscribe_timeout: float = attrs.field(default=1.0, validator=_positive)

@@ -484,6 +484,7 @@ async def test_non_json_success_body_is_an_http_status_error() -> None:
 
 # protocol.md §10: answers that did not come from the service
 NON_SERVICE_ANSWERS = [
+    (302, b"", None, False),  # a captive portal redirect
     (403, b"", None, False),  # a firewall's bare 403
     (403, b"<html>Forbidden</html>", "text/html", False),
     (407, b"<html>Proxy Authentication Required</html>", "text/html", False),

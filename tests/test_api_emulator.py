@@ -132,7 +132,7 @@ async def test_refused_connection_is_a_transport_error_after_the_attempts() -> N
     # port 1 on loopback: nothing listens; retries without delay (base_delay 0)
     policy = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0)
     async with ParticipantClient(endpoint_url="http://127.0.0.1:1", retry=policy) as client:
-        with pytest.raises(errors.TransportError) as info:
+        with pytest.raises(errors.ConnectError) as info:
             await client.send_message("CONN-SECRET", content_type="text/plain", content="x")
     assert "after 2 attempt(s)" in str(info.value) and "CONN-SECRET" not in str(info.value)
     assert isinstance(info.value.__cause__, httpx.ConnectError)
@@ -195,7 +195,7 @@ async def test_https_against_an_http_port_says_so() -> None:
     with plain_web_server() as url:
         https = url.replace("http://", "https://")
         async with ParticipantClient(endpoint_url=https, retry=ONE_ATTEMPT) as client:
-            with pytest.raises(errors.TransportError) as info:
+            with pytest.raises(errors.ConnectError) as info:
                 await client.send_message("CONN-SECRET", content_type="text/plain", content="x")
     text = str(info.value)
     assert https.removeprefix("https://") in text and "does not speak TLS" in text
@@ -205,6 +205,6 @@ async def test_https_against_an_http_port_says_so() -> None:
 async def test_an_unknown_host_is_named() -> None:
     host = "participant.connect.us-wst-2.invalid"
     async with ParticipantClient(endpoint_url=f"https://{host}", retry=ONE_ATTEMPT) as client:
-        with pytest.raises(errors.TransportError) as info:
+        with pytest.raises(errors.ConnectError) as info:
             await client.send_message("CONN-SECRET", content_type="text/plain", content="x")
     assert f"cannot resolve the host name {host!r}" in str(info.value)

@@ -3,11 +3,13 @@ their code samples run."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -33,7 +35,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_docs_build_strict_with_every_nav_page(site: Path) -> None:
     for page in ("quickstart", "concepts", "cli", "reference", "emulator", "testing",
-                 "limits", "guest-mode", "benchmarks"):
+                 "limits", "protocol", "guest-mode", "benchmarks"):
         assert (site / page / "index.html").is_file(), page
 
 
@@ -97,11 +99,7 @@ SNIPPET_PAGES = ("README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").
 
 # Blocks known not to run as printed, on pages other engineers own: strict, so a fix
 # shows up as XPASS and the entry must go. Key: (page, index of the block on the page).
-_EMU = "docs/emulator.md is the emulator engineer's: a fragment, not a program yet"
-NOT_RUNNABLE_YET: dict[tuple[str, int], str] = {
-    **{("docs/emulator.md", i): _EMU for i in range(8)},
-    ("docs/testing.md", 1): "docs/testing.md is the emulator engineer's: a fragment",
-}
+NOT_RUNNABLE_YET: dict[tuple[str, int], str] = {}
 # Not run at all (it would wait for the network): the README's "Ten lines" (the actor
 # engineer's) passes a placeholder token and region="us-west-2"; the test above runs it
 # with both substituted until it reads PARTICIPANT_TOKEN / AWS_ENDPOINT_URL.
@@ -129,8 +127,6 @@ def _snippets(kind: str) -> list[object]:
             if _kind(code) != kind:
                 continue
             marks = []
-            if (page, index) in NOT_RUN:
-                marks.append(pytest.mark.skip(reason=NOT_RUN[page, index]))
             if (page, index) in NOT_RUNNABLE_YET:
                 marks.append(pytest.mark.xfail(strict=True, reason=NOT_RUNNABLE_YET[page, index]))
             params.append(pytest.param(page, index, code, id=f"{page}#{index}", marks=marks))
@@ -210,6 +206,9 @@ async def run_program(code: str, server: EmulatorServer, cwd: Path) -> ProgramRu
 async def test_program_snippet_runs_as_printed(
     page: str, index: int, code: str, emulator_server: EmulatorServer, tmp_path: Path
 ) -> None:
+    compile(code, f"{page} block {index}", "exec")  # even a block not run must be Python
+    if (page, index) in NOT_RUN:
+        pytest.skip(NOT_RUN[page, index])
     if "PySide6" in code:
         pytest.importorskip("PySide6", reason="the Qt recipe needs PySide6 (not a dependency)")
     run = await run_program(code, emulator_server, tmp_path)
@@ -262,3 +261,66 @@ def test_pytest_snippets_pass_as_printed(page: str, tmp_path: Path) -> None:
     proc = _page_pytest_run(page, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{count} passed" in proc.stdout, proc.stdout
+
+
+def test_no_page_points_at_a_file_the_user_does_not_have(site: Path) -> None:
+    """The docs stand alone: wire facts link to the Protocol page, never to the design
+    notes the project was built from."""
+    texts = {str(p.relative_to(ROOT)): p.read_text() for p in [
+        ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "participant").rglob("*.py"),
+        *(ROOT / "examples").glob("*.py"),
+    ]}
+    texts.update({str(p): p.read_text() for p in site.rglob("*.html")})
+    stale = re.compile(r"protocol\.md §|design\.md|/work/shared|design notes")
+    assert [name for name, text in texts.items() if stale.search(text)] == []
+    html = "".join(p.read_text() for p in site.rglob("*.html"))
+    assert "protocol.md" not in re.sub(r'href="[^"]*"', "", html)  # links are rewritten
+
+
+def test_protocol_page_cites_its_sources() -> None:
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    for source in ("service-2.json", "APIReference", "adminguide", "amazon-connect-chatjs"):
+        assert source in text
+
+
+def _diagrams() -> Any:
+    spec = importlib.util.spec_from_file_location("docs_diagrams", ROOT / "docs" / "diagrams.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _svg_texts(path: Path) -> list[str]:
+    return [t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", path.read_text())]
+
+
+def test_state_diagram_picture_matches_the_state_table() -> None:
+    from participant.machine import State, edges
+
+    svg = ROOT / "docs" / "img" / "states.svg"
+    digest = _diagrams().table_digest()
+    assert f"state table {digest}" in svg.read_text(), "run: python docs/diagrams.py"
+    texts = " ".join(_svg_texts(svg))
+    for state in State:
+        assert state.value in texts
+    for _source, trigger, _dest in edges():
+        assert trigger in texts
+
+
+def test_diagram_script_draws_the_committed_pictures(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "diagrams.py"), str(tmp_path)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    for name in ("states.svg", "timeline.svg"):
+        drawn, committed = tmp_path / name, ROOT / "docs" / "img" / name
+        assert _svg_texts(drawn) == _svg_texts(committed), f"{name}: run python docs/diagrams.py"
+    assert "GetTranscript" in _svg_texts(tmp_path / "timeline.svg")
+
+
+def test_site_shows_the_pictures(site: Path) -> None:
+    home = (site / "index.html").read_text()
+    assert 'src="img/states.svg"' in home and 'src="img/timeline.svg"' in home
+    assert (site / "img" / "states.svg").is_file() and (site / "img" / "timeline.svg").is_file()

@@ -133,6 +133,15 @@ def test_invalid_parameter_error_names_field_and_limit() -> None:
 def test_hierarchy() -> None:
     assert issubclass(errors.ChatEndedError, errors.ParticipantClosedError)
     assert issubclass(HTTPStatusError, errors.TransportError)
+    for cls in (errors.ConnectError, errors.TimeoutException, errors.ResponseTooLargeError):
+        assert issubclass(cls, errors.TransportError) and not issubclass(cls, ServiceError)
+    assert issubclass(errors.TranscriptPagingError, errors.ParticipantError)
+    assert errors.TransportError("x").retryable
+    assert not errors.ResponseTooLargeError("Op", 1).retryable
+    for err in (errors.ResponseTooLargeError("Op", 9),
+                errors.TranscriptPagingError("max_pages", pages=2, items=3, detail="d")):
+        copy = pickle.loads(pickle.dumps(err))
+        assert type(copy) is type(err) and str(copy) == str(err)
     assert not issubclass(HTTPStatusError, ServiceError)
     for cls in (errors.TransportError, errors.ParticipantClosedError, ServiceError,
                 InvalidParameterError, errors.InvalidFrameError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -79,3 +81,47 @@ async def test_asyncio_guest_mode_round_trip(emulator_server: EmulatorServer) ->
     received = await trio.to_thread.run_sync(guest.main, emulator_server.endpoint_url)
     assert "echo: Hello from asyncio" in received
     assert "echo: Second message" in received
+
+
+async def test_many_chats_bot_backs_off_when_the_admin_api_throttles(
+    emulator_server: EmulatorServer,
+) -> None:
+    # Default emulator: starting chats is rate-limited (429 after a burst of about 10).
+    many = example("many_chats_bot")
+    echoes = await many.main(emulator_server.endpoint_url, chats=12, messages=1)
+    assert echoes == 12  # 12 chats: 36 admin calls, far more than the burst
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+async def _run_example(name: str, *args: str) -> tuple[int, str, str]:
+    proc = await trio.run_process(
+        [sys.executable, str(EXAMPLES / f"{name}.py"), *args],
+        capture_stdout=True, capture_stderr=True, check=False,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(EXAMPLES.parent)},
+    )
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    [
+        ("send_attachment", ["nosuch.pdf"], "nosuch.pdf: No such file or directory"),
+        ("send_attachment", ["{bad_exe}", "--endpoint-url", "{url}"], "ValidationException"),
+        ("transcript_export", ["--endpoint-url", "http://127.0.0.1:9"], "connect"),
+        ("many_chats_bot", ["--endpoint-url", "http://127.0.0.1:9"], "connect"),
+        ("echo_bot", ["--endpoint-url", "http://127.0.0.1:9"], "connect"),
+        ("asyncio_guest", ["--endpoint-url", "http://127.0.0.1:9"], "connect"),
+    ],
+)
+async def test_examples_given_bad_input_print_one_line(
+    name: str, args: list[str], expected: str, emulator_server: EmulatorServer, tmp_path: Path
+) -> None:
+    bad_exe = tmp_path / "bad.exe"
+    bad_exe.write_bytes(b"MZ")
+    argv = [a.format(bad_exe=bad_exe, url=emulator_server.endpoint_url) for a in args]
+    returncode, _out, err = await _run_example(name, *argv)
+    assert returncode == 1, err
+    assert err.count("\n") == 1, err  # one line, no traceback
+    assert err.startswith(f"{name}.py: error: ") and expected in err, err

@@ -5,7 +5,7 @@ from a gap fill (GetTranscript), goes through :meth:`ItemLog.accept`, which retu
 item to deliver (the first delivery of its Id, or a new **revision** of it) or ``None``
 (a duplicate, a stale or held-back frame). The rules are those of docs/concepts.md,
 "Revisions: items that change in place", and of AWS's JS client (chatjs 5.x
-``PartialMessageUtil``, protocol.md §9):
+``PartialMessageUtil``, [protocol](protocol.md#items-that-change-in-place)):
 
 - an item whose Id is new is delivered with ``revision=1``;
 - **streaming replies** (``MessageMetadata.MessageCompleted`` is ``false``, ``ChunkNumber``
@@ -51,6 +51,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from datetime import datetime
 from typing import Final, Literal
 
 import attrs
@@ -68,14 +69,16 @@ MAX_HELD_CHUNKS: Final = 256
 completed item still completes the reply)."""
 
 _PRUNE_EVERY: Final = 64
+_fromisoformat = datetime.fromisoformat
 
 
 def canonical_time(absolute_time: object) -> str | None:
     """An AbsoluteTime in the service's fixed-width form ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
 
-    Strings of that form (what the service sends) are returned unchanged, without
-    parsing; others are parsed and re-formatted; unparsable ones and non-strings give
-    ``None``. Canonical strings order like the times they denote.
+    Strings of that form (what the service sends) are returned unchanged, only checked
+    to be a time (``datetime.fromisoformat``: a month 13 gives ``None``); others are
+    parsed and re-formatted; unparsable ones and non-strings give ``None``. Canonical
+    strings order like the times they denote.
     """
     if type(absolute_time) is not str:
         return None
@@ -85,6 +88,10 @@ def canonical_time(absolute_time: object) -> str | None:
         and absolute_time[19] == "."
         and absolute_time[10] == "T"
     ):
+        try:  # the shape alone lets "2026-13-45T99:99:99.999Z" through (C, ~40 ns)
+            _fromisoformat(absolute_time)
+        except ValueError:
+            return None
         return absolute_time
     try:
         return format_timestamp(parse_timestamp(absolute_time))
@@ -206,7 +213,7 @@ class ItemLog:
         self.duplicates = 0
         self.held = 0
         # acknowledgement state
-        self._unacked: dict[str, CursorItem] = {}
+        self._unacked: dict[str, Item] = {}  # delivered, not acknowledged
         self._acked: dict[str, CursorItem] = {}
         self._acks = 0
         #: Newest acknowledged item (by AbsoluteTime): its Id and canonical AbsoluteTime.
@@ -258,6 +265,7 @@ class ItemLog:
             item_id is not None
             and item_id in self._seen
             and item_id not in self._tracks
+            and item_id not in self._redeliver
             and item.message_metadata is None
             and not item.attachments
         )
@@ -282,17 +290,40 @@ class ItemLog:
                 self.held += 1
                 return None  # a chunk without Id cannot be stitched
             return item
+        if self._redeliver and item_id in self._redeliver:
+            return self._owed(item, item_id)
         track = self._tracks.get(item_id)
         if track is not None:
             return self._revise(item, item_id, track)
         if item_id in self._seen:
             return self._repeat_plain(item, item_id)
-        if self._redeliver and item_id in self._redeliver:
-            return self._redelivery(item, item_id)
         if item.message_metadata is None and not item.attachments:
             self._remember(item_id, item.absolute_time)  # the usual case: a plain new item
             return item
         return self._first(item, item_id)
+
+    def _owed(self, item: Item, item_id: str) -> Item | None:
+        """An Id delivered but not acknowledged before :meth:`restore`: the log is as if
+        that revision had been delivered; a repeat of it is delivered once more, marked
+        ``redelivered``; a newer revision supersedes it."""
+        owed = self._redeliver.pop(item_id)
+        track = self._tracks.get(item_id)
+        if track is not None:
+            result = self._revise(item, item_id, track)
+        elif item_id in self._seen:
+            result = self._repeat_plain(item, item_id)
+        else:
+            result = self._first(item, item_id)
+        if result is not None:
+            return result  # a newer revision than the one owed
+        if _is_partial(item) or (
+            owed.fingerprint is not None and fingerprint(item) != owed.fingerprint
+        ):
+            self._redeliver[item_id] = owed  # stale or held back: still owed
+            return None
+        self.duplicates -= 1  # counted by the path above: it is a redelivery
+        time = track.time if track is not None else item.absolute_time
+        return attrs.evolve(item, absolute_time=time, revision=owed.revision, redelivered=True)
 
     def _remember(self, item_id: str, absolute_time: str | None) -> None:
         at = canonical_time(absolute_time)
@@ -414,20 +445,6 @@ class ItemLog:
         self._tracks[item_id] = track
         return attrs.evolve(item, absolute_time=track.time, revision=2)
 
-    def _redelivery(self, item: Item, item_id: str) -> Item | None:
-        """An Id delivered but not acknowledged before :meth:`restore`."""
-        before = self._redeliver.pop(item_id)
-        result = self._first(item, item_id)
-        if result is None:
-            self._redeliver[item_id] = before  # a partial held back: still owed
-            return None
-        track = self._tracks.get(item_id)
-        same = before.fingerprint is None or fingerprint(result) == before.fingerprint
-        revision = before.revision if same else before.revision + 1
-        if track is not None:
-            track.revision = revision
-        return attrs.evolve(result, revision=revision, redelivered=same)
-
     def prune(self) -> None:
         """Forget the Ids older than ``window`` seconds before the newest AbsoluteTime,
         then the oldest beyond ``max_ids`` that are not within ``reach`` of it (called
@@ -457,17 +474,19 @@ class ItemLog:
 
     # ---- acknowledgement and cursor --------------------------------------------------
 
-    def _entry(self, item: Item) -> CursorItem | None:
-        item_id = item.id
-        if item_id is None:
-            return None
+    def _entry(self, item: Item, item_id: str, *, always: bool = False) -> CursorItem:
+        """The cursor entry of a delivered ``item``; its fingerprint is set for items
+        that change in place, and for every one when ``always`` (unacknowledged items,
+        whose repeat after a resume must be recognised)."""
         track = self._tracks.get(item_id)
+        in_place = track is not None and track.chunk is None
         return CursorItem(
             id=item_id,
             absolute_time=canonical_time(item.absolute_time),
             revision=item.revision,
-            fingerprint=None if track is None or track.chunk is not None else fingerprint(item),
+            fingerprint=fingerprint(item) if in_place or always else None,
             complete=item.complete,
+            in_place=in_place,
         )
 
     def delivered(self, item: Item) -> None:
@@ -475,12 +494,12 @@ class ItemLog:
         (yielded by the iterator or given to a handler): until :meth:`acked`, a resume
         delivers it again with ``redelivered=True``. At most ``max_ids`` such items are
         kept, the oldest dropped first (a resume then delivers those as new)."""
-        entry = self._entry(item)
-        if entry is None:
+        item_id = item.id
+        if item_id is None:
             return
         unacked = self._unacked
-        unacked.pop(entry.id, None)
-        unacked[entry.id] = entry
+        unacked.pop(item_id, None)
+        unacked[item_id] = item  # made a CursorItem by snapshot() only
         if len(unacked) > self.max_ids:
             del unacked[next(iter(unacked))]
 
@@ -489,9 +508,10 @@ class ItemLog:
         earlier revision of its Id). Acknowledged items are kept from ``reach`` seconds
         before the oldest of the newest acknowledged one and the unacknowledged ones
         (pruned every 64 acknowledgements, at most ``max_ids``)."""
-        entry = self._entry(item)
-        if entry is None:
+        item_id = item.id
+        if item_id is None:
             return
+        entry = self._entry(item, item_id)
         pending = self._unacked.get(entry.id)
         if pending is not None and pending.revision <= entry.revision:
             del self._unacked[entry.id]
@@ -506,8 +526,9 @@ class ItemLog:
 
     def _prune_acked(self) -> None:
         self._acks = 0
-        owed = [*self._unacked.values(), *self._redeliver.values()]
-        times = [e.absolute_time for e in owed if e.absolute_time]
+        owed = [canonical_time(i.absolute_time) for i in self._unacked.values()]
+        owed += [e.absolute_time for e in self._redeliver.values()]
+        times = [t for t in owed if t]
         if self.acked_time is not None:
             times.append(self.acked_time)
         acked = self._acked
@@ -539,7 +560,10 @@ class ItemLog:
             for item_id, track in self._tracks.items()
             if track.chunk is not None and track.revision >= 1
         )
-        unacked = {**self._redeliver, **self._unacked}  # still owed after a resume
+        unacked = {  # still owed after a resume, and delivered since
+            **self._redeliver,
+            **{i: self._entry(item, i, always=True) for i, item in self._unacked.items()},
+        }
         return Cursor(
             contact_id=contact_id,
             participant_id=participant_id,
@@ -577,7 +601,7 @@ class ItemLog:
         log = cls(window, max_ids, reach, streaming)
         for entry in cursor.acked:
             log._seen[entry.id] = canonical_time(entry.absolute_time)
-            if entry.fingerprint is not None:
+            if entry.in_place and entry.fingerprint is not None:
                 track = _Track(entry.revision, entry.absolute_time, entry.complete)
                 track.prints = (entry.fingerprint,)
                 log._tracks[entry.id] = track
@@ -592,11 +616,23 @@ class ItemLog:
             track.text = stream.content
             log._tracks[stream.id] = track
             log._seen[stream.id] = canonical_time(stream.absolute_time)
+        stream_ids = {stream.id for stream in cursor.streams}
         for entry in cursor.unacked:
-            if entry.id in log._tracks and log._tracks[entry.id].chunk is not None:
+            if entry.id in stream_ids:
                 continue  # a reply in progress continues from its stream state
-            if entry.id in log._seen:
-                continue  # acknowledged (a later revision) meanwhile
+            owed_track = log._tracks.get(entry.id)
+            acked = log._acked.get(entry.id)
+            if acked is not None and acked.revision >= entry.revision:
+                continue  # acknowledged meanwhile
+            # as if that revision had been delivered: accept() delivers its repeat again
+            log._seen[entry.id] = canonical_time(entry.absolute_time)
+            if entry.in_place and entry.fingerprint is not None:
+                if owed_track is None:
+                    owed_track = _Track(0, entry.absolute_time, False)
+                    log._tracks[entry.id] = owed_track
+                owed_track.revision = max(owed_track.revision, entry.revision)
+                owed_track.prints += (entry.fingerprint,)
+                owed_track.complete = entry.complete
             log._redeliver[entry.id] = entry
         log.acked_id = cursor.acked_id
         log.acked_time = canonical_time(cursor.acked_time)

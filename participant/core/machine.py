@@ -15,7 +15,8 @@ shell's clock passed in with the events, and randomness (backoff jitter) comes t
 ``backoff`` callable. Reported transitions (those with a ``report`` name, the public
 :class:`Trigger`) reach the listener as :class:`StateChange` objects.
 
-States (design.md): token, connected, subscribed, expired, reconnecting, disconnected.
+States ([concepts](concepts.md#state-machine)): token, connected, subscribed, expired,
+reconnecting, disconnected.
 Events: ``socket_opened``, ``subscribed``, ``renewal_done``, ``socket_lost``,
 ``attempt_failed``, ``backoff``, ``tick``, ``fill_done``, ``fill_failed``,
 ``access_denied``, ``chat_ended``, ``close_requested``, ``fatal``.
@@ -62,7 +63,8 @@ __all__ = [
 
 
 class State(enum.StrEnum):
-    """The six states of a participant (design.md). Values compare equal to plain strings."""
+    """The six states of a participant ([concepts](concepts.md#state-machine)). Values compare
+    equal to plain strings."""
 
     TOKEN = "token"
     CONNECTED = "connected"

@@ -3,7 +3,8 @@ must stop. Pure functions and small value objects over floats (epoch seconds or 
 shell's monotonic clock); no trio import. The trio shell (:mod:`participant.actor`)
 executes them.
 
-Sources: protocol.md §2 (ConnectionExpiry, the ConnectionToken's Expiry, make-before-break
+Sources: [protocol](protocol.md#tokens-and-lifetimes) (ConnectionExpiry, the ConnectionToken's
+Expiry, make-before-break
 renewal), §5 (GetTranscript paging, StartPosition), docs/concepts.md "Reconnection and gap
 fill".
 """
@@ -54,7 +55,7 @@ def renewal_plan(
     read ``wall`` (epoch seconds); ``connection_expiry`` / ``token_expiry`` are the
     response's ConnectionExpiry / Expiry in epoch seconds (``None``: absent or
     unparsable). ``margin`` seconds (>= 0) and ``fraction`` (>= 0) of the lifetime bound
-    how early it renews (protocol.md §2)."""
+    how early it renews ([protocol](protocol.md#tokens-and-lifetimes))."""
     conn = math.inf if connection_expiry is None else at + (connection_expiry - wall)
     tok = math.inf if token_expiry is None else at + (token_expiry - wall)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 
@@ -10,6 +11,7 @@ from participant._time import WallClock, format_timestamp, parse_timestamp, syst
 __all__ = [
     "WallClock",
     "format_timestamp",
+    "json_too_deep",
     "new_id",
     "new_secret",
     "parse_timestamp",
@@ -25,3 +27,23 @@ def new_id() -> str:
 def new_secret(nbytes: int = 48) -> str:
     """An opaque token (URL-safe)."""
     return secrets.token_urlsafe(nbytes)
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_too_deep(text: str, limit: int) -> bool:
+    """Whether the JSON ``text`` nests arrays/objects more than ``limit`` deep (strings
+    skipped). Linear time; answers at once when there are few brackets at all."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        if match.group() in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False

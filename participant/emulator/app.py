@@ -15,6 +15,9 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+import trio
+
+from participant.emulator._wire import json_too_deep
 from participant.emulator.service import JSON, ApiError
 from participant.emulator.websocket import AdapterClosed, run_session
 
@@ -28,7 +31,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-#: (method, path) -> operation of the Participant Service (protocol.md §1).
+#: (method, path) -> operation of the Participant Service ([protocol](protocol.md#rest-api)).
 REST_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/participant/connection"): "CreateParticipantConnection",
     ("POST", "/participant/message"): "SendMessage",
@@ -118,9 +121,11 @@ class EmulatorApp:
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "http":
-            body = await self._read_body(receive)
             try:
+                body = await self._read_body(scope, receive)
                 response = await self._http(scope, body)
+            except _Refused as refused:
+                response = refused.response
             except Exception:
                 log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
                 response = _error(
@@ -147,17 +152,44 @@ class EmulatorApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    @staticmethod
-    async def _read_body(receive: Receive) -> bytes:
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        """The request body, refused (:class:`_Refused`) when larger than the limit of its
+        route or not complete within ``request_body_timeout`` seconds."""
+        config = self.emulator.config
+        storage = _STORAGE_PATH.match(scope.get("path", "")) is not None
+        limit = config.max_attachment_bytes if storage else config.max_request_bytes
+        declared = [v for k, v in scope.get("headers") or [] if k.lower() == b"content-length"]
+        if declared and declared[0].strip().isdigit() and int(declared[0]) > limit:
+            raise _Refused(self._too_large(storage, limit))
         chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
+        size = 0
+        with trio.move_on_after(config.request_body_timeout) as scope_timer:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    break
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise _Refused(self._too_large(storage, limit))
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if scope_timer.cancelled_caught:
+            log.info("request body not received within %g s", config.request_body_timeout)
+            error = ApiError("RequestTimeout", "The request body was not received in time", 408)
+            raise _Refused(_s3_error(error) if storage else _error(error, self._request_id()))
         return b"".join(chunks)
+
+    def _too_large(self, storage: bool, limit: int) -> _Response:
+        if storage:
+            return _s3_error(
+                ApiError("EntityTooLarge", f"Your proposed upload exceeds {limit} bytes", 400)
+            )
+        return _error(
+            ApiError("ValidationException", f"Request body is larger than {limit} bytes", 413),
+            self._request_id(),
+        )
 
     def _request_id(self) -> str:
         self._request_counter += 1
@@ -179,6 +211,9 @@ class EmulatorApp:
             view = _VIEW_PATH.match(raw.decode("latin-1").split("?", 1)[0] if raw else path)
         if operation is not None or view is not None:
             try:
+                bearers = [v for k, v in scope["headers"] if k.lower() == b"x-amz-bearer"]
+                if len(bearers) > 1:
+                    raise ApiError("AccessDeniedException", "X-Amz-Bearer must be given once")
                 data = self._parse_json(body)
                 if view is not None:
                     operation = "DescribeView"
@@ -211,14 +246,23 @@ class EmulatorApp:
                 return _error(exc, request_id)
         return _error(ApiError("UnknownOperationException", "Unknown operation", 404), request_id)
 
-    @staticmethod
-    def _parse_json(body: bytes, *, connect: bool = False) -> dict[str, Any]:
+    def _parse_json(self, body: bytes, *, connect: bool = False) -> dict[str, Any]:
+        """The JSON object of a request body. Raises ApiError (400 ValidationException, or
+        InvalidRequestException for StartChatContact): not UTF-8, not JSON, nested deeper
+        than ``max_json_depth``, not an object, lone surrogates."""
         if not body.strip():
             return {}
+        code = "InvalidRequestException" if connect else "ValidationException"
         try:
-            data = json.loads(body)
-        except ValueError:
-            code = "InvalidRequestException" if connect else "ValidationException"
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(code, "Request body is not UTF-8 text") from None
+        limit = self.emulator.config.max_json_depth
+        if json_too_deep(text, limit):
+            raise ApiError(code, f"Request body nests JSON more than {limit} levels deep")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
             raise ApiError(code, "Request body is not valid JSON") from None
         if not isinstance(data, dict):
             raise ApiError("ValidationException", "Request body must be a JSON object")
@@ -343,6 +387,14 @@ class EmulatorApp:
                 await send({"type": "websocket.close", "code": 1008})
 
         await run_session(self.emulator.service, token, accept, reject)
+
+
+class _Refused(Exception):
+    """A request refused before routing (too large, too slow); carries the answer."""
+
+    def __init__(self, response: _Response) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
 class _AbortSocket(Exception):

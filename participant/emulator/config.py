@@ -1,14 +1,15 @@
 """Configuration of the emulator: every lifetime and limit of the service, with its defaults.
 
 Units: seconds for durations, bytes for sizes, requests per second for rate limits.
-Sources: protocol.md §2 (lifetimes), §6 (attachments), §8 (rate limits).
+Sources: [protocol](protocol.md): lifetimes, attachments, rate limits.
 """
 
 from __future__ import annotations
 
 import attrs
 
-#: protocol.md §8: (steady, burst) requests per second per instance and operation.
+#: [protocol](protocol.md#rate-limits): (steady, burst) requests per second per instance and
+#: operation.
 DEFAULT_RATE_LIMITS: dict[str, tuple[float, int]] = {
     "CreateParticipantConnection": (6.0, 9),
     "DisconnectParticipant": (3.0, 5),
@@ -21,7 +22,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[float, int]] = {
     "StartChatContact": (5.0, 8),
 }
 
-#: protocol.md §6: file name extensions accepted by StartAttachmentUpload.
+#: [protocol](protocol.md#attachments): file name extensions accepted by StartAttachmentUpload.
 DEFAULT_ATTACHMENT_EXTENSIONS: frozenset[str] = frozenset(
     ".csv .doc .docx .heic .jfif .jpeg .jpg .mov .mp4 .pdf .png .ppt .pptx .rtf .txt .wav"
     " .xls .xlsx".split()
@@ -74,6 +75,29 @@ class EmulatorConfig:
             is an Amazon Cognito hosted sign-in, whose authentication sessions last 3 minutes
             by default (``AuthSessionValidity``). This is the emulator's choice, not a
             documented service value.
+        max_request_bytes: largest REST/admin request body (bytes); a larger one gets 413
+            ValidationException before it is read. Attachment uploads (the presigned PUT)
+            are bounded by ``max_attachment_bytes`` instead (400 EntityTooLarge).
+        max_json_depth: deepest nesting of arrays/objects in a request body or websocket
+            frame; deeper is a 400 ValidationException (an error frame on the websocket).
+        request_body_timeout: a request body not complete this long after its headers gets
+            408 RequestTimeout and the connection is closed.
+        connection_idle_timeout: on loopback, a connection (HTTP or websocket) that sends
+            nothing for this long is closed (hypercorn's ``read_timeout``; API Gateway's
+            websocket idle timeout is 10 minutes).
+        max_frame_bytes: largest websocket message a client may send; a larger one closes
+            the socket with 1009 (message too big).
+        max_socket_queue: frames queued for one socket that the client has not taken; one
+            more closes that socket (1008, "send queue full"), as a server drops a client
+            that does not keep up, instead of holding memory without end.
+        transcript_cursor_ttl: a GetTranscript NextToken works this long (the service does
+            not document a lifetime).
+        idempotency_ttl: a ClientToken's answer is kept this long (at least the service's
+            window, which the Participant Service API reference does not give; Amazon's
+            SDKs treat ClientTokens as valid for a day); everything of an ended chat is
+            freed sooner, since its tokens no longer work.
+        sweep_interval: how often expired tokens, URLs, cursors and idempotency keys are
+            freed (lazily, on the next request).
         last_page_next_token: NextToken of a transcript's last page: ``""`` (as the service
             may send, §5) or ``None`` to leave it out.
         transcript_includes_typing: whether typing events are stored in the transcript
@@ -108,6 +132,15 @@ class EmulatorConfig:
     agent_auto_disconnect_timeout: float | None = None
     authentication_url_window: float = 60.0
     authentication_timeout: float | None = 180.0
+    max_request_bytes: int = 256 * 1024
+    max_json_depth: int = 32
+    request_body_timeout: float = 10.0
+    connection_idle_timeout: float = 600.0
+    max_frame_bytes: int = 128 * 1024
+    max_socket_queue: int = 1000
+    transcript_cursor_ttl: float = 3600.0
+    idempotency_ttl: float = 86400.0
+    sweep_interval: float = 60.0
     last_page_next_token: str | None = ""
     transcript_includes_typing: bool = False
     default_instance_id: str = "00000000-0000-4000-8000-000000000000"

@@ -145,7 +145,7 @@ class Faults:
         self._service.end_chat(contact_id, reason="fault")
 
     def set_rate_limits(self, enabled: bool) -> None:
-        """Switch the per-instance rate limits (protocol.md §8) on or off."""
+        """Switch the per-instance rate limits ([protocol](protocol.md#rate-limits)) on or off."""
         self._service.rate_limits_enabled = enabled
 
     def reset(self) -> None:
@@ -259,7 +259,11 @@ class Emulator:
     async def _serve_memory_socket(self, stream: trio.abc.Stream) -> None:
         try:
             async with trio.open_nursery() as nursery:
-                request = await trio_websocket.wrap_server_stream(nursery, stream)
+                request = await trio_websocket.wrap_server_stream(
+                    nursery,
+                    stream,
+                    max_message_size=self.config.max_frame_bytes,
+                )
                 parts = urllib.parse.urlsplit(request.path)
                 query = urllib.parse.parse_qs(parts.query)
                 values = query.get("AuthToken") if parts.path == "/connect" else None
@@ -504,7 +508,8 @@ class Emulator:
         interval: float = 0.05,
         display_name: str = "BOT",
     ) -> str:
-        """Send an AI streaming reply (protocol.md §9) and return its message Id.
+        """Send an AI streaming reply ([protocol](protocol.md#items-that-change-in-place)) and
+        return its message Id.
 
         Each of ``chunks`` goes out as a SYSTEM MESSAGE under one Id with
         ``MessageMetadata{MessageId, MessageCompleted: false, ChunkNumber: n}`` (n from 1),

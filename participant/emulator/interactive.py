@@ -2,7 +2,8 @@
 
 An interactive message is a MESSAGE item with ContentType
 ``application/vnd.amazonaws.connect.message.interactive`` whose Content is a JSON template
-``{"templateType": ..., "version": "1.0", "data": {...}}`` (protocol.md §4). The customer
+``{"templateType": ..., "version": "1.0", "data": {...}}`` ([protocol](protocol.md#items)). The
+customer
 answers with SendMessage, ContentType ``...message.interactive.response``. This module builds
 and checks templates; :meth:`participant.emulator.Emulator.send_interactive_message` sends one
 into a chat.

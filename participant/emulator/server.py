@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import ssl
 import sys
@@ -116,6 +117,8 @@ async def serve(
         errorlog.addFilter(_HideAborts())
     hconfig.errorlog = errorlog
     hconfig.graceful_timeout = 0.5
+    hconfig.read_timeout = max(1, math.ceil(emulator.config.connection_idle_timeout))
+    hconfig.websocket_max_message_size = emulator.config.max_frame_bytes
     ca_pem: bytes | None = None
     with tempfile.TemporaryDirectory(prefix="participant-emulator-") as secrets_dir:
         if tls:
@@ -163,7 +166,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run a local Amazon Connect Participant Service emulator.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
+    parser.add_argument("--port", type=_port, default=8080, help="port (0: any free port)")
     parser.add_argument("--no-rate-limits", action="store_true", help="switch rate limits off")
     parser.add_argument(
         "--tls",
@@ -176,10 +179,42 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="with --tls: where to write the CA certificate (default: a temporary file)",
     )
-    parser.add_argument("--url-open-window", type=float, default=None, metavar="SECONDS")
-    parser.add_argument("--connection-expiry", type=float, default=None, metavar="SECONDS")
-    parser.add_argument("--connection-token-ttl", type=float, default=None, metavar="SECONDS")
+    for name in ("--url-open-window", "--connection-expiry", "--connection-token-ttl"):
+        parser.add_argument(name, type=_seconds, default=None, metavar="SECONDS")
     return parser
+
+
+def _seconds(text: str) -> float:
+    """A lifetime on the command line: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {text!r}")
+    return value
+
+
+def _leaf(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of type ``kind`` in ``exc`` (exception groups searched)."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _leaf(inner, kind)
+            if found is not None:
+                return found
+    return None
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
@@ -230,20 +265,42 @@ async def main(
 
 
 def run_emulator_cli(argv: Sequence[str] | None = None) -> int:
-    """``participant emulator [--host H] [--port P] ...``: serve until Ctrl-C. Returns 0."""
+    """``participant emulator [--host H] [--port P] ...``: serve until Ctrl-C.
+
+    Returns the exit status: 130 after Ctrl-C (nothing more printed), 1 when the address
+    cannot be bound (a busy port, an unknown host: one line on stderr), 2 for bad
+    arguments (argparse: a lifetime must be a number of seconds > 0)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        trio.run(
-            partial(
-                main,
-                args.host,
-                args.port,
-                config_from_args(args),
-                tls=args.tls,
-                ca_file=args.ca_file,
+    started: list[EmulatorServer] = []
+
+    async def run() -> None:
+        async with trio.open_nursery() as nursery:
+            started.append(
+                await nursery.start(
+                    partial(
+                        main,
+                        args.host,
+                        args.port,
+                        config_from_args(args),
+                        tls=args.tls,
+                        ca_file=args.ca_file,
+                    )
+                )
             )
+
+    try:
+        trio.run(run)
+    except BaseException as exc:
+        if _leaf(exc, KeyboardInterrupt) is not None:
+            return 130
+        error = _leaf(exc, OSError)
+        if not isinstance(error, OSError) or started:
+            raise
+        reason = error.strerror or str(error) or type(error).__name__
+        print(
+            f"participant emulator: cannot listen on {args.host}:{args.port}: {reason}",
+            file=sys.stderr,
         )
-    except KeyboardInterrupt:
-        pass
+        return 1
     return 0

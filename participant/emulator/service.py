@@ -1,6 +1,7 @@
 """Chat state of the emulated Participant Service, independent of any transport.
 
-Everything here works on plain wire dicts (PascalCase JSON, protocol.md §1/§4) and shares
+Everything here works on plain wire dicts (PascalCase JSON, [protocol](protocol.md#rest-api),
+[protocol](protocol.md#items)) and shares
 no logic with the client. ``ChatService.call(operation, token, body, base_url)`` runs one
 REST operation of the Participant Service; ``start_chat_contact`` runs the Connect API's
 StartChatContact. Errors are raised as :class:`ApiError` (code, HTTP status, message).
@@ -8,6 +9,7 @@ StartChatContact. Errors are raised as :class:`ApiError` (code, HTTP status, mes
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import json
@@ -17,7 +19,7 @@ import posixpath
 import secrets
 import urllib.parse
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -60,7 +62,8 @@ CT_INTERACTIVE = "application/vnd.amazonaws.connect.message.interactive"
 CT_INTERACTIVE_RESPONSE = "application/vnd.amazonaws.connect.message.interactive.response"
 
 #: SendMessage content types. Content is limited to ``EmulatorConfig.max_message_bytes``
-#: (16,384 bytes of UTF-8 for every type: the SendMessage API reference and protocol.md §1;
+#: (16,384 bytes of UTF-8 for every type: the SendMessage API reference and
+#: [protocol](protocol.md#rest-api);
 #: older references gave 1024 characters for text and 12000 for JSON).
 MESSAGE_CONTENT_TYPES = frozenset(
     {"text/plain", "text/markdown", "application/json", CT_INTERACTIVE_RESPONSE}
@@ -111,13 +114,32 @@ class ApiError(Exception):
         self.status = status if status is not None else STATUS_BY_CODE.get(code, 400)
 
 
+def _shown(value: object) -> str:
+    """A value as the service's validation messages quote it (``null`` when missing; long
+    text cut at 200 characters)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 def _validation(field: str, value: object, constraint: str) -> ApiError:
-    shown = value if isinstance(value, int | float | bool) or value is None else "..."
+    """A ValidationException as the service words it: ``1 validation error detected: Value
+    '<value>' at '<field>' failed to satisfy constraint: <constraint>``."""
+    shown = _shown(value)
     return ApiError(
         "ValidationException",
         f"1 validation error detected: Value '{shown}' at '{field}' failed to satisfy "
         f"constraint: {constraint}",
     )
+
+
+def _seq_of(entry: Entry) -> float:
+    return entry.seq
 
 
 def _processing(message_id: str, status: str) -> JSON:
@@ -202,7 +224,7 @@ class Attachment:
 
 @attrs.define(eq=False)
 class AuthSession:
-    """One customer authentication session (protocol.md §1, GetAuthenticationUrl).
+    """One customer authentication session ([protocol](protocol.md#rest-api), GetAuthenticationUrl).
 
     ``state``: INITIATED until it ends as SUCCEEDED, FAILED, CANCELLED or TIMEOUT; a
     SUCCEEDED session can later become EXPIRED (:meth:`Service.expire_authentication`).
@@ -281,6 +303,7 @@ class _TranscriptCursor:
     sort_order: str
     last_seq: int
     include_contact: frozenset[str]
+    expires: float = math.inf
 
 
 class FaultState:
@@ -323,7 +346,9 @@ class ChatService:
         self._connection_tokens: dict[str, ConnectionCredential] = {}
         self._urls: dict[str, WebsocketUrl] = {}
         self._attachments: dict[str, Attachment] = {}
-        self._idempotency: dict[tuple[Any, ...], JSON] = {}
+        #: key -> (expiry, answer); the key's first part is a participant id or an instance id
+        self._idempotency: dict[tuple[Any, ...], tuple[float, JSON]] = {}
+        self._next_sweep = -math.inf
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._cursors: dict[str, _TranscriptCursor] = {}
         self._seq = 0
@@ -406,7 +431,8 @@ class ChatService:
     ) -> JSON:
         """Store ``item`` in the transcript (if ``store``) and deliver it to every socket
         (only ``only``'s sockets when given). An item whose Id is already stored replaces
-        the stored one in place (a revision, protocol.md §9), keeping its receipts.
+        the stored one in place (a revision, [protocol](protocol.md#items-that-change-in-place)),
+        keeping its receipts.
         ``frame_item``: what the sockets get instead of ``item`` (default ``item``)."""
         if store:
             old = contact.by_id.get(item["Id"])
@@ -436,7 +462,9 @@ class ChatService:
 
     # ------------------------------------------------------------------ connect side
     def start_chat_contact(self, body: Mapping[str, Any]) -> JSON:
-        """Connect API StartChatContact (protocol.md §7). Returns the wire answer."""
+        """Connect API StartChatContact ([protocol](protocol.md#starting-a-chat)). Returns the wire
+        answer."""
+        self.sweep()
         for name in ("InstanceId", "ContactFlowId"):
             if not isinstance(body.get(name), str) or not body.get(name):
                 raise ApiError("InvalidParameterException", f"{name} is required")
@@ -453,7 +481,7 @@ class ChatService:
         client_token = body.get("ClientToken")
         key = (instance_id, "StartChatContact", str(client_token))
         if client_token and key in self._idempotency:
-            return dict(self._idempotency[key])
+            return dict(self._idempotency[key][1])
         duration = body.get("ChatDurationInMinutes", self.config.default_chat_duration_minutes)
         if not isinstance(duration, int) or not 60 <= duration <= 10080:
             raise ApiError("InvalidParameterException", "ChatDurationInMinutes must be 60..10080")
@@ -503,7 +531,7 @@ class ChatService:
         if source_id is not None:
             answer["ContinuedFromContactId"] = source_id
         if client_token:
-            self._idempotency[key] = dict(answer)
+            self._idempotency[key] = (self.now() + self.config.idempotency_ttl, dict(answer))
         return answer
 
     def create_contact(
@@ -601,7 +629,8 @@ class ChatService:
     def streamed_chunk(
         self, contact_id: str, message_id: str, chunk_number: int, content: str, display_name: str
     ) -> JSON:
-        """Emit one chunk of an AI streaming reply (protocol.md §9): a SYSTEM MESSAGE under
+        """Emit one chunk of an AI streaming reply
+        ([protocol](protocol.md#items-that-change-in-place)): a SYSTEM MESSAGE under
         ``message_id`` with ``MessageMetadata{MessageId, MessageCompleted: false,
         ChunkNumber}``; not stored. Raises ApiError(AccessDeniedException) once ended."""
         contact = self.contact(contact_id)
@@ -875,7 +904,8 @@ class ChatService:
     def expire_authentication(self, session_id: str) -> JSON:
         """The customer's authentication runs out: emits authentication.expired.
 
-        The service does not say when this happens (protocol.md §4 only lists the event),
+        The service does not say when this happens ([protocol](protocol.md#items) only lists the
+        event),
         so the emulator never does it on its own: tests call this. Returns the emitted
         item. Raises ApiError: ResourceNotFoundException for an unknown session,
         ConflictException unless the session succeeded (and has not expired yet), or when
@@ -977,6 +1007,7 @@ class ChatService:
                 status, "InternalServerException"
             )
             raise ApiError(code, f"Injected fault ({status})", status=status)
+        self.sweep()
         if not token:
             raise ApiError("AccessDeniedException", "Missing X-Amz-Bearer token")
         if operation == "CreateParticipantConnection":
@@ -989,6 +1020,51 @@ class ChatService:
             self, "_op_" + operation
         )
         return handler(contact, participant, body, base_url)
+
+    def sweep(self, *, force: bool = False) -> None:
+        """Free what can no longer be used: connection tokens past Expiry or revoked,
+        websocket URLs opened or past their open window, transcript cursors past
+        ``transcript_cursor_ttl``, idempotency answers past ``idempotency_ttl``, and every
+        token, URL, cursor and idempotency answer of a participant that left or whose chat
+        ended. Runs at most every ``sweep_interval`` seconds (on the next request) unless
+        ``force``."""
+        now = self.now()
+        if not force and now < self._next_sweep:
+            return
+        self._next_sweep = now + self.config.sweep_interval
+
+        def gone(participant_id: str) -> bool:
+            p = self.participants.get(participant_id)
+            return p is None or p.left or self.contacts[p.contact_id].ended
+
+        for token, p in list(self._participant_tokens.items()):
+            if gone(p.participant_id):
+                del self._participant_tokens[token]
+        for token, cred in list(self._connection_tokens.items()):
+            if cred.revoked or now >= cred.expiry or gone(cred.participant_id):
+                del self._connection_tokens[token]
+        for token, url in list(self._urls.items()):
+            if url.used or url.revoked or now > url.open_deadline or gone(url.participant_id):
+                del self._urls[token]
+        for token, cursor in list(self._cursors.items()):
+            if now > cursor.expires or gone(cursor.participant_id):
+                del self._cursors[token]
+        for key, (expiry, _) in list(self._idempotency.items()):
+            owner = key[0]
+            if now > expiry or (owner in self.participants and gone(owner)):
+                del self._idempotency[key]
+
+    def retained(self) -> dict[str, int]:
+        """How many of each kind of secret state the service holds now (after a sweep):
+        ``participant_tokens``, ``connection_tokens``, ``websocket_urls``,
+        ``transcript_cursors``, ``idempotency_keys``."""
+        return {
+            "participant_tokens": len(self._participant_tokens),
+            "connection_tokens": len(self._connection_tokens),
+            "websocket_urls": len(self._urls),
+            "transcript_cursors": len(self._cursors),
+            "idempotency_keys": len(self._idempotency),
+        }
 
     def _participant_token(self, token: str) -> Participant:
         participant = self._participant_tokens.get(token)
@@ -1059,9 +1135,10 @@ class ChatService:
         fingerprint = json.dumps(rest, sort_keys=True, separators=(",", ":"))
         key = (participant.participant_id, operation, client_token + "\x00" + fingerprint)
         if key in self._idempotency:
-            return json.loads(json.dumps(self._idempotency[key]))  # type: ignore[no-any-return]
+            return json.loads(json.dumps(self._idempotency[key][1]))  # type: ignore[no-any-return]
         answer = make()
-        self._idempotency[key] = json.loads(json.dumps(answer))
+        expiry = self.now() + self.config.idempotency_ttl
+        self._idempotency[key] = (expiry, json.loads(json.dumps(answer)))
         return answer
 
     # ------------------------------------------------------------------ operations
@@ -1074,14 +1151,14 @@ class ChatService:
             raise _validation("connectParticipant", connect_participant, "Member must be boolean")
         if types is None:
             if not connect_participant:
-                raise _validation("type", None, "Member must not be null")
+                raise _validation("type", types, "Member must not be null")
             types = []
         if not isinstance(types, list) or (not types and not connect_participant):
-            raise _validation("type", None, "Member must have length greater than or equal to 1")
+            raise _validation("type", types, "Member must have length greater than or equal to 1")
         for t in types:
             if t not in CONNECTION_TYPES:
                 raise _validation(
-                    "type", None, f"Member must satisfy enum value set: {sorted(CONNECTION_TYPES)}"
+                    "type", types, f"Member must satisfy enum value set: {sorted(CONNECTION_TYPES)}"
                 )
         participant.connected_once = True
         now = self.now()
@@ -1155,11 +1232,13 @@ class ChatService:
                 raise _validation(field, None, "Member must not be null")
             return
         if not isinstance(value, str):
-            raise _validation(field, None, "Member must be a string")
+            raise _validation(field, value, "Member must be a string")
         if len(value) < 1:
             raise _validation(field, "", "Member must have length greater than or equal to 1")
         if len(value) > limit:
-            raise _validation(field, None, f"Member must have length less than or equal to {limit}")
+            raise _validation(
+                field, value, f"Member must have length less than or equal to {limit}"
+            )
 
     def _op_SendMessage(
         self, contact: Contact, participant: Participant, body: Mapping[str, Any], base_url: str
@@ -1169,7 +1248,7 @@ class ChatService:
         if content_type not in MESSAGE_CONTENT_TYPES:
             raise _validation(
                 "contentType",
-                None,
+                content_type,
                 f"Member must be one of {sorted(MESSAGE_CONTENT_TYPES)}",
             )
         content = body.get("Content")
@@ -1177,7 +1256,7 @@ class ChatService:
         if len(str(content).encode("utf-8")) > self.config.max_message_bytes:
             raise _validation(
                 "content",
-                None,
+                content,
                 f"Member must be at most {self.config.max_message_bytes} bytes of UTF-8",
             )
 
@@ -1255,7 +1334,7 @@ class ChatService:
         self._check_content("contentType", content_type, 100, True)
         if content_type not in EVENT_CONTENT_TYPES:
             raise _validation(
-                "contentType", None, f"Member must be one of {sorted(EVENT_CONTENT_TYPES)}"
+                "contentType", content_type, f"Member must be one of {sorted(EVENT_CONTENT_TYPES)}"
             )
         content = body.get("Content")
         self._check_content("content", content, self.config.max_message_bytes, False)
@@ -1292,16 +1371,16 @@ class ChatService:
                 raise ValueError
         except (ValueError, TypeError, KeyError):
             raise _validation(
-                "content", None, 'Receipt content must be {"messageId": "<Id>"}'
+                "content", content, 'Receipt content must be {"messageId": "<Id>"}'
             ) from None
         active = [p for p in contact.participants.values() if not p.left and p.role != "SUPERVISOR"]
         if len(active) > 2:
             raise ApiError(
                 "ConflictException", "Receipts are not supported with more than two participants"
             )
-        target = next((e for e in contact.entries if e.wire.get("Id") == message_id), None)
+        target = contact.by_id.get(message_id)
         if target is None or target.wire.get("Type") not in ("MESSAGE", "ATTACHMENT"):
-            raise _validation("content", None, "messageId does not name a message of this chat")
+            raise _validation("content", content, "messageId does not name a message of this chat")
         stamp = self.timestamp()
         metadata = target.wire.setdefault(
             "MessageMetadata", {"MessageId": message_id, "Receipts": []}
@@ -1348,7 +1427,7 @@ class ChatService:
     ) -> JSON:
         max_results = body.get("MaxResults", 10)
         if not isinstance(max_results, int) or isinstance(max_results, bool):
-            raise _validation("maxResults", None, "Member must be an integer")
+            raise _validation("maxResults", max_results, "Member must be an integer")
         if not 0 <= max_results <= 100:
             raise _validation("maxResults", max_results, "Member must have value between 0 and 100")
         if max_results == 0:
@@ -1358,16 +1437,20 @@ class ChatService:
             if contact_filter != contact.contact_id and contact_filter not in (
                 contact.past_contact_ids
             ):
-                raise _validation("contactId", None, "ContactId is not in this contact chain")
+                raise _validation(
+                    "contactId", contact_filter, "ContactId is not in this contact chain"
+                )
         sort_order = body.get("SortOrder", "DESCENDING")
         if sort_order not in ("ASCENDING", "DESCENDING"):
             raise _validation(
-                "sortOrder", None, "Member must satisfy enum value set: [DESCENDING, ASCENDING]"
+                "sortOrder",
+                sort_order,
+                "Member must satisfy enum value set: [DESCENDING, ASCENDING]",
             )
         scan = body.get("ScanDirection")
         if scan is not None and scan not in ("FORWARD", "BACKWARD"):
             raise _validation(
-                "scanDirection", None, "Member must satisfy enum value set: [FORWARD, BACKWARD]"
+                "scanDirection", scan, "Member must satisfy enum value set: [FORWARD, BACKWARD]"
             )
         next_token = body.get("NextToken")
         own = (
@@ -1379,7 +1462,9 @@ class ChatService:
         if next_token is not None and next_token != "":
             cursor = self._cursors.get(str(next_token))
             if cursor is None or cursor.participant_id != participant.participant_id:
-                raise _validation("nextToken", None, "Invalid NextToken")
+                raise _validation("nextToken", next_token, "Invalid NextToken")
+            if self.now() > cursor.expires:
+                raise _validation("nextToken", next_token, "NextToken has expired")
             return self._transcript_page(
                 contact,
                 own,
@@ -1412,25 +1497,27 @@ class ChatService:
                 participant=participant,
             )
         if not isinstance(start, Mapping):
-            raise _validation("startPosition", None, "Member must be a structure")
+            raise _validation("startPosition", start, "Member must be a structure")
         given = [k for k in ("Id", "AbsoluteTime", "MostRecent") if start.get(k) is not None]
         if len(given) != 1:
             raise _validation(
-                "startPosition", None, "Exactly one of Id, AbsoluteTime, MostRecent is required"
+                "startPosition", start, "Exactly one of Id, AbsoluteTime, MostRecent is required"
             )
         own_entries = own.entries
         anchor: int  # seq of the start item (inclusive); may be a sentinel
         if "Id" in given:
-            found = next((e for e in own_entries if e.wire.get("Id") == start["Id"]), None)
+            found = own.by_id.get(str(start["Id"]))
             if found is None:
-                raise _validation("startPosition.id", None, "No item with this Id")
+                raise _validation("startPosition.id", start["Id"], "No item with this Id")
             anchor = found.seq
         elif "AbsoluteTime" in given:
             try:
                 moment = parse_timestamp(str(start["AbsoluteTime"]))
             except ValueError:
                 raise _validation(
-                    "startPosition.absoluteTime", None, "Must be an ISO-8601 timestamp"
+                    "startPosition.absoluteTime",
+                    start["AbsoluteTime"],
+                    "Must be an ISO-8601 timestamp",
                 ) from None
             times = [(e.seq, parse_timestamp(e.wire["AbsoluteTime"])) for e in own_entries]
             if scan == "FORWARD":
@@ -1443,7 +1530,9 @@ class ChatService:
             most_recent = start["MostRecent"]
             if not isinstance(most_recent, int) or not 0 <= most_recent <= 100:
                 raise _validation(
-                    "startPosition.mostRecent", None, "Member must have value between 0 and 100"
+                    "startPosition.mostRecent",
+                    most_recent,
+                    "Member must have value between 0 and 100",
                 )
             if not own_entries:
                 anchor = -1 if scan == "BACKWARD" else math.inf  # type: ignore[assignment]
@@ -1463,16 +1552,42 @@ class ChatService:
             past_in_scope=False,
         )
 
-    def _transcript_entries(
-        self, own: Contact, past_ids: Iterable[str]
+    def _transcript_page_entries(
+        self,
+        own: Contact,
+        past_ids: list[str],
+        scan: str,
+        after_seq: float | None,
+        count: int,
     ) -> list[tuple[Entry, str | None]]:
-        """(entry, RelatedContactId) of past contacts then of ``own``, in seq order."""
+        """Up to ``count`` (entry, RelatedContactId) in scan order after ``after_seq``
+        (exclusive), found by bisection: O(log n + count), not a scan of the transcript.
+
+        Past contacts ended before the next one of the chain started, so the chain's
+        entries (past contacts oldest first, then ``own``) are in ``seq`` order."""
+        segments: list[tuple[list[Entry], str | None]] = [
+            (self.contacts[past_id].entries, past_id) for past_id in past_ids
+        ]
+        segments.append((own.entries, None))
         result: list[tuple[Entry, str | None]] = []
-        for past_id in past_ids:
-            for entry in self.contacts[past_id].entries:
-                result.append((entry, past_id))
-        result.extend((entry, None) for entry in own.entries)
-        result.sort(key=lambda pair: pair[0].seq)
+        if scan == "FORWARD":
+            lo = -math.inf if after_seq is None else after_seq
+            for entries, related in segments:
+                index = bisect.bisect_right(entries, lo, key=_seq_of)
+                while index < len(entries) and len(result) < count:
+                    result.append((entries[index], related))
+                    index += 1
+                if len(result) >= count:
+                    break
+        else:
+            hi = math.inf if after_seq is None else after_seq
+            for entries, related in reversed(segments):
+                index = bisect.bisect_left(entries, hi, key=_seq_of) - 1
+                while index >= 0 and len(result) < count:
+                    result.append((entries[index], related))
+                    index -= 1
+                if len(result) >= count:
+                    break
         return result
 
     def _transcript_page(
@@ -1488,15 +1603,9 @@ class ChatService:
         after_seq: float | None = None,
         past_in_scope: bool = True,
     ) -> JSON:
-        entries = self._transcript_entries(own, past_ids)
-        if scan == "FORWARD":
-            lo = -math.inf if after_seq is None else after_seq
-            seq_list = [pair for pair in entries if pair[0].seq > lo]
-        else:
-            hi = math.inf if after_seq is None else after_seq
-            seq_list = [pair for pair in entries if pair[0].seq < hi][::-1]
-        page = seq_list[:max_results]
-        more = len(seq_list) > max_results
+        found = self._transcript_page_entries(own, past_ids, scan, after_seq, max_results + 1)
+        page = found[:max_results]
+        more = len(found) > max_results
         items: list[JSON] = []
         for entry, related in page:
             wire = json.loads(json.dumps(entry.wire))
@@ -1521,6 +1630,7 @@ class ChatService:
                 sort_order=sort_order,
                 last_seq=page[-1][0].seq,
                 include_contact=frozenset(past_ids),
+                expires=self.now() + self.config.transcript_cursor_ttl,
             )
             answer["NextToken"] = token
         elif self.config.last_page_next_token is not None:
@@ -1553,7 +1663,7 @@ class ChatService:
         extension = posixpath.splitext(name.lower())[1]
         if extension not in self.config.attachment_extensions:
             raise _validation(
-                "attachmentName", None, f"File type {extension or '(none)'} is not supported"
+                "attachmentName", name, f"File type {extension or '(none)'} is not supported"
             )
 
         def make() -> JSON:
@@ -1634,13 +1744,13 @@ class ChatService:
         ids = body.get("AttachmentIds")
         if not isinstance(ids, list) or len(ids) != 1:
             raise _validation(
-                "attachmentIds", None, "Member must have length less than or equal to 1 and >= 1"
+                "attachmentIds", ids, "Member must have length less than or equal to 1 and >= 1"
             )
         client_token = body.get("ClientToken")
         self._check_content("clientToken", client_token, 500, True)
         attachment = contact.attachments.get(str(ids[0]))
         if attachment is None or attachment.participant_id != participant.participant_id:
-            raise _validation("attachmentIds", None, "Unknown attachment")
+            raise _validation("attachmentIds", ids, "Unknown attachment")
 
         def make() -> JSON:
             if attachment.completed:
@@ -1734,13 +1844,15 @@ class ChatService:
             )
         disposition = body.get("UrlContentDisposition")
         if disposition is not None and disposition not in ("INLINE", "ATTACHMENT"):
-            raise _validation("urlContentDisposition", None, "Member must be INLINE or ATTACHMENT")
+            raise _validation(
+                "urlContentDisposition", disposition, "Member must be INLINE or ATTACHMENT"
+            )
         chain = [contact.contact_id, *contact.past_contact_ids]
         attachment = self._attachments.get(str(attachment_id))
         if attachment is None or attachment.contact_id not in chain or not attachment.completed:
-            raise _validation("attachmentId", None, "Unknown attachment")
+            raise _validation("attachmentId", attachment_id, "Unknown attachment")
         if attachment.status != "APPROVED":
-            raise _validation("attachmentId", None, "Attachment is not approved")
+            raise _validation("attachmentId", attachment_id, "Attachment is not approved")
         expires = self.now() + expiry_s
         query = {"X-Amz-Expires": str(expiry_s), "Expires": repr(expires)}
         if disposition is not None:
@@ -1822,13 +1934,15 @@ class ChatService:
         if session_id is None:
             raise _validation("sessionId", None, "Member must not be null")
         if not isinstance(session_id, str) or len(session_id) != 36:
-            raise _validation("sessionId", None, "Member must have length 36")
+            raise _validation("sessionId", session_id, "Member must have length 36")
         session = contact.auth_sessions.get(session_id)
         if session is None or session.participant_id != participant.participant_id:
-            raise _validation("sessionId", None, "No authentication session with this SessionId")
+            raise _validation(
+                "sessionId", session_id, "No authentication session with this SessionId"
+            )
         if session.state != "INITIATED":
             raise _validation(
-                "sessionId", None, f"Authentication session already ended ({session.state})"
+                "sessionId", session_id, f"Authentication session already ended ({session.state})"
             )
         return session
 
@@ -1842,7 +1956,7 @@ class ChatService:
             window = self.config.authentication_url_window
             raise _validation(
                 "sessionId",
-                None,
+                session.session_id,
                 f"GetAuthenticationUrl is only allowed within {window:g} s of the "
                 "authentication.initiated event",
             )

@@ -1,4 +1,5 @@
-"""The service's side of the websocket protocol (protocol.md §3), once, over a small adapter.
+"""The service's side of the websocket protocol ([protocol](protocol.md#the-websocket)), once, over
+a small adapter.
 
 Both the ASGI websocket (loopback server) and the in-memory trio-websocket server side
 implement :class:`WebSocketAdapter`; :func:`run_session` does the rest: subscribe reply,
@@ -15,13 +16,14 @@ from typing import Any, Final, Protocol
 
 import trio
 
-from participant.emulator._wire import new_id
+from participant.emulator._wire import json_too_deep, new_id
 from participant.emulator.service import JSON, ChatService, Participant, WebsocketUrl
 
 log = logging.getLogger("participant.emulator.websocket")
 
 HEARTBEAT_FRAME: Final = '{"topic":"aws/heartbeat"}'
-"""The heartbeat as clients send it (protocol.md §3): answered without a JSON round."""
+"""The heartbeat as clients send it ([protocol](protocol.md#the-websocket)): answered without a JSON
+round."""
 HEARTBEAT_REPLY: Final = json.dumps({"topic": "aws/heartbeat"})
 """The echo, encoded once (the same text as before the fast path)."""
 
@@ -64,6 +66,10 @@ class ServerSocket:
         self.subscribed = False
         self._send, self._receive = trio.open_memory_channel[Frame](math.inf)
         self._unsent = 0  # frames queued or held by the writer, not yet sent
+        self._queue_limit = service.config.max_socket_queue
+        self._overflowed = False
+        self._bad_frames = 0
+        self._bad_logged_at = -math.inf
         self._dropped: tuple[bool, int, str] | None = None
         self._drop_event = trio.Event()
 
@@ -74,8 +80,20 @@ class ServerSocket:
         """Queue a frame (a JSON object, or encoded text) for this socket (never blocks).
 
         A socket told to close takes no new frame: what was queued before goes out with a
-        clean close, an item emitted later is only in the transcript (protocol.md §3)."""
+        clean close, an item emitted later is only in the transcript
+        ([protocol](protocol.md#the-websocket)). Past ``max_socket_queue`` unsent frames
+        the socket is closed (1008, "send queue full") and what is queued is discarded: a
+        client that does not read does not hold the server's memory."""
         if self._dropped is not None:
+            return
+        if self._unsent >= self._queue_limit:
+            self._overflowed = True
+            log.warning(
+                "socket %s: %d frames not taken by the client; closing it",
+                self.socket_id,
+                self._unsent,
+            )
+            self.drop(close_frame=True, code=1008, reason="Send queue full")
             return
         try:
             self._send.send_nowait(frame)
@@ -103,7 +121,7 @@ class ServerSocket:
                 nursery.start_soon(self._writer, adapter, writer_done)
                 nursery.start_soon(self._expiry_timer)
                 await self._drop_event.wait()
-                if self._dropped is not None and self._dropped[0]:
+                if self._dropped is not None and self._dropped[0] and not self._overflowed:
                     # a clean close sends what is queued first (e.g. the chat.ended frame)
                     self._send.close()
                     with trio.move_on_after(5):
@@ -154,6 +172,18 @@ class ServerSocket:
                 log.info("socket %s closed by the client", self.socket_id)
                 self._drop_event.set()
 
+    def _bad_frame(self) -> None:
+        """Log a bad frame (never its text), at most once a minute per socket."""
+        now = trio.current_time()
+        self._bad_frames += 1
+        if now - self._bad_logged_at >= 60.0:
+            log.warning(
+                "socket %s: %d bad frame(s) (not a JSON object), answered with errors",
+                self.socket_id,
+                self._bad_frames,
+            )
+            self._bad_logged_at, self._bad_frames = now, 0
+
     def _error(self, message: str) -> JSON:
         return {"message": message, "connectionId": self.socket_id, "requestId": new_id()}
 
@@ -165,11 +195,13 @@ class ServerSocket:
                 self.deliver(HEARTBEAT_REPLY)
             return
         try:
+            if json_too_deep(text, self.service.config.max_json_depth):
+                raise ValueError("nested too deep")
             frame: Any = json.loads(text)
             if not isinstance(frame, dict):
                 raise ValueError("not an object")
-        except ValueError:
-            log.warning("socket %s: bad frame (not a JSON object), sent an error", self.socket_id)
+        except (ValueError, RecursionError):
+            self._bad_frame()
             self.deliver(self._error("Bad Request"))
             return
         topic = frame.get("topic")

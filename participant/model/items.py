@@ -1,4 +1,4 @@
-"""Transcript items, typed by Type and ContentType (protocol.md §4).
+"""Transcript items, typed by Type and ContentType ([protocol](protocol.md#items)).
 
 An :class:`Item` is one transcript entry, as returned by GetTranscript and as carried
 (JSON in a string) by ``aws/chat`` websocket frames. :func:`parse_item` routes by Type
@@ -78,7 +78,8 @@ _EVENT = "application/vnd.amazonaws.connect.event."
 
 
 class ContentType:
-    """ContentType values of protocol.md §4 (plain ``str`` constants; others exist)."""
+    """ContentType values of [protocol](protocol.md#items) (plain ``str`` constants; others
+    exist)."""
 
     TEXT_PLAIN: Final = "text/plain"
     TEXT_MARKDOWN: Final = "text/markdown"
@@ -583,7 +584,8 @@ CHAT_TOPIC: Final = "aws/chat"
 
 
 def decode_chat_frame(frame: Mapping[str, Any]) -> Item:
-    """Decode an ``aws/chat`` websocket frame (protocol.md §3) into a typed item.
+    """Decode an ``aws/chat`` websocket frame ([protocol](protocol.md#the-websocket)) into a typed
+    item.
 
     ``frame["content"]`` is the item as a JSON string (an already decoded object is
     accepted too).
@@ -608,7 +610,8 @@ def decode_chat_frame(frame: Mapping[str, Any]) -> Item:
 
 
 def encode_chat_frame(item: Item | Mapping[str, Any]) -> dict[str, Any]:
-    """The ``aws/chat`` frame carrying ``item`` (what the service sends; protocol.md §3)."""
+    """The ``aws/chat`` frame carrying ``item`` (what the service sends;
+    [protocol](protocol.md#the-websocket))."""
     wire = item_to_wire(item) if isinstance(item, Item) else dict(item)
     return {
         "topic": CHAT_TOPIC,

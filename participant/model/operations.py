@@ -1,4 +1,4 @@
-"""The 11 operations: HTTP binding and input constraints (protocol.md §1).
+"""The 11 operations: HTTP binding and input constraints ([protocol](protocol.md#rest-api)).
 
 :data:`OPERATIONS` maps each operation name to its method, path, request/response
 classes and input members with the service model's constraints (required, length

@@ -1,4 +1,5 @@
-"""Request and response shapes of the 11 Participant Service operations (protocol.md §1).
+"""Request and response shapes of the 11 Participant Service operations
+([protocol](protocol.md#rest-api)).
 
 Frozen attrs classes with the service's member names in snake_case. Tokens
 (``participant_token``, ``connection_token``, ``join_token``) are hidden from ``repr``.
@@ -79,7 +80,8 @@ class CreateParticipantConnectionRequest:
 @attrs.frozen(kw_only=True)
 class Websocket:
     """The websocket URL (open within 100 s) and ``connection_expiry`` (ISO-8601): when to
-    call CreateParticipantConnection again for a new URL (protocol.md §2)."""
+    call CreateParticipantConnection again for a new URL
+    ([protocol](protocol.md#tokens-and-lifetimes))."""
 
     url: str | None = scalar(repr=False)
     connection_expiry: str | None = None
@@ -228,7 +230,7 @@ class StartPosition:
 
 @attrs.frozen(kw_only=True)
 class GetTranscriptRequest:
-    """GetTranscript input (protocol.md §5)."""
+    """GetTranscript input ([protocol](protocol.md#gettranscript))."""
 
     contact_id: str | None = None
     max_results: int | None = None
@@ -289,7 +291,8 @@ class StartAttachmentUploadRequest:
 @attrs.frozen(kw_only=True)
 class UploadMetadata:
     """Where to PUT the bytes: ``url`` (presigned, hidden from repr), ``url_expiry``
-    (ISO-8601) and ``headers_to_include`` (send every one unchanged; protocol.md §6)."""
+    (ISO-8601) and ``headers_to_include`` (send every one unchanged;
+    [protocol](protocol.md#attachments))."""
 
     url: str | None = scalar(repr=False)
     url_expiry: str | None = None

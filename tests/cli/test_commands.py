@@ -131,7 +131,8 @@ async def test_after_a_reconnect_items_are_printed_in_order(
     after_first = rows[next(i for i, r in enumerate(rows) if r.endswith("first")) + 1 :]
     assert not [r for r in after_first if "[joined]" in r or "[acknowledged]" in r], rows
     times = [ROW.match(r)[1] for r in rows]  # type: ignore[index]
-    assert times == sorted(times), rows
+    if times[0] <= times[-1]:  # (local HH:MM:SS: not across midnight)
+        assert times == sorted(times), rows
 
 
 @pytest.mark.parametrize(
@@ -243,7 +244,7 @@ async def test_debug_log_never_shows_a_token(
     )
     try:
         await term.expect("Connecting to ws://")  # trio-websocket's DEBUG line with the URL
-        await term.expect("subscribed")
+        await term.expect("· connected: each item is printed as it arrives")
         agent = await emu.add_participant(contact_id, display_name="Bob")
         await emu.send_message_as(contact_id, agent.participant_id, content="hello")
         await term.expect('"Content":"hello"')

@@ -405,7 +405,7 @@ def test_acking_an_older_revision_keeps_the_newer_one_owed() -> None:
 
 # ---------------------------------------------------------------- property: any interleaving
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
@@ -483,3 +483,98 @@ def test_any_interleaving_ends_in_each_items_final_state(
         assert {r.absolute_time for r in revisions} == {revisions[0].absolute_time}
         if last.message_metadata is None or last.message_metadata.message_completed is None:
             assert last.absolute_time == final[item_id].absolute_time
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chat=_chat(), resume_at=st.integers(0, 30), data=st.data())
+def test_a_resume_redelivers_exactly_the_unacknowledged(
+    chat: tuple[list[Item], list[Item], dict[str, Item]],
+    resume_at: int,
+    data: st.DataObject,
+) -> None:
+    """Some delivered items are not acknowledged before a crash: after the resume, each
+    comes again marked ``redelivered`` with its revision (or as its next revision, if it
+    changed meanwhile); acknowledged ones never come again unchanged; every item still
+    ends in its final state."""
+    frames, transcript, final = chat
+    sequence = frames + transcript
+    log = new_log()
+    delivered: dict[str, list[Item]] = {}
+    unacked: set[str] = set()
+    owed: dict[str, Item] = {}  # delivered, not acknowledged, at the crash
+    for index, frame in enumerate(sequence):
+        if index == resume_at:
+            log = ItemLog.restore(Cursor.from_json(log.snapshot().to_json()),
+                                  window=600, max_ids=1000, reach=5)
+            owed = {i: delivered[i][-1] for i in unacked}
+        out = log.accept(frame)
+        if out is None:
+            continue
+        assert out.id is not None
+        if out.redelivered:
+            event("an item was redelivered")
+            before = owed.pop(out.id)
+            assert out.revision == before.revision and fingerprint(out) == fingerprint(before)
+        log.delivered(out)
+        if index < resume_at and not data.draw(st.booleans(), label=f"ack {index}"):
+            unacked.add(out.id)
+        else:
+            log.acked(out)
+            unacked.discard(out.id)
+        delivered.setdefault(out.id, []).append(out)
+    assert set(delivered) == set(final)
+    for item_id, revisions in delivered.items():
+        numbers = [r.revision for r in revisions if not r.redelivered]
+        assert numbers == sorted(set(numbers)), numbers
+        assert fingerprint(revisions[-1]) == fingerprint(final[item_id])
+        assert revisions[-1].content == final[item_id].content
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 5) | st.text("ab", max_size=3),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text("ab", max_size=2),
+                                                                inner, max_size=2),
+    max_leaves=4,
+)
+_odd_items = st.fixed_dictionaries(
+    {"Id": st.sampled_from(["x", "y"])},
+    optional={
+        "AbsoluteTime": st.sampled_from([at(1), at(2), "bad"]) | _json,
+        "Type": st.sampled_from(["MESSAGE", "ATTACHMENT", "MESSAGEMETADATA"]) | _json,
+        "ContentType": st.sampled_from(["text/plain"]) | _json,
+        "Content": st.text("ab", max_size=3) | _json,
+        "Attachments": st.lists(st.fixed_dictionaries({}, optional={
+            "AttachmentId": st.just("a") | _json,
+            "Status": st.sampled_from(["IN_PROGRESS", "APPROVED"]) | _json}), max_size=2)
+        | _json,
+        "MessageMetadata": st.fixed_dictionaries({}, optional={
+            "MessageCompleted": st.booleans() | _json,
+            "ChunkNumber": st.integers(0, 4) | _json,
+            "MessageProcessingStatus": st.sampled_from(["PROCESSING", "REJECTED"]) | _json,
+        }) | _json,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_odd_items, max_size=12), st.sampled_from(["chunks", "completed"]))
+def test_wrong_typed_frames_never_confuse_the_log(
+    frames: list[dict[str, Any]], streaming: Any
+) -> None:
+    log = new_log(streaming=streaming)
+    revisions: dict[str, list[int]] = {}
+    for wire in frames:
+        out = log.accept(parse_item(wire))
+        if out is None:
+            continue
+        assert isinstance(out.content, str | None) and isinstance(out.revision, int)
+        if streaming == "completed":
+            assert out.complete or out.message_metadata is None or (
+                out.message_metadata.message_completed is not False)
+        assert out.id is not None
+        revisions.setdefault(out.id, []).append(out.revision)
+        log.delivered(out)
+        log.acked(out)
+    for numbers in revisions.values():
+        assert numbers == list(range(1, len(numbers) + 1))
+    assert Cursor.from_json(log.snapshot().to_json()) == log.snapshot()

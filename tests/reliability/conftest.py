@@ -6,10 +6,12 @@ emulator's in-memory transports, so hours of simulated traffic take seconds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -53,7 +55,10 @@ class Rig:
 async def open_rig(
     cfg: EmulatorConfig | None = None, retry: RetryPolicy | None = None
 ) -> AsyncIterator[Rig]:
-    emu = Emulator(cfg or EmulatorConfig(), wall_clock=trio_clock())
+    # never sweep: secrets() reads every secret issued from the emulator's bookkeeping,
+    # which otherwise frees those of ended chats
+    cfg = attrs.evolve(cfg or EmulatorConfig(), sweep_interval=math.inf)
+    emu = Emulator(cfg, wall_clock=trio_clock())
     async with emu.run():
         client = ParticipantClient(
             endpoint_url=emu.endpoint_url,
