@@ -26,20 +26,26 @@ from participant.actor import (
     connect,
 )
 from participant.api import ParticipantClient, RetryPolicy
+from participant.cursor import Cursor, CursorError, CursorHandle, MemoryCursor
 from participant.errors import (
     AccessDeniedException,
     CertificateError,
     ChatEndedError,
     ConflictException,
+    ConnectError,
+    HTTPStatusError,
     InternalServerException,
     InvalidFrameError,
     InvalidParameterError,
     ParticipantClosedError,
     ParticipantError,
     ResourceNotFoundException,
+    ResponseTooLargeError,
     ServiceError,
     ServiceQuotaExceededException,
     ThrottlingException,
+    TimeoutException,
+    TranscriptPagingError,
     TransportError,
     ValidationException,
 )
@@ -51,6 +57,7 @@ from participant.model import (
     UploadMetadata,
     parse_item,
 )
+from participant.view import MessageStatus, TranscriptView, ViewChange
 
 __version__ = "0.1.0"
 
@@ -64,12 +71,19 @@ __all__ = [
     "CertificateError",
     "ChatEndedError",
     "ConflictException",
+    "ConnectError",
     "ContentType",
+    "Cursor",
+    "CursorError",
+    "CursorHandle",
+    "HTTPStatusError",
     "InternalServerException",
     "InvalidFrameError",
     "InvalidParameterError",
     "Item",
     "ItemHandler",
+    "MemoryCursor",
+    "MessageStatus",
     "Participant",
     "ParticipantClient",
     "ParticipantClosedError",
@@ -77,6 +91,7 @@ __all__ = [
     "ParticipantError",
     "ParticipantStats",
     "ResourceNotFoundException",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "ServiceError",
     "ServiceQuotaExceededException",
@@ -84,9 +99,13 @@ __all__ = [
     "State",
     "StateChange",
     "ThrottlingException",
+    "TimeoutException",
+    "TranscriptPagingError",
+    "TranscriptView",
     "TransportError",
     "UploadMetadata",
     "ValidationException",
+    "ViewChange",
     "__version__",
     "connect",
     "parse_item",
