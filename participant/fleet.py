@@ -45,6 +45,7 @@ import trio
 
 from participant.actor import Participant, ParticipantConfig, connect
 from participant.api import ParticipantClient
+from participant.cursor import Cursor
 from participant.errors import AccessDeniedException, InvalidParameterError
 from participant.model import Item
 from participant.store import Lease, LeaseLost, Renewal, Store, StoreCursor, StoreError
@@ -91,6 +92,26 @@ class FleetEvent:
     detail: str = ""
 
 
+class _OrderedCursor:
+    """The chat's fenced cursor handle, saves in the order they were asked for: the actor
+    (after acknowledgements) and the fleet (before each handler call) both save, each a
+    snapshot taken just before calling ``save``; a StrictFIFOLock keeps that order, so an older
+    snapshot never overwrites a newer one."""
+
+    __slots__ = ("_inner", "_lock")
+
+    def __init__(self, inner: StoreCursor) -> None:
+        self._inner = inner
+        self._lock = trio.StrictFIFOLock()
+
+    async def load(self) -> Cursor | None:
+        return await self._inner.load()
+
+    async def save(self, cursor: Cursor) -> None:
+        async with self._lock:
+            await self._inner.save(cursor)
+
+
 class _Held:
     """A chat this worker holds: its lease, local deadline and the actor's cancel scope."""
 
@@ -98,7 +119,7 @@ class _Held:
 
     def __init__(self, lease: Lease, deadline: float) -> None:
         self.lease = lease
-        self.cursor: StoreCursor | None = None  # the fenced cursor handle given to connect
+        self.cursor: _OrderedCursor | None = None  # the fenced handle given to connect
         self.scope = trio.CancelScope(deadline=deadline)
         self.lost = False
         self.stopping = False
@@ -561,7 +582,7 @@ class Fleet:
                 kwargs.pop(name, None)
             kwargs["client"] = self._client_now
         if self._takes_cursor:
-            held.cursor = self.store.cursor(held.lease.key, lease=held.lease)
+            held.cursor = _OrderedCursor(self.store.cursor(held.lease.key, lease=held.lease))
             kwargs["cursor"] = held.cursor
         return self._connect(held.lease.participant_token, **kwargs)
 
