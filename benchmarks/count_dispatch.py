@@ -86,7 +86,7 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("count_dispatch.py needs valgrind (cachegrind) on PATH")
 
-    proc, url = bench_dispatch.start_pump(max(args.items, WARM_UP))
+    proc, url = bench_dispatch.start_pump(max(args.items, WARM_UP), None)  # plain ws
     per_item: dict[str, float] = {}
     try:
         for name, which in CLIENTS.items():

@@ -214,7 +214,9 @@ class ItemLog:
         self.held = 0
         # acknowledgement state
         self._unacked: dict[str, Item] = {}  # delivered, not acknowledged
-        self._acked: dict[str, CursorItem] = {}
+        # acknowledged: a CursorItem, or the Item itself for a plain one (no MessageMetadata,
+        # no attachments, not tracked), made a CursorItem by snapshot() only
+        self._acked: dict[str, CursorItem | Item] = {}
         self._acks = 0
         #: Newest acknowledged item (by AbsoluteTime): its Id and canonical AbsoluteTime.
         self.acked_id: str | None = None
@@ -511,15 +513,23 @@ class ItemLog:
         item_id = item.id
         if item_id is None:
             return
-        entry = self._entry(item, item_id)
-        pending = self._unacked.get(entry.id)
-        if pending is not None and pending.revision <= entry.revision:
-            del self._unacked[entry.id]
-        self._acked.pop(entry.id, None)
-        self._acked[entry.id] = entry
-        at = entry.absolute_time
+        entry: CursorItem | Item
+        if item.message_metadata is None and not item.attachments and item_id not in self._tracks:
+            # a plain item (nearly all): its entry is made from the item by snapshot()
+            entry, revision, at = item, item.revision, canonical_time(item.absolute_time)
+        else:
+            entry = self._entry(item, item_id)
+            revision, at = entry.revision, entry.absolute_time
+        unacked = self._unacked
+        if unacked:
+            pending = unacked.get(item_id)
+            if pending is not None and pending.revision <= revision:
+                del unacked[item_id]
+        acked = self._acked
+        acked.pop(item_id, None)
+        acked[item_id] = entry
         if at is not None and (self.acked_time is None or at >= self.acked_time):
-            self.acked_id, self.acked_time = entry.id, at
+            self.acked_id, self.acked_time = item_id, at
         self._acks += 1
         if self._acks >= _PRUNE_EVERY:
             self._prune_acked()
@@ -537,10 +547,13 @@ class ItemLog:
             # are at the front: drop them there (O(dropped), not a rebuild every 64 acks).
             horizon = format_timestamp(parse_timestamp(min(times)) - self.reach)
             while acked:
-                first = next(iter(acked.values()))
-                if (first.absolute_time or "") >= horizon:
+                first_id, first = next(iter(acked.items()))
+                at = first.absolute_time
+                if isinstance(first, Item):
+                    at = canonical_time(at)
+                if (at or "") >= horizon:
                     break
-                del acked[first.id]
+                del acked[first_id]
         while len(acked) > self.max_ids:
             del acked[next(iter(acked))]
 
@@ -569,7 +582,9 @@ class ItemLog:
             participant_id=participant_id,
             acked_id=self.acked_id,
             acked_time=self.acked_time,
-            acked=tuple(self._acked.values()),
+            acked=tuple(
+                _plain_entry(e) if isinstance(e, Item) else e for e in self._acked.values()
+            ),
             unacked=tuple(e for e in unacked.values() if e.id not in self._acked
                           or self._acked[e.id].revision < e.revision),
             streams=streams,
@@ -643,3 +658,15 @@ class ItemLog:
         ordered = sorted(log._seen.items(), key=lambda kv: kv[1] or "")
         log._seen = OrderedDict(ordered)
         return log
+
+
+def _plain_entry(item: Item) -> CursorItem:
+    """The cursor entry of an acknowledged plain item (no MessageMetadata, no attachments:
+    complete, not in place, no fingerprint); what :meth:`ItemLog._entry` gives for it."""
+    assert item.id is not None
+    return CursorItem(
+        id=item.id,
+        absolute_time=canonical_time(item.absolute_time),
+        revision=item.revision,
+        complete=True,
+    )

@@ -578,3 +578,27 @@ def test_wrong_typed_frames_never_confuse_the_log(
     for numbers in revisions.values():
         assert numbers == list(range(1, len(numbers) + 1))
     assert Cursor.from_json(log.snapshot().to_json()) == log.snapshot()
+
+
+def test_acked_plain_items_give_the_same_cursor_entries_as_in_place_ones() -> None:
+    # Plain items are stored as themselves on ack (the dispatch fast path) and made
+    # CursorItems by snapshot(): same entry as before, canonical time, pruned alike.
+    from participant.cursor import CursorItem
+
+    log = ItemLog(window=600, max_ids=1000, reach=5)
+    short = parse_item({"Id": "old", "AbsoluteTime": "2026-12-01T10:00:00Z", "Type": "MESSAGE",
+                        "ContentType": "text/plain", "Content": "hi"})
+    log.acked(_deliver(log, short))
+    log.acked(_deliver(log, message("m1", 30)))
+    log.acked(_deliver(log, attachment("a1", "APPROVED", 31)))
+    cursor = log.snapshot()
+    assert cursor.acked_id == "a1" and cursor.acked_time == at(31)
+    assert [e.id for e in cursor.acked] == ["m1", "a1"]  # "old" pruned: 30 s before
+    assert cursor.acked[0] == CursorItem(id="m1", absolute_time=at(30), revision=1)
+    assert cursor.acked[1].in_place and cursor.acked[1].fingerprint is not None
+    log = ItemLog(window=600, max_ids=1000, reach=60)
+    log.acked(_deliver(log, short))
+    entry = log.snapshot().acked[0]
+    assert entry == CursorItem(id="old", absolute_time=T0, revision=1, complete=True)
+    restored = ItemLog.restore(log.snapshot(), window=600, max_ids=1000, reach=60)
+    assert restored.accept(short) is None
