@@ -1376,10 +1376,10 @@ class Participant:
                 items = await self._fetch(filters)
                 break
             except Exception as exc:
-                if isinstance(exc, AccessDeniedException):  # modelled: the chat is over
-                    self._failure = exc
-                    self._feed(self._core.access_denied, "end: AccessDeniedException")
-                    return True
+                # AccessDenied here means the ConnectionToken no longer works (it expired or
+                # was revoked), not that the chat is over: only CreateParticipantConnection
+                # says that (protocol: errors that are not the service's). Like any fill that
+                # cannot go on, it reconnects - a new ConnectionToken - and fills again.
                 attempt += 1
                 if not _fill_retryable(exc) or attempt >= self.config.fill_max_attempts:
                     self._fill_gave_up(exc, history=history, start=plan.start)

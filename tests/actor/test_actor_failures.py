@@ -136,6 +136,36 @@ async def test_a_gap_fill_that_fails_once_is_tried_again_after_a_reconnect(
                 assert p.error is None and p.stats.reconnects == 2
 
 
+async def test_an_expired_connection_token_during_a_gap_fill_does_not_end_the_chat(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """AccessDenied on GetTranscript means the ConnectionToken no longer works, not that
+    the chat is over (only CreateParticipantConnection says that): the participant gets a
+    new connection (a new ConnectionToken) and fills again; nothing is lost."""
+    async with intercepted_rig() as (rig, transport):
+        chat = await rig.emu.start_chat()
+        agent = await rig.emu.add_participant(chat.contact_id)
+        with trio.fail_after(600):
+            async with rig.connect(chat.participant_token) as p:
+                denied = [1]
+
+                def expired_once(request: httpx.Request) -> httpx.Response | None:
+                    if denied:  # the ConnectionToken ran out between the two calls
+                        denied.pop()
+                        return httpx.Response(
+                            403,
+                            headers={"x-amzn-ErrorType": "AccessDeniedException"},
+                            json={"message": "expired"},
+                        )
+                    return None
+
+                transport.answers[TRANSCRIPT] = expired_once
+                sent = await drop_and_send(rig, chat, agent, ["a", "b", "c"])
+                got = [m.id for m in await take_texts(p, 3)]
+                assert got == sent
+                assert p.state is State.SUBSCRIBED and p.error is None
+
+
 async def test_transient_gap_fill_errors_are_retried_with_capped_backoff(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
