@@ -10,9 +10,8 @@ ending or :meth:`Participant.disconnect` all end in state ``disconnected`` with 
 Guarantees and policies (docs/concepts.md has the timelines):
 
 - **Renewal, make-before-break** ([protocol](protocol.md#tokens-and-lifetimes)): at
-  ``ConnectionExpiry`` minus a margin
-  and at the ConnectionToken ``Expiry`` minus a margin, CreateParticipantConnection is
-  called again with the ParticipantToken; the new URL is opened within
+  ``ConnectionExpiry`` minus a margin and at the ConnectionToken ``Expiry`` minus a
+  margin, CreateParticipantConnection is called again with the ParticipantToken; the new URL is opened within
   ``ParticipantConfig.url_window`` seconds of the response (else it is never used and a new
   one is fetched), subscribed, and only then is the old socket closed. The margin is
   ``min(renewal_margin, renewal_fraction * lifetime)``.
@@ -1598,9 +1597,8 @@ class Participant:
         client_token: str | None = None,
         in_reply_to: Item | None = None,
     ) -> SendEventResponse:
-        """SendEvent with any event ContentType ([protocol](protocol.md#items)); ``in_reply_to``
-        derives
-        the ClientToken as for :meth:`send_message`.
+        """SendEvent with any event ContentType ([protocol](protocol.md#items));
+        ``in_reply_to`` derives the ClientToken as for :meth:`send_message`.
 
         Returns the event's ``id`` and ``absolute_time``; raises like :meth:`send_message`.
         """
@@ -1634,9 +1632,8 @@ class Participant:
 
     async def send_receipt(self, message_id: str, kind: ReceiptKind = "read") -> bool:
         """Send a ``delivered`` or ``read`` receipt for ``message_id``, coalesced
-        ([protocol](protocol.md#items)): held 0.3 s so a read replaces a delivered, then only the
-        latest
-        receipt of each kind per 5 s window, never the same receipt twice.
+        ([protocol](protocol.md#items)): held 0.3 s so a read replaces a delivered, then
+        only the latest receipt of each kind per 5 s window, never the same receipt twice.
 
         Returns True when this receipt was sent, False when it was coalesced away or
         already sent. Raises the SendEvent error (e.g. ConflictException with more than

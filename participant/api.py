@@ -947,8 +947,7 @@ class ParticipantClient:
         max_items: int = DEFAULT_MAX_TRANSCRIPT_ITEMS,
     ) -> AsyncIterator[GetTranscriptResponse]:
         """Yield GetTranscript pages ([protocol](protocol.md#gettranscript)), following
-        ``NextToken``; the one
-        transcript pager of the library.
+        ``NextToken``; the one transcript pager of the library.
 
         Starts at ``next_token`` (or the first page) and stops after the page whose
         ``NextToken`` is absent or ``""``. The other arguments are sent with every page,
