@@ -11,10 +11,10 @@ Guarantees and policies (docs/concepts.md has the timelines):
 
 - **Renewal, make-before-break** ([protocol](protocol.md#tokens-and-lifetimes)): at
   ``ConnectionExpiry`` minus a margin and at the ConnectionToken ``Expiry`` minus a
-  margin, CreateParticipantConnection is called again with the ParticipantToken; the new URL is opened within
-  ``ParticipantConfig.url_window`` seconds of the response (else it is never used and a new
-  one is fetched), subscribed, and only then is the old socket closed. The margin is
-  ``min(renewal_margin, renewal_fraction * lifetime)``.
+  margin, CreateParticipantConnection is called again with the ParticipantToken; the new
+  URL is opened within ``ParticipantConfig.url_window`` seconds of the response (else it
+  is never used and a new one is fetched), subscribed, and only then is the old socket
+  closed. The margin is ``min(renewal_margin, renewal_fraction * lifetime)``.
 - **Reconnection**: a socket closed, failing or with a heartbeat unanswered at the next tick
   is lost; the actor backs off exponentially with jitter (``backoff_initial`` 1 s doubling
   to ``backoff_max`` 30 s, each delay drawn from ``[d/2, d]``), fetches a new URL and
