@@ -920,12 +920,18 @@ class Participant:
         finally:
             self._saving = False
 
-    async def _flush_cursor(self) -> None:
-        """On exit: acknowledge the last item yielded (implicit ack) and save once more."""
+    async def _flush_cursor(self, *, acknowledge_last: bool) -> None:
+        """On exit: acknowledge the last item yielded (implicit ack) if the program left
+        normally, and save once more. When it left with an exception, the item it was
+        handling stays delivered-not-acknowledged: a resume delivers it again, marked
+        ``redelivered``."""
         last = self._last_yielded
         if last is not None:
             self._last_yielded = None
-            self._log.acked(last)
+            if acknowledge_last:
+                self._log.acked(last)
+            else:
+                self._log.delivered(last)
             self._cursor_dirty = True
         if self._cursor_handle is not None and self._cursor_dirty and not self._saving:
             self._cursor_dirty = False
@@ -1841,7 +1847,7 @@ async def connect(
                 body_error = exc
             finally:
                 await participant._close("closed by the program")
-                await participant._flush_cursor()
+                await participant._flush_cursor(acknowledge_last=body_error is None)
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         fatal = participant.error

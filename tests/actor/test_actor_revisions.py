@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
@@ -204,3 +205,28 @@ async def test_the_transcript_view_tracks_own_messages(
             "hi",
             "hello back",
         ]
+
+
+async def test_an_item_the_program_failed_on_is_not_acknowledged_on_exit(
+    autojump_clock: trio.testing.MockClock, rig: Rig
+) -> None:
+    """Leaving the block with an exception does not acknowledge the item the program was
+    handling: a resume from the cursor delivers it again, marked redelivered."""
+    chat = await rig.emu.start_chat()
+    agent = await rig.emu.add_participant(chat.contact_id)
+    handle = MemoryCursor()
+    sent = await rig.send_messages(chat.contact_id, agent.participant_id, ["m0", "m1"])
+    with pytest.raises(ValueError, match="the bot failed on m1"):
+        async with rig.connect(chat.participant_token, cursor=handle, history=True) as p:
+            async for item in p:
+                if isinstance(item, TextMessage) and item.id == sent[1]:
+                    raise ValueError("the bot failed on m1")
+    saved = handle.cursor
+    assert saved is not None and saved.acked_id == sent[0]
+    again: list[tuple[str, bool]] = []
+    async with rig.connect(chat.participant_token, cursor=MemoryCursor(saved)) as p:
+        async for item in p:
+            if isinstance(item, TextMessage):
+                again.append((str(item.id), item.redelivered))
+                break
+    assert again == [(sent[1], True)]
