@@ -28,6 +28,7 @@ from typing import Any, TextIO
 import trio
 
 from participant.errors import ParticipantError, ServiceError
+from participant.socket import redact_query_secrets
 
 __all__ = ["TOKEN_ENV", "main"]
 
@@ -678,12 +679,10 @@ async def _send_file(participant: Any, name: str, progress: _Progress) -> None:
 # ---- entry point ---------------------------------------------------------------------------
 
 
-_AUTH_TOKEN = re.compile(r"(AuthToken=)[^&\s'\"]+")
-
-
 class _Redact(logging.Filter):
     """Removes secrets from every record the CLI's handler writes: the ParticipantToken it
-    was given and any ``AuthToken=`` query value (the websocket URL's), whichever logger
+    was given and every secret query value (the websocket URL's AuthToken, a presigned
+    URL's signature: :func:`participant.socket.redact_query_secrets`), whichever logger
     (the library's or a dependency's, e.g. trio-websocket's DEBUG lines) made the record."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
@@ -695,7 +694,7 @@ class _Redact(logging.Filter):
             text = record.getMessage()
         except Exception:  # a record whose arguments do not format: leave it to logging
             return True
-        clean = _AUTH_TOKEN.sub(r"\1***", text)
+        clean = redact_query_secrets(text, "***")
         for secret in self.secrets:
             clean = clean.replace(secret, "***")
         if clean != text:

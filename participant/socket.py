@@ -56,6 +56,7 @@ __all__ = [
     "SubscribeError",
     "WebSocketConnector",
     "default_connector",
+    "redact_query_secrets",
     "serve_socket",
     "websocket_connector",
 ]
@@ -105,6 +106,14 @@ _SECRET_QUERY: Final = re.compile(
 )
 
 
+def redact_query_secrets(text: str, marker: str = "<redacted>") -> str:
+    """``text`` with the value of every secret query parameter (``AuthToken``, ``token``,
+    ``X-Amz-Security-Token``, ``X-Amz-Signature``, ``X-Amz-Credential``; any case)
+    replaced by ``marker``: the one rule for URLs in log lines (this module's filter on
+    trio-websocket's logger, the CLI's log handler)."""
+    return _SECRET_QUERY.sub(lambda m: m.group(1) + marker, text)
+
+
 class RedactTokens(logging.Filter):
     """A :class:`logging.Filter` that replaces the values of secret query parameters
     (``AuthToken``, ``token``, ``X-Amz-Security-Token``, ``X-Amz-Signature``,
@@ -115,11 +124,11 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = _SECRET_QUERY.sub(r"\1<redacted>", record.msg)
+            record.msg = redact_query_secrets(record.msg)
         args = record.args
         if isinstance(args, tuple) and any(isinstance(a, str) for a in args):
             record.args = tuple(
-                _SECRET_QUERY.sub(r"\1<redacted>", a) if isinstance(a, str) else a for a in args
+                redact_query_secrets(a) if isinstance(a, str) else a for a in args
             )
         return True
 
