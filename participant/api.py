@@ -95,6 +95,7 @@ __all__ = [
     "RetryPolicy",
     "check_endpoint_url",
     "check_region",
+    "default_transport",
     "endpoint_for_region",
     "retry_after_seconds",
 ]
@@ -476,6 +477,20 @@ def _environment_proxy(url: str) -> str | None:
     return proxy if "://" in proxy else f"http://{proxy}"
 
 
+def default_transport(endpoint_url: str) -> httpx.AsyncHTTPTransport:
+    """The transport :class:`ParticipantClient` builds when given none: HTTP/1.1 over a
+    pool of :data:`DEFAULT_LIMITS`, no transport-level retries (the client retries), and
+    the proxy the environment names for ``endpoint_url`` (``HTTPS_PROXY`` ...,
+    ``NO_PROXY``). For wrapping it (e.g. the fleet's pacing) without changing it."""
+    return httpx.AsyncHTTPTransport(
+        http1=True,
+        http2=False,
+        limits=DEFAULT_LIMITS,
+        retries=0,
+        proxy=_environment_proxy(endpoint_url),
+    )
+
+
 class ParticipantClient:
     """Async client of the Participant Service's 11 operations.
 
@@ -596,12 +611,8 @@ class ParticipantClient:
         # the per-attempt timeouts, as httpx transports read them from request extensions
         self._extensions: dict[str, Any] = {"timeout": httpx.Timeout(timeout).as_dict()}
         self._owns_transport = transport is None
-        self._transport: httpx.AsyncBaseTransport = transport or httpx.AsyncHTTPTransport(
-            http1=True,
-            http2=False,
-            limits=DEFAULT_LIMITS,
-            retries=0,
-            proxy=_environment_proxy(self.endpoint_url),
+        self._transport: httpx.AsyncBaseTransport = transport or default_transport(
+            self.endpoint_url
         )
         self._closed = False
 

@@ -44,7 +44,7 @@ import httpx
 import trio
 
 from participant.actor import Participant, ParticipantConfig, connect
-from participant.api import ParticipantClient
+from participant.api import ParticipantClient, default_transport
 from participant.cursor import Cursor
 from participant.errors import AccessDeniedException, InvalidParameterError
 from participant.model import Item
@@ -274,15 +274,6 @@ class PacedTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self.inner is not None:
             await self.inner.aclose()
-
-
-def _default_transport(endpoint_url: str) -> httpx.AsyncBaseTransport:
-    # what ParticipantClient builds when given no transport (same limits, the proxy the
-    # environment names), so that the fleet's pacing wraps the same thing
-    from participant.api import DEFAULT_LIMITS, _environment_proxy
-
-    return httpx.AsyncHTTPTransport(http1=True, http2=False, limits=DEFAULT_LIMITS, retries=0,
-                                    proxy=_environment_proxy(endpoint_url))
 
 
 def _default_owner() -> str:
@@ -562,7 +553,7 @@ class Fleet:
         })
         client = ParticipantClient(region=kwargs.get("region"),
                                    endpoint_url=kwargs.get("endpoint_url"), transport=transport)
-        transport.inner = kwargs.get("http_transport") or _default_transport(client.endpoint_url)
+        transport.inner = kwargs.get("http_transport") or default_transport(client.endpoint_url)
         try:
             async with client:
                 yield client
