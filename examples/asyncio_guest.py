@@ -26,7 +26,7 @@ import outcome
 import trio
 
 from participant.actor import connect
-from participant.errors import ParticipantError
+from participant.errors import ParticipantError, one_line
 from participant.model import Item, TextMessage
 
 
@@ -158,16 +158,6 @@ async def asyncio_main(endpoint_url: str | None = None, lines: tuple[str, ...] =
 def main(endpoint_url: str | None = None) -> list[str]:
     """Run the asyncio program (``asyncio.run``); returns the texts it received."""
     return asyncio.run(asyncio_main(endpoint_url, ("Hello from asyncio", "Second message")))
-
-
-def one_line(group: BaseExceptionGroup[Exception]) -> str:
-    """The first error in ``group`` (trio nests errors in exception groups) as one line."""
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":

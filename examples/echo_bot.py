@@ -31,7 +31,7 @@ import httpx
 import trio
 
 from participant.actor import Participant, connect
-from participant.errors import ParticipantError
+from participant.errors import ParticipantError, one_line
 from participant.model import AttachmentMessage, Item, MessageItem, TextMessage
 
 log = logging.getLogger("echo_bot")
@@ -217,16 +217,6 @@ async def main(endpoint_url: str | None = None, region: str | None = None) -> li
 
     async with serve() as server:
         return await run_pair(server.endpoint_url)
-
-
-def one_line(group: BaseExceptionGroup[Exception]) -> str:
-    """The first error in ``group`` (trio nests errors in exception groups) as one line."""
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import trio
 
 from participant.actor import Participant, ParticipantConfig, connect
 from participant.api import ParticipantClient
-from participant.errors import ParticipantError, ThrottlingException
+from participant.errors import ParticipantError, ThrottlingException, one_line
 from participant.model import TextMessage
 
 
@@ -147,16 +147,6 @@ async def main(endpoint_url: str | None = None, chats: int = 10, messages: int =
                     for i, (chat, _) in enumerate(started):
                         customers.start_soon(customer, i, chat)
     return sum(echoes)
-
-
-def one_line(group: BaseExceptionGroup[Exception]) -> str:
-    """The first error in ``group`` (trio nests errors in exception groups) as one line."""
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import httpx
 import trio
 
 from participant.actor import connect
-from participant.errors import ParticipantError
+from participant.errors import ParticipantError, one_line
 from participant.model import AttachmentMessage
 
 
@@ -75,16 +75,6 @@ async def main(
         chat = (await http.post("/emulator/contacts", json={"DisplayName": "Customer"}))
         chat = chat.raise_for_status().json()
     return await send_and_verify(chat["ParticipantToken"], path, endpoint_url=endpoint_url)
-
-
-def one_line(group: BaseExceptionGroup[Exception]) -> str:
-    """The first error in ``group`` (trio nests errors in exception groups) as one line."""
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":

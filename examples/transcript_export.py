@@ -22,7 +22,7 @@ import trio
 
 from participant._time import parse_timestamp
 from participant.api import ParticipantClient
-from participant.errors import ParticipantError
+from participant.errors import ParticipantError, one_line
 from participant.model import Item, item_to_wire
 
 
@@ -81,16 +81,6 @@ async def main(
     token = await _demo_chat(endpoint_url, messages)
     async with ParticipantClient(endpoint_url=endpoint_url) as client:
         return await export(client, token, output)
-
-
-def one_line(group: BaseExceptionGroup[Exception]) -> str:
-    """The first error in ``group`` (trio nests errors in exception groups) as one line."""
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":

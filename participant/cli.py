@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 import trio
 
-from participant.errors import ParticipantError, ServiceError
+from participant.errors import ParticipantError, ServiceError, one_line
 from participant.socket import redact_query_secrets
 
 __all__ = ["TOKEN_ENV", "main"]
@@ -610,16 +610,16 @@ async def _send_line(
             with sends:
                 sent = await participant.send_message(text, client_token=client_token)
         except ParticipantClosedError as exc:
-            progress.write(f"not sent: {preview!r} ({_one_line(exc)})")
+            progress.write(f"not sent: {preview!r} ({one_line(exc)})")
             return
         except ParticipantError as exc:
             retryable = not isinstance(exc, ServiceError) or exc.retryable
             if not retryable or attempt == SEND_ATTEMPTS:
-                progress.write(f"not sent: {preview!r} ({_one_line(exc)})")
+                progress.write(f"not sent: {preview!r} ({one_line(exc)})")
                 return
             delay = min(8.0, 0.5 * 2**attempt)
             progress.write(
-                f"sending {preview!r} failed ({_one_line(exc)}); retry {attempt} in {delay:g} s"
+                f"sending {preview!r} failed ({one_line(exc)}); retry {attempt} in {delay:g} s"
             )
             await trio.sleep(delay)
             with trio.move_on_after(30):  # wait for the connection to be back
@@ -671,7 +671,7 @@ async def _send_file(participant: Any, name: str, progress: _Progress) -> None:
             data, attachment_name=path.name, content_type=content_type
         )
     except ParticipantError as exc:
-        progress.write(f"attachment not sent: {_one_line(exc)}")
+        progress.write(f"attachment not sent: {one_line(exc)}")
         return
     progress.write(f"sent {path.name} ({len(data)} bytes)")
 
@@ -717,16 +717,6 @@ def _setup_logging(verbose: int, secrets: Sequence[str] = ()) -> None:
     if verbose < 2:  # their INFO lines are per request / per transition
         for name in ("httpx", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    detail = text[0] if text else ""
-    if isinstance(exc, ParticipantError):
-        return detail or type(exc).__name__
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{type(exc).__name__}: {exc.strerror}"
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -787,7 +777,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             err.write(f"participant {args.command}: error: {inner}\n")
             return 2
         if isinstance(inner, (ParticipantError, OSError)):
-            err.write(f"participant {args.command}: error: {_one_line(inner)}\n")
+            err.write(f"participant {args.command}: error: {one_line(inner)}\n")
             return 1
         raise
 

@@ -44,6 +44,7 @@ __all__ = [
     "ValidationException",
     "certificate_failure",
     "error_from_response",
+    "one_line",
     "scrub",
 ]
 
@@ -490,3 +491,22 @@ class ParticipantClosedError(ParticipantError):
 
 class ChatEndedError(ParticipantClosedError):
     """The chat has ended; the participant cannot be used any more."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line for a person, e.g. a program's ``error: ...`` message: an
+    exception group (trio nests errors in them) by its first leaf; a
+    :class:`ParticipantError` by the first line of its message (it names the operation
+    and never a token); an :class:`OSError` by its file name and ``strerror``; anything
+    else as ``Type: first line``."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    if isinstance(exc, OSError) and exc.strerror:
+        if exc.filename:
+            return f"{exc.filename}: {exc.strerror}"
+        return f"{type(exc).__name__}: {exc.strerror}"
+    lines = str(exc).strip().splitlines()
+    detail = lines[0] if lines else ""
+    if isinstance(exc, ParticipantError):
+        return detail or type(exc).__name__
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
