@@ -314,9 +314,10 @@ class ParticipantStats:
     items_received: int = 0
     """Chat items decoded from websockets, duplicates included."""
     items_delivered: int = 0
-    """Items handed to the consumer (each Id once)."""
+    """Items handed to the consumer: each revision of an Id once (a streamed reply of n
+    chunks counts n + 1)."""
     duplicates_dropped: int = 0
-    """Items dropped because their Id was already delivered."""
+    """Items dropped because that revision of their Id was already delivered."""
     gap_fills: int = 0
     """GetTranscript gap fills completed."""
     gap_filled_items: int = 0
