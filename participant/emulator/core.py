@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import urllib.parse
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -475,8 +476,7 @@ class Emulator:
         limit = self.config.max_message_bytes
         if len("".join(chunks).encode("utf-8")) > limit:
             raise ValueError(f"the whole reply must be at most {limit} bytes of UTF-8")
-        if self.service.contact(contact_id).ended:
-            raise ApiError("AccessDeniedException", "The chat has ended")
+        self.service.ongoing_contact(contact_id)
         return list(chunks)
 
     async def _stream_rest(
@@ -499,6 +499,25 @@ class Emulator:
             service.streamed_completion(
                 contact_id, message_id, "".join(chunks), display_name, absolute_time
             )
+
+    def _start_reply(
+        self, contact_id: str, chunks: Sequence[str], interval: float, display_name: str
+    ) -> tuple[str, Callable[[], Awaitable[None]]]:
+        """Check a streamed reply's arguments and send its first chunk; returns its message
+        Id and the async function that sends the rest."""
+        pieces = self._check_reply(contact_id, chunks, interval)
+        message_id = new_id()
+        first = self.service.streamed_chunk(contact_id, message_id, 1, pieces[0], display_name)
+        rest = functools.partial(
+            self._stream_rest,
+            contact_id,
+            message_id,
+            pieces,
+            interval,
+            display_name,
+            first["AbsoluteTime"],
+        )
+        return message_id, rest
 
     async def send_streamed_reply(
         self,
@@ -524,12 +543,8 @@ class Emulator:
         contact; AccessDeniedException: the chat ended).
         """
         await trio.lowlevel.checkpoint()
-        pieces = self._check_reply(contact_id, chunks, interval)
-        message_id = new_id()
-        first = self.service.streamed_chunk(contact_id, message_id, 1, pieces[0], display_name)
-        await self._stream_rest(
-            contact_id, message_id, pieces, interval, display_name, first["AbsoluteTime"]
-        )
+        message_id, rest = self._start_reply(contact_id, chunks, interval, display_name)
+        await rest()
         return message_id
 
     def start_streamed_reply(
@@ -543,18 +558,8 @@ class Emulator:
         """Like :meth:`send_streamed_reply`, in the background: checks the arguments (same
         errors), sends the first chunk now and returns the message Id at once."""
         nursery = self._require_nursery()
-        pieces = self._check_reply(contact_id, chunks, interval)
-        message_id = new_id()
-        first = self.service.streamed_chunk(contact_id, message_id, 1, pieces[0], display_name)
-        nursery.start_soon(
-            self._stream_rest,
-            contact_id,
-            message_id,
-            pieces,
-            interval,
-            display_name,
-            first["AbsoluteTime"],
-        )
+        message_id, rest = self._start_reply(contact_id, chunks, interval, display_name)
+        nursery.start_soon(rest)
         return message_id
 
     @property

@@ -204,9 +204,7 @@ class Attachments(ChatTimers, Admission):
         attachment = self._attachments.get(attachment_id)
         if attachment is None or not attachment.completed:
             raise ApiError("ResourceNotFoundException", "Attachment not found")
-        contact = self.contact(attachment.contact_id)
-        if contact.ended:
-            raise ApiError("AccessDeniedException", "The chat has ended")
+        contact = self.ongoing_contact(attachment.contact_id)
         attachment.status = status
         self._emit_attachment(contact, self.participant(attachment.participant_id), attachment)
         entry = contact.by_id[str(attachment.item_id)]

@@ -37,9 +37,7 @@ class Authentication(ServiceState):
         ``EmulatorConfig.authentication_timeout`` seconds later.
         """
         participant = self.participant(participant_id)
-        contact = self.contact(participant.contact_id)
-        if contact.ended or participant.left:
-            raise ApiError("InvalidRequestException", "Participant is no longer in the chat")
+        contact = self._contact_while_in(participant, code="InvalidRequestException")
         session = AuthSession(
             session_id=new_id(),
             contact_id=contact.contact_id,

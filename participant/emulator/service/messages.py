@@ -22,7 +22,12 @@ from participant.emulator.service.names import (
     MESSAGE_CONTENT_TYPES,
 )
 from participant.emulator.service.records import Contact, MessageProcessor, Participant
-from participant.emulator.service.validation import ApiError, check_content, validation_error
+from participant.emulator.service.validation import (
+    ApiError,
+    check_content,
+    check_content_type,
+    validation_error,
+)
 
 log = logging.getLogger("participant.emulator")
 
@@ -44,9 +49,7 @@ class Messages(Chats):
     ) -> JSON:
         """Emit a message (``kind="MESSAGE"``) or an event as a participant, no validation."""
         participant = self.participant(participant_id)
-        contact = self.contact(participant.contact_id)
-        if contact.ended or participant.left:
-            raise ApiError("AccessDeniedException", "Participant is no longer in the chat")
+        contact = self._contact_while_in(participant)
         if kind == "EVENT" and content_type in (CT_DELIVERED, CT_READ):
             return self._receipt(contact, participant, content_type, content or "")
         item = self._new_item(
@@ -59,9 +62,7 @@ class Messages(Chats):
 
     def send_system_message(self, contact_id: str, *, content_type: str, content: str) -> JSON:
         """Emit a MESSAGE from the SYSTEM (no participant), as a flow block would."""
-        contact = self.contact(contact_id)
-        if contact.ended:
-            raise ApiError("AccessDeniedException", "The chat has ended")
+        contact = self.ongoing_contact(contact_id)
         item = self._new_item(
             contact, None, type="MESSAGE", content_type=content_type, content=content
         )
@@ -74,9 +75,7 @@ class Messages(Chats):
         ([protocol](protocol.md#items-that-change-in-place)): a SYSTEM MESSAGE under
         ``message_id`` with ``MessageMetadata{MessageId, MessageCompleted: false,
         ChunkNumber}``; not stored. Raises ApiError(AccessDeniedException) once ended."""
-        contact = self.contact(contact_id)
-        if contact.ended:
-            raise ApiError("AccessDeniedException", "The chat has ended")
+        contact = self.ongoing_contact(contact_id)
         item = self._new_item(
             contact, None, type="MESSAGE", content_type="text/plain", content=content
         )
@@ -100,9 +99,7 @@ class Messages(Chats):
         """Emit the completed item of a streaming reply (``MessageCompleted: true``, the
         whole text, the first chunk's AbsoluteTime) and store it (without the streaming
         fields, which the REST Item shape does not have). Returns the stored item."""
-        contact = self.contact(contact_id)
-        if contact.ended:
-            raise ApiError("AccessDeniedException", "The chat has ended")
+        contact = self.ongoing_contact(contact_id)
         item = self._new_item(
             contact, None, type="MESSAGE", content_type="text/plain", content=content
         )
@@ -116,14 +113,7 @@ class Messages(Chats):
     def _op_SendMessage(
         self, contact: Contact, participant: Participant, body: Mapping[str, Any], base_url: str
     ) -> JSON:
-        content_type = body.get("ContentType")
-        check_content("contentType", content_type, 100, True)
-        if content_type not in MESSAGE_CONTENT_TYPES:
-            raise validation_error(
-                "contentType",
-                content_type,
-                f"Member must be one of {sorted(MESSAGE_CONTENT_TYPES)}",
-            )
+        content_type = check_content_type(body.get("ContentType"), MESSAGE_CONTENT_TYPES)
         content = body.get("Content")
         check_content("content", content, self.config.max_message_bytes, True)
         if len(str(content).encode("utf-8")) > self.config.max_message_bytes:
@@ -138,7 +128,7 @@ class Messages(Chats):
                 contact,
                 participant,
                 type="MESSAGE",
-                content_type=str(content_type),
+                content_type=content_type,
                 content=str(body["Content"]),
             )
             self._note_activity(contact, participant)
@@ -203,15 +193,9 @@ class Messages(Chats):
     def _op_SendEvent(
         self, contact: Contact, participant: Participant, body: Mapping[str, Any], base_url: str
     ) -> JSON:
-        content_type = body.get("ContentType")
-        check_content("contentType", content_type, 100, True)
-        if content_type not in EVENT_CONTENT_TYPES:
-            raise validation_error(
-                "contentType", content_type, f"Member must be one of {sorted(EVENT_CONTENT_TYPES)}"
-            )
+        ct = check_content_type(body.get("ContentType"), EVENT_CONTENT_TYPES)
         content = body.get("Content")
         check_content("content", content, self.config.max_message_bytes, False)
-        ct = str(content_type)
 
         def make() -> JSON:
             if ct in (CT_DELIVERED, CT_READ):

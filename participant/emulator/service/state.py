@@ -86,6 +86,27 @@ class ServiceState:
         except KeyError:
             raise ApiError("ResourceNotFoundException", "Participant not found") from None
 
+    def ongoing_contact(self, contact_id: str) -> Contact:
+        """The contact while its chat goes on. Raises ApiError: ResourceNotFoundException
+        (unknown contact), AccessDeniedException (the chat has ended)."""
+        contact = self.contact(contact_id)
+        if contact.ended:
+            raise ApiError("AccessDeniedException", "The chat has ended")
+        return contact
+
+    def _contact_while_in(
+        self,
+        participant: Participant,
+        message: str = "Participant is no longer in the chat",
+        code: str = "AccessDeniedException",
+    ) -> Contact:
+        """The participant's contact while the participant is in the chat; else
+        ApiError(``code``, ``message``)."""
+        contact = self.contact(participant.contact_id)
+        if contact.ended or participant.left:
+            raise ApiError(code, message)
+        return contact
+
     # ------------------------------------------------------------------ items
     def _new_item(
         self,

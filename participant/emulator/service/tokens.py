@@ -41,9 +41,7 @@ class Tokens(ServiceState):
         if self.now() > url.open_deadline:
             raise ApiError("AccessDeniedException", "Forbidden: URL expired")
         participant = self.participant(url.participant_id)
-        contact = self.contact(participant.contact_id)
-        if contact.ended or participant.left:
-            raise ApiError("AccessDeniedException", "Forbidden: chat ended")
+        self._contact_while_in(participant, "Forbidden: chat ended")
         if len(participant.sockets) >= self.config.max_sockets_per_participant:
             raise ApiError("LimitExceededException", "Too many connections", status=429)
         url.used = True
@@ -104,9 +102,7 @@ class Tokens(ServiceState):
         participant = self._participant_tokens.get(token)
         if participant is None:
             raise ApiError("AccessDeniedException", "Invalid participant token")
-        contact = self.contact(participant.contact_id)
-        if contact.ended or participant.left:
-            raise ApiError("AccessDeniedException", "Participant is no longer in the chat")
+        self._contact_while_in(participant)
         window = self.config.participant_token_first_use_window
         if (
             window is not None
@@ -123,7 +119,5 @@ class Tokens(ServiceState):
         if cred.revoked or self.now() >= cred.expiry:
             raise ApiError("AccessDeniedException", "Connection token expired")
         participant = self.participant(cred.participant_id)
-        contact = self.contact(participant.contact_id)
-        if contact.ended or participant.left:
-            raise ApiError("AccessDeniedException", "Participant is no longer in the chat")
+        self._contact_while_in(participant)
         return participant

@@ -56,6 +56,15 @@ def validation_error(field: str, value: object, constraint: str) -> ApiError:
     )
 
 
+def check_content_type(value: Any, allowed: frozenset[str]) -> str:
+    """Check a request's ContentType: a string of 1..100 characters in ``allowed``. Raises
+    ValidationException naming ``contentType``."""
+    check_content("contentType", value, 100, True)
+    if value not in allowed:
+        raise validation_error("contentType", value, f"Member must be one of {sorted(allowed)}")
+    return str(value)
+
+
 def check_content(field: str, value: Any, limit: int, required: bool) -> None:
     """Check a string member: present if ``required``, a str of 1..``limit`` characters.
     Raises ValidationException naming ``field`` (camelCase, as the service does)."""
