@@ -80,6 +80,11 @@ class Cursor:
       them);
     - ``unacked``: items delivered but not acknowledged (delivered again with
       ``redelivered=True`` after a resume);
+    - ``unacked_from``, ``unacked_until``: AbsoluteTimes (same form) bounding the items
+      delivered but not acknowledged that ``unacked`` does not list (more than
+      ``dedupe_max_ids`` were outstanding), ``None`` when there are none: a resume fills
+      from ``unacked_from`` and delivers every item of that range it does not know as
+      acknowledged again, marked ``redelivered=True``;
     - ``streams``: streaming replies in progress (continued after a resume).
 
     Frozen; make one with :meth:`ItemLog.snapshot
@@ -94,12 +99,18 @@ class Cursor:
     acked_time: str | None = None
     acked: tuple[CursorItem, ...] = ()
     unacked: tuple[CursorItem, ...] = ()
+    unacked_from: str | None = None
+    unacked_until: str | None = None
     streams: tuple[CursorStream, ...] = ()
 
     def to_json(self) -> str:
-        """This cursor as compact JSON text: ``{"version": 1, "contact_id": ..., ...}``."""
+        """This cursor as compact JSON text: ``{"version": 1, "contact_id": ..., ...}``
+        (``unacked_from`` / ``unacked_until`` only when set)."""
         data: dict[str, Any] = {"version": self.VERSION}
         data.update(attrs.asdict(self))
+        for name in ("unacked_from", "unacked_until"):
+            if data[name] is None:
+                del data[name]
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -142,6 +153,8 @@ _CURSOR_SCALARS: dict[str, tuple[tuple[type, ...], bool]] = {
     "participant_id": (_OPT_STR, False),
     "acked_id": (_OPT_STR, False),
     "acked_time": (_OPT_STR, False),
+    "unacked_from": (_OPT_STR, False),
+    "unacked_until": (_OPT_STR, False),
 }
 _ITEM_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "id": ((str,), True),

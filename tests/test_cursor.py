@@ -60,6 +60,7 @@ streams = st.builds(CursorStream, id=texts, absolute_time=st.none() | texts,
                  acked_id=st.none() | texts, acked_time=st.none() | texts,
                  acked=st.lists(items, max_size=3).map(tuple),
                  unacked=st.lists(items, max_size=3).map(tuple),
+                 unacked_from=st.none() | texts, unacked_until=st.none() | texts,
                  streams=st.lists(streams, max_size=2).map(tuple)))
 def test_any_cursor_round_trips(cursor: Cursor) -> None:
     assert Cursor.from_json(cursor.to_json()) == cursor

@@ -167,7 +167,13 @@ class ItemLog:
         "_acked",
         "_acks",
         "_adds",
+        "_evicted",
+        "_evicted_from",
+        "_evicted_until",
         "_newest_epoch",
+        "_owed_from",
+        "_owed_mark",
+        "_owed_until",
         "_redeliver",
         "_seen",
         "_tracks",
@@ -222,6 +228,17 @@ class ItemLog:
         self.acked_id: str | None = None
         self.acked_time: str | None = None
         self._redeliver: dict[str, CursorItem] = {}  # from restore(): unacked before
+        # Delivered-not-acknowledged items beyond max_ids, no longer kept by Id: how many
+        # (not acknowledged since) and the canonical AbsoluteTimes bounding them.
+        self._evicted = 0
+        self._evicted_from: str | None = None
+        self._evicted_until: str | None = None
+        # From restore(): such items of the cursor's (Cursor.unacked_from/unacked_until):
+        # a new Id in this range is delivered marked redelivered, until an item after it
+        # was delivered or acknowledged.
+        self._owed_from: str | None = None
+        self._owed_until: str | None = None
+        self._owed_mark = ""  # _owed_from - reach: a reply's first chunk may be earlier
 
     # ---- queries ---------------------------------------------------------------------
 
@@ -241,11 +258,12 @@ class ItemLog:
     def resume_from(self) -> float | None:
         """Epoch seconds a gap fill after :meth:`restore` must start at (before the
         actor's overlap): the oldest of the newest acknowledged item, the items delivered
-        but not acknowledged and the streaming replies in progress; ``None`` when the log
-        knows no time (a fresh log)."""
+        but not acknowledged (including those beyond ``max_ids``, known only by the
+        oldest's AbsoluteTime: ``Cursor.unacked_from``) and the streaming replies in
+        progress; ``None`` when the log knows no time (a fresh log)."""
         times = [c.absolute_time for c in self._redeliver.values()]
         times += [t.time for t in self._tracks.values() if t.chunk is not None]
-        times.append(self.acked_time)
+        times += [self.acked_time, self._owed_from, self._evicted_from]
         known = [canonical_time(t) for t in times]
         present = [t for t in known if t is not None]
         return parse_timestamp(min(present)) if present else None
@@ -296,13 +314,29 @@ class ItemLog:
             return self._owed(item, item_id)
         track = self._tracks.get(item_id)
         if track is not None:
-            return self._revise(item, item_id, track)
-        if item_id in self._seen:
-            return self._repeat_plain(item, item_id)
-        if item.message_metadata is None and not item.attachments:
+            result = self._revise(item, item_id, track)
+        elif item_id in self._seen:
+            result = self._repeat_plain(item, item_id)
+        elif item.message_metadata is None and not item.attachments:
             self._remember(item_id, item.absolute_time)  # the usual case: a plain new item
+            if self._owed_until is not None:
+                return self._mark_owed(item)
             return item
-        return self._first(item, item_id)
+        else:
+            result = self._first(item, item_id)
+        if result is not None and self._owed_until is not None:
+            return self._mark_owed(result)
+        return result
+
+    def _mark_owed(self, item: Item) -> Item:
+        """A result of :meth:`accept` after :meth:`restore`: marked ``redelivered`` when
+        its AbsoluteTime is in the cursor's range of unacknowledged items not listed by
+        Id (it may be one of them: the log cannot tell)."""
+        at = canonical_time(item.absolute_time)
+        owed_until = self._owed_until
+        if at is not None and owed_until is not None and self._owed_mark <= at <= owed_until:
+            return attrs.evolve(item, redelivered=True)
+        return item
 
     def _owed(self, item: Item, item_id: str) -> Item | None:
         """An Id delivered but not acknowledged before :meth:`restore`: the log is as if
@@ -495,15 +529,55 @@ class ItemLog:
         """Record that ``item`` (a result of :meth:`accept`) was handed to the program
         (yielded by the iterator or given to a handler): until :meth:`acked`, a resume
         delivers it again with ``redelivered=True``. At most ``max_ids`` such items are
-        kept, the oldest dropped first (a resume then delivers those as new)."""
+        kept by Id, the oldest delivered dropped first; of those dropped the log keeps
+        only how many are not acknowledged yet and the oldest and newest AbsoluteTime
+        (``Cursor.unacked_from`` / ``unacked_until``): a resume fills from the oldest and
+        delivers them again, marked ``redelivered`` (with any other item of that range
+        it no longer remembers as acknowledged: at least once, never lost)."""
         item_id = item.id
         if item_id is None:
             return
+        if self._owed_until is not None:
+            self._past_owed(item)
         unacked = self._unacked
         unacked.pop(item_id, None)
         unacked[item_id] = item  # made a CursorItem by snapshot() only
         if len(unacked) > self.max_ids:
-            del unacked[next(iter(unacked))]
+            self._evict(unacked.pop(next(iter(unacked))))
+
+    def _evict(self, item: Item) -> None:
+        """``item`` is no longer kept by Id among the unacknowledged: count it and widen
+        the range of AbsoluteTimes a resume redelivers."""
+        self._evicted += 1
+        at = canonical_time(item.absolute_time)
+        if at is None:
+            return
+        if self._evicted_from is None or at < self._evicted_from:
+            self._evicted_from = at
+        if self._evicted_until is None or at > self._evicted_until:
+            self._evicted_until = at
+
+    def _acked_evicted(self, item_id: str, at: str | None) -> None:
+        """An acknowledgement of an Id not kept among the unacknowledged while some were
+        evicted: one fewer owed if it is in their range (and not acknowledged before);
+        the range is forgotten when none is owed any more."""
+        low, high = self._evicted_from, self._evicted_until
+        if item_id in self._acked or at is None or low is None or high is None:
+            return
+        if low <= at <= high:
+            self._evicted -= 1
+            if self._evicted <= 0:
+                self._evicted = 0
+                self._evicted_from = self._evicted_until = None
+
+    def _past_owed(self, item: Item) -> None:
+        """The cursor's range of unacknowledged items (after :meth:`restore`) is
+        forgotten once an item after it is delivered or acknowledged: the resumed fill
+        (in AbsoluteTime order) has delivered the range again, tracked by Id since."""
+        at = canonical_time(item.absolute_time)
+        until = self._owed_until
+        if at is not None and until is not None and at > until:
+            self._owed_from = self._owed_until = None
 
     def acked(self, item: Item) -> None:
         """Record that the program is done with ``item``: a resume skips it (and every
@@ -520,11 +594,15 @@ class ItemLog:
         else:
             entry = self._entry(item, item_id)
             revision, at = entry.revision, entry.absolute_time
+        if self._owed_until is not None:
+            self._past_owed(item)
         unacked = self._unacked
-        if unacked:
-            pending = unacked.get(item_id)
-            if pending is not None and pending.revision <= revision:
+        pending = unacked.get(item_id) if unacked else None
+        if pending is not None:
+            if pending.revision <= revision:
                 del unacked[item_id]
+        elif self._evicted:
+            self._acked_evicted(item_id, at)
         acked = self._acked
         acked.pop(item_id, None)
         acked[item_id] = entry
@@ -538,9 +616,8 @@ class ItemLog:
         self._acks = 0
         owed = [canonical_time(i.absolute_time) for i in self._unacked.values()]
         owed += [e.absolute_time for e in self._redeliver.values()]
+        owed += [self.acked_time, self._evicted_from, self._owed_from]
         times = [t for t in owed if t]
-        if self.acked_time is not None:
-            times.append(self.acked_time)
         acked = self._acked
         if times:
             # Acknowledgements come (nearly) in AbsoluteTime order, so the oldest entries
@@ -573,6 +650,9 @@ class ItemLog:
             for item_id, track in self._tracks.items()
             if track.chunk is not None and track.revision >= 1
         )
+        # unacknowledged items beyond max_ids: evicted here, or still owed from a cursor
+        low = [t for t in (self._evicted_from, self._owed_from) if t is not None]
+        high = [t for t in (self._evicted_until, self._owed_until) if t is not None]
         unacked = {  # still owed after a resume, and delivered since
             **self._redeliver,
             **{i: self._entry(item, i, always=True) for i, item in self._unacked.items()},
@@ -587,6 +667,8 @@ class ItemLog:
             ),
             unacked=tuple(e for e in unacked.values() if e.id not in self._acked
                           or self._acked[e.id].revision < e.revision),
+            unacked_from=min(low) if low else None,
+            unacked_until=max(high) if high else None,
             streams=streams,
         )
 
@@ -608,14 +690,30 @@ class ItemLog:
           revision, ``redelivered=False``);
         - a streaming reply in progress continues: the next chunk is stitched to the saved
           text (under ``streaming="completed"`` only its completed item is delivered);
+        - items delivered but not acknowledged beyond ``max_ids`` (``cursor.unacked_from``
+          .. ``unacked_until``, AbsoluteTimes): every Id :meth:`accept` does not know in
+          that range is delivered marked ``redelivered=True``;
         - :attr:`resume_from` says where the gap fill must start.
 
         Raises:
             ValueError: as :class:`ItemLog`.
         """
         log = cls(window, max_ids, reach, streaming)
+        low = canonical_time(cursor.unacked_from)
+        high = canonical_time(cursor.unacked_until)
+        if low is not None or high is not None:
+            log._owed_from = low = low if low is not None else high
+            log._owed_until = high = high if high is not None else low
+            assert low is not None
+            log._owed_mark = format_timestamp(parse_timestamp(low) - reach)
         for entry in cursor.acked:
-            log._seen[entry.id] = canonical_time(entry.absolute_time)
+            at = canonical_time(entry.absolute_time)
+            if not entry.complete and high is not None and at is not None and at <= high:
+                # an incomplete revision acknowledged where later ones may be owed (not
+                # listed): not remembered, so the fill delivers the item again
+                log._acked[entry.id] = entry
+                continue
+            log._seen[entry.id] = at
             if entry.in_place and entry.fingerprint is not None:
                 track = _Track(entry.revision, entry.absolute_time, entry.complete)
                 track.prints = (entry.fingerprint,)

@@ -395,6 +395,55 @@ def test_unacked_state_is_bounded_by_max_ids() -> None:
     assert [e.id for e in log.snapshot().unacked] == [f"m{i}" for i in range(20, 30)]
 
 
+def test_unacked_items_beyond_max_ids_are_resumed_from_the_oldest() -> None:
+    # A program holding more than max_ids unacknowledged items (manual ack): those no
+    # longer kept by Id are bounded by AbsoluteTime; the resume fills from the oldest
+    # and delivers them again marked redelivered (before: resume_from was at(20) and
+    # m0..m19 were lost).
+    log = ItemLog(window=600, max_ids=10, reach=5)
+    for i in range(30):
+        _deliver(log, message(f"m{i}", i))
+    cursor = Cursor.from_json(log.snapshot().to_json())
+    assert (cursor.unacked_from, cursor.unacked_until) == (at(0), at(19))
+    resumed = ItemLog.restore(cursor, window=600, max_ids=10, reach=5)
+    assert resumed.resume_from == parse_timestamp(at(0))
+    again = [resumed.accept(message(f"m{i}", i)) for i in range(30)]
+    assert all(out is not None and out.redelivered for out in again)
+    assert resumed.accept(message("m30", 30)) == message("m30", 30)
+    assert not resumed.accept(message("m31", 31)).redelivered  # type: ignore[union-attr]
+
+
+def test_acking_the_evicted_items_forgets_their_range() -> None:
+    log = ItemLog(window=600, max_ids=10, reach=5)
+    items = [_deliver(log, message(f"m{i}", i)) for i in range(30)]
+    for out in items[:19]:
+        log.acked(out)
+    assert log.snapshot().unacked_from == at(0)  # m19 is still owed
+    log.acked(items[19])
+    log.acked(items[19])  # a second ack of the same item counts once
+    cursor = log.snapshot()
+    assert (cursor.unacked_from, cursor.unacked_until) == (None, None)
+    assert "unacked_from" not in cursor.to_json()
+    assert [e.id for e in cursor.unacked] == [f"m{i}" for i in range(20, 30)]
+
+
+def test_a_resumed_range_is_kept_until_the_fill_delivered_past_it() -> None:
+    log = ItemLog(window=600, max_ids=2, reach=0)
+    for i in range(6):
+        _deliver(log, message(f"m{i}", i))
+    cursor = log.snapshot()
+    assert (cursor.unacked_from, cursor.unacked_until) == (at(0), at(3))
+    resumed = ItemLog.restore(cursor, window=600, max_ids=2, reach=0)
+    _deliver(resumed, message("m0", 0))  # a second crash meanwhile: still owed from 0
+    assert resumed.snapshot().unacked_from == at(0)
+    for i in range(1, 6):
+        resumed.acked(_deliver(resumed, message(f"m{i}", i)))
+    resumed.acked(_deliver(resumed, message("m6", 6)))  # past the range: forgotten
+    cursor = resumed.snapshot()
+    assert (cursor.unacked_from, cursor.unacked_until) == (None, None)
+    assert [e.id for e in cursor.unacked] == ["m0"]  # tracked by Id again
+
+
 def test_acking_an_older_revision_keeps_the_newer_one_owed() -> None:
     log = new_log()
     first = _deliver(log, chunk("r", 1, "a"))
@@ -410,12 +459,14 @@ from hypothesis import strategies as st  # noqa: E402
 
 
 @st.composite
-def _chat(draw: st.DrawFn) -> tuple[list[Item], list[Item], dict[str, Item]]:
+def _chat(
+    draw: st.DrawFn, max_items: int = 5
+) -> tuple[list[Item], list[Item], dict[str, Item]]:
     """Items of a chat as live frames (each item's versions, chunks of streaming replies)
     and as the transcript holds them (their final state)."""
     live: list[Item] = []
     final: dict[str, Item] = {}
-    for n in range(draw(st.integers(1, 5))):
+    for n in range(draw(st.integers(1, max_items))):
         item_id = f"i{n}"
         second = float(n)
         kind = draw(st.sampled_from(["plain", "stream", "attachment", "processed"]))
@@ -526,6 +577,68 @@ def test_a_resume_redelivers_exactly_the_unacknowledged(
     for item_id, revisions in delivered.items():
         numbers = [r.revision for r in revisions if not r.redelivered]
         assert numbers == sorted(set(numbers)), numbers
+        assert fingerprint(revisions[-1]) == fingerprint(final[item_id])
+        assert revisions[-1].content == final[item_id].content
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chat=_chat(max_items=9), crash_at=st.integers(0, 30), max_ids=st.integers(1, 4),
+       data=st.data())
+def test_a_resume_redelivers_every_unacknowledged_beyond_max_ids(
+    chat: tuple[list[Item], list[Item], dict[str, Item]],
+    crash_at: int,
+    max_ids: int,
+    data: st.DataObject,
+) -> None:
+    """More items delivered and not acknowledged than ``max_ids`` (acknowledged late, in
+    any order, or never) before a crash: the resume starts at or before every one of
+    them, and the fill from there (GetTranscript, before any live frame, as the actor
+    does) delivers each again, marked ``redelivered`` when unchanged; every item still
+    ends in its final state."""
+    frames, transcript, final = chat
+    cut = min(crash_at, len(frames))
+    log = ItemLog(window=600, max_ids=max_ids, reach=1)
+    delivered: dict[str, list[Item]] = {}
+    unacked: dict[str, Item] = {}
+
+    def feed(item: Item, owed: dict[str, Item], acks: bool) -> None:
+        out = log.accept(item)
+        if out is None:
+            return
+        assert out.id is not None
+        before = owed.pop(out.id, None)
+        if before is not None and (fingerprint(out), out.complete) == (
+            fingerprint(before), before.complete
+        ):
+            assert out.redelivered, out.id  # the same revision again: marked
+        log.delivered(out)
+        delivered.setdefault(out.id, []).append(out)
+        if not acks:
+            log.acked(out)
+            return
+        unacked[out.id] = out  # acknowledge any of the outstanding items, or none
+        for item_id in data.draw(st.lists(st.sampled_from(sorted(unacked)), max_size=2,
+                                          unique=True), label="acks"):
+            log.acked(unacked.pop(item_id))
+
+    for frame in frames[:cut]:
+        feed(frame, {}, acks=True)
+    log = ItemLog.restore(Cursor.from_json(log.snapshot().to_json()),
+                          window=600, max_ids=max_ids, reach=1)
+    owed = dict(unacked)
+    if owed:
+        event("unacked items beyond max_ids" if len(owed) > max_ids else "few unacked")
+        oldest = min(parse_timestamp(i.absolute_time or "") for i in owed.values())
+        assert log.resume_from is not None and log.resume_from <= oldest
+    start = log.resume_from
+    for item in transcript:  # the resumed fill, from 1 s before (the actor's overlap)
+        if start is None or parse_timestamp(item.absolute_time or "") >= start - 1:
+            feed(item, owed, acks=False)
+    assert owed == {}  # every owed item came again
+    for frame in frames[cut:] + transcript:  # live frames, a later fill
+        feed(frame, owed, acks=False)
+    assert set(delivered) == set(final)
+    for item_id, revisions in delivered.items():
         assert fingerprint(revisions[-1]) == fingerprint(final[item_id])
         assert revisions[-1].content == final[item_id].content
 
