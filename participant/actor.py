@@ -516,6 +516,8 @@ class Participant:
         "_replies",
         "_resume_from",
         "_rng",
+        "_saved_lot",
+        "_saved_seq",
         "_saving",
         "_sends_in_flight",
         "_sockets_opened",
@@ -582,6 +584,10 @@ class Participant:
         self._cursor_handle = cursor_handle
         self._cursor_dirty = False
         self._saving = False
+        # Write-ahead: the items accepted (stats.items_delivered) when the last completed
+        # save's snapshot was taken; the iterator and handlers wait here for theirs.
+        self._saved_seq = 0
+        self._saved_lot: trio.lowlevel.ParkingLot | None = None
         self._resume_from: float | None = None  # a resumed first fill starts here
         self._contact: str | None = None  # ContactId, learnt from the items (for the cursor)
         if cursor is not None:
@@ -778,6 +784,10 @@ class Participant:
             finally:
                 self._iterators_waiting -= 1
             buffer = self._buffer
+        if self._cursor_handle is not None:  # write-ahead: on record before handed out
+            seq = self.stats.items_delivered - len(buffer) + 1
+            if seq > self._saved_seq:
+                await self._wait_saved(seq)
         self._taken += 1
         item = buffer.popleft()
         if self._producers_waiting:
@@ -956,20 +966,40 @@ class Participant:
         if self._contact is None:
             self._contact = item.contact_id
         if self._cursor_handle is not None:
-            self._cursor_dirty = True
-            if not self._saving and self._nursery is not None:
-                self._saving = True
-                self._nursery.start_soon(self._save_cursor)
+            self._request_save()
+
+    def _request_save(self) -> None:
+        self._cursor_dirty = True
+        if not self._saving and self._nursery is not None:
+            self._saving = True
+            self._nursery.start_soon(self._save_cursor)
+
+    async def _wait_saved(self, seq: int) -> None:
+        """Write-ahead: wait until a completed save has the ``seq``-th accepted item on
+        record as delivered (one save covers every item buffered when it is taken)."""
+        self._request_save()
+        while self._saved_seq < seq:
+            if self._saved_lot is None:
+                self._saved_lot = trio.lowlevel.ParkingLot()
+            await self._saved_lot.park()
 
     async def _save_cursor(self) -> None:
-        """Save the cursor after acknowledgements: coalesced, one save in flight. A
-        failing save is the handle's error and reaches the program (out of connect)."""
+        """Save the cursor after acknowledgements and before items are handed out
+        (write-ahead: every buffered item is put on record as delivered, so one save
+        covers them all): coalesced, one save in flight. A failing save is the
+        handle's error and reaches the program (out of connect)."""
         handle = self._cursor_handle
         assert handle is not None
         try:
             while self._cursor_dirty:
                 self._cursor_dirty = False
+                for item in self._buffer or ():
+                    self._log.delivered(item)
+                covered = self.stats.items_delivered
                 await handle.save(self.cursor())
+                self._saved_seq = covered
+                if self._saved_lot is not None:
+                    self._saved_lot.unpark_all()
         finally:
             self._saving = False
 
@@ -1101,13 +1131,17 @@ class Participant:
         if nursery is None:
             return
         self._handler_tasks += 1
-        nursery.start_soon(self._run_handlers, handlers, item)
+        self._log.delivered(item)  # on record for the write-ahead save
+        nursery.start_soon(self._run_handlers, handlers, item, self.stats.items_delivered)
 
-    async def _run_handlers(self, handlers: list[ItemHandler], item: Item) -> None:
-        """One task of the pool: ``item``'s matching handlers, in registration order;
-        the item is acknowledged (implicit ack) when they returned."""
-        self._log.delivered(item)
+    async def _run_handlers(self, handlers: list[ItemHandler], item: Item, seq: int) -> None:
+        """One task of the pool: ``item`` (the ``seq``-th accepted) to its matching
+        handlers, in registration order, once a saved cursor has it on record
+        (write-ahead, with a cursor handle); acknowledged (implicit ack) when they
+        returned."""
         try:
+            if self._cursor_handle is not None and seq > self._saved_seq:
+                await self._wait_saved(seq)
             for fn in handlers:
                 try:
                     result = fn(item)
@@ -1869,7 +1903,9 @@ async def connect(
             loaded first; if there is one the participant fills FORWARD from it before
             any live item, delivers every later item once and marks ``redelivered`` the
             items delivered but not acknowledged before. The cursor is saved after
-            acknowledgements (coalesced) and on exit (docs/concepts.md).
+            acknowledgements, before an item is handed to the program (write-ahead:
+            an item handled just before a crash comes again marked ``redelivered``;
+            coalesced, one save in flight) and on exit (docs/concepts.md).
 
     Raises:
         AccessDeniedException: the ParticipantToken is not valid (bad, or the chat over).
