@@ -346,6 +346,9 @@ class ParticipantStats:
     transcript by a further fill."""
     failed_fills: int = 0
     """Gap fills (or history loads) that gave up."""
+    receipts_failed: int = 0
+    """Receipts of :meth:`Participant.send_receipt_nowait` not sent (the participant
+    closed first, or SendEvent failed); each is logged."""
 
 
 def _epoch(absolute_time: str | None) -> float | None:
@@ -1748,14 +1751,53 @@ class Participant:
         if not message_id:
             raise InvalidParameterError("message_id", "a non-empty string")
         self._token()
+        return await self._coalescer().submit(kind, message_id)
+
+    def send_receipt_nowait(self, message_id: str, kind: ReceiptKind = "read") -> None:
+        """Hand a ``delivered`` or ``read`` receipt for ``message_id`` to the receipt
+        coalescer and return at once (no await): coalesced and sent in the background
+        exactly as by :meth:`send_receipt`, so an ``async for`` loop can acknowledge each
+        message it shows without stalling for the coalescing window.
+
+        Raises :class:`InvalidParameterError` for a bad ``kind`` or an empty
+        ``message_id``. Nothing else is raised: a receipt that cannot be sent - the
+        participant is closed or the chat ended (before or while it waits), or SendEvent
+        fails (e.g. ConflictException with more than two participants) - is counted in
+        ``stats.receipts_failed`` and logged (INFO once closed, WARNING for a SendEvent
+        error).
+        """
+        if kind not in ("delivered", "read"):
+            raise InvalidParameterError("kind", "'delivered' or 'read'")
+        if not message_id or not isinstance(message_id, str):
+            raise InvalidParameterError("message_id", "a non-empty string")
+        try:
+            self._token()
+        except ParticipantClosedError as exc:
+            self._receipt_unsent(kind, message_id, exc)
+            return
+        self._coalescer().submit_nowait(kind, message_id)
+
+    def _coalescer(self) -> ReceiptCoalescer:
         if self._receipts is None:
             self._receipts = ReceiptCoalescer(
                 self._send_receipt_now,
                 self._spawn,
                 hold=self.config.receipt_hold,
                 window=self.config.receipt_window,
+                on_unsent=self._receipt_unsent,
             )
-        return await self._receipts.submit(kind, message_id)
+        return self._receipts
+
+    def _receipt_unsent(
+        self, kind: ReceiptKind, message_id: str, error: BaseException | None
+    ) -> None:
+        """A receipt of :meth:`send_receipt_nowait` was not sent (``error`` None: dropped
+        unsent as the participant stopped)."""
+        self.stats.receipts_failed += 1
+        if error is None or isinstance(error, ParticipantClosedError):
+            log.info("%s receipt for %s not sent: the participant is closed", kind, message_id)
+        else:
+            log.warning("%s receipt for %s not sent: %s", kind, message_id, _describe(error))
 
     async def _send_receipt_now(self, kind: ReceiptKind, message_id: str) -> None:
         content_type = ContentType.MESSAGE_READ if kind == "read" else ContentType.MESSAGE_DELIVERED
