@@ -1905,6 +1905,8 @@ async def connect(
     *,
     region: str | None = None,
     endpoint_url: str | None = None,
+    use_fips_endpoint: bool | None = None,
+    use_dualstack_endpoint: bool | None = None,
     client: ParticipantClient | None = None,
     http_transport: httpx.AsyncBaseTransport | None = None,
     websocket_connector: WebSocketConnector | None = None,
@@ -1924,6 +1926,11 @@ async def connect(
             built when ``client`` is not given (that one is closed on exit; a given one
             is not).
         endpoint_url: base URL of the service (e.g. an emulator), for that client.
+        use_fips_endpoint, use_dualstack_endpoint: the region's FIPS and/or dual-stack
+            (IPv6) endpoint, for that client (:class:`ParticipantClient`'s arguments of
+            the same names; ``None``: from ``AWS_USE_FIPS_ENDPOINT`` /
+            ``AWS_USE_DUALSTACK_ENDPOINT``). Not with ``client`` (set them on it) nor
+            with a custom ``endpoint_url``.
         client: a :class:`ParticipantClient` to use (shared by many participants).
         http_transport: an ``httpx`` transport for the built client (e.g. in memory).
         websocket_connector: opens websockets (default: TCP/TLS via trio-websocket).
@@ -1950,6 +1957,9 @@ async def connect(
             coalesced, one save in flight) and on exit (docs/concepts.md).
 
     Raises:
+        InvalidParameterError: ``use_fips_endpoint`` / ``use_dualstack_endpoint`` given
+            with ``client`` or with a custom endpoint; a bad ``region`` or
+            ``endpoint_url`` (:class:`ParticipantClient`).
         AccessDeniedException: the ParticipantToken is not valid (bad, or the chat over).
         ServiceError, TransportError: a non-retryable error on the first connection, or
             the last transient one when no connection succeeded within
@@ -1959,8 +1969,19 @@ async def connect(
     owned = client is None
     if client is None:
         client = ParticipantClient(
-            region=region, endpoint_url=endpoint_url, transport=http_transport
+            region=region,
+            endpoint_url=endpoint_url,
+            use_fips_endpoint=use_fips_endpoint,
+            use_dualstack_endpoint=use_dualstack_endpoint,
+            transport=http_transport,
         )
+    else:
+        for name, value in (
+            ("use_fips_endpoint", use_fips_endpoint),
+            ("use_dualstack_endpoint", use_dualstack_endpoint),
+        ):
+            if value is not None:
+                raise InvalidParameterError(name, "None with client (set it on the client)")
     saved = None if cursor is None else await cursor.load()
     participant = Participant(
         participant_token,
