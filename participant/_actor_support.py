@@ -77,9 +77,13 @@ class _Waiter:
 class _Pending:
     message_id: str
     waiters: list[_Waiter] = attrs.field(factory=list)
+    detached: bool = False  # submitted without a waiter: an outcome nobody awaits
 
 
 SendReceipt = Callable[[ReceiptKind, str], Awaitable[None]]
+Unsent = Callable[[ReceiptKind, str, "BaseException | None"], None]
+"""Told of a receipt submitted with :meth:`ReceiptCoalescer.submit_nowait` that was not
+sent: the send's error, or ``None`` when it was dropped unsent (the flush cancelled)."""
 
 
 class ReceiptCoalescer:
@@ -102,8 +106,10 @@ class ReceiptCoalescer:
         hold: float,
         window: float,
         remember: int = 256,
+        on_unsent: Unsent | None = None,
     ) -> None:
         self._send = send
+        self._on_unsent = on_unsent
         self._spawn = spawn
         self._hold = hold
         self._window = window
@@ -119,20 +125,37 @@ class ReceiptCoalescer:
         return (kind, message_id) in self._sent
 
     async def submit(self, kind: ReceiptKind, message_id: str) -> bool:
+        waiter = _Waiter()
+        if not self._enqueue(kind, message_id, waiter):
+            return False
+        await waiter.done.wait()
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.sent
+
+    def submit_nowait(self, kind: ReceiptKind, message_id: str) -> None:
+        """Like :meth:`submit` without waiting for the outcome: a failure goes to
+        ``on_unsent``, never to the caller."""
+        self._enqueue(kind, message_id, None)
+
+    def _enqueue(self, kind: ReceiptKind, message_id: str, waiter: _Waiter | None) -> bool:
+        """Queue a receipt (False: already sent or covered by a pending read)."""
         if self._already(kind, message_id):
             return False
         if kind == "delivered":
             read = self._pending.get("read")
             if read is not None and read.message_id == message_id:
                 return False
-        waiter = _Waiter()
         pending = self._pending.get(kind)
         if pending is not None and pending.message_id != message_id:
             _settle(pending.waiters, sent=False)
             pending = None
         if pending is None:
             pending = self._pending[kind] = _Pending(message_id)
-        pending.waiters.append(waiter)
+        if waiter is None:
+            pending.detached = True
+        else:
+            pending.waiters.append(waiter)
         if kind == "read":
             delivered = self._pending.get("delivered")
             if delivered is not None and delivered.message_id == message_id:
@@ -141,10 +164,12 @@ class ReceiptCoalescer:
         if not self._flushing:
             self._flushing = True
             self._spawn(self._flush)
-        await waiter.done.wait()
-        if waiter.error is not None:
-            raise waiter.error
-        return waiter.sent
+        return True
+
+    def _unsent(self, kind: ReceiptKind, pending: _Pending, error: BaseException | None) -> None:
+        if pending.detached and self._on_unsent is not None:
+            pending.detached = False
+            self._on_unsent(kind, pending.message_id, error)
 
     async def _flush(self) -> None:
         batch: list[tuple[ReceiptKind, _Pending]] = []
@@ -166,17 +191,21 @@ class ReceiptCoalescer:
                         await self._send(kind, pending.message_id)
                     except Exception as exc:
                         _settle(pending.waiters, sent=False, error=exc)
+                        self._unsent(kind, pending, exc)
                     else:
                         self._sent[(kind, pending.message_id)] = None
                         while len(self._sent) > self._remember:
                             self._sent.popitem(last=False)
+                        pending.detached = False
                         _settle(pending.waiters, sent=True)
         finally:
             self._flushing = False
-            for _kind, pending in batch:  # interrupted mid-send: not known to be sent
+            for kind, pending in batch:  # interrupted mid-send: not known to be sent
                 _settle(pending.waiters, sent=False)
-            for pending in self._pending.values():
+                self._unsent(kind, pending, None)
+            for kind, pending in self._pending.items():
                 _settle(pending.waiters, sent=False)
+                self._unsent(kind, pending, None)
             self._pending.clear()
 
 

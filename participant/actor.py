@@ -45,15 +45,17 @@ Guarantees and policies (docs/concepts.md has the timelines):
   Ids: old Ids are dropped every 64 items).
   AbsoluteTimes all come from the service's clock, so the overlaps only cover items the
   service delivered out of order.
-- **Slow consumer: backpressure, never a silent drop.** Items go to the iterator through a
-  buffer of ``max_buffered_items``. An item is accepted (its Id marked seen, counted,
-  buffered) in one step only when there is room; when the buffer is full the websocket
-  reader (or the gap fill task) waits *before* accepting, so a reader cancelled while
-  waiting (its socket closed by a renewal, or lost) loses nothing: the item was never
-  marked seen and gap fill delivers it. The supervisor never waits for the consumer, so
-  renewals and reconnects go on while it does not read. The heartbeat watchdog does not
-  count a reader's wait against its socket. A program that only uses handlers sets
-  ``iterate=False`` (then nothing is buffered for the iterator).
+- **Slow consumer: the reader never waits, nothing is lost.** Items go to the iterator
+  through a buffer of ``max_buffered_items``. An item is accepted (its Id marked seen,
+  counted, buffered) in one step only when there is room. A live item without room (or
+  without a free handler slot) is dropped, counted in ``stats.live_items_dropped``, and
+  its socket's later items are held behind a refill that starts, once the consumer has
+  caught up, from the oldest dropped AbsoluteTime less ``gap_fill_overlap``: each item
+  arrives once, in order. The websocket reader thus keeps reading heartbeat echoes, so
+  the watchdog detects a dead socket during any stall; only the gap fill task waits for
+  room. The supervisor never waits for the consumer, so renewals and reconnects go on
+  while it does not read. A program that only uses handlers sets ``iterate=False``
+  (then nothing is buffered for the iterator).
 - **First connection**: transient errors are retried with backoff for at most
   ``connect_timeout`` seconds (30 s), then :func:`connect` raises the last error.
 - **Own ParticipantId**: :attr:`Participant.participant_id`, learnt from the echo of the
@@ -207,7 +209,8 @@ class ParticipantConfig:
             client: 85 s).
         backoff_initial, backoff_max, backoff_multiplier: reconnect backoff; each delay is
             drawn from ``[d/2, d]`` with ``d = min(backoff_max, initial * multiplier**n)``.
-        max_buffered_items: items buffered for the iterator before the reader waits.
+        max_buffered_items: items buffered for the iterator; a live item beyond it is
+            dropped and recovered from the transcript once the consumer caught up.
         iterate: buffer items for ``async for``; set False when only handlers consume.
         typing_interval: :meth:`Participant.send_typing` sends at most one event per this.
         receipt_hold, receipt_window: receipt coalescing (0.3 s, 5 s:
@@ -216,7 +219,7 @@ class ParticipantConfig:
         gap_fill_overlap: after an unplanned reconnect, gap fill starts this long before
             the newest AbsoluteTime seen (< ``dedupe_window``).
         gap_fill_after_renewal: also fill after a planned renewal (covers items still in
-            the old socket's buffers when it is closed, e.g. under backpressure).
+            the old socket's buffers when it is closed).
         renewal_fill_overlap: that fill starts this long before the newest AbsoluteTime
             seen (< ``dedupe_window``); short, so live items wait little behind it.
         clock_skew: without ``history``, gap fill never delivers items whose AbsoluteTime
@@ -247,7 +250,8 @@ class ParticipantConfig:
             waits for a fill, so the heartbeat watchdog always runs.
         handler_concurrency: handler calls running at once (one task per item runs the
             item's matching handlers in turn); when all are busy the actor waits for one
-            to finish before it accepts the next item (backpressure, like a full buffer).
+            to finish before it accepts the next item from a fill; a live item finding the
+            pool full is dropped and recovered like one finding the buffer full.
         streaming: ``"chunks"`` (default) delivers every revision of an AI streaming
             reply (the whole text so far each time); ``"completed"`` only the completed
             reply (docs/concepts.md, "Revisions").
@@ -337,10 +341,14 @@ class ParticipantStats:
     handler_errors: int = 0
     """Handler calls that raised."""
     live_items_dropped: int = 0
-    """Live items dropped because too many were held behind a gap fill (each recovered
-    from the transcript by a further fill)."""
+    """Live items dropped for lack of room - the consumer's buffer or the handler pool
+    full, or ``held_items_max`` held behind a gap fill - each recovered from the
+    transcript by a further fill."""
     failed_fills: int = 0
     """Gap fills (or history loads) that gave up."""
+    receipts_failed: int = 0
+    """Receipts of :meth:`Participant.send_receipt_nowait` not sent (the participant
+    closed first, or SendEvent failed); each is logged."""
 
 
 def _epoch(absolute_time: str | None) -> float | None:
@@ -393,13 +401,18 @@ class _Gate:
         self.held: deque[Item] | None = None  # created by the first held item
         self.overflowed = False
 
-    def __call__(self, item: Item) -> Awaitable[None] | None:
+    def __call__(self, item: Item) -> None:
         """The socket's item sink (one object per socket instead of a partial)."""
-        return self._participant._on_socket_item(self, item)
+        self._participant._on_socket_item(self, item)
 
     def lost(self, sock: ChatSocket) -> None:
         """The socket's loss callback."""
         self._participant._on_socket_lost(self, sock)
+
+    def bad_frame(self) -> None:
+        """The socket skipped an ``aws/chat`` frame it could not decode: the item it
+        carried is fetched again from the transcript."""
+        self._participant._refill(self)
 
     def __repr__(self) -> str:
         held = 0 if self.held is None else len(self.held)
@@ -470,6 +483,7 @@ class Participant:
         "_credentials",
         "_cursor_dirty",
         "_cursor_handle",
+        "_dropped_since",
         "_end_pending",
         "_ended",
         "_failure",
@@ -505,6 +519,8 @@ class Participant:
         "_replies",
         "_resume_from",
         "_rng",
+        "_saved_lot",
+        "_saved_seq",
         "_saving",
         "_sends_in_flight",
         "_sockets_opened",
@@ -571,6 +587,10 @@ class Participant:
         self._cursor_handle = cursor_handle
         self._cursor_dirty = False
         self._saving = False
+        # Write-ahead: the items accepted (stats.items_delivered) when the last completed
+        # save's snapshot was taken; the iterator and handlers wait here for theirs.
+        self._saved_seq = 0
+        self._saved_lot: trio.lowlevel.ParkingLot | None = None
         self._resume_from: float | None = None  # a resumed first fill starts here
         self._contact: str | None = None  # ContactId, learnt from the items (for the cursor)
         if cursor is not None:
@@ -610,6 +630,8 @@ class Participant:
         self._fill_retry_from: float | None = None
         self._fill_retry_history = False
         self._held_logged_at = -math.inf
+        #: Oldest AbsoluteTime (epoch s) of a live item dropped since the last fill began.
+        self._dropped_since: float | None = None
         self._handler_tasks = 0  # running handler tasks (<= config.handler_concurrency)
         self._fill_requested = False
         self._fill_overlap = 0.0  # the largest overlap among the coalesced requests
@@ -765,6 +787,10 @@ class Participant:
             finally:
                 self._iterators_waiting -= 1
             buffer = self._buffer
+        if self._cursor_handle is not None:  # write-ahead: on record before handed out
+            seq = self.stats.items_delivered - len(buffer) + 1
+            if seq > self._saved_seq:
+                await self._wait_saved(seq)
         self._taken += 1
         item = buffer.popleft()
         if self._producers_waiting:
@@ -783,34 +809,62 @@ class Participant:
     # Every item, from a socket or from gap fill, goes through _offer: deduplicated by Id,
     # then accepted (Id marked seen, counted, handlers started, appended to the buffer of
     # the iterator) in one synchronous step, or refused for lack of room with nothing
-    # changed. A producer refused for room waits (_emit) and offers again: if it is
-    # cancelled meanwhile (its socket closed by a renewal or lost), the item was never
-    # marked seen, so gap fill delivers it later. Once accepted, an item belongs to the
-    # actor, not to the socket it came from. Backpressure thus stops the socket readers
-    # and the gap fill task, never the supervisor (renewals and reconnects go on).
+    # changed. A socket reader refused for room drops the item (_drop) and a refill
+    # recovers it; the gap fill task waits (_emit) and offers again. Once accepted, an
+    # item belongs to the actor, not to the socket it came from. Only the gap fill task
+    # ever waits for the consumer: never a reader, never the supervisor.
 
-    def _on_socket_item(self, gate: _Gate | None, item: Item) -> Awaitable[None] | None:
-        """The sockets' item sink: accept at once when possible (no await), else return
-        the wait for room (a slow consumer or a full handler pool) for the reader to
-        await. While the socket's gap fill runs the item is held, never awaited."""
+    def _on_socket_item(self, gate: _Gate, item: Item) -> None:
+        """The sockets' item sink; never waits, so the reader keeps reading heartbeat
+        echoes whatever the consumer does. While the socket's gap fill runs the item is
+        held; with no room for it (a slow consumer, a full handler pool) it is dropped
+        and a refill recovers it once the consumer has caught up (see :meth:`_drop`)."""
         self.stats.items_received += 1
-        if gate is not None and not gate.is_open:
+        if not gate.is_open:
             self._hold(gate, item)
-            return None
-        if self._offer(item, batch=True) is not None:
-            if self._end_pending is not None:
-                self._end_if_pending()
-            return None
-        return self._on_socket_item_waiting(item)
-
-    async def _on_socket_item_waiting(self, item: Item) -> None:
-        await self._emit(item)
-        if self._end_pending is not None:
+        elif self._offer(item, batch=True) is None:
+            self._drop(gate, item)
+        elif self._end_pending is not None:
             self._end_if_pending()
+
+    def _drop(self, gate: _Gate, item: Item) -> None:
+        """No room for a live item: drop it and every later one of its socket (closed
+        behind a refill, so the order has no seam) until a fill from the oldest dropped
+        item (less ``gap_fill_overlap``) has recovered them. The fill waits for the
+        consumer to catch up before it fetches (:meth:`_filler`)."""
+        self._note_dropped(item)
+        self._refill(gate)
+
+    def _refill(self, gate: _Gate) -> None:
+        """Something of ``gate``'s socket was lost (an item dropped, an undecodable frame):
+        close the gate behind a fill from the last delivered item (or the oldest dropped
+        one) less ``gap_fill_overlap``; a gate already closed fills once more after its
+        fill (``overflowed``)."""
+        gate.overflowed = True
+        if gate.is_open:
+            gate.is_open = False
+            self._request_fill(gate, overlap=self.config.gap_fill_overlap)
+
+    def _note_dropped(self, item: Item) -> None:
+        """Count a dropped live item, remember the oldest AbsoluteTime dropped (the next
+        fill starts no later), log at most once per 10 s (never the item's text)."""
+        self.stats.live_items_dropped += 1
+        at = _epoch(item.absolute_time)
+        if at is not None and (self._dropped_since is None or at < self._dropped_since):
+            self._dropped_since = at
+        now = trio.current_time()
+        if now >= self._held_logged_at + 10.0:
+            self._held_logged_at = now
+            log.warning(
+                "no room for live items (a slow consumer, a full handler pool, or "
+                "held_items_max behind a gap fill): dropping them until a fill from the "
+                "transcript recovers them (%d dropped so far)",
+                self.stats.live_items_dropped,
+            )
 
     def _hold(self, gate: _Gate, item: Item) -> None:
         """Hold a live item behind its socket's gap fill, or drop it when the gate is
-        full (a further fill recovers it; logged at most once per 10 s)."""
+        full or overflowed (a further fill recovers it)."""
         held = gate.held
         if held is None:
             held = gate.held = deque()
@@ -818,16 +872,27 @@ class Participant:
             held.append(item)
             return
         gate.overflowed = True
-        self.stats.live_items_dropped += 1
-        now = trio.current_time()
-        if now >= self._held_logged_at + 10.0:
-            self._held_logged_at = now
-            log.warning(
-                "%d live item(s) held behind a gap fill (held_items_max); dropping live "
-                "items until it ends, then a further fill recovers them (%d dropped so far)",
-                len(held),
-                self.stats.live_items_dropped,
-            )
+        self._note_dropped(item)
+
+    def _caught_up(self) -> bool:
+        """The consumer has room again: its buffer at most half full and, with handlers,
+        a free slot in their pool."""
+        capacity, buffer = self._capacity, self._buffer
+        if capacity is not None and buffer is not None and len(buffer) > capacity // 2:
+            return False
+        return not self._handlers or self._handler_tasks < self.config.handler_concurrency
+
+    async def _wait_caught_up(self) -> None:
+        """Wait until :meth:`_caught_up` (or the participant is disconnected)."""
+        while not self._caught_up() and self._core.state != _DISCONNECTED:
+            self._wake_iterator()
+            if self._not_full is None:
+                self._not_full = trio.lowlevel.ParkingLot()
+            self._producers_waiting += 1
+            try:
+                await self._not_full.park()
+            finally:
+                self._producers_waiting -= 1
 
     def _wake_iterator(self) -> None:
         """Wake the waiting iterator now (a socket reader went idle, or a producer must
@@ -904,20 +969,40 @@ class Participant:
         if self._contact is None:
             self._contact = item.contact_id
         if self._cursor_handle is not None:
-            self._cursor_dirty = True
-            if not self._saving and self._nursery is not None:
-                self._saving = True
-                self._nursery.start_soon(self._save_cursor)
+            self._request_save()
+
+    def _request_save(self) -> None:
+        self._cursor_dirty = True
+        if not self._saving and self._nursery is not None:
+            self._saving = True
+            self._nursery.start_soon(self._save_cursor)
+
+    async def _wait_saved(self, seq: int) -> None:
+        """Write-ahead: wait until a completed save has the ``seq``-th accepted item on
+        record as delivered (one save covers every item buffered when it is taken)."""
+        self._request_save()
+        while self._saved_seq < seq:
+            if self._saved_lot is None:
+                self._saved_lot = trio.lowlevel.ParkingLot()
+            await self._saved_lot.park()
 
     async def _save_cursor(self) -> None:
-        """Save the cursor after acknowledgements: coalesced, one save in flight. A
-        failing save is the handle's error and reaches the program (out of connect)."""
+        """Save the cursor after acknowledgements and before items are handed out
+        (write-ahead: every buffered item is put on record as delivered, so one save
+        covers them all): coalesced, one save in flight. A failing save is the
+        handle's error and reaches the program (out of connect)."""
         handle = self._cursor_handle
         assert handle is not None
         try:
             while self._cursor_dirty:
                 self._cursor_dirty = False
+                for item in self._buffer or ():
+                    self._log.delivered(item)
+                covered = self.stats.items_delivered
                 await handle.save(self.cursor())
+                self._saved_seq = covered
+                if self._saved_lot is not None:
+                    self._saved_lot.unpark_all()
         finally:
             self._saving = False
 
@@ -1049,13 +1134,17 @@ class Participant:
         if nursery is None:
             return
         self._handler_tasks += 1
-        nursery.start_soon(self._run_handlers, handlers, item)
+        self._log.delivered(item)  # on record for the write-ahead save
+        nursery.start_soon(self._run_handlers, handlers, item, self.stats.items_delivered)
 
-    async def _run_handlers(self, handlers: list[ItemHandler], item: Item) -> None:
-        """One task of the pool: ``item``'s matching handlers, in registration order;
-        the item is acknowledged (implicit ack) when they returned."""
-        self._log.delivered(item)
+    async def _run_handlers(self, handlers: list[ItemHandler], item: Item, seq: int) -> None:
+        """One task of the pool: ``item`` (the ``seq``-th accepted) to its matching
+        handlers, in registration order, once a saved cursor has it on record
+        (write-ahead, with a cursor handle); acknowledged (implicit ack) when they
+        returned."""
         try:
+            if self._cursor_handle is not None and seq > self._saved_seq:
+                await self._wait_saved(seq)
             for fn in handlers:
                 try:
                     result = fn(item)
@@ -1339,12 +1428,18 @@ class Participant:
     async def _filler(self) -> None:
         try:
             while self._fill_requested or self._history_requested:
+                # Fetch only once the consumer has room: what a stalled consumer missed
+                # is fetched when it can take it, and in one fill, not one per stall tick.
+                await self._wait_caught_up()
                 # The history covers any gap up to now as well.
                 history = self._history_requested
                 overlap, self._fill_overlap = self._fill_overlap, 0.0
                 self._fill_requested = self._history_requested = False
                 gates, self._fill_gates = self._fill_gates or [], None
-                if await self._fill(history=history, overlap=overlap):
+                dropped, self._dropped_since = self._dropped_since, None
+                for gate in gates:  # this fill recovers what they dropped so far
+                    gate.overflowed = False
+                if await self._fill(history=history, overlap=overlap, dropped=dropped):
                     for gate in gates:
                         await self._release(gate)
                 else:  # the sockets are being replaced; the next fill covers their items
@@ -1367,7 +1462,9 @@ class Participant:
         else:
             gate.is_open = True
 
-    async def _fill(self, *, history: bool, overlap: float = 0.0) -> bool:
+    async def _fill(
+        self, *, history: bool, overlap: float = 0.0, dropped: float | None = None
+    ) -> bool:
         """Gap fill (or history): page GetTranscript, deliver in AbsoluteTime order.
         Waits for room in the buffer like a socket reader (it runs in its own task).
 
@@ -1375,7 +1472,7 @@ class Participant:
         that gives up returns False after :meth:`_fill_gave_up` (reconnect, then fill
         again from the same point, or end the participant)."""
         history = history or self._fill_retry_history
-        plan, filters = self._fill_plan(history, overlap)
+        plan, filters = self._fill_plan(history, overlap, dropped)
         attempt = 0
         while True:
             try:
@@ -1427,7 +1524,9 @@ class Participant:
         self._failure = exc
         self._feed(self._core.fill_failed, f"gap fill failed: {type(exc).__name__}")
 
-    def _fill_plan(self, history: bool, overlap: float) -> tuple[FillPlan, dict[str, Any]]:
+    def _fill_plan(
+        self, history: bool, overlap: float, dropped: float | None = None
+    ) -> tuple[FillPlan, dict[str, Any]]:
         """The fill's plan (:func:`participant.core.plan.fill_plan`) and its
         GetTranscript filters."""
         resume = self._resume_from
@@ -1441,6 +1540,7 @@ class Participant:
             wall=self._wall_clock(),
             dedupe_window=self.config.dedupe_window,
             retry_from=self._fill_retry_from,
+            dropped=dropped,
         )
         filters: dict[str, Any] = {"scan_direction": plan.scan_direction, "sort_order": "ASCENDING"}
         if not plan.history:
@@ -1651,14 +1751,53 @@ class Participant:
         if not message_id:
             raise InvalidParameterError("message_id", "a non-empty string")
         self._token()
+        return await self._coalescer().submit(kind, message_id)
+
+    def send_receipt_nowait(self, message_id: str, kind: ReceiptKind = "read") -> None:
+        """Hand a ``delivered`` or ``read`` receipt for ``message_id`` to the receipt
+        coalescer and return at once (no await): coalesced and sent in the background
+        exactly as by :meth:`send_receipt`, so an ``async for`` loop can acknowledge each
+        message it shows without stalling for the coalescing window.
+
+        Raises :class:`InvalidParameterError` for a bad ``kind`` or an empty
+        ``message_id``. Nothing else is raised: a receipt that cannot be sent - the
+        participant is closed or the chat ended (before or while it waits), or SendEvent
+        fails (e.g. ConflictException with more than two participants) - is counted in
+        ``stats.receipts_failed`` and logged (INFO once closed, WARNING for a SendEvent
+        error).
+        """
+        if kind not in ("delivered", "read"):
+            raise InvalidParameterError("kind", "'delivered' or 'read'")
+        if not message_id or not isinstance(message_id, str):
+            raise InvalidParameterError("message_id", "a non-empty string")
+        try:
+            self._token()
+        except ParticipantClosedError as exc:
+            self._receipt_unsent(kind, message_id, exc)
+            return
+        self._coalescer().submit_nowait(kind, message_id)
+
+    def _coalescer(self) -> ReceiptCoalescer:
         if self._receipts is None:
             self._receipts = ReceiptCoalescer(
                 self._send_receipt_now,
                 self._spawn,
                 hold=self.config.receipt_hold,
                 window=self.config.receipt_window,
+                on_unsent=self._receipt_unsent,
             )
-        return await self._receipts.submit(kind, message_id)
+        return self._receipts
+
+    def _receipt_unsent(
+        self, kind: ReceiptKind, message_id: str, error: BaseException | None
+    ) -> None:
+        """A receipt of :meth:`send_receipt_nowait` was not sent (``error`` None: dropped
+        unsent as the participant stopped)."""
+        self.stats.receipts_failed += 1
+        if error is None or isinstance(error, ParticipantClosedError):
+            log.info("%s receipt for %s not sent: the participant is closed", kind, message_id)
+        else:
+            log.warning("%s receipt for %s not sent: %s", kind, message_id, _describe(error))
 
     async def _send_receipt_now(self, kind: ReceiptKind, message_id: str) -> None:
         content_type = ContentType.MESSAGE_READ if kind == "read" else ContentType.MESSAGE_DELIVERED
@@ -1766,6 +1905,8 @@ async def connect(
     *,
     region: str | None = None,
     endpoint_url: str | None = None,
+    use_fips_endpoint: bool | None = None,
+    use_dualstack_endpoint: bool | None = None,
     client: ParticipantClient | None = None,
     http_transport: httpx.AsyncBaseTransport | None = None,
     websocket_connector: WebSocketConnector | None = None,
@@ -1785,6 +1926,11 @@ async def connect(
             built when ``client`` is not given (that one is closed on exit; a given one
             is not).
         endpoint_url: base URL of the service (e.g. an emulator), for that client.
+        use_fips_endpoint, use_dualstack_endpoint: the region's FIPS and/or dual-stack
+            (IPv6) endpoint, for that client (:class:`ParticipantClient`'s arguments of
+            the same names; ``None``: from ``AWS_USE_FIPS_ENDPOINT`` /
+            ``AWS_USE_DUALSTACK_ENDPOINT``). Not with ``client`` (set them on it) nor
+            with a custom ``endpoint_url``.
         client: a :class:`ParticipantClient` to use (shared by many participants).
         http_transport: an ``httpx`` transport for the built client (e.g. in memory).
         websocket_connector: opens websockets (default: TCP/TLS via trio-websocket).
@@ -1806,9 +1952,14 @@ async def connect(
             loaded first; if there is one the participant fills FORWARD from it before
             any live item, delivers every later item once and marks ``redelivered`` the
             items delivered but not acknowledged before. The cursor is saved after
-            acknowledgements (coalesced) and on exit (docs/concepts.md).
+            acknowledgements, before an item is handed to the program (write-ahead:
+            an item handled just before a crash comes again marked ``redelivered``;
+            coalesced, one save in flight) and on exit (docs/concepts.md).
 
     Raises:
+        InvalidParameterError: ``use_fips_endpoint`` / ``use_dualstack_endpoint`` given
+            with ``client`` or with a custom endpoint; a bad ``region`` or
+            ``endpoint_url`` (:class:`ParticipantClient`).
         AccessDeniedException: the ParticipantToken is not valid (bad, or the chat over).
         ServiceError, TransportError: a non-retryable error on the first connection, or
             the last transient one when no connection succeeded within
@@ -1818,8 +1969,19 @@ async def connect(
     owned = client is None
     if client is None:
         client = ParticipantClient(
-            region=region, endpoint_url=endpoint_url, transport=http_transport
+            region=region,
+            endpoint_url=endpoint_url,
+            use_fips_endpoint=use_fips_endpoint,
+            use_dualstack_endpoint=use_dualstack_endpoint,
+            transport=http_transport,
         )
+    else:
+        for name, value in (
+            ("use_fips_endpoint", use_fips_endpoint),
+            ("use_dualstack_endpoint", use_dualstack_endpoint),
+        ):
+            if value is not None:
+                raise InvalidParameterError(name, "None with client (set it on the client)")
     saved = None if cursor is None else await cursor.load()
     participant = Participant(
         participant_token,

@@ -509,6 +509,11 @@ class ChatSocket:
                 return decode_chat_frame(frame)
             except Exception as exc:  # bad frames never crash the reader
                 self._bad(message, f"undecodable chat frame: {exc}")
+                # A chat item was lost here: a sink with a ``bad_frame()`` method is told,
+                # so it can fetch the item again (the actor fills from the transcript).
+                report = getattr(self._on_item, "bad_frame", None)
+                if report is not None:
+                    report()
                 return None
         elif topic == TOPIC_HEARTBEAT:
             self._heartbeat_outstanding = False

@@ -106,6 +106,7 @@ def fill_plan(
     wall: float,
     dedupe_window: float,
     retry_from: float | None = None,
+    dropped: float | None = None,
 ) -> FillPlan:
     """Where a fill starts (epoch seconds throughout).
 
@@ -114,7 +115,11 @@ def fill_plan(
     newest AbsoluteTime delivered (``None``: nothing yet). A gap fill starts
     ``overlap`` seconds before ``newest``, never before ``floor``; with neither bound
     (history mode, nothing seen) ``dedupe_window`` before ``wall``. ``retry_from``: a
-    fill that gave up started there; the next one starts no later.
+    fill that gave up started there; the next one starts no later. ``dropped``: the
+    oldest AbsoluteTime of a live item dropped since the last fill (no room for it); the
+    fill starts no later than ``overlap`` before it (never before ``floor``), so an item
+    dropped long after its AbsoluteTime (a streamed reply's completed item, an attachment
+    verdict) is fetched again.
     """
     if history:
         return FillPlan(True, -math.inf, "BACKWARD")
@@ -122,6 +127,8 @@ def fill_plan(
     start = low if newest is None else max(low, newest - overlap)
     if not math.isfinite(start):
         start = wall - dedupe_window
+    if dropped is not None:
+        start = min(start, max(low, dropped - overlap))
     if retry_from is not None:
         start = min(start, retry_from)
     return FillPlan(False, start, "FORWARD")

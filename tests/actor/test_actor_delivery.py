@@ -64,8 +64,8 @@ async def test_a_paused_consumer_does_not_stop_renewals_and_loses_nothing(
 async def test_an_item_held_by_a_closed_socket_is_delivered_by_gap_fill(
     autojump_clock: trio.testing.MockClock, rig: Rig
 ) -> None:
-    # The reader holds the 3rd item (buffer of 2 is full) when its socket is lost: the
-    # item was not accepted, so it is not marked seen and the gap fill delivers it.
+    # The 3rd item finds the buffer of 2 full: it is dropped (the reader never waits),
+    # not marked seen, and the gap fill after the socket is lost delivers it.
     chat = await rig.emu.start_chat()
     agent = await rig.emu.add_participant(chat.contact_id)
     config = ParticipantConfig(max_buffered_items=2)
@@ -74,7 +74,8 @@ async def test_an_item_held_by_a_closed_socket_is_delivered_by_gap_fill(
             chat.contact_id, agent.participant_id, (f"m{n}" for n in range(3))
         )
         await trio.testing.wait_all_tasks_blocked()
-        assert p.stats.items_delivered == 2  # the third waits in the reader
+        assert p.stats.items_delivered == 2  # the third was dropped: no room
+        assert p.stats.live_items_dropped == 1
         rig.emu.faults.drop_sockets(chat.participant_id, close_frame=False)
         await until(p, lambda: p.stats.reconnects == 1)
         got = [item.id for item in await take_texts(p, 3)]

@@ -105,7 +105,8 @@ async def test_a_stalled_consumer_loses_nothing(
         ids = await rig.send_messages(
             chat.contact_id, agent.participant_id, (f"m{n}" for n in range(40))
         )
-        # Nobody reads for ten simulated minutes: the reader waits (backpressure).
+        # Nobody reads for ten simulated minutes: live items beyond the buffer are
+        # dropped and a refill recovers them once the consumer reads again.
         with trio.move_on_after(600):
             await trio.Event().wait()
         got = await take_texts(p, 40)

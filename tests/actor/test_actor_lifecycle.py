@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 import trio
 import trio.lowlevel
 import trio.testing
 
-from participant.errors import AccessDeniedException, ChatEndedError, ParticipantClosedError
+from participant.actor import connect
+from participant.errors import (
+    AccessDeniedException,
+    ChatEndedError,
+    InvalidParameterError,
+    ParticipantClosedError,
+)
 from participant.machine import State, Trigger
 from participant.model import ChatEnded, Item, TextMessage
 
@@ -148,3 +155,43 @@ async def test_on_state_change_given_to_connect_sees_every_change_from_the_first
         ]
     assert p.state is State.DISCONNECTED
     assert seen[-1] == (State.SUBSCRIBED, State.DISCONNECTED, Trigger.CLOSED)
+
+
+@pytest.mark.parametrize(
+    ("fips", "dualstack", "host"),
+    [
+        (True, None, "participant.connect-fips.us-east-1.amazonaws.com"),
+        (None, True, "participant.connect.us-east-1.api.aws"),
+        (False, False, "participant.connect.us-east-1.amazonaws.com"),
+    ],
+)
+async def test_connect_passes_the_fips_and_dualstack_choice_to_its_client(
+    fips: bool | None, dualstack: bool | None, host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CONNECTPARTICIPANT",
+                 "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    hosts: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        return httpx.Response(
+            403, headers={"x-amzn-ErrorType": "AccessDeniedException"}, json={"message": "no"}
+        )
+
+    with pytest.raises(AccessDeniedException):
+        async with connect(
+            "a-participant-token",
+            region="us-east-1",
+            use_fips_endpoint=fips,
+            use_dualstack_endpoint=dualstack,
+            http_transport=httpx.MockTransport(answer),
+        ):
+            pass  # pragma: no cover
+    assert hosts == [host]
+
+
+async def test_fips_with_a_given_client_is_refused(rig: Rig) -> None:
+    with pytest.raises(InvalidParameterError, match="use_fips_endpoint"):
+        async with connect("a-participant-token", client=rig.client, use_fips_endpoint=True):
+            pass  # pragma: no cover

@@ -133,6 +133,24 @@ def test_a_fill_after_one_that_gave_up_starts_no_later_than_it() -> None:
     assert plan.start == 995.0
 
 
+def test_a_refill_starts_no_later_than_the_oldest_dropped_item_less_the_overlap() -> None:
+    def start(dropped: float | None, floor: float = 0.0) -> float:
+        return fill_plan(
+            history=False,
+            overlap=5.0,
+            floor=floor,
+            newest=1000.0,
+            wall=2000.0,
+            dedupe_window=600.0,
+            dropped=dropped,
+        ).start
+
+    assert start(None) == 995.0
+    assert start(920.0) == 915.0  # dropped long after its AbsoluteTime: still fetched
+    assert start(1003.0) == 995.0  # newer than newest: the usual start
+    assert start(920.0, floor=918.0) == 918.0  # never before the floor
+
+
 def test_the_history_keeps_everything_a_gap_fill_only_its_own_items() -> None:
     history = fill_plan(
         history=True, overlap=5.0, floor=None, newest=None, wall=0.0, dedupe_window=600.0

@@ -1,5 +1,6 @@
 """A consumer that stops reading for a while, across planned renewals: every item still
-arrives exactly once when it reads again (design: "backpressure, never a silent drop")."""
+arrives exactly once when it reads again (live items dropped for lack of room are
+recovered from the transcript)."""
 
 from __future__ import annotations
 
