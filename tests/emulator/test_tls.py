@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ssl
-import time
 from pathlib import Path
 
 import boto3
 import httpx
 import pytest
 import trio
+from trio_websocket import WebSocketConnection
 
 import participant
 from participant.api import ParticipantClient
@@ -45,34 +45,61 @@ async def test_library_over_https_and_wss_with_verification(
     assert "over TLS" in texts
 
 
-async def test_untrusted_certificate_on_rest_is_one_clear_error_fast(
+class CountingTransport(httpx.AsyncBaseTransport):
+    """httpx's default transport (the system's trust store), counting the requests it
+    is asked to send: each is one attempt of the client's backoff."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self.transport = transport
+        self.requests: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request.url.path)
+        return await self.transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
+async def test_untrusted_certificate_on_rest_is_one_clear_error_at_once(
     emulator_tls_server: EmulatorServer,
 ) -> None:
     chat = await emulator_tls_server.emulator.start_chat()
-    start = time.monotonic()
+    transport = CountingTransport(httpx.AsyncHTTPTransport())  # default trust
     with pytest.raises(participant.CertificateError) as caught:
         async with participant.connect(chat.participant_token,
-                                       endpoint_url=emulator_tls_server.endpoint_url):
+                                       endpoint_url=emulator_tls_server.endpoint_url,
+                                       http_transport=transport):
             pass
-    assert time.monotonic() - start < 5  # no retries until connect_timeout (30 s)
+    # one attempt: a certificate failure is not retried (until connect_timeout, 30 s)
+    assert transport.requests == ["/participant/connection"]
     message = str(caught.value)
     assert "CreateParticipantConnection" in message
     assert "certificate" in message and "verif" in message
     assert chat.participant_token not in message
 
 
-async def test_untrusted_certificate_on_websocket_is_one_clear_error_fast(
+async def test_untrusted_certificate_on_websocket_is_one_clear_error_at_once(
     emulator_tls_server: EmulatorServer, emulator_ssl_context: ssl.SSLContext
 ) -> None:
     chat = await emulator_tls_server.emulator.start_chat()
-    transport = httpx.AsyncHTTPTransport(verify=emulator_ssl_context)
-    start = time.monotonic()
+    transport = CountingTransport(httpx.AsyncHTTPTransport(verify=emulator_ssl_context))
+    default = websocket_connector()  # default wss trust: the test CA is not in it
+    attempts: list[str] = []
+
+    async def counting(nursery: trio.Nursery, url: str) -> WebSocketConnection:
+        attempts.append(url.split("?")[0])
+        return await default(nursery, url)
+
     with pytest.raises(participant.CertificateError, match=r"websocket.*certificate"):
         async with participant.connect(chat.participant_token,
                                        endpoint_url=emulator_tls_server.endpoint_url,
-                                       http_transport=transport):  # default wss trust
+                                       http_transport=transport,
+                                       websocket_connector=counting):
             pass
-    assert time.monotonic() - start < 5
+    # one CreateParticipantConnection, one websocket attempt: no reconnect, no retry
+    assert transport.requests == ["/participant/connection"]
+    assert len(attempts) == 1 and attempts[0].startswith("wss://127.0.0.1:")
 
 
 def test_boto3_with_the_ca_bundle(tmp_path: Path) -> None:

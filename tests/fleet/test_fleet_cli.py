@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -64,12 +65,22 @@ def test_status_shows_owner_expiry_position_and_lag(store_url: str) -> None:
                               acked_time="2026-12-01T10:00:00.000Z",
                               newest_time="2026-12-01T10:00:02.500Z")
 
+    async def expiry() -> float:
+        async with open_store(url) as store:
+            [status] = await store.chats()
+            return status.expiry
+
     trio.run(setup)
+    before = time.time()
     code, table, _ = cli("status", "--store", url)
+    after = time.time()
     row = table.splitlines()[1].split()
     assert code == 0
     assert row[:6] == ["k", "-", "active", "worker-1", "1", "held"]
-    assert row[6:8] == ["in", "60s"] or row[6:8] == ["in", "59s"]
+    # EXPIRES is the lease's expiry less the time of the call, in whole seconds
+    assert row[6] == "in" and row[7].endswith("s")
+    lease_expiry = trio.run(expiry)
+    assert lease_expiry - after - 0.5 <= int(row[7][:-1]) <= lease_expiry - before + 0.5
     assert "msg-9 @ 2026-12-01T10:00:00.000Z" in table
     assert row[-1] == "2.5s"
     assert TOKEN not in table
