@@ -9,10 +9,10 @@ from participant.emulator.config import DEFAULT_RATE_LIMITS, EmulatorConfig
 from participant.emulator.core import (
     MEMORY_ENDPOINT_URL,
     Emulator,
-    Faults,
     ParticipantHandle,
     StartedChat,
 )
+from participant.emulator.faults import Faults
 from participant.emulator.interactive import interactive_content, list_picker
 from participant.emulator.server import EmulatorServer, main, run_emulator_cli, serve
 from participant.emulator.service import ApiError, MessageProcessor, ProcessedMessage

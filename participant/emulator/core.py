@@ -1,12 +1,11 @@
-"""The :class:`Emulator`: chat state + ASGI app + in-memory transports + faults."""
+"""The :class:`Emulator`: chat state (``service/``) + ASGI app (``app.py``) + in-memory transports
+(``memory.py``) + faults (``faults.py``)."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import math
-import urllib.parse
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,12 +14,13 @@ import attrs
 import httpx
 import trio
 import trio.testing
-import trio_websocket
 
 from participant.emulator._wire import WallClock, new_id, system_clock
 from participant.emulator.app import EmulatorApp
 from participant.emulator.config import EmulatorConfig
+from participant.emulator.faults import Faults as Faults  # also participant.emulator.core.Faults
 from participant.emulator.interactive import interactive_content
+from participant.emulator.memory import memory_websocket_connector
 from participant.emulator.service import (
     CT_INTERACTIVE,
     JSON,
@@ -29,7 +29,6 @@ from participant.emulator.service import (
     MessageProcessor,
     Participant,
 )
-from participant.emulator.websocket import AdapterClosed, WebSocketAdapter, run_session
 
 log = logging.getLogger("participant.emulator")
 
@@ -65,124 +64,6 @@ def _handle(p: Participant) -> ParticipantHandle:
         display_name=p.display_name,
         participant_token=p.participant_token,
     )
-
-
-class Faults:
-    """Fault injection (Python side of ``/emulator/faults/...``)."""
-
-    def __init__(self, service: ChatService) -> None:
-        self._service = service
-
-    def drop_sockets(
-        self,
-        participant_id: str,
-        *,
-        close_frame: bool = True,
-        count: int | None = None,
-        code: int = 1001,
-        reason: str = "Going away",
-    ) -> int:
-        """Drop ``count`` (default all) open sockets of the participant, oldest first, with a
-        close frame (``code``, ``reason``) or without one (transport cut). Returns how many."""
-        sockets = list(self._service.participant(participant_id).sockets)
-        chosen = sockets if count is None else sockets[:count]
-        for sock in chosen:
-            sock.drop(close_frame=close_frame, code=code, reason=reason)
-        return len(chosen)
-
-    def stop_heartbeats(self, participant_id: str) -> None:
-        """Stop echoing ``aws/heartbeat`` on every socket of the participant."""
-        self._service.participant(participant_id)
-        self._service.faults.silent_heartbeats.add(participant_id)
-
-    def resume_heartbeats(self, participant_id: str) -> None:
-        """Echo heartbeats again."""
-        self._service.faults.silent_heartbeats.discard(participant_id)
-
-    def fail_next(self, operation: str, count: int = 1, *, status: int = 429) -> None:
-        """Answer the next ``count`` calls of ``operation`` (e.g. ``"SendMessage"``,
-        ``"StartChatContact"``) with 429 (ThrottlingException) or 500 (InternalServerException)."""
-        from participant.emulator.service import OPERATIONS
-
-        if operation not in OPERATIONS:
-            raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}")
-        if status not in (429, 500):
-            raise ValueError(f"status must be 429 or 500, got {status}")
-        queue = self._service.faults.fail_next.setdefault(operation, deque())
-        queue.extend([status] * count)
-
-    def expire_connection_token(self, participant_id: str) -> int:
-        """Every ConnectionToken of the participant expires now (then AccessDeniedException)."""
-        return self._service.revoke_connection_tokens(participant_id)
-
-    def expire_websocket_url(self, participant_id: str) -> int:
-        """Every issued, unopened websocket URL of the participant expires now."""
-        return self._service.revoke_websocket_urls(participant_id)
-
-    def expire_connection(self, participant_id: str) -> int:
-        """ConnectionExpiry now: the server closes every socket of the participant."""
-        return self.drop_sockets(
-            participant_id, close_frame=True, code=1000, reason="ConnectionExpiry"
-        )
-
-    def delay_frames(self, seconds: float, participant_id: str | None = None) -> None:
-        """Delay every frame to the participant (``None``: everyone) by ``seconds``; 0 stops."""
-        if seconds < 0:
-            raise ValueError("seconds must be >= 0")
-        if seconds == 0:
-            self._service.faults.frame_delay.pop(participant_id, None)
-        else:
-            self._service.faults.frame_delay[participant_id] = seconds
-
-    def reorder_frames(self, batch: int, participant_id: str | None = None) -> None:
-        """Hold chat frames in batches of ``batch`` and send each batch reversed; 0/1 stops."""
-        if batch <= 1:
-            self._service.faults.reorder.pop(participant_id, None)
-        else:
-            self._service.faults.reorder[participant_id] = batch
-
-    def end_chat(self, contact_id: str) -> None:
-        """End the chat now (CHAT_ENDED, tokens stop working, sockets close)."""
-        self._service.end_chat(contact_id, reason="fault")
-
-    def set_rate_limits(self, enabled: bool) -> None:
-        """Switch the per-instance rate limits ([protocol](protocol.md#rate-limits)) on or off."""
-        self._service.rate_limits_enabled = enabled
-
-    def reset(self) -> None:
-        """Clear every fault switch."""
-        state = self._service.faults
-        state.fail_next.clear()
-        state.silent_heartbeats.clear()
-        state.frame_delay.clear()
-        state.reorder.clear()
-
-
-class _TrioWebSocketAdapter:
-    def __init__(self, connection: trio_websocket.WebSocketConnection, stream: trio.abc.Stream):
-        self._connection = connection
-        self._stream = stream
-
-    async def receive_text(self) -> str:
-        try:
-            message = await self._connection.get_message()
-        except trio_websocket.ConnectionClosed as exc:
-            raise AdapterClosed from exc
-        if isinstance(message, bytes):
-            return message.decode("utf-8", errors="replace")
-        return str(message)
-
-    async def send_text(self, text: str) -> None:
-        try:
-            await self._connection.send_message(text)
-        except trio_websocket.ConnectionClosed as exc:
-            raise AdapterClosed from exc
-
-    async def close(self, code: int, reason: str) -> None:
-        await self._connection.aclose(code, reason)
-
-    async def abort(self) -> None:
-        await trio.aclose_forcefully(self._stream)
 
 
 class Emulator:
@@ -239,58 +120,7 @@ class Emulator:
         """``async (nursery, url) -> trio_websocket.WebSocketConnection`` over in-memory
         streams: the real websocket protocol, no socket. Refusals raise
         ``trio_websocket.ConnectionRejected`` (status 403, or 429 past 5 sockets)."""
-
-        async def connect(nursery: trio.Nursery, url: str) -> trio_websocket.WebSocketConnection:
-            own = self._require_nursery()
-            parts = urllib.parse.urlsplit(url)
-            client_stream, server_stream = trio.testing.memory_stream_pair()
-            own.start_soon(self._serve_memory_socket, server_stream)
-            resource = parts.path or "/"
-            if parts.query:
-                resource += "?" + parts.query
-            return await trio_websocket.wrap_client_stream(
-                nursery,
-                client_stream,  # type: ignore[arg-type]  # any trio Stream works
-                parts.netloc or "localhost",
-                resource,
-            )
-
-        return connect
-
-    async def _serve_memory_socket(self, stream: trio.abc.Stream) -> None:
-        try:
-            async with trio.open_nursery() as nursery:
-                request = await trio_websocket.wrap_server_stream(
-                    nursery,
-                    stream,
-                    max_message_size=self.config.max_frame_bytes,
-                )
-                parts = urllib.parse.urlsplit(request.path)
-                query = urllib.parse.parse_qs(parts.query)
-                values = query.get("AuthToken") if parts.path == "/connect" else None
-                token = values[0] if values else None
-                holder: list[trio_websocket.WebSocketConnection] = []
-
-                async def accept() -> WebSocketAdapter:
-                    connection = await request.accept()
-                    holder.append(connection)
-                    return _TrioWebSocketAdapter(connection, stream)
-
-                async def reject(status: int) -> None:
-                    await request.reject(status, body=b'{"message":"Forbidden"}')
-
-                await run_session(self.service, token, accept, reject)
-                if holder and not holder[0].closed:
-                    await holder[0].aclose()
-                nursery.cancel_scope.cancel()
-        except (
-            trio.BrokenResourceError,
-            trio.ClosedResourceError,
-            trio_websocket.ConnectionClosed,
-        ) as exc:
-            log.debug("in-memory socket ended: %r", exc)
-        finally:
-            await trio.aclose_forcefully(stream)
+        return memory_websocket_connector(self.service, self._require_nursery)
 
     # ------------------------------------------------------------------ driving a chat
     async def start_chat(
