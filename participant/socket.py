@@ -3,8 +3,9 @@
 
 A :class:`ChatSocket` wraps one :class:`trio_websocket.WebSocketConnection`. It is
 started with :func:`serve_socket` (via ``nursery.start``), which opens the URL with an
-injectable :data:`WebSocketConnector`, runs a reader task and a heartbeat task in its own
-nursery, and hands the :class:`ChatSocket` back once the socket is open. The caller then
+injectable :data:`WebSocketConnector` (trio-websocket's reader task runs in the socket's own
+nursery), reads frames, heartbeats and pings in one task (the one that called it), and
+hands the :class:`ChatSocket` back once the socket is open. The caller then
 awaits :meth:`ChatSocket.subscribe` and, later, :meth:`ChatSocket.aclose` or
 :attr:`ChatSocket.lost`.
 
@@ -95,7 +96,6 @@ _SUBSCRIBE_FRAME: Final = json.dumps(
     {"topic": TOPIC_SUBSCRIBE, "content": {"topics": [TOPIC_CHAT]}}, separators=(",", ":")
 )
 _HEARTBEAT_FRAME: Final = json.dumps({"topic": TOPIC_HEARTBEAT}, separators=(",", ":"))
-_HEARTBEAT_TASK: Final = "participant.socket.ChatSocket._heartbeat"
 
 _PING_FRAME: Final = json.dumps({"topic": TOPIC_PING}, separators=(",", ":"))
 _BAD_FRAME_LOG_INTERVAL: Final = 10.0
@@ -193,10 +193,6 @@ class SubscribeError(TransportError):
     ([protocol](protocol.md#the-websocket))."""
 
 
-def _abort_ok(_raise_cancel: object) -> trio.lowlevel.Abort:
-    return trio.lowlevel.Abort.SUCCEEDED
-
-
 class Flag:
     """A set-once event with :class:`trio.Event`'s ``set``, ``is_set`` and ``wait``.
 
@@ -246,14 +242,6 @@ class Flag:
         return f"<Flag {'set' if self._flag else 'unset'}>"
 
 
-async def _sleep(seconds: float) -> None:
-    """:func:`trio.sleep` for ``seconds`` > 0 with fewer frames held while it sleeps (one
-    cancel scope and the scheduler's trap, not three nested coroutines): each idle socket
-    sleeps in its heartbeat task."""
-    with trio.CancelScope(deadline=trio.current_time() + seconds):
-        await trio.lowlevel.wait_task_rescheduled(_abort_ok)
-
-
 def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
@@ -283,6 +271,8 @@ class ChatSocket:
         "_config",
         "_delivering",
         "_heartbeat_outstanding",
+        "_next_beat",
+        "_next_ping",
         "_nursery",
         "_on_idle",
         "_on_item",
@@ -291,6 +281,7 @@ class ChatSocket:
         "_stalled",
         "_sub_event",
         "_sub_reply",
+        "_ticking",
         "_ws",
         "bad_frames",
         "done",
@@ -330,8 +321,12 @@ class ChatSocket:
         self._sub_event = Flag()
         self._sub_reply: Mapping[str, Any] | None = None
         self._heartbeat_outstanding = False
-        self._delivering = False
         self._stalled = False
+        self._delivering = False  # the socket's task is waiting for its sink
+        self._ticking = False  # _tick_while_delivering runs
+        now = trio.current_time()
+        self._next_beat = now  # a heartbeat on open
+        self._next_ping = math.inf if config.ping_interval is None else now + config.ping_interval
         #: Frames received and chat items decoded (for stats).
         self.frames_received = 0
         self.bad_frames = 0
@@ -462,26 +457,39 @@ class ChatSocket:
     def _subscribe_reply(self) -> Mapping[str, Any] | None:
         return self._sub_reply  # set by the reader task
 
-    # ---- tasks -----------------------------------------------------------------------
+    # ---- the socket's task -----------------------------------------------------------
 
-    async def _reader(self) -> None:
-        # Public API only: one get_message per frame. Before a read that may wait, a
-        # pending idle hook is called (the sink deferred waking its consumer).
+    async def _run(self) -> None:
+        """Read frames and heartbeat, in one task (the task of :func:`serve_socket`).
+
+        Frames are read until the next heartbeat (or ping) is due: the read runs in a
+        cancel scope whose deadline is that time (``get_message`` is cancel-safe: a
+        message is either returned or left queued), then the tick is done and reading
+        resumes in a new scope. One scope per tick, not per frame. Before a read that may
+        wait, a pending idle hook is called (the sink deferred waking its consumer).
+        """
         ws = self._ws
         on_idle = self._on_idle
         on_item = self._on_item
         handle = self._handle
         try:
             while True:
-                if on_idle is not None and on_idle.pending:
-                    on_idle()
-                message = await ws.get_message()
-                self.frames_received += 1
-                item = handle(message)
-                if item is not None:
-                    waiting = on_item(item)
-                    if waiting is not None:
-                        await self._wait_delivered(waiting)
+                await self._tick()
+                waiting: Awaitable[None] | None = None
+                with trio.CancelScope(deadline=min(self._next_beat, self._next_ping)):
+                    while True:
+                        if on_idle is not None and on_idle.pending:
+                            on_idle()
+                        message = await ws.get_message()
+                        self.frames_received += 1
+                        item = handle(message)
+                        if item is not None:
+                            waiting = on_item(item)
+                            if waiting is not None:
+                                break
+                if waiting is not None:
+                    # Outside the tick's scope: a sink's wait is never cancelled by a tick.
+                    await self._wait_delivered(waiting)
         except trio_websocket.ConnectionClosed as exc:
             self._mark_lost(f"closed: {_close_text(exc)}")
         except trio.BrokenResourceError as exc:
@@ -489,6 +497,34 @@ class ChatSocket:
         finally:
             if on_idle is not None and on_idle.pending:
                 on_idle()
+
+    async def _tick(self) -> None:
+        """The heartbeat and ping, when due. A heartbeat still unanswered at the next tick
+        means the socket is dead, unless the reader was blocked handing an item to a slow
+        sink since the last tick (it could not read the echo): then it gets another tick."""
+        now = trio.current_time()
+        if now >= self._next_beat:
+            self._next_beat = now + self._config.heartbeat_interval
+            if not self._heartbeat_outstanding:
+                self._stalled = False
+                self._heartbeat_outstanding = True
+                try:
+                    await self._send(_HEARTBEAT_FRAME)
+                except SubscribeError:
+                    return  # lost (or closing): the next read ends the task
+            elif self._stalled or self._delivering:
+                self._stalled = False
+            else:
+                self._mark_lost("heartbeat unanswered")
+                return
+        if now >= self._next_ping:
+            interval = self._config.ping_interval
+            assert interval is not None
+            self._next_ping = now + interval
+            try:
+                await self._send(_PING_FRAME)
+            except SubscribeError:
+                return
 
     def _handle(self, message: str | bytes) -> Item | None:
         """Act on one frame; return the chat item it carries, if any."""
@@ -556,10 +592,17 @@ class ChatSocket:
             )
 
     async def _wait_delivered(self, waiting: Awaitable[None]) -> None:
-        """Await the sink (it may wait: a slow consumer). While it waits the reader
-        cannot read heartbeat echoes: the watchdog does not count that against the
-        socket (see :meth:`_heartbeat`)."""
+        """Await the sink (it may wait: a slow consumer). Meanwhile this task reads
+        nothing, so a helper task keeps the heartbeat going (its send is what finds a
+        broken transport); a tick during the wait, and the one after it, are not counted
+        against the socket (the echo could not be read: see :meth:`_tick`). The helper is
+        started by the first wait and lives until a tick finds no wait in progress, so a
+        sink that waits on every item (a slow consumer) costs one task, not one per item.
+        """
         self._delivering = True
+        if not self._ticking:
+            self._ticking = True
+            self._nursery.start_soon(self._tick_while_delivering)
         started = trio.current_time()
         try:
             await waiting
@@ -568,32 +611,15 @@ class ChatSocket:
             if trio.current_time() > started:
                 self._stalled = True
 
-    async def _heartbeat(self) -> None:
-        interval = self._config.heartbeat_interval
-        while True:
-            if self._heartbeat_outstanding:
-                if self._delivering or self._stalled:
-                    # The reader could not read the echo: give it another tick.
-                    self._stalled = False
-                    await _sleep(interval)
-                    continue
-                self._mark_lost("heartbeat unanswered")
-                return
-            self._stalled = False
-            self._heartbeat_outstanding = True
-            try:
-                await self._send(_HEARTBEAT_FRAME)
-            except SubscribeError:
-                return
-            await _sleep(interval)
-
-    async def _ping(self, interval: float) -> None:
-        while True:
-            await trio.sleep(interval)
-            try:
-                await self._send(_PING_FRAME)
-            except SubscribeError:
-                return
+    async def _tick_while_delivering(self) -> None:
+        try:
+            while True:
+                await trio.sleep_until(min(self._next_beat, self._next_ping))
+                if not self._delivering:
+                    return  # the socket's task ticks again
+                await self._tick()
+        finally:
+            self._ticking = False
 
 
 def _close_text(exc: BaseException) -> str:
@@ -631,13 +657,11 @@ async def serve_socket(
         async with trio.open_nursery() as nursery:
             ws = await connector(nursery, url)
             sock = ChatSocket(ws, nursery, on_item, config, name, on_lost, on_idle)
-            nursery.start_soon(sock._heartbeat, name=_HEARTBEAT_TASK)
-            if config.ping_interval is not None:
-                nursery.start_soon(sock._ping, config.ping_interval)
             task_status.started(sock)
-            # The reader runs in this task (one task less per socket than a child task):
-            # it ends by an exception or by the socket's nursery being cancelled.
-            await sock._reader()
+            # Reading, heartbeat and ping run in this task (one task per socket, besides
+            # trio-websocket's own reader): it ends by an exception or by the socket's
+            # nursery being cancelled.
+            await sock._run()
     except* _OPEN_ERRORS as group:
         # trio-websocket raises handshake failures from its background task, so they
         # arrive here in a group. Before start: an open error; after: a loss.

@@ -408,3 +408,101 @@ async def test_every_frame_comes_through_the_connections_get_message(
     await sink.wait_for(3)
     assert wrappers[0].read >= 4  # the subscribe reply and the three items
     await sock.aclose()
+
+
+class SpawnCounter(trio.abc.Instrument):
+    """Counts the tasks spawned from participant.socket (a trio Instrument: public API)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        if task.name.startswith("participant.socket"):
+            self.names.append(task.name)
+
+
+async def test_one_task_per_socket_reads_heartbeats_and_pings(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    # Issue 15 (idle CPU): reading, the heartbeat and the ping share the socket's one task
+    # (besides trio-websocket's reader); no task is spawned per tick either.
+    counter = SpawnCounter()
+    trio.lowlevel.add_instrument(counter)
+    try:
+        sock, conn = await open_socket(
+            nursery, fake_server, Sink(), heartbeat_interval=10.0, ping_interval=30.0
+        )
+        await sock.subscribe()
+        beats = await conn.wait_for("aws/heartbeat", 7)
+        pings = await conn.wait_for("aws/ping", 2)
+    finally:
+        trio.lowlevel.remove_instrument(counter)
+    assert counter.names == ["participant.socket.serve_socket"]
+    start = beats[0]["_at"]
+    assert [round(b["_at"] - start, 6) for b in beats] == [0, 10, 20, 30, 40, 50, 60]
+    assert [round(p["_at"] - start, 6) for p in pings] == [30, 60]
+    assert not sock.lost.is_set()
+    await sock.aclose()
+
+
+async def test_heartbeats_keep_their_interval_while_frames_flow(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    # The tick is a deadline on the reads: frames arriving faster than the interval never
+    # postpone it.
+    sink = Sink()
+    sock, conn = await open_socket(nursery, fake_server, sink, heartbeat_interval=10.0)
+    await sock.subscribe()
+    start = conn.sent("aws/heartbeat")[0]["_at"]
+    for n in range(45):
+        await trio.sleep(0.7)
+        await conn.send_chat(text_item(n))
+    await sink.wait_for(45)
+    beats = [round(b["_at"] - start, 6) for b in conn.sent("aws/heartbeat")]
+    assert beats == [0, 10, 20, 30]
+    assert not sock.lost.is_set()
+    await sock.aclose()
+
+
+async def test_unanswered_heartbeat_is_a_loss_even_while_frames_flow(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    # A service that still sends chat frames but no longer echoes heartbeats is lost at
+    # the first tick after the unanswered heartbeat, as when it sends nothing.
+    fake_server.answer_heartbeats = False
+    sink = Sink()
+    start = trio.current_time()
+    sock, conn = await open_socket(nursery, fake_server, sink, heartbeat_interval=10.0)
+    await sock.subscribe()
+
+    async def chatter() -> None:
+        for n in range(100):
+            await trio.sleep(0.5)
+            await conn.send_chat(text_item(n))
+
+    nursery.start_soon(chatter)
+    await sock.lost.wait()
+    assert sock.lost_reason == "heartbeat unanswered"
+    assert trio.current_time() - start == pytest.approx(10.0)
+    assert len(sink.items) >= 18
+    await sock.done.wait()
+
+
+async def test_a_stalled_sink_gets_one_more_tick_then_a_dead_socket_is_lost(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    # While the sink blocks the reader no tick counts against the socket; after the
+    # stall, a heartbeat that stays unanswered is a loss within two intervals.
+    sink = Sink()
+    sink.gate = trio.Event()
+    sock, conn = await open_socket(nursery, fake_server, sink, heartbeat_interval=10.0)
+    await sock.subscribe()
+    fake_server.answer_heartbeats = False
+    await conn.send_chat(text_item(1))
+    await trio.sleep(35)
+    assert not sock.lost.is_set()
+    released = trio.current_time()
+    sink.gate.set()
+    await sock.lost.wait()
+    assert sock.lost_reason == "heartbeat unanswered"
+    assert 0 < trio.current_time() - released <= 20.0
