@@ -506,3 +506,25 @@ async def test_a_stalled_sink_gets_one_more_tick_then_a_dead_socket_is_lost(
     await sock.lost.wait()
     assert sock.lost_reason == "heartbeat unanswered"
     assert 0 < trio.current_time() - released <= 20.0
+
+
+async def test_a_peer_gone_while_the_sink_blocks_is_found_by_the_next_heartbeat(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    # The socket's task is blocked in the sink, so it reads nothing; the heartbeat still
+    # goes out on time (a helper task while the sink waits), and its failed send is what
+    # finds the closed connection.
+    sink = Sink()
+    sink.gate = trio.Event()
+    sock, conn = await open_socket(nursery, fake_server, sink, heartbeat_interval=10.0)
+    await sock.subscribe()
+    opened = conn.sent("aws/heartbeat")[0]["_at"]
+    await conn.send_chat(text_item(1))
+    await trio.testing.wait_all_tasks_blocked()
+    await conn.drop()
+    with trio.fail_after(60):
+        await sock.lost.wait()
+    assert sock.lost_reason is not None and sock.lost_reason.startswith("send failed")
+    assert trio.current_time() - opened == pytest.approx(10.0)
+    await sock.done.wait()
+    assert not sink.items
