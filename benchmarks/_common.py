@@ -284,24 +284,33 @@ async def emulator_in_process(config: Any, *, tls: bool) -> AsyncIterator[tuple[
             yield server, Endpoint(server.endpoint_url, ca_file)
 
 
+EMULATOR_PIDS: list[int] = []
+"""Process ids of the emulators :func:`emulator_process` runs now (for CPU samples)."""
+
+
 @contextmanager
-def emulator_process(*extra_args: str, tls: bool = False) -> Iterator[Endpoint]:
+def emulator_process(
+    *extra_args: str, tls: bool = False, log_file: str | None = None
+) -> Iterator[Endpoint]:
     """Run ``participant emulator --port 0 --no-rate-limits`` in a child process (with
-    ``tls``: ``--tls``, its CA written to a temporary file); yield its endpoint (loopback)."""
+    ``tls``: ``--tls``, its CA written to a temporary file); yield its endpoint (loopback).
+    ``log_file``: where its log (INFO: every socket opened and closed, with the reason)
+    goes; default nowhere."""
     with tempfile.TemporaryDirectory(prefix="bench-ca-") as tmp:
         ca_file = os.path.join(tmp, "ca.pem") if tls else None
         tls_args = [] if ca_file is None else ["--tls", "--ca-file", ca_file]
-        with _emulator_child([*extra_args, *tls_args]) as url:
+        with _emulator_child([*extra_args, *tls_args], log_file) as url:
             yield Endpoint(url, ca_file)
 
 
 @contextmanager
-def _emulator_child(extra_args: list[str]) -> Iterator[str]:
+def _emulator_child(extra_args: list[str], log_file: str | None = None) -> Iterator[str]:
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import _common; "
         "_common.die_with_parent(); from participant.emulator import run_emulator_cli; "
         "sys.exit(run_emulator_cli(sys.argv[1:]))"
     )
+    log = None if log_file is None else open(log_file, "w")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -315,10 +324,13 @@ def _emulator_child(extra_args: list[str]) -> Iterator[str]:
             *extra_args,
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if log is None else log,
         text=True,
         cwd=ROOT,
     )
+    if log is not None:
+        log.close()  # the child holds its own descriptor
+    EMULATOR_PIDS.append(proc.pid)
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 30
@@ -340,6 +352,7 @@ def _emulator_child(extra_args: list[str]) -> Iterator[str]:
             raise RuntimeError(f"the emulator did not start{hint}")
         yield endpoint
     finally:
+        EMULATOR_PIDS.remove(proc.pid)
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import pstats
+import re
 import select
 import subprocess
 import sys
@@ -74,12 +75,13 @@ HEARTBEAT_INTERVAL = 10.0  # seconds: SocketConfig.heartbeat_interval's default
 TARGET_KIB = 40.0
 TARGET_CPU_RATIO = 1.1
 CHILD_TIMEOUT = 900.0  # seconds; a stuck child is killed and named, not waited on forever
-_T0 = time.monotonic()
+# the parent's start (wall clock), inherited by its children: one time axis for all lines
+_T0 = float(os.environ.setdefault("BENCH_SCALE_T0", repr(time.time())))
 
 
 def progress(text: str) -> None:
-    """One progress line on stderr with the seconds since this process started."""
-    print(f"[scale {time.monotonic() - _T0:6.1f} s] {text}", file=sys.stderr, flush=True)
+    """One progress line on stderr with the seconds since the benchmark started."""
+    print(f"[scale {time.time() - _T0:6.1f} s] {text}", file=sys.stderr, flush=True)
 
 
 async def _tokens(endpoint: Endpoint, n: int) -> list[str]:
@@ -129,6 +131,107 @@ _WARNINGS = _CountWarnings()
 logging.getLogger("participant").addHandler(_WARNINGS)
 
 
+_CHANGES: dict[str, int] = {}
+"""The library's state changes other than the first open and subscribe, counted by
+trigger and reason (digits dropped): why participants reconnect."""
+
+
+def _count_change(change: Any) -> None:
+    if change.trigger in ("opened", "acknowledged"):
+        return  # every connection's open and subscribe: not news
+    key = f"{change.trigger}: {re.sub(r'[0-9.]+', 'N', change.reason)[:70]}"
+    _CHANGES[key] = _CHANGES.get(key, 0) + 1
+
+
+def _changes_text() -> str:
+    text = _PROBE.text()
+    if _CHANGES:
+        text += "; state changes: " + ", ".join(f"{k} x{v}" for k, v in sorted(_CHANGES.items()))
+    return text
+
+
+class _Probe:
+    """What a child's trio loop went through since the last progress line: the longest
+    lateness of a 0.1 s sleep (loop lag: how long the loop did not poll its sockets), the
+    garbage collector's passes (count, longest, total), and the library's REST calls
+    (in flight now and at most, done, slowest)."""
+
+    def __init__(self) -> None:
+        self.lag_max = 0.0
+        self.gc_count = self.gc_full = 0
+        self.gc_max = self.gc_total = 0.0
+        self._gc_t0 = 0.0
+        self.rest_now = self.rest_max = self.rest_done = 0
+        self.rest_slowest = 0.0
+        self.windows: list[dict[str, Any]] = []
+
+    def gc_callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_t0 = time.perf_counter()
+            return
+        took = time.perf_counter() - self._gc_t0
+        self.gc_count += 1
+        self.gc_full += info.get("generation") == 2
+        self.gc_total += took
+        self.gc_max = max(self.gc_max, took)
+
+    async def watch_lag(self) -> None:
+        while True:
+            t0 = trio.current_time()
+            await trio.sleep(0.1)
+            self.lag_max = max(self.lag_max, trio.current_time() - t0 - 0.1)
+
+    def text(self) -> str:
+        window = {
+            "t": round(time.time() - _T0, 1),
+            "loop_lag_max_s": round(self.lag_max, 3),
+            "gc_passes": self.gc_count,
+            "gc_full": self.gc_full,
+            "gc_max_s": round(self.gc_max, 3),
+            "gc_total_s": round(self.gc_total, 3),
+            "rest_in_flight": self.rest_now,
+            "rest_in_flight_max": self.rest_max,
+            "rest_done": self.rest_done,
+            "rest_slowest_s": round(self.rest_slowest, 3),
+        }
+        self.windows.append(window)
+        self.lag_max = self.gc_max = self.gc_total = self.rest_slowest = 0.0
+        self.gc_count = self.gc_full = self.rest_done = 0
+        self.rest_max = self.rest_now
+        return (
+            f"; loop lag max {window['loop_lag_max_s']:.2f} s; GC {window['gc_passes']} passes"
+            f" ({window['gc_full']} full) max {window['gc_max_s']:.2f} s total"
+            f" {window['gc_total_s']:.2f} s; REST in flight {window['rest_in_flight']} (max"
+            f" {window['rest_in_flight_max']}), {window['rest_done']} done, slowest"
+            f" {window['rest_slowest_s']:.2f} s"
+        )
+
+
+_PROBE = _Probe()
+
+
+def _counting_transport(inner: Any) -> Any:
+    """``inner`` (an httpx transport) with :data:`_PROBE` counting its requests."""
+    import httpx
+
+    class Counting(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            _PROBE.rest_now += 1
+            _PROBE.rest_max = max(_PROBE.rest_max, _PROBE.rest_now)
+            t0 = time.perf_counter()
+            try:
+                return await inner.handle_async_request(request)
+            finally:
+                _PROBE.rest_now -= 1
+                _PROBE.rest_done += 1
+                _PROBE.rest_slowest = max(_PROBE.rest_slowest, time.perf_counter() - t0)
+
+        async def aclose(self) -> None:
+            await inner.aclose()
+
+    return Counting()
+
+
 def _rss() -> int:
     gc.collect()
     return int(psutil.Process().memory_info().rss)
@@ -149,7 +252,7 @@ async def _start_all(
         with reporter:
             while True:
                 await trio.sleep(10)
-                progress(f"{label}: {connected()}/{len(args)} connected")
+                progress(f"{label}: {connected()}/{len(args)} connected{_changes_text()}")
 
     t0 = time.perf_counter()
     nursery.start_soon(report)
@@ -172,6 +275,7 @@ async def _serve_windows(
     connections (closing 10,000 actors takes about a minute and measures nothing asked for;
     the emulator sees the sockets close)."""
     result["library_warnings"] = dict(_WARNINGS.counts)
+    result["state_changes"] = dict(_CHANGES)
     print(json.dumps(result), flush=True)
     stdin = trio.wrap_file(sys.stdin)
     while True:
@@ -223,7 +327,15 @@ async def child_library(
     participants: list[Participant] = []
     stop = trio.Event()
     connector = endpoint.websocket_connector()
-    async with endpoint.participant_client() as client:
+    from participant.api import ParticipantClient, default_transport
+
+    gc.callbacks.append(_PROBE.gc_callback)
+    transport = _counting_transport(endpoint.http_transport() or default_transport(endpoint.url))
+    async with (
+        ParticipantClient(endpoint_url=endpoint.url, transport=transport) as client,
+        trio.open_nursery() as probes,
+    ):
+        probes.start_soon(_PROBE.watch_lag)
         # one warm-up participant so imports and the HTTP pool are not counted
         async with connect(tokens.pop(), client=client, websocket_connector=connector):
             pass
@@ -239,7 +351,11 @@ async def child_library(
             held = True
             try:
                 async with connect(
-                    token, client=client, config=config, websocket_connector=connector
+                    token,
+                    client=client,
+                    config=config,
+                    websocket_connector=connector,
+                    on_state_change=_count_change,
                 ) as p:
                     limit.release()
                     held = False
@@ -300,8 +416,10 @@ async def child_library(
                     "drops": sum(p.stats.drops for p in participants),
                 }
 
+            result["connect_timeline"] = _PROBE.windows
             await _serve_windows(result, after=count_window)
             stop.set()
+            probes.cancel_scope.cancel()
 
 
 async def child_bare(endpoint: Endpoint, tokens: list[str]) -> None:
@@ -368,7 +486,9 @@ async def child_bare(endpoint: Endpoint, tokens: list[str]) -> None:
             if held:
                 limit.release()
 
+    gc.callbacks.append(_PROBE.gc_callback)
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(_PROBE.watch_lag)
         open_s = await _start_all(nursery, one, urls, "bare", lambda: connected)
         progress(f"bare: {n} connected in {open_s:.1f} s (+ {urls_s:.1f} s for the URLs)")
         rss1 = _rss()
@@ -378,6 +498,7 @@ async def child_bare(endpoint: Endpoint, tokens: list[str]) -> None:
             "urls_s": urls_s,
             "open_s": open_s,
             "rss_bytes_per_participant": (rss1 - rss0) / n,
+            "connect_timeline": _PROBE.windows,
         }
         seen = echoes
 
@@ -387,6 +508,73 @@ async def child_bare(endpoint: Endpoint, tokens: list[str]) -> None:
             return {"heartbeat_echoes": seen - before}
 
         await _serve_windows(result, after=count_window)
+
+
+class Monitor:
+    """A thread printing, every ``interval`` s, the CPU share of the emulator and of each
+    child process over the last interval, the 1-minute load average and the emulator's
+    RSS: whether a slow phase is the emulator, the client or the machine."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        import threading
+
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.samples: list[dict[str, Any]] = []
+
+    def __enter__(self) -> Monitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        from _common import EMULATOR_PIDS
+
+        procs: dict[int, psutil.Process] = {}
+        last: dict[int, float] = {}
+        t_last = time.monotonic()
+        while not self._stop.wait(self.interval):
+            now = time.monotonic()
+            seen: dict[int, str] = {pid: "emulator" for pid in EMULATOR_PIDS}
+            for c in psutil.Process().children():
+                if c.pid not in seen:
+                    try:
+                        cmd = c.cmdline()
+                    except psutil.Error:
+                        continue
+                    if "--child" in cmd:
+                        seen[c.pid] = cmd[cmd.index("--child") + 1]
+            shares: dict[str, float] = {}
+            emulator_rss = 0
+            for pid, name in seen.items():
+                proc = procs.setdefault(pid, psutil.Process(pid))
+                try:
+                    times = proc.cpu_times()
+                    if name == "emulator":
+                        emulator_rss = proc.memory_info().rss
+                except psutil.Error:
+                    continue
+                total = times.user + times.system
+                if pid in last:
+                    shares[name] = (total - last[pid]) / (now - t_last)
+                last[pid] = total
+            t_last = now
+            sample = {
+                "t": round(time.time() - _T0, 1),
+                "cpu": {k: round(v, 3) for k, v in shares.items()},
+                "loadavg": os.getloadavg()[0],
+                "emulator_rss_mb": round(emulator_rss / 2**20),
+            }
+            self.samples.append(sample)
+            cpu = ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
+            progress(
+                f"monitor: CPU {cpu}; load {sample['loadavg']:.1f}; "
+                f"emulator RSS {sample['emulator_rss_mb']} MB"
+            )
 
 
 class Child:
@@ -464,11 +652,24 @@ class Child:
             self.proc.kill()
 
 
+def new_chats(endpoint: Endpoint, tokens_file: str, n: int) -> str:
+    """Start ``n`` chats now and write their customers' ParticipantTokens to
+    ``tokens_file``; returns it. Each child gets chats started just before it connects:
+    a participant must first call CreateParticipantConnection within 5 minutes of
+    joining (protocol §2; the emulator enforces it), and a run of 10,000 takes longer
+    than that from its start."""
+    t0 = time.perf_counter()
+    tokens = trio.run(_tokens, endpoint, n)
+    with open(tokens_file, "w") as f:
+        f.write("\n".join(tokens))
+    progress(f"started {n} chats in {time.perf_counter() - t0:.1f} s")
+    return tokens_file
+
+
 def measure_pair(
     endpoint: Endpoint,
-    tokens_file: str,
+    tmp: str,
     n: int,
-    max_n: int,
     windows: int,
     window: float,
     subscribe_timeout: float | None,
@@ -478,13 +679,15 @@ def measure_pair(
     idling through the same ``windows`` windows at once, so the machine's load hits both
     sides of each window's ratio alike. Returns (library, bare) results; each has its
     per-window CPU and the median of the per-window ratios."""
+    lib_tokens = new_chats(endpoint, os.path.join(tmp, f"library-{n}"), n + 1)
     lib = Child(
-        "library", endpoint, tokens_file, n, subscribe_timeout=subscribe_timeout, profile=profile
+        "library", endpoint, lib_tokens, n, subscribe_timeout=subscribe_timeout, profile=profile
     )
     try:
         lib_res = lib.ready()
         progress(f"library {n}: connected in {lib_res['connect_s']:.1f} s")
-        bare = Child("bare", endpoint, tokens_file, n, offset=max_n + 1, profile=profile)
+        bare_tokens = new_chats(endpoint, os.path.join(tmp, f"bare-{n}"), n)
+        bare = Child("bare", endpoint, bare_tokens, n, profile=profile)
         try:
             bare_res = bare.ready()
             lib_w: list[dict[str, Any]] = []
@@ -559,6 +762,12 @@ def main() -> None:
         action="store_true",
         help="cProfile the idle window (own time by layer, top functions) of both clients",
     )
+    parser.add_argument(
+        "--emulator-log",
+        default=None,
+        metavar="PATH",
+        help="write the emulator's log (INFO: each socket opened and closed, and why) here",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     add_endpoint_arguments(parser)
     parser.add_argument("--tokens-file", default=None, help=argparse.SUPPRESS)
@@ -603,20 +812,17 @@ def main() -> None:
         "tls": args.tls,
     }
     trace: dict[str, Any] | None = None
-    with tempfile.TemporaryDirectory() as tmp:
+    monitor = Monitor()
+    with tempfile.TemporaryDirectory() as tmp, monitor:
         tokens_file = os.path.join(tmp, "tokens")
-        with emulator_process("--url-open-window", "3600", tls=args.tls) as endpoint:
-            # the library's chats first, then the bare clients' (both idle at once)
-            progress(f"starting {2 * max(sizes) + 1} chats")
-            tokens = trio.run(_tokens, endpoint, 2 * max(sizes) + 1)
-            with open(tokens_file, "w") as f:
-                f.write("\n".join(tokens))
+        with emulator_process(
+            "--url-open-window", "3600", tls=args.tls, log_file=args.emulator_log
+        ) as endpoint:
             for n in sizes:
                 lib, bare = measure_pair(
                     endpoint,
-                    tokens_file,
+                    tmp,
                     n,
-                    max(sizes),
                     args.windows,
                     args.window,
                     args.subscribe_timeout,
@@ -628,14 +834,14 @@ def main() -> None:
                     f"bare {bare['rss_bytes_per_participant'] / 1024:.1f} KiB"
                 )
             if args.tracemalloc:
+                new_chats(endpoint, tokens_file, min(sizes) + 1)
                 trace = measure_one(endpoint, tokens_file, min(sizes), 0.0, trace=True)
                 results["tracemalloc"] = trace
         # renewals: a second emulator with ConnectionExpiry 20 s (renewal 4 s before it)
         with emulator_process("--connection-expiry", "20", tls=args.tls) as endpoint:
-            tokens = trio.run(_tokens, endpoint, renew_n + 1)
-            with open(tokens_file, "w") as f:
-                f.write("\n".join(tokens))
+            new_chats(endpoint, tokens_file, renew_n + 1)
             renew = measure_one(endpoint, tokens_file, renew_n, renew_window)
+    results["monitor"] = monitor.samples
     idle = results["sizes"][str(min(sizes))]["library"]
     idle_cpu_per_s = idle["window_cpu_s"] / idle["window_s"] * renew_n / idle["n"]
     renew_cpu = renew["window_cpu_s"] - idle_cpu_per_s * renew["window_s"]
