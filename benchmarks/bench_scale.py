@@ -74,6 +74,10 @@ HEARTBEAT_FRAME = '{"topic":"aws/heartbeat"}'  # the library's frame, byte for b
 HEARTBEAT_INTERVAL = 10.0  # seconds: SocketConfig.heartbeat_interval's default
 TARGET_KIB = 40.0
 TARGET_CPU_RATIO = 1.1
+EMULATOR_GC_FREEZE_EVERY = 5.0  # s: the emulator is not measured; its GC must not stall it
+GC_FREEZE_EVERY = 500  # --gc-freeze: gc.freeze() after every 500 connections (both clients)
+PAIRED_UP_TO = 1000  # above it the clients connect and idle one after the other: 2 x 10,000
+# sockets heartbeating at once are 2,000 frames/s, about a core of the emulator on its own
 CHILD_TIMEOUT = 900.0  # seconds; a stuck child is killed and named, not waited on forever
 # the parent's start (wall clock), inherited by its children: one time axis for all lines
 _T0 = float(os.environ.setdefault("BENCH_SCALE_T0", repr(time.time())))
@@ -264,6 +268,15 @@ async def _start_all(
 
 
 PROFILE = False  # --profile: cProfile the idle windows of each child
+GC_FREEZE = False  # --gc-freeze
+
+
+def _maybe_freeze(connected: int) -> None:
+    """With ``--gc-freeze``: ``gc.freeze()`` after every GC_FREEZE_EVERY connections, so
+    the collector's full passes skip the participants already connected (each pass
+    otherwise scans every object of every participant: seconds at 10,000)."""
+    if GC_FREEZE and connected % GC_FREEZE_EVERY == 0:
+        gc.freeze()
 
 
 async def _serve_windows(
@@ -360,6 +373,7 @@ async def child_library(
                     limit.release()
                     held = False
                     participants.append(p)
+                    _maybe_freeze(len(participants))
                     task_status.started()
                     await stop.wait()
             finally:
@@ -469,6 +483,7 @@ async def child_bare(endpoint: Endpoint, tokens: list[str]) -> None:
                 limit.release()
                 held = False
                 connected += 1
+                _maybe_freeze(connected)
                 task_status.started()
                 # idle like the library until the nursery is cancelled: a heartbeat on open
                 # and every 10 s, reading whatever comes (the echoes) in between
@@ -611,6 +626,8 @@ class Child:
             args.append("--tracemalloc")
         if profile:
             args.append("--profile")
+        if GC_FREEZE:
+            args.append("--gc-freeze")
         if subscribe_timeout is not None:
             args += ["--subscribe-timeout", str(subscribe_timeout)]
         self.name = f"{kind} {n}{' (tracemalloc)' if trace else ''}"
@@ -645,7 +662,13 @@ class Child:
         return self._read(seconds + 120)
 
     def close(self) -> None:
-        self._send("exit")
+        """End the child (idempotent)."""
+        if self.proc.poll() is not None:
+            return
+        try:
+            self._send("exit")
+        except BrokenPipeError:  # it died: its stderr said why
+            pass
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -683,29 +706,40 @@ def measure_pair(
     lib = Child(
         "library", endpoint, lib_tokens, n, subscribe_timeout=subscribe_timeout, profile=profile
     )
+    paired = n <= PAIRED_UP_TO
+    lib_w: list[dict[str, Any]] = []
+    bare_w: list[dict[str, Any]] = []
     try:
         lib_res = lib.ready()
         progress(f"library {n}: connected in {lib_res['connect_s']:.1f} s")
+        if not paired:  # the library idles alone, then leaves the machine to the bare client
+            for i in range(windows):
+                lib.start_window(window)
+                lib_w.append(lib.window_result(window))
+                progress(f"{n}: library idle window {i + 1}/{windows} done")
+            lib.close()
         bare_tokens = new_chats(endpoint, os.path.join(tmp, f"bare-{n}"), n)
         bare = Child("bare", endpoint, bare_tokens, n, profile=profile)
         try:
             bare_res = bare.ready()
-            lib_w: list[dict[str, Any]] = []
-            bare_w: list[dict[str, Any]] = []
             for i in range(windows):
-                lib.start_window(window)
+                if paired:
+                    lib.start_window(window)
                 bare.start_window(window)
-                lib_w.append(lib.window_result(window))
+                if paired:
+                    lib_w.append(lib.window_result(window))
                 bare_w.append(bare.window_result(window))
                 progress(f"{n}: idle window {i + 1}/{windows} done")
         finally:
             bare.close()
     finally:
         lib.close()
+    # paired: the ratio of each window, both idling through it; apart: of the i-th windows
     ratios = [
         (a["window_cpu_s"] / lib_res["n"]) / (b["window_cpu_s"] / bare_res["n"])
         for a, b in zip(lib_w, bare_w, strict=True)
     ]
+    lib_res["paired_windows"] = paired
     for res, ws in ((lib_res, lib_w), (bare_res, bare_w)):
         res["windows"] = [{k: v for k, v in w.items() if k != "profile"} for w in ws]
         res["window_s"] = window
@@ -768,6 +802,11 @@ def main() -> None:
         metavar="PATH",
         help="write the emulator's log (INFO: each socket opened and closed, and why) here",
     )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help=f"both clients call gc.freeze() after every {GC_FREEZE_EVERY} connections",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     add_endpoint_arguments(parser)
     parser.add_argument("--tokens-file", default=None, help=argparse.SUPPRESS)
@@ -776,8 +815,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         die_with_parent()
-        global PROFILE
+        global PROFILE, GC_FREEZE
         PROFILE = args.profile
+        GC_FREEZE = args.gc_freeze
         off = args.token_offset
         if args.child == "library":
             tokens = _read_tokens(args.tokens_file, off + args.n + 1)[off:]
@@ -792,6 +832,7 @@ def main() -> None:
             tokens = _read_tokens(args.tokens_file, off + args.n)[off:]
             trio.run(child_bare, endpoint_from(args), tokens)
         return
+    GC_FREEZE = args.gc_freeze
     if args.quick:
         args.sizes = "1000"
     if args.windows is None:
@@ -810,13 +851,23 @@ def main() -> None:
         "windows": args.windows,
         "subscribe_timeout": args.subscribe_timeout,
         "tls": args.tls,
+        "gc_freeze_every": GC_FREEZE_EVERY if args.gc_freeze else None,
+        "emulator_gc_freeze_every_s": EMULATOR_GC_FREEZE_EVERY,
     }
     trace: dict[str, Any] | None = None
     monitor = Monitor()
     with tempfile.TemporaryDirectory() as tmp, monitor:
         tokens_file = os.path.join(tmp, "tokens")
         with emulator_process(
-            "--url-open-window", "3600", tls=args.tls, log_file=args.emulator_log
+            "--url-open-window",
+            "3600",
+            # the chats start just before their child connects, but a 10,000 connect on a
+            # loaded machine can outlast the 5 minutes (the harness's pace, not a host's)
+            "--participant-token-first-use-window",
+            "3600",
+            tls=args.tls,
+            log_file=args.emulator_log,
+            gc_freeze_every=EMULATOR_GC_FREEZE_EVERY,
         ) as endpoint:
             for n in sizes:
                 lib, bare = measure_pair(
