@@ -119,9 +119,15 @@ USER_AGENT: Final = f"participant/{_version()} httpx/{httpx.__version__}"
 """The ``User-Agent`` header of every request."""
 
 DEFAULT_LIMITS: Final = httpx.Limits(
-    max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0
+    max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0
 )
-"""Connection pool limits of the transport the client creates when given none."""
+"""Connection pool limits of the transport the client creates when given none: at most
+100 connections, all of them kept alive up to 30 s idle. Keep-alive equals the maximum on
+purpose: httpcore closes an idle connection whenever the pool holds more connections
+than ``max_keepalive_connections`` (busy ones included), so with fewer a burst of
+requests (many participants reconnecting at once) closes each connection as it finishes
+and opens a new one (a TCP and a TLS handshake) for the next queued request: 300
+connects instead of 100 for 900 requests 300 at a time (docs/benchmarks.md, Scale)."""
 
 DEFAULT_ATTEMPT_TIMEOUT: Final = 30.0
 """Seconds: the total deadline of one attempt of an operation (request sent and the

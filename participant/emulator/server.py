@@ -179,7 +179,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="with --tls: where to write the CA certificate (default: a temporary file)",
     )
-    for name in ("--url-open-window", "--connection-expiry", "--connection-token-ttl"):
+    for name in (
+        "--url-open-window",
+        "--connection-expiry",
+        "--connection-token-ttl",
+        "--participant-token-first-use-window",
+    ):
         parser.add_argument(name, type=_seconds, default=None, metavar="SECONDS")
     return parser
 
@@ -220,7 +225,12 @@ def _leaf(exc: BaseException, kind: type[BaseException]) -> BaseException | None
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     """Build an :class:`EmulatorConfig` from parsed CLI arguments."""
     changes: dict[str, object] = {"rate_limits": not args.no_rate_limits}
-    for name in ("url_open_window", "connection_expiry", "connection_token_ttl"):
+    for name in (
+        "url_open_window",
+        "connection_expiry",
+        "connection_token_ttl",
+        "participant_token_first_use_window",
+    ):
         value = getattr(args, name)
         if value is not None:
             changes[name] = value

@@ -35,3 +35,6 @@ def test_cli_arguments_configure_lifetimes() -> None:
     config = config_from_args(args)
     assert (args.port, config.rate_limits, config.url_open_window) == (0, False, 5.0)
     assert config.connection_expiry == EmulatorConfig().connection_expiry
+    assert config.participant_token_first_use_window == 300.0
+    args = _parser().parse_args(["--participant-token-first-use-window", "3600"])
+    assert config_from_args(args).participant_token_first_use_window == 3600.0

@@ -54,7 +54,8 @@ def test_bad_host_is_one_line_and_exit_1() -> None:
 
 
 @pytest.mark.parametrize("option", ["--connection-expiry", "--url-open-window",
-                                    "--connection-token-ttl"])
+                                    "--connection-token-ttl",
+                                    "--participant-token-first-use-window"])
 @pytest.mark.parametrize("value", ["-5", "0", "nan", "soon"])
 def test_bad_lifetimes_are_refused(option: str, value: str) -> None:
     done = run(option, value, "--port", "0")
