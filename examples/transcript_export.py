@@ -20,10 +20,9 @@ from pathlib import Path
 import httpx
 import trio
 
-from participant._time import parse_timestamp
 from participant.api import ParticipantClient
 from participant.errors import ParticipantError, one_line
-from participant.model import Item, item_to_wire
+from participant.model import Item, item_to_wire, parse_absolute_time
 
 
 async def export(client: ParticipantClient, participant_token: str, path: Path) -> list[Item]:
@@ -40,7 +39,7 @@ async def export(client: ParticipantClient, participant_token: str, path: Path) 
             connection_token, max_results=100, scan_direction="BACKWARD", sort_order="ASCENDING"
         )
     ]
-    items.sort(key=lambda item: parse_timestamp(item.absolute_time or "1970-01-01T00:00:00Z"))
+    items.sort(key=lambda item: parse_absolute_time(item.absolute_time or "1970-01-01T00:00:00Z"))
     lines = "".join(json.dumps(item_to_wire(item)) + "\n" for item in items)
     await trio.Path(path).write_text(lines, encoding="utf-8")
     return items

@@ -151,7 +151,7 @@ def status_rows(chats: Sequence[Any], now: float) -> list[dict[str, Any]]:
     fields plus ``lease`` (``"held"``, ``"expired"``, ``"released"``, ``"never"``) and
     ``lag`` (seconds between the newest delivered and the newest acknowledged item's
     AbsoluteTime, or ``None``)."""
-    from participant._time import parse_timestamp
+    from participant.model import parse_absolute_time
 
     rows = []
     for chat in chats:
@@ -166,7 +166,8 @@ def status_rows(chats: Sequence[Any], now: float) -> list[dict[str, Any]]:
         lag = None
         if chat.acked_time and chat.newest_time:
             try:
-                lag = max(0.0, parse_timestamp(chat.newest_time) - parse_timestamp(chat.acked_time))
+                lag = max(0.0, parse_absolute_time(chat.newest_time)
+                          - parse_absolute_time(chat.acked_time))
             except (ValueError, OverflowError):
                 lag = None
         row["lag"] = lag

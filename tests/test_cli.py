@@ -180,7 +180,7 @@ async def test_tail_streams_items_as_json_lines_until_the_chat_ends(
     agent = await emu.add_participant(chat.contact_id, display_name="Bob")
     args = cli.build_parser().parse_args(
         ["tail", "--endpoint-url", emulator_server.endpoint_url, "--history",
-         "--participant-token", chat.participant_token]
+         f"--participant-token={chat.participant_token}"]
     )
     out = Lines()
     async with trio.open_nursery() as nursery:
@@ -211,7 +211,7 @@ async def test_chat_sends_lines_shows_replies_and_leaves(
     agent = await emu.add_participant(chat.contact_id, display_name="Bob")
     args = cli.build_parser().parse_args(
         ["chat", "--endpoint-url", emulator_server.endpoint_url,
-         "--participant-token", chat.participant_token]
+         f"--participant-token={chat.participant_token}"]
     )
     out, err = Lines(), Lines()
     send_line, lines = trio.open_memory_channel[str](10)

@@ -194,11 +194,11 @@ async def handle_admin(
         )
         return 200, {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
     if action == "disconnect":
-        emulator._check_member(contact_id, participant_id)
+        emulator.check_member(contact_id, participant_id)
         await emulator.disconnect_participant(participant_id)
         return 200, {}
     if action == "authentication":
-        emulator._check_member(contact_id, participant_id)
+        emulator.check_member(contact_id, participant_id)
         return 200, {"SessionId": await emulator.initiate_authentication(participant_id)}
     raise ApiError("ResourceNotFoundException", "Unknown admin route", 404)
 

@@ -187,7 +187,7 @@ class Emulator:
         """Send a message as a participant (any ContentType, e.g. interactive templates).
         Returns the item (wire dict)."""
         await trio.lowlevel.checkpoint()
-        self._check_member(contact_id, participant_id)
+        self.check_member(contact_id, participant_id)
         return self.service.send_as(participant_id, content_type=content_type, content=content)
 
     async def send_event_as(
@@ -200,12 +200,19 @@ class Emulator:
     ) -> JSON:
         """Send an event (typing, receipts ``{"messageId": ...}``, ...) as a participant."""
         await trio.lowlevel.checkpoint()
-        self._check_member(contact_id, participant_id)
+        self.check_member(contact_id, participant_id)
         return self.service.send_as(
             participant_id, content_type=content_type, content=content, kind="EVENT"
         )
 
-    def _check_member(self, contact_id: str, participant_id: str) -> None:
+    def check_member(self, contact_id: str, participant_id: str) -> None:
+        """Check that ParticipantId ``participant_id`` is a participant of the chat
+        ``contact_id`` (what the admin API's per-participant routes require).
+
+        Raises:
+            ApiError: ``ResourceNotFoundException`` (404) when the participant is unknown
+                or belongs to another contact.
+        """
         if self.service.participant(participant_id).contact_id != contact_id:
             raise ApiError("ResourceNotFoundException", "Participant is not in this contact")
 
@@ -292,7 +299,7 @@ class Emulator:
             return self.service.send_system_message(
                 contact_id, content_type=CT_INTERACTIVE, content=content
             )
-        self._check_member(contact_id, participant_id)
+        self.check_member(contact_id, participant_id)
         return self.service.send_as(participant_id, content_type=CT_INTERACTIVE, content=content)
 
     # ------------------------------------------------------------------ item kinds (§9)

@@ -204,7 +204,7 @@ class Item:
     """A transcript item (GetTranscript ``Transcript[]`` entry or ``aws/chat`` payload).
 
     All fields are optional and kept as on the wire: ``absolute_time`` is the ISO-8601
-    string (use :func:`participant._time.parse_timestamp` for epoch seconds), ``type``
+    string (:func:`participant.model.parse_absolute_time` gives epoch seconds), ``type``
     and ``participant_role`` are plain strings so unknown values survive.
 
     Two **delivery attributes** are not wire fields (never decoded from or encoded to the

@@ -4,7 +4,7 @@
 Frozen attrs classes with the service's member names in snake_case. Tokens
 (``participant_token``, ``connection_token``, ``join_token``) are hidden from ``repr``.
 Timestamps (``connection_expiry``, ``expiry``, ``url_expiry``, ``absolute_time``) are the
-ISO-8601 strings of the wire; :func:`participant._time.parse_timestamp` gives epoch seconds.
+ISO-8601 strings of the wire; :func:`participant.model.parse_absolute_time` gives epoch seconds.
 Convert with :func:`participant.model.to_wire` / :func:`participant.model.from_wire`;
 request wire dicts hold every member, including those sent as the ``X-Amz-Bearer``
 header (``ParticipantToken``/``ConnectionToken``) or in the path (``ViewToken``).
