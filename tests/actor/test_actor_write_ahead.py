@@ -50,12 +50,9 @@ async def test_an_item_handed_out_just_before_a_crash_comes_again_marked(
     chat = await rig.emu.start_chat()
     agent = await rig.emu.add_participant(chat.contact_id)
     handle = CrashableCursor()
-    (sent,) = await rig.send_messages(chat.contact_id, agent.participant_id, ["m0"])
     config = ParticipantConfig(iterate=consumer == "iterator")
     with pytest.raises(Crash):
-        async with rig.connect(
-            chat.participant_token, cursor=handle, history=True, config=config
-        ) as p:
+        async with rig.connect(chat.participant_token, cursor=handle, config=config) as p:
             got = trio.Event()
             if consumer == "handler":
 
@@ -65,6 +62,8 @@ async def test_an_item_handed_out_just_before_a_crash_comes_again_marked(
                     got.set()
                     await trio.sleep_forever()
 
+            (sent,) = await rig.send_messages(chat.contact_id, agent.participant_id, ["m0"])
+            if consumer == "handler":
                 await got.wait()
             else:
                 async for item in p:
