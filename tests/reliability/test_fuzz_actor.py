@@ -181,9 +181,11 @@ async def test_bad_frames_are_logged(
         agent = await rig.emu.add_participant(chat.contact_id)
         async with rig.connect(chat.participant_token) as p:
             (sock,) = rig.emu.service.participant(chat.participant_id).sockets
+            # the error frame first: a bad chat frame starts a gap fill, which may deliver
+            # "ok" before the reader reaches a frame queued after it
+            sock.deliver({"message": "Forbidden", "connectionId": "c", "requestId": "r"})
             sock.deliver({"topic": "aws/chat", "content": "{not json"})
             sock.deliver({"topic": "aws/chat", "content": "[1, 2]"})
-            sock.deliver({"message": "Forbidden", "connectionId": "c", "requestId": "r"})
             sent = await rig.emu.send_message_as(
                 chat.contact_id, agent.participant_id, content="ok"
             )
