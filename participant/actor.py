@@ -92,6 +92,7 @@ from participant._calls import ParticipantCalls, _Credentials, describe
 from participant._time import WallClock, format_timestamp, parse_timestamp, system_clock
 from participant.api import ParticipantClient
 from participant.config import ParticipantConfig, ParticipantStats
+from participant.core.delivery import FillBatch, Fills, Gate
 from participant.core.log import ItemLog
 from participant.core.machine import (
     Abort,
@@ -109,7 +110,7 @@ from participant.core.machine import (
     Subscribe,
 )
 from participant.core.machine import Event as CoreEvent
-from participant.core.plan import FillPlan, Pager, RenewalPlan, fill_plan, renewal_plan
+from participant.core.plan import Pager, RenewalPlan, renewal_plan
 from participant.cursor import Cursor, CursorHandle
 from participant.errors import (
     AccessDeniedException,
@@ -127,7 +128,6 @@ from participant.model import (
     Item,
     SendEventResponse,
     SendMessageResponse,
-    StartPosition,
     parse_item,
 )
 from participant.socket import (
@@ -206,21 +206,19 @@ def _fill_retryable(exc: BaseException) -> bool:
     return isinstance(exc, (httpx.TransportError, OSError))
 
 
-class _Gate:
-    """A socket's fill gate: closed while the gap fill after its subscription runs. Live
-    items that arrive meanwhile are held (up to ``held_items_max``) and delivered after
-    the fill's; beyond that they are dropped (``overflowed``) and a further fill
-    recovers them. The reader never waits on a gate."""
+class _Gate(Gate[Item]):
+    """A socket's fill gate (:class:`participant.core.delivery.Gate`) and its item sink:
+    live items that arrive while it is closed are held (up to ``held_items_max``) and
+    delivered after the fill's; beyond that they are dropped and a further fill recovers
+    them. The reader never waits on a gate."""
 
-    __slots__ = ("_participant", "held", "is_open", "overflowed", "sock")
+    __slots__ = ("_participant", "sock")
 
     sock: ChatSocket  # set once the socket is open
 
-    def __init__(self, participant: Participant) -> None:
+    def __init__(self, participant: Participant, *, is_open: bool) -> None:
+        super().__init__(is_open=is_open)
         self._participant = participant
-        self.is_open = False
-        self.held: deque[Item] | None = None  # created by the first held item
-        self.overflowed = False
 
     def __call__(self, item: Item) -> None:
         """The socket's item sink (one object per socket instead of a partial)."""
@@ -234,10 +232,6 @@ class _Gate:
         """The socket skipped an ``aws/chat`` frame it could not decode: the item it
         carried is fetched again from the transcript."""
         self._participant._refill(self)
-
-    def __repr__(self) -> str:
-        held = 0 if self.held is None else len(self.held)
-        return f"<_Gate {'open' if self.is_open else 'closed'} held={held}>"
 
 
 def _gate(handle: object) -> _Gate:
@@ -290,23 +284,15 @@ class Participant(ParticipantCalls):
         "_credentials",
         "_cursor_dirty",
         "_cursor_handle",
-        "_dropped_since",
         "_end_pending",
         "_ended",
         "_failure",
         "_feeds",
-        "_fill_gates",
-        "_fill_overlap",
-        "_fill_requested",
-        "_fill_retry_from",
-        "_fill_retry_history",
-        "_filling",
-        "_floor",
+        "_fills",
         "_handler_tasks",
         "_handlers",
         "_held_logged_at",
         "_history",
-        "_history_requested",
         "_implicit_ack",
         "_iterators_waiting",
         "_last_connect_error",
@@ -318,7 +304,6 @@ class Participant(ParticipantCalls):
         "_participant_token",
         "_producers_waiting",
         "_renew_reason",
-        "_resume_from",
         "_rng",
         "_saved_lot",
         "_saved_seq",
@@ -391,8 +376,8 @@ class Participant(ParticipantCalls):
         # save's snapshot was taken; the iterator and handlers wait here for theirs.
         self._saved_seq = 0
         self._saved_lot: trio.lowlevel.ParkingLot | None = None
-        self._resume_from: float | None = None  # a resumed first fill starts here
         self._contact: str | None = None  # ContactId, learnt from the items (for the cursor)
+        resume_from: float | None = None  # a resumed first fill starts here
         if cursor is not None:
             # Resume: skip what was acknowledged, redeliver what was not, and fill FORWARD
             # from the cursor before any live item.
@@ -405,7 +390,7 @@ class Participant(ParticipantCalls):
             )
             self._contact = cursor.contact_id
             resume = self._log.resume_from
-            self._resume_from = wall_clock() if resume is None else resume
+            resume_from = wall_clock() if resume is None else resume
             history = True
         # The connection core: its state machine is the participant's life; this shell
         # executes its actions (see _feed).
@@ -424,28 +409,21 @@ class Participant(ParticipantCalls):
         self._credentials: _Credentials | None = None
         self._renew_reason = ""
         self._wakeup = Flag()
-        # Gap fill (see _request_fill/_filler): sockets' gates released by the next fill.
-        self._fill_gates: list[_Gate] | None = None
-        # A fill that gave up: the next one (after a reconnect) starts here; None: none did.
-        self._fill_retry_from: float | None = None
-        self._fill_retry_history = False
+        # Gap fill (see _filler): what is owed, coalesced; the plans (sans-IO core).
+        self._fills: Fills[_Gate] = Fills(
+            gap_fill_overlap=config.gap_fill_overlap,
+            dedupe_window=config.dedupe_window,
+            clock_skew=config.clock_skew,
+            resume_from=resume_from,
+        )
         self._held_logged_at = -math.inf
-        #: Oldest AbsoluteTime (epoch s) of a live item dropped since the last fill began.
-        self._dropped_since: float | None = None
         self._handler_tasks = 0  # running handler tasks (<= config.handler_concurrency)
-        self._fill_requested = False
-        self._fill_overlap = 0.0  # the largest overlap among the coalesced requests
-        self._history_requested = False
-        self._filling = False
         self._handlers: list[tuple[type[Item] | str, ItemHandler]] | None = None
         self._state_listeners: list[Callable[[StateChange], None]] | None = None
         self._feeds: list[ChangeFeed] | None = None
         self._nursery: trio.Nursery | None = None
         self._conn_nursery: trio.Nursery | None = None
         self._connected_once = False
-        #: Without history, gap fill skips items older than this (epoch seconds): the
-        #: first subscription's wall clock minus ``clock_skew``; set on that subscription.
-        self._floor: float | None = None
         self._last_connect_error: BaseException | None = None
         # Own ParticipantId (see participant_id): learnt from the echo of a sent item.
         self._participant_id: str | None = None
@@ -637,21 +615,15 @@ class Participant(ParticipantCalls):
 
     def _refill(self, gate: _Gate) -> None:
         """Something of ``gate``'s socket was lost (an item dropped, an undecodable frame):
-        close the gate behind a fill from the last delivered item (or the oldest dropped
-        one) less ``gap_fill_overlap``; a gate already closed fills once more after its
-        fill (``overflowed``)."""
-        gate.overflowed = True
-        if gate.is_open:
-            gate.is_open = False
-            self._request_fill(gate, overlap=self.config.gap_fill_overlap)
+        a fill recovers it (:meth:`participant.core.delivery.Fills.refill`)."""
+        if self._fills.refill(gate):
+            self._start_filler()
 
     def _note_dropped(self, item: Item) -> None:
         """Count a dropped live item, remember the oldest AbsoluteTime dropped (the next
         fill starts no later), log at most once per 10 s (never the item's text)."""
         self.stats.live_items_dropped += 1
-        at = _epoch(item.absolute_time)
-        if at is not None and (self._dropped_since is None or at < self._dropped_since):
-            self._dropped_since = at
+        self._fills.dropped(_epoch(item.absolute_time))
         now = trio.current_time()
         if now >= self._held_logged_at + 10.0:
             self._held_logged_at = now
@@ -665,14 +637,8 @@ class Participant(ParticipantCalls):
     def _hold(self, gate: _Gate, item: Item) -> None:
         """Hold a live item behind its socket's gap fill, or drop it when the gate is
         full or overflowed (a further fill recovers it)."""
-        held = gate.held
-        if held is None:
-            held = gate.held = deque()
-        if not gate.overflowed and len(held) < self.config.held_items_max:
-            held.append(item)
-            return
-        gate.overflowed = True
-        self._note_dropped(item)
+        if not gate.hold(item, self.config.held_items_max):
+            self._note_dropped(item)
 
     def _caught_up(self) -> bool:
         """The consumer has room again: its buffer at most half full and, with handlers,
@@ -940,19 +906,16 @@ class Participant(ParticipantCalls):
             if scope is not None:
                 scope.cancel()
         elif isinstance(action, Fill):
-            self._request_fill(_gate(action.sock), history=action.history, overlap=action.overlap)
+            gate = _gate(action.sock)
+            if self._fills.request(gate, history=action.history, overlap=action.overlap):
+                self._start_filler()
         elif isinstance(action, OpenGate):
             _gate(action.sock).is_open = True
         elif isinstance(action, Abort):
             _gate(action.sock).sock.abort(action.reason)
         elif isinstance(action, FirstSubscription):
             # Without history, items older than this never come from gap fill.
-            resumed = self._resume_from is not None
-            self._floor = (
-                -math.inf
-                if self._history or resumed
-                else (self._wall_clock() - self.config.clock_skew)
-            )
+            self._fills.first_subscription(self._wall_clock(), history=self._history)
         elif isinstance(action, DeliverChatEnded):
             self._deliver_chat_ended()
         else:
@@ -1014,8 +977,7 @@ class Participant(ParticipantCalls):
         """CreateParticipantConnection and open the websocket; feed the outcome."""
         if action.delay > 0:
             await trio.sleep(action.delay)
-        gate = _Gate(self)
-        gate.is_open = not action.gate
+        gate = _Gate(self, is_open=not action.gate)
         try:
             response, at = await self._create_connection()
             gate.sock = await self._open(response, at, gate)
@@ -1137,80 +1099,43 @@ class Participant(ParticipantCalls):
 
     # ---- gap fill --------------------------------------------------------------------
 
-    def _request_fill(self, gate: _Gate, *, history: bool = False, overlap: float = 0.0) -> None:
-        """Schedule a gap fill from ``overlap`` seconds before the newest AbsoluteTime
-        seen (or the history) that releases ``gate`` when done.
-
-        One fill task runs at a time; requests made while it runs are coalesced into one
-        more fill after it (from the newest item delivered by then, with the largest
-        overlap requested).
-        """
-        if self._fill_gates is None:
-            self._fill_gates = []
-        self._fill_gates.append(gate)
-        if history:
-            self._history_requested = True
-        else:
-            self._fill_requested = True
-            self._fill_overlap = max(self._fill_overlap, overlap)
-        if not self._filling:
-            nursery = self._conn_nursery
-            assert nursery is not None
-            self._filling = True
-            nursery.start_soon(self._filler, name=_FILLER_TASK)
+    def _start_filler(self) -> None:
+        nursery = self._conn_nursery
+        assert nursery is not None
+        nursery.start_soon(self._filler, name=_FILLER_TASK)
 
     async def _filler(self) -> None:
+        """The one fill task: runs the fills :attr:`_fills` owes, one at a time, until
+        none is owed (coalesced: requests made meanwhile become one more fill)."""
+        fills = self._fills
         try:
-            while self._fill_requested or self._history_requested:
+            while fills.pending:
                 # Fetch only once the consumer has room: what a stalled consumer missed
                 # is fetched when it can take it, and in one fill, not one per stall tick.
                 await self._wait_caught_up()
-                # The history covers any gap up to now as well.
-                history = self._history_requested
-                overlap, self._fill_overlap = self._fill_overlap, 0.0
-                self._fill_requested = self._history_requested = False
-                gates, self._fill_gates = self._fill_gates or [], None
-                dropped, self._dropped_since = self._dropped_since, None
-                for gate in gates:  # this fill recovers what they dropped so far
-                    gate.overflowed = False
-                if await self._fill(history=history, overlap=overlap, dropped=dropped):
-                    for gate in gates:
-                        await self._release(gate)
-                else:  # the sockets are being replaced; the next fill covers their items
-                    for gate in gates:
-                        gate.held = None
+                batch = fills.take(newest=self._log.newest, wall=self._wall_clock())
+                if await self._fill(batch):
+                    for gate in batch.gates:
+                        held = gate.held
+                        while held:
+                            await self._emit(held.popleft())
+                        fills.release(gate)
                 self._end_if_pending()
         finally:
-            self._filling = False
+            fills.running = False
 
-    async def _release(self, gate: _Gate) -> None:
-        """Deliver the live items held behind ``gate``, then open it; if it overflowed,
-        close it again behind one more fill (which recovers the dropped items)."""
-        held = gate.held
-        while held:
-            await self._emit(held.popleft())
-        gate.held = None
-        if gate.overflowed:
-            gate.overflowed = False
-            self._request_fill(gate, overlap=self.config.gap_fill_overlap)
-        else:
-            gate.is_open = True
-
-    async def _fill(
-        self, *, history: bool, overlap: float = 0.0, dropped: float | None = None
-    ) -> bool:
+    async def _fill(self, batch: FillBatch[_Gate]) -> bool:
         """Gap fill (or history): page GetTranscript, deliver in AbsoluteTime order.
         Waits for room in the buffer like a socket reader (it runs in its own task).
 
         Transient errors are retried ``fill_max_attempts`` times with backoff. A fill
         that gives up returns False after :meth:`_fill_gave_up` (reconnect, then fill
         again from the same point, or end the participant)."""
-        history = history or self._fill_retry_history
-        plan, filters = self._fill_plan(history, overlap, dropped)
+        plan = batch.plan
         attempt = 0
         while True:
             try:
-                items = await self._fetch(filters)
+                items = await self._fetch(batch.filters)
                 break
             except Exception as exc:
                 # AccessDenied here means the ConnectionToken no longer works (it expired or
@@ -1219,14 +1144,12 @@ class Participant(ParticipantCalls):
                 # cannot go on, it reconnects - a new ConnectionToken - and fills again.
                 attempt += 1
                 if not _fill_retryable(exc) or attempt >= self.config.fill_max_attempts:
-                    self._fill_gave_up(exc, history=history, start=plan.start)
+                    self._fill_gave_up(exc, batch)
                     return False
                 delay = self._backoff(attempt - 1)
                 log.warning("gap fill failed (%s); retry in %.2f s", describe(exc), delay)
                 await trio.sleep(delay)
-        self._fill_retry_from = None
-        self._fill_retry_history = False
-        self._resume_from = None
+        self._fills.succeeded()
         self._feed(self._core.fill_done)
         delivered = 0
         for item in items:
@@ -1234,7 +1157,7 @@ class Participant(ParticipantCalls):
                 continue
             if await self._emit(item):
                 delivered += 1
-        if history:
+        if batch.history:
             self.stats.history_items += delivered
         else:
             self.stats.gap_fills += 1
@@ -1243,43 +1166,16 @@ class Participant(ParticipantCalls):
                 log.info("gap fill delivered %d missed item(s)", delivered)
         return True
 
-    def _fill_gave_up(self, exc: BaseException, *, history: bool, start: float) -> None:
-        """Remember where this fill started (the next one starts there) and tell the
-        core: the first time it replaces the socket, the second time it fails."""
+    def _fill_gave_up(self, exc: BaseException, batch: FillBatch[_Gate]) -> None:
+        """Tell the fills (the next one starts where this one did) and the core: the
+        first time it replaces the socket, the second time it fails."""
         self.stats.failed_fills += 1
-        if self._fill_retry_from is None and not self._fill_retry_history:
+        if self._fills.gave_up(batch):
             log.warning("gap fill failed (%s); reconnecting to fill again", describe(exc))
         else:
             log.error("gap fill failed again after a reconnect: %s", describe(exc))
-        if history:
-            self._fill_retry_history = True
-        elif self._fill_retry_from is None:
-            self._fill_retry_from = start
         self._failure = exc
         self._feed(self._core.fill_failed, f"gap fill failed: {type(exc).__name__}")
-
-    def _fill_plan(
-        self, history: bool, overlap: float, dropped: float | None = None
-    ) -> tuple[FillPlan, dict[str, Any]]:
-        """The fill's plan (:func:`participant.core.plan.fill_plan`) and its
-        GetTranscript filters."""
-        resume = self._resume_from
-        if history and resume is not None:  # resuming from a cursor: FORWARD from it
-            history, overlap = False, self.config.gap_fill_overlap
-        plan = fill_plan(
-            history=history,
-            overlap=overlap,
-            floor=self._floor,
-            newest=self._log.newest if resume is None else resume,
-            wall=self._wall_clock(),
-            dedupe_window=self.config.dedupe_window,
-            retry_from=self._fill_retry_from,
-            dropped=dropped,
-        )
-        filters: dict[str, Any] = {"scan_direction": plan.scan_direction, "sort_order": "ASCENDING"}
-        if not plan.history:
-            filters["start_position"] = StartPosition(absolute_time=format_timestamp(plan.start))
-        return plan, filters
 
     async def _fetch(self, filters: dict[str, Any]) -> list[Item]:
         """All GetTranscript pages of one fill, sorted by AbsoluteTime, bounded by a
