@@ -771,10 +771,13 @@ class Participant(ParticipantCalls):
                     self._saved_lot.unpark_all()
         finally:
             self._saving = False
+            if self._saved_lot is not None:  # also when cancelled: see _flush_cursor
+                self._saved_lot.unpark_all()
 
     async def _flush_cursor(self, *, acknowledge_last: bool) -> None:
         """On exit: acknowledge the last item yielded (implicit ack) if the program left
-        normally, and save once more. When it left with an exception, the item it was
+        normally, and save once more (after a save in flight, if any: the nursery that
+        runs it is cancelled next). When it left with an exception, the item it was
         handling stays delivered-not-acknowledged: a resume delivers it again, marked
         ``redelivered``."""
         last = self._last_yielded
@@ -785,10 +788,15 @@ class Participant(ParticipantCalls):
             else:
                 self._log.delivered(last)
             self._cursor_dirty = True
-        if self._cursor_handle is not None and self._cursor_dirty and not self._saving:
-            self._cursor_dirty = False
+        if self._cursor_handle is not None and self._cursor_dirty:
             with trio.CancelScope(shield=True):
-                await self._cursor_handle.save(self.cursor())
+                while self._saving:  # a save in flight: it would be cancelled with us
+                    if self._saved_lot is None:
+                        self._saved_lot = trio.lowlevel.ParkingLot()
+                    await self._saved_lot.park()
+                if self._cursor_dirty:
+                    self._cursor_dirty = False
+                    await self._cursor_handle.save(self.cursor())
 
     async def ack(self, item: Item) -> None:
         """Acknowledge ``item`` (a delivered item or revision): the program is done with
