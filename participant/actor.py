@@ -71,29 +71,29 @@ Guarantees and policies (docs/concepts.md has the timelines):
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import math
 import random
-import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, TypeVar
 
-import attrs
 import httpx
 import trio
 
 from participant._actor_support import (
     ChangeFeed,
     ReceiptCoalescer,
-    ReceiptKind,
 )
 from participant._backoff import backoff_delay
+from participant._calls import _Credentials, describe
+from participant._cursor_io import CursorKeeping
 from participant._time import WallClock, format_timestamp, parse_timestamp, system_clock
 from participant.api import ParticipantClient
+from participant.config import ParticipantConfig, ParticipantStats
+from participant.core.delivery import FillBatch, Fills, Gate
 from participant.core.log import ItemLog
 from participant.core.machine import (
     Abort,
@@ -111,14 +111,12 @@ from participant.core.machine import (
     Subscribe,
 )
 from participant.core.machine import Event as CoreEvent
-from participant.core.plan import FillPlan, Pager, RenewalPlan, fill_plan, renewal_plan
+from participant.core.plan import Pager, RenewalPlan, renewal_plan
 from participant.cursor import Cursor, CursorHandle
 from participant.errors import (
     AccessDeniedException,
     CertificateError,
-    ChatEndedError,
     InvalidParameterError,
-    ParticipantClosedError,
     ServiceError,
     TransportError,
 )
@@ -131,14 +129,11 @@ from participant.model import (
     Item,
     SendEventResponse,
     SendMessageResponse,
-    StartPosition,
-    View,
     parse_item,
 )
 from participant.socket import (
     ChatSocket,
     Flag,
-    SocketConfig,
     SocketOpenError,
     WebSocketConnector,
     default_connector,
@@ -166,189 +161,16 @@ _SCHEDULE_EVERY: Final = 32
 """The iterator yields to the scheduler at least once per this many items."""
 _WAKE_BATCH: Final = 32
 """A waiting iterator is woken at the latest when this many socket items are buffered."""
-_IDENTITY_MEMORY: Final = 64
-"""Sent Ids / echoed items remembered while the own ParticipantId is unknown."""
 
 _RNG: Final = random.Random()
+DEFAULT_CONFIG: Final = ParticipantConfig()
+"""The :class:`ParticipantConfig` :func:`connect` uses when given none."""
 _DISCONNECTED: Final = State.DISCONNECTED.value
-_REPLY_NAMESPACE: Final = uuid.UUID("5b0f2a8e-3c1d-4e55-9a57-3f2f1d6c9a10")
-"""Namespace of the ClientTokens of replies (uuid5 of ContactId/item Id/reply index)."""
 
 # Task names given to trio (else it formats one string per task spawned).
 _CONNECTION_TASK: Final = "participant.actor.Participant._run_connection"
 _SOCKET_TASK: Final = "participant.socket.serve_socket"
 _FILLER_TASK: Final = "participant.actor.Participant._filler"
-
-
-def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not (value > 0 and math.isfinite(value)):
-        raise InvalidParameterError(attribute.name, "a positive number of seconds")
-
-
-def _non_negative(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not (value >= 0 and math.isfinite(value)):
-        raise InvalidParameterError(attribute.name, "a number of seconds >= 0")
-
-
-def _at_least_one(_inst: object, attribute: attrs.Attribute[Any], value: int) -> None:
-    if value < 1:
-        raise InvalidParameterError(attribute.name, ">= 1")
-
-
-@attrs.frozen(kw_only=True)
-class ParticipantConfig:
-    """Tuning of a :class:`Participant` (seconds unless stated; defaults from
-    [protocol](protocol.md)).
-
-    Attributes:
-        renewal_margin: renew this long before ConnectionExpiry / the token's Expiry ...
-        renewal_fraction: ... but no more than this fraction of the lifetime (short
-            lifetimes, e.g. an emulator with a ConnectionExpiry of a few seconds).
-        url_window: a fresh websocket URL is opened within this time of the
-            CreateParticipantConnection response or never used (service: 100 s; AWS's JS
-            client: 85 s).
-        backoff_initial, backoff_max, backoff_multiplier: reconnect backoff; each delay is
-            drawn from ``[d/2, d]`` with ``d = min(backoff_max, initial * multiplier**n)``.
-        max_buffered_items: items buffered for the iterator; a live item beyond it is
-            dropped and recovered from the transcript once the consumer caught up.
-        iterate: buffer items for ``async for``; set False when only handlers consume.
-        typing_interval: :meth:`Participant.send_typing` sends at most one event per this.
-        receipt_hold, receipt_window: receipt coalescing (0.3 s, 5 s:
-            [protocol](protocol.md#items)).
-        dedupe_window, dedupe_max_ids: the remembered Ids (see the module docstring).
-        gap_fill_overlap: after an unplanned reconnect, gap fill starts this long before
-            the newest AbsoluteTime seen (< ``dedupe_window``).
-        gap_fill_after_renewal: also fill after a planned renewal (covers items still in
-            the old socket's buffers when it is closed).
-        renewal_fill_overlap: that fill starts this long before the newest AbsoluteTime
-            seen (< ``dedupe_window``); short, so live items wait little behind it.
-        clock_skew: without ``history``, gap fill never delivers items whose AbsoluteTime
-            (the service's clock) is older than the first subscription (this host's
-            ``wall_clock``) minus this allowance for the difference between the clocks.
-            Larger: items sent up to this long before the subscription may arrive later
-            through gap fill; smaller: if this host's clock is ahead of the service's,
-            items just after the subscription could be skipped by gap fill (they still
-            arrive on the socket unless it was lost before they did).
-        connect_timeout: the first connection (CreateParticipantConnection, websocket open,
-            subscribe) must succeed within this time, retrying transient errors with
-            backoff meanwhile; otherwise :func:`connect` raises the last error
-            (:class:`TransportError` when the endpoint is refused or unreachable,
-            :class:`ServiceError` such as ThrottlingException). ``None``: retry forever.
-            It bounds the whole first connection, so a first websocket open stalled
-            longer than it fails even within ``url_window``.
-        transcript_page_size: MaxResults of each GetTranscript page (1..100).
-        transcript_max_pages, transcript_max_items: bounds of one gap fill (or history):
-            more pages or items than these, or a NextToken the service already gave in
-            this fill (a cycle), is a :class:`~participant.errors.TranscriptPagingError`.
-        fill_max_attempts: a gap fill tries GetTranscript this many times on transient
-            errors (backoff as for reconnects) before it gives up; a fill that gives up
-            (or meets a non-retryable error) reconnects and fills again from the same
-            point; if that fails too the participant ends with ``error`` set.
-        held_items_max: live items a new socket holds while its gap fill runs (they are
-            delivered after the fill's items); beyond it live items are dropped and a
-            further fill recovers them from the transcript. The socket reader never
-            waits for a fill, so the heartbeat watchdog always runs.
-        handler_concurrency: handler calls running at once (one task per item runs the
-            item's matching handlers in turn); when all are busy the actor waits for one
-            to finish before it accepts the next item from a fill; a live item finding the
-            pool full is dropped and recovered like one finding the buffer full.
-        streaming: ``"chunks"`` (default) delivers every revision of an AI streaming
-            reply (the whole text so far each time); ``"completed"`` only the completed
-            reply (docs/concepts.md, "Revisions").
-        ack: ``"implicit"`` (default): an item yielded by the iterator is acknowledged
-            when the next one is asked for, a handler's item when the handler returns;
-            ``"manual"``: only :meth:`Participant.ack` acknowledges.
-        backoff_reset_after: the reconnect backoff starts again from ``backoff_initial``
-            only after a connection stayed subscribed this long; a connection that drops
-            sooner continues the backoff sequence.
-        state_feed_size: unread :class:`StateChange` kept per :meth:`Participant.state_changes`.
-        socket: timing of each websocket (:class:`participant.socket.SocketConfig`).
-    """
-
-    renewal_margin: float = attrs.field(default=60.0, validator=_non_negative)
-    renewal_fraction: float = attrs.field(default=0.2, validator=_non_negative)
-    url_window: float = attrs.field(default=85.0, validator=_positive)
-    backoff_initial: float = attrs.field(default=1.0, validator=_positive)
-    backoff_max: float = attrs.field(default=30.0, validator=_positive)
-    backoff_multiplier: float = attrs.field(default=2.0, validator=_positive)
-    max_buffered_items: int = attrs.field(default=256, validator=_at_least_one)
-    iterate: bool = True
-    typing_interval: float = attrs.field(default=10.0, validator=_non_negative)
-    receipt_hold: float = attrs.field(default=0.3, validator=_non_negative)
-    receipt_window: float = attrs.field(default=5.0, validator=_non_negative)
-    dedupe_window: float = attrs.field(default=600.0, validator=_positive)
-    dedupe_max_ids: int = attrs.field(default=2048, validator=_at_least_one)
-    gap_fill_overlap: float = attrs.field(default=5.0, validator=_non_negative)
-    gap_fill_after_renewal: bool = True
-    renewal_fill_overlap: float = attrs.field(default=1.0, validator=_non_negative)
-    clock_skew: float = attrs.field(default=2.0, validator=_non_negative)
-    connect_timeout: float | None = attrs.field(default=30.0)
-    transcript_page_size: int = attrs.field(default=100, validator=_at_least_one)
-    transcript_max_pages: int = attrs.field(default=1000, validator=_at_least_one)
-    transcript_max_items: int = attrs.field(default=100_000, validator=_at_least_one)
-    fill_max_attempts: int = attrs.field(default=5, validator=_at_least_one)
-    held_items_max: int = attrs.field(default=1024, validator=_at_least_one)
-    handler_concurrency: int = attrs.field(default=16, validator=_at_least_one)
-    backoff_reset_after: float = attrs.field(default=30.0, validator=_non_negative)
-    streaming: Literal["chunks", "completed"] = attrs.field(default="chunks")
-    ack: Literal["implicit", "manual"] = attrs.field(default="implicit")
-    state_feed_size: int = attrs.field(default=256, validator=_at_least_one)
-    socket: SocketConfig = attrs.field(factory=SocketConfig)
-
-    def __attrs_post_init__(self) -> None:
-        timeout = self.connect_timeout
-        if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
-            raise InvalidParameterError("connect_timeout", "a positive number of seconds or None")
-        if self.gap_fill_overlap >= self.dedupe_window:
-            raise InvalidParameterError("gap_fill_overlap", "< dedupe_window")
-        if self.renewal_fill_overlap >= self.dedupe_window:
-            raise InvalidParameterError("renewal_fill_overlap", "< dedupe_window")
-        if self.transcript_page_size > 100:
-            raise InvalidParameterError("transcript_page_size", "1..100")
-        if self.streaming not in ("chunks", "completed"):
-            raise InvalidParameterError("streaming", "'chunks' or 'completed'")
-        if self.ack not in ("implicit", "manual"):
-            raise InvalidParameterError("ack", "'implicit' or 'manual'")
-
-
-@attrs.define
-class ParticipantStats:
-    """Counters of one participant (for summaries and benchmarks)."""
-
-    items_received: int = 0
-    """Chat items decoded from websockets, duplicates included."""
-    items_delivered: int = 0
-    """Items handed to the consumer: each revision of an Id once (a streamed reply of n
-    chunks counts n + 1)."""
-    duplicates_dropped: int = 0
-    """Items dropped because that revision of their Id was already delivered."""
-    gap_fills: int = 0
-    """GetTranscript gap fills completed."""
-    gap_filled_items: int = 0
-    """Items delivered by gap fill (missed by the socket)."""
-    history_items: int = 0
-    """Items delivered from the history at start."""
-    renewals: int = 0
-    """Planned renewals (make-before-break) completed."""
-    token_renewals: int = 0
-    """Of those, renewals due to the ConnectionToken's Expiry."""
-    drops: int = 0
-    """Subscribed sockets lost (close, error, missed heartbeat)."""
-    reconnects: int = 0
-    """Successful reconnects after a drop."""
-    failed_attempts: int = 0
-    """Failed connection attempts (CreateParticipantConnection, open, subscribe)."""
-    handler_errors: int = 0
-    """Handler calls that raised."""
-    live_items_dropped: int = 0
-    """Live items dropped for lack of room - the consumer's buffer or the handler pool
-    full, or ``held_items_max`` held behind a gap fill - each recovered from the
-    transcript by a further fill."""
-    failed_fills: int = 0
-    """Gap fills (or history loads) that gave up."""
-    receipts_failed: int = 0
-    """Receipts of :meth:`Participant.send_receipt_nowait` not sent (the participant
-    closed first, or SendEvent failed); each is logged."""
 
 
 def _epoch(absolute_time: str | None) -> float | None:
@@ -385,21 +207,19 @@ def _fill_retryable(exc: BaseException) -> bool:
     return isinstance(exc, (httpx.TransportError, OSError))
 
 
-class _Gate:
-    """A socket's fill gate: closed while the gap fill after its subscription runs. Live
-    items that arrive meanwhile are held (up to ``held_items_max``) and delivered after
-    the fill's; beyond that they are dropped (``overflowed``) and a further fill
-    recovers them. The reader never waits on a gate."""
+class _Gate(Gate[Item]):
+    """A socket's fill gate (:class:`participant.core.delivery.Gate`) and its item sink:
+    live items that arrive while it is closed are held (up to ``held_items_max``) and
+    delivered after the fill's; beyond that they are dropped and a further fill recovers
+    them. The reader never waits on a gate."""
 
-    __slots__ = ("_participant", "held", "is_open", "overflowed", "sock")
+    __slots__ = ("_participant", "sock")
 
     sock: ChatSocket  # set once the socket is open
 
-    def __init__(self, participant: Participant) -> None:
+    def __init__(self, participant: Participant, *, is_open: bool) -> None:
+        super().__init__(is_open=is_open)
         self._participant = participant
-        self.is_open = False
-        self.held: deque[Item] | None = None  # created by the first held item
-        self.overflowed = False
 
     def __call__(self, item: Item) -> None:
         """The socket's item sink (one object per socket instead of a partial)."""
@@ -414,29 +234,11 @@ class _Gate:
         carried is fetched again from the transcript."""
         self._participant._refill(self)
 
-    def __repr__(self) -> str:
-        held = 0 if self.held is None else len(self.held)
-        return f"<_Gate {'open' if self.is_open else 'closed'} held={held}>"
-
 
 def _gate(handle: object) -> _Gate:
     """The core's opaque socket handle is the socket's gate."""
     assert isinstance(handle, _Gate)
     return handle
-
-
-class _Credentials:
-    """The current ConnectionToken and deadlines (trio time). Never in repr or logs."""
-
-    __slots__ = ("connection_expiry", "connection_token", "token_expiry")
-
-    def __init__(self, connection_token: str, connection_expiry: float, token_expiry: float):
-        self.connection_token = connection_token
-        self.connection_expiry = connection_expiry
-        self.token_expiry = token_expiry
-
-    def __repr__(self) -> str:
-        return "<_Credentials>"
 
 
 class _Waker:
@@ -455,7 +257,7 @@ class _Waker:
         self._participant._wake_iterator()
 
 
-class Participant:
+class Participant(CursorKeeping):
     """One participant of one chat, as a trio actor. Create with :func:`connect`.
 
     Consume items with ``async for item in participant`` (typed :class:`Item` subclasses,
@@ -478,56 +280,32 @@ class Participant:
         "_connect_participant",
         "_connected_once",
         "_connector",
-        "_contact",
         "_core",
         "_credentials",
-        "_cursor_dirty",
-        "_cursor_handle",
-        "_dropped_since",
         "_end_pending",
         "_ended",
         "_failure",
         "_feeds",
-        "_fill_gates",
-        "_fill_overlap",
-        "_fill_requested",
-        "_fill_retry_from",
-        "_fill_retry_history",
-        "_filling",
-        "_floor",
+        "_fills",
         "_handler_tasks",
         "_handlers",
         "_held_logged_at",
         "_history",
-        "_history_requested",
         "_implicit_ack",
         "_iterators_waiting",
         "_last_connect_error",
-        "_last_typing",
-        "_last_yielded",
         "_log",
         "_not_empty",
         "_not_full",
         "_nursery",
-        "_own_ids",
-        "_participant_id",
         "_participant_token",
         "_producers_waiting",
-        "_receipts",
-        "_recent_ids",
         "_renew_reason",
-        "_replies",
-        "_resume_from",
         "_rng",
-        "_saved_lot",
-        "_saved_seq",
-        "_saving",
-        "_sends_in_flight",
         "_sockets_opened",
         "_state_listeners",
         "_stopped",
         "_taken",
-        "_view",
         "_wake_batch",
         "_waker",
         "_wakeup",
@@ -591,8 +369,8 @@ class Participant:
         # save's snapshot was taken; the iterator and handlers wait here for theirs.
         self._saved_seq = 0
         self._saved_lot: trio.lowlevel.ParkingLot | None = None
-        self._resume_from: float | None = None  # a resumed first fill starts here
         self._contact: str | None = None  # ContactId, learnt from the items (for the cursor)
+        resume_from: float | None = None  # a resumed first fill starts here
         if cursor is not None:
             # Resume: skip what was acknowledged, redeliver what was not, and fill FORWARD
             # from the cursor before any live item.
@@ -605,7 +383,7 @@ class Participant:
             )
             self._contact = cursor.contact_id
             resume = self._log.resume_from
-            self._resume_from = wall_clock() if resume is None else resume
+            resume_from = wall_clock() if resume is None else resume
             history = True
         # The connection core: its state machine is the participant's life; this shell
         # executes its actions (see _feed).
@@ -624,28 +402,21 @@ class Participant:
         self._credentials: _Credentials | None = None
         self._renew_reason = ""
         self._wakeup = Flag()
-        # Gap fill (see _request_fill/_filler): sockets' gates released by the next fill.
-        self._fill_gates: list[_Gate] | None = None
-        # A fill that gave up: the next one (after a reconnect) starts here; None: none did.
-        self._fill_retry_from: float | None = None
-        self._fill_retry_history = False
+        # Gap fill (see _filler): what is owed, coalesced; the plans (sans-IO core).
+        self._fills: Fills[_Gate] = Fills(
+            gap_fill_overlap=config.gap_fill_overlap,
+            dedupe_window=config.dedupe_window,
+            clock_skew=config.clock_skew,
+            resume_from=resume_from,
+        )
         self._held_logged_at = -math.inf
-        #: Oldest AbsoluteTime (epoch s) of a live item dropped since the last fill began.
-        self._dropped_since: float | None = None
         self._handler_tasks = 0  # running handler tasks (<= config.handler_concurrency)
-        self._fill_requested = False
-        self._fill_overlap = 0.0  # the largest overlap among the coalesced requests
-        self._history_requested = False
-        self._filling = False
         self._handlers: list[tuple[type[Item] | str, ItemHandler]] | None = None
         self._state_listeners: list[Callable[[StateChange], None]] | None = None
         self._feeds: list[ChangeFeed] | None = None
         self._nursery: trio.Nursery | None = None
         self._conn_nursery: trio.Nursery | None = None
         self._connected_once = False
-        #: Without history, gap fill skips items older than this (epoch seconds): the
-        #: first subscription's wall clock minus ``clock_skew``; set on that subscription.
-        self._floor: float | None = None
         self._last_connect_error: BaseException | None = None
         # Own ParticipantId (see participant_id): learnt from the echo of a sent item.
         self._participant_id: str | None = None
@@ -837,21 +608,15 @@ class Participant:
 
     def _refill(self, gate: _Gate) -> None:
         """Something of ``gate``'s socket was lost (an item dropped, an undecodable frame):
-        close the gate behind a fill from the last delivered item (or the oldest dropped
-        one) less ``gap_fill_overlap``; a gate already closed fills once more after its
-        fill (``overflowed``)."""
-        gate.overflowed = True
-        if gate.is_open:
-            gate.is_open = False
-            self._request_fill(gate, overlap=self.config.gap_fill_overlap)
+        a fill recovers it (:meth:`participant.core.delivery.Fills.refill`)."""
+        if self._fills.refill(gate):
+            self._start_filler()
 
     def _note_dropped(self, item: Item) -> None:
         """Count a dropped live item, remember the oldest AbsoluteTime dropped (the next
         fill starts no later), log at most once per 10 s (never the item's text)."""
         self.stats.live_items_dropped += 1
-        at = _epoch(item.absolute_time)
-        if at is not None and (self._dropped_since is None or at < self._dropped_since):
-            self._dropped_since = at
+        self._fills.dropped(_epoch(item.absolute_time))
         now = trio.current_time()
         if now >= self._held_logged_at + 10.0:
             self._held_logged_at = now
@@ -865,14 +630,8 @@ class Participant:
     def _hold(self, gate: _Gate, item: Item) -> None:
         """Hold a live item behind its socket's gap fill, or drop it when the gate is
         full or overflowed (a further fill recovers it)."""
-        held = gate.held
-        if held is None:
-            held = gate.held = deque()
-        if not gate.overflowed and len(held) < self.config.held_items_max:
-            held.append(item)
-            return
-        gate.overflowed = True
-        self._note_dropped(item)
+        if not gate.hold(item, self.config.held_items_max):
+            self._note_dropped(item)
 
     def _caught_up(self) -> bool:
         """The consumer has room again: its buffer at most half full and, with handlers,
@@ -962,162 +721,6 @@ class Participant:
             finally:
                 self._producers_waiting -= 1
 
-    # ---- acknowledgement, cursor, view ---------------------------------------------
-
-    def _acknowledge(self, item: Item) -> None:
-        self._log.acked(item)
-        if self._contact is None:
-            self._contact = item.contact_id
-        if self._cursor_handle is not None:
-            self._request_save()
-
-    def _request_save(self) -> None:
-        self._cursor_dirty = True
-        if not self._saving and self._nursery is not None:
-            self._saving = True
-            self._nursery.start_soon(self._save_cursor)
-
-    async def _wait_saved(self, seq: int) -> None:
-        """Write-ahead: wait until a completed save has the ``seq``-th accepted item on
-        record as delivered (one save covers every item buffered when it is taken)."""
-        self._request_save()
-        while self._saved_seq < seq:
-            if self._saved_lot is None:
-                self._saved_lot = trio.lowlevel.ParkingLot()
-            await self._saved_lot.park()
-
-    async def _save_cursor(self) -> None:
-        """Save the cursor after acknowledgements and before items are handed out
-        (write-ahead: every buffered item is put on record as delivered, so one save
-        covers them all): coalesced, one save in flight. A failing save is the
-        handle's error and reaches the program (out of connect)."""
-        handle = self._cursor_handle
-        assert handle is not None
-        try:
-            while self._cursor_dirty:
-                self._cursor_dirty = False
-                for item in self._buffer or ():
-                    self._log.delivered(item)
-                covered = self.stats.items_delivered
-                await handle.save(self.cursor())
-                self._saved_seq = covered
-                if self._saved_lot is not None:
-                    self._saved_lot.unpark_all()
-        finally:
-            self._saving = False
-
-    async def _flush_cursor(self, *, acknowledge_last: bool) -> None:
-        """On exit: acknowledge the last item yielded (implicit ack) if the program left
-        normally, and save once more. When it left with an exception, the item it was
-        handling stays delivered-not-acknowledged: a resume delivers it again, marked
-        ``redelivered``."""
-        last = self._last_yielded
-        if last is not None:
-            self._last_yielded = None
-            if acknowledge_last:
-                self._log.acked(last)
-            else:
-                self._log.delivered(last)
-            self._cursor_dirty = True
-        if self._cursor_handle is not None and self._cursor_dirty and not self._saving:
-            self._cursor_dirty = False
-            with trio.CancelScope(shield=True):
-                await self._cursor_handle.save(self.cursor())
-
-    async def ack(self, item: Item) -> None:
-        """Acknowledge ``item`` (a delivered item or revision): the program is done with
-        it; a resume from the cursor skips it and every earlier revision of its Id
-        (docs/concepts.md, "Acknowledgement and the cursor"). With a cursor handle the
-        cursor is saved soon after (coalesced)."""
-        if not isinstance(item, Item):
-            raise InvalidParameterError("item", "a delivered Item")
-        self._acknowledge(item)
-        await trio.lowlevel.checkpoint()
-
-    def cursor(self) -> Cursor:
-        """A snapshot of what was delivered and acknowledged (:class:`~participant.Cursor`,
-        JSON with ``to_json()``; no tokens in it): resume from it with
-        ``connect(..., cursor=handle)``."""
-        held = self._last_yielded
-        if held is not None:  # yielded, not acknowledged yet (implicit ack)
-            self._log.delivered(held)
-        return self._log.snapshot(contact_id=self._contact, participant_id=self._participant_id)
-
-    def transcript_view(self) -> TranscriptView:
-        """The live :class:`~participant.TranscriptView` of this participant (created on
-        the first call; items delivered from then on are applied to it, own messages
-        sent with :meth:`send_message` tracked SENDING -> SENT -> DELIVERED -> READ, or
-        FAILED)."""
-        if self._view is None:
-            self._view = TranscriptView(self._participant_id)
-        return self._view
-
-    def _reply_token(self, item: Item) -> str:
-        """The ClientToken of the next reply to ``item``: derived from (ContactId, the
-        item's Id, the reply's index among the replies to it), so a resumed program that
-        sends the same reply again creates no second message."""
-        if not isinstance(item, Item) or not item.id:
-            raise InvalidParameterError("in_reply_to", "a delivered Item with an Id")
-        replies = self._replies
-        if replies is None:
-            replies = self._replies = {}
-        index = replies.get(item.id, 0)
-        replies[item.id] = index + 1
-        key = f"{item.contact_id or ''}/{item.id}/{index}"
-        return str(uuid.uuid5(_REPLY_NAMESPACE, key))
-
-    # ---- own ParticipantId -----------------------------------------------------------
-
-    def _watch_identity(self, item: Item) -> None:
-        item_id = item.id
-        if item_id is None:
-            return
-        if self._own_ids is not None and item_id in self._own_ids:
-            self._learn_participant_id(item.participant_id)
-        elif self._sends_in_flight:
-            recent = self._recent_ids
-            if recent is None:
-                recent = self._recent_ids = OrderedDict()
-            recent[item_id] = item.participant_id
-            if len(recent) > _IDENTITY_MEMORY:
-                recent.popitem(last=False)
-
-    def _sent_own(self, item_id: str | None) -> None:
-        """``item_id`` (a SendMessage/SendEvent response Id) is an item we sent."""
-        if self._participant_id is not None or not item_id:
-            return
-        recent = self._recent_ids
-        if recent is not None and item_id in recent:  # the echo came before the response
-            self._learn_participant_id(recent[item_id])
-            return
-        own = self._own_ids
-        if own is None:
-            own = self._own_ids = OrderedDict()
-        own[item_id] = None
-        if len(own) > _IDENTITY_MEMORY:
-            own.popitem(last=False)
-
-    def _learn_participant_id(self, participant_id: str | None) -> None:
-        if not participant_id or self._participant_id is not None:
-            return
-        self._participant_id = participant_id
-        self._own_ids = self._recent_ids = None
-        if self._view is not None and self._view.participant_id is None:
-            self._view.participant_id = participant_id
-        log.info("own ParticipantId learnt from the echo of a sent item: %s", participant_id)
-
-    async def _send_tracked(self, call: Awaitable[_R]) -> _R:
-        """Await a SendMessage/SendEvent call, noting its response Id as our own."""
-        self._sends_in_flight += 1
-        try:
-            response = await call
-            self._sent_own(response.id)
-            return response
-        finally:
-            self._sends_in_flight -= 1
-            if not self._sends_in_flight:
-                self._recent_ids = None
-
     def _matching(self, item: Item) -> list[ItemHandler] | None:
         out: list[ItemHandler] | None = None
         for key, fn in self._handlers or ():
@@ -1206,19 +809,16 @@ class Participant:
             if scope is not None:
                 scope.cancel()
         elif isinstance(action, Fill):
-            self._request_fill(_gate(action.sock), history=action.history, overlap=action.overlap)
+            gate = _gate(action.sock)
+            if self._fills.request(gate, history=action.history, overlap=action.overlap):
+                self._start_filler()
         elif isinstance(action, OpenGate):
             _gate(action.sock).is_open = True
         elif isinstance(action, Abort):
             _gate(action.sock).sock.abort(action.reason)
         elif isinstance(action, FirstSubscription):
             # Without history, items older than this never come from gap fill.
-            resumed = self._resume_from is not None
-            self._floor = (
-                -math.inf
-                if self._history or resumed
-                else (self._wall_clock() - self.config.clock_skew)
-            )
+            self._fills.first_subscription(self._wall_clock(), history=self._history)
         elif isinstance(action, DeliverChatEnded):
             self._deliver_chat_ended()
         else:
@@ -1280,8 +880,7 @@ class Participant:
         """CreateParticipantConnection and open the websocket; feed the outcome."""
         if action.delay > 0:
             await trio.sleep(action.delay)
-        gate = _Gate(self)
-        gate.is_open = not action.gate
+        gate = _Gate(self, is_open=not action.gate)
         try:
             response, at = await self._create_connection()
             gate.sock = await self._open(response, at, gate)
@@ -1297,8 +896,8 @@ class Participant:
                 raise
             self._last_connect_error = exc
             self.stats.failed_attempts += 1
-            log.warning("connection attempt failed: %s", _describe(exc))
-            self._feed(self._core.attempt_failed, f"connect failed: {_describe(exc)}")
+            log.warning("connection attempt failed: %s", describe(exc))
+            self._feed(self._core.attempt_failed, f"connect failed: {describe(exc)}")
             return
         plan = self._adopt(response, at)
         self._feed(self._core.socket_opened, gate, plan.renew_at, plan.for_token, "websocket open")
@@ -1403,80 +1002,43 @@ class Participant:
 
     # ---- gap fill --------------------------------------------------------------------
 
-    def _request_fill(self, gate: _Gate, *, history: bool = False, overlap: float = 0.0) -> None:
-        """Schedule a gap fill from ``overlap`` seconds before the newest AbsoluteTime
-        seen (or the history) that releases ``gate`` when done.
-
-        One fill task runs at a time; requests made while it runs are coalesced into one
-        more fill after it (from the newest item delivered by then, with the largest
-        overlap requested).
-        """
-        if self._fill_gates is None:
-            self._fill_gates = []
-        self._fill_gates.append(gate)
-        if history:
-            self._history_requested = True
-        else:
-            self._fill_requested = True
-            self._fill_overlap = max(self._fill_overlap, overlap)
-        if not self._filling:
-            nursery = self._conn_nursery
-            assert nursery is not None
-            self._filling = True
-            nursery.start_soon(self._filler, name=_FILLER_TASK)
+    def _start_filler(self) -> None:
+        nursery = self._conn_nursery
+        assert nursery is not None
+        nursery.start_soon(self._filler, name=_FILLER_TASK)
 
     async def _filler(self) -> None:
+        """The one fill task: runs the fills :attr:`_fills` owes, one at a time, until
+        none is owed (coalesced: requests made meanwhile become one more fill)."""
+        fills = self._fills
         try:
-            while self._fill_requested or self._history_requested:
+            while fills.pending:
                 # Fetch only once the consumer has room: what a stalled consumer missed
                 # is fetched when it can take it, and in one fill, not one per stall tick.
                 await self._wait_caught_up()
-                # The history covers any gap up to now as well.
-                history = self._history_requested
-                overlap, self._fill_overlap = self._fill_overlap, 0.0
-                self._fill_requested = self._history_requested = False
-                gates, self._fill_gates = self._fill_gates or [], None
-                dropped, self._dropped_since = self._dropped_since, None
-                for gate in gates:  # this fill recovers what they dropped so far
-                    gate.overflowed = False
-                if await self._fill(history=history, overlap=overlap, dropped=dropped):
-                    for gate in gates:
-                        await self._release(gate)
-                else:  # the sockets are being replaced; the next fill covers their items
-                    for gate in gates:
-                        gate.held = None
+                batch = fills.take(newest=self._log.newest, wall=self._wall_clock())
+                if await self._fill(batch):
+                    for gate in batch.gates:
+                        held = gate.held
+                        while held:
+                            await self._emit(held.popleft())
+                        fills.release(gate)
                 self._end_if_pending()
         finally:
-            self._filling = False
+            fills.running = False
 
-    async def _release(self, gate: _Gate) -> None:
-        """Deliver the live items held behind ``gate``, then open it; if it overflowed,
-        close it again behind one more fill (which recovers the dropped items)."""
-        held = gate.held
-        while held:
-            await self._emit(held.popleft())
-        gate.held = None
-        if gate.overflowed:
-            gate.overflowed = False
-            self._request_fill(gate, overlap=self.config.gap_fill_overlap)
-        else:
-            gate.is_open = True
-
-    async def _fill(
-        self, *, history: bool, overlap: float = 0.0, dropped: float | None = None
-    ) -> bool:
+    async def _fill(self, batch: FillBatch[_Gate]) -> bool:
         """Gap fill (or history): page GetTranscript, deliver in AbsoluteTime order.
         Waits for room in the buffer like a socket reader (it runs in its own task).
 
         Transient errors are retried ``fill_max_attempts`` times with backoff. A fill
         that gives up returns False after :meth:`_fill_gave_up` (reconnect, then fill
         again from the same point, or end the participant)."""
-        history = history or self._fill_retry_history
-        plan, filters = self._fill_plan(history, overlap, dropped)
+        plan = batch.plan
         attempt = 0
         while True:
             try:
-                items = await self._fetch(filters)
+                items = await self._fetch(batch.filters)
                 break
             except Exception as exc:
                 # AccessDenied here means the ConnectionToken no longer works (it expired or
@@ -1485,14 +1047,12 @@ class Participant:
                 # cannot go on, it reconnects - a new ConnectionToken - and fills again.
                 attempt += 1
                 if not _fill_retryable(exc) or attempt >= self.config.fill_max_attempts:
-                    self._fill_gave_up(exc, history=history, start=plan.start)
+                    self._fill_gave_up(exc, batch)
                     return False
                 delay = self._backoff(attempt - 1)
-                log.warning("gap fill failed (%s); retry in %.2f s", _describe(exc), delay)
+                log.warning("gap fill failed (%s); retry in %.2f s", describe(exc), delay)
                 await trio.sleep(delay)
-        self._fill_retry_from = None
-        self._fill_retry_history = False
-        self._resume_from = None
+        self._fills.succeeded()
         self._feed(self._core.fill_done)
         delivered = 0
         for item in items:
@@ -1500,7 +1060,7 @@ class Participant:
                 continue
             if await self._emit(item):
                 delivered += 1
-        if history:
+        if batch.history:
             self.stats.history_items += delivered
         else:
             self.stats.gap_fills += 1
@@ -1509,43 +1069,16 @@ class Participant:
                 log.info("gap fill delivered %d missed item(s)", delivered)
         return True
 
-    def _fill_gave_up(self, exc: BaseException, *, history: bool, start: float) -> None:
-        """Remember where this fill started (the next one starts there) and tell the
-        core: the first time it replaces the socket, the second time it fails."""
+    def _fill_gave_up(self, exc: BaseException, batch: FillBatch[_Gate]) -> None:
+        """Tell the fills (the next one starts where this one did) and the core: the
+        first time it replaces the socket, the second time it fails."""
         self.stats.failed_fills += 1
-        if self._fill_retry_from is None and not self._fill_retry_history:
-            log.warning("gap fill failed (%s); reconnecting to fill again", _describe(exc))
+        if self._fills.gave_up(batch):
+            log.warning("gap fill failed (%s); reconnecting to fill again", describe(exc))
         else:
-            log.error("gap fill failed again after a reconnect: %s", _describe(exc))
-        if history:
-            self._fill_retry_history = True
-        elif self._fill_retry_from is None:
-            self._fill_retry_from = start
+            log.error("gap fill failed again after a reconnect: %s", describe(exc))
         self._failure = exc
         self._feed(self._core.fill_failed, f"gap fill failed: {type(exc).__name__}")
-
-    def _fill_plan(
-        self, history: bool, overlap: float, dropped: float | None = None
-    ) -> tuple[FillPlan, dict[str, Any]]:
-        """The fill's plan (:func:`participant.core.plan.fill_plan`) and its
-        GetTranscript filters."""
-        resume = self._resume_from
-        if history and resume is not None:  # resuming from a cursor: FORWARD from it
-            history, overlap = False, self.config.gap_fill_overlap
-        plan = fill_plan(
-            history=history,
-            overlap=overlap,
-            floor=self._floor,
-            newest=self._log.newest if resume is None else resume,
-            wall=self._wall_clock(),
-            dedupe_window=self.config.dedupe_window,
-            retry_from=self._fill_retry_from,
-            dropped=dropped,
-        )
-        filters: dict[str, Any] = {"scan_direction": plan.scan_direction, "sort_order": "ASCENDING"}
-        if not plan.history:
-            filters["start_position"] = StartPosition(absolute_time=format_timestamp(plan.start))
-        return plan, filters
 
     async def _fetch(self, filters: dict[str, Any]) -> list[Item]:
         """All GetTranscript pages of one fill, sorted by AbsoluteTime, bounded by a
@@ -1586,14 +1119,14 @@ class Participant:
             log.error(
                 "no connection within connect_timeout (%g s); last error: %s",
                 timeout,
-                _describe(error),
+                describe(error),
             )
             raise error
 
     def _fail(self, error: BaseException) -> None:
         """End the participant on a fatal error: ``error`` is set, the iterator and the
         :func:`connect` block raise it (the connection task re-raises it)."""
-        self._finish(Trigger.FAILED, f"fatal: {_describe(error)}", error)
+        self._finish(Trigger.FAILED, f"fatal: {describe(error)}", error)
 
     async def _run_connection(self, *, task_status: trio.TaskStatus[None]) -> None:
         """The connection task. Before it started, an error raises out of
@@ -1622,7 +1155,7 @@ class Participant:
             self._conn_nursery = None
             self._stopped.set()
         if self.error is not None:
-            log.error("participant failed: %s", _describe(self.error))
+            log.error("participant failed: %s", describe(self.error))
             raise self.error
         if not started:
             task_status.started()
@@ -1639,232 +1172,6 @@ class Participant:
                 await _gate(current).sock.aclose()
         self._finish(Trigger.CLOSED, reason)
 
-    # ---- REST methods ----------------------------------------------------------------
-
-    def _token(self) -> str:
-        if self._core.current is State.DISCONNECTED:
-            if self._ended:
-                raise ChatEndedError("the chat has ended")
-            raise ParticipantClosedError("the participant is disconnected")
-        creds = self._credentials
-        if creds is None:
-            raise ParticipantClosedError("the participant is not connected yet")
-        return creds.connection_token
-
-    async def send_message(
-        self,
-        content: str,
-        *,
-        content_type: str = ContentType.TEXT_PLAIN,
-        client_token: str | None = None,
-        in_reply_to: Item | None = None,
-    ) -> SendMessageResponse:
-        """SendMessage: post ``content`` (1..16384 characters) as ``content_type``.
-
-        ``in_reply_to``: the item this answers; the ClientToken is then derived from
-        (ContactId, its Id, the reply's index among the replies to it), so sending the
-        same reply again (e.g. after a resume) creates no second message (give either it
-        or ``client_token``). With a :meth:`transcript_view`, the message appears there
-        as SENDING, then SENT (or FAILED).
-
-        Returns the message's ``id`` and ``absolute_time``. Raises
-        :class:`ParticipantClosedError` / :class:`ChatEndedError` once disconnected,
-        :class:`InvalidParameterError` for both ``client_token`` and ``in_reply_to``, and
-        the errors of :meth:`ParticipantClient.send_message`.
-        """
-        if in_reply_to is not None:
-            if client_token is not None:
-                raise InvalidParameterError("client_token", "absent with in_reply_to")
-            client_token = self._reply_token(in_reply_to)
-        token = self._token()
-        view = self._view
-        if view is not None:
-            if client_token is None:
-                client_token = str(uuid.uuid4())
-            view.sending(client_token, content, content_type)
-        try:
-            response = await self._send_tracked(
-                self._client.send_message(
-                    token, content_type=content_type, content=content, client_token=client_token
-                )
-            )
-        except BaseException as exc:
-            if view is not None and client_token is not None:
-                view.send_failed(client_token, exc)
-            raise
-        if view is not None and client_token is not None:
-            view.sent(client_token, response)
-        return response
-
-    async def send_event(
-        self,
-        content_type: str,
-        content: str | None = None,
-        *,
-        client_token: str | None = None,
-        in_reply_to: Item | None = None,
-    ) -> SendEventResponse:
-        """SendEvent with any event ContentType ([protocol](protocol.md#items));
-        ``in_reply_to`` derives the ClientToken as for :meth:`send_message`.
-
-        Returns the event's ``id`` and ``absolute_time``; raises like :meth:`send_message`.
-        """
-        if in_reply_to is not None:
-            if client_token is not None:
-                raise InvalidParameterError("client_token", "absent with in_reply_to")
-            client_token = self._reply_token(in_reply_to)
-        call = self._client.send_event(
-            self._token(), content_type=content_type, content=content, client_token=client_token
-        )
-        if content_type in (ContentType.MESSAGE_DELIVERED, ContentType.MESSAGE_READ):
-            return await call  # a receipt's item is not a plain echo: not used for identity
-        return await self._send_tracked(call)
-
-    async def send_typing(self) -> bool:
-        """Send a typing event, at most one per ``config.typing_interval`` (10 s).
-
-        Returns True if sent, False if skipped by the throttle.
-        """
-        now = trio.current_time()
-        last = self._last_typing
-        if last is not None and now - last < self.config.typing_interval:
-            return False
-        self._last_typing = now
-        try:
-            await self.send_event(ContentType.TYPING)
-        except BaseException:
-            self._last_typing = last
-            raise
-        return True
-
-    async def send_receipt(self, message_id: str, kind: ReceiptKind = "read") -> bool:
-        """Send a ``delivered`` or ``read`` receipt for ``message_id``, coalesced
-        ([protocol](protocol.md#items)): held 0.3 s so a read replaces a delivered, then
-        only the latest receipt of each kind per 5 s window, never the same receipt twice.
-
-        Returns True when this receipt was sent, False when it was coalesced away or
-        already sent. Raises the SendEvent error (e.g. ConflictException with more than
-        two participants) to the caller whose receipt failed.
-        """
-        if kind not in ("delivered", "read"):
-            raise InvalidParameterError("kind", "'delivered' or 'read'")
-        if not message_id:
-            raise InvalidParameterError("message_id", "a non-empty string")
-        self._token()
-        return await self._coalescer().submit(kind, message_id)
-
-    def send_receipt_nowait(self, message_id: str, kind: ReceiptKind = "read") -> None:
-        """Hand a ``delivered`` or ``read`` receipt for ``message_id`` to the receipt
-        coalescer and return at once (no await): coalesced and sent in the background
-        exactly as by :meth:`send_receipt`, so an ``async for`` loop can acknowledge each
-        message it shows without stalling for the coalescing window.
-
-        Raises :class:`InvalidParameterError` for a bad ``kind`` or an empty
-        ``message_id``. Nothing else is raised: a receipt that cannot be sent - the
-        participant is closed or the chat ended (before or while it waits), or SendEvent
-        fails (e.g. ConflictException with more than two participants) - is counted in
-        ``stats.receipts_failed`` and logged (INFO once closed, WARNING for a SendEvent
-        error).
-        """
-        if kind not in ("delivered", "read"):
-            raise InvalidParameterError("kind", "'delivered' or 'read'")
-        if not message_id or not isinstance(message_id, str):
-            raise InvalidParameterError("message_id", "a non-empty string")
-        try:
-            self._token()
-        except ParticipantClosedError as exc:
-            self._receipt_unsent(kind, message_id, exc)
-            return
-        self._coalescer().submit_nowait(kind, message_id)
-
-    def _coalescer(self) -> ReceiptCoalescer:
-        if self._receipts is None:
-            self._receipts = ReceiptCoalescer(
-                self._send_receipt_now,
-                self._spawn,
-                hold=self.config.receipt_hold,
-                window=self.config.receipt_window,
-                on_unsent=self._receipt_unsent,
-            )
-        return self._receipts
-
-    def _receipt_unsent(
-        self, kind: ReceiptKind, message_id: str, error: BaseException | None
-    ) -> None:
-        """A receipt of :meth:`send_receipt_nowait` was not sent (``error`` None: dropped
-        unsent as the participant stopped)."""
-        self.stats.receipts_failed += 1
-        if error is None or isinstance(error, ParticipantClosedError):
-            log.info("%s receipt for %s not sent: the participant is closed", kind, message_id)
-        else:
-            log.warning("%s receipt for %s not sent: %s", kind, message_id, _describe(error))
-
-    async def _send_receipt_now(self, kind: ReceiptKind, message_id: str) -> None:
-        content_type = ContentType.MESSAGE_READ if kind == "read" else ContentType.MESSAGE_DELIVERED
-        await self.send_event(content_type, json.dumps({"messageId": message_id}))
-
-    def _spawn(self, fn: Callable[[], Awaitable[None]]) -> None:
-        assert self._nursery is not None
-        self._nursery.start_soon(fn)
-
-    async def send_attachment(self, data: bytes, *, attachment_name: str, content_type: str) -> str:
-        """Upload ``data`` (bytes) as an attachment: StartAttachmentUpload, PUT with every
-        header of HeadersToInclude, CompleteAttachmentUpload ([protocol](protocol.md#attachments)).
-
-        Returns the AttachmentId.
-        """
-        token = self._token()
-        started = await self._client.start_attachment_upload(
-            token,
-            content_type=content_type,
-            attachment_size_in_bytes=len(data),
-            attachment_name=attachment_name,
-            client_token=str(uuid.uuid4()),
-        )
-        if started.upload_metadata is None or started.attachment_id is None:
-            raise TransportError("StartAttachmentUpload returned no UploadMetadata")
-        await self._client.upload_attachment(started.upload_metadata, data)
-        await self._client.complete_attachment_upload(
-            self._token(), attachment_ids=[started.attachment_id], client_token=str(uuid.uuid4())
-        )
-        return started.attachment_id
-
-    async def download_attachment(
-        self, attachment_id: str, *, url_expiry_in_seconds: int | None = None
-    ) -> bytes:
-        """GetAttachment, then download the bytes from the presigned URL."""
-        response = await self._client.get_attachment(
-            self._token(), attachment_id=attachment_id, url_expiry_in_seconds=url_expiry_in_seconds
-        )
-        if not response.url:
-            raise TransportError("GetAttachment returned no Url")
-        return await self._client.download_attachment(response.url)
-
-    async def describe_view(self, view_token: str) -> View:
-        """DescribeView: the View (Id, Arn, Name, Version, Content) for ``view_token``."""
-        response = await self._client.describe_view(self._token(), view_token=view_token)
-        if response.view is None:
-            raise TransportError("DescribeView returned no View")
-        return response.view
-
-    async def get_authentication_url(self, session_id: str, redirect_uri: str) -> str:
-        """GetAuthenticationUrl: the URL to send the customer to (within a minute of the
-        authentication.initiated event)."""
-        response = await self._client.get_authentication_url(
-            self._token(), session_id=session_id, redirect_uri=redirect_uri
-        )
-        return response.authentication_url or ""
-
-    async def cancel_authentication(self, session_id: str) -> None:
-        """CancelParticipantAuthentication for ``session_id``."""
-        await self._client.cancel_participant_authentication(self._token(), session_id=session_id)
-
-    async def get_transcript(self, **filters: Any) -> AsyncIterator[Item]:
-        """Every item of GetTranscript with ``filters`` (ParticipantClient.iter_transcript's
-        keyword arguments), all pages."""
-        async for item in self._client.iter_transcript(self._token(), **filters):
-            yield item
-
     async def disconnect(self) -> None:
         """DisconnectParticipant, then close: the state becomes ``disconnected`` and the
         connection tasks are gone when this returns."""
@@ -1879,10 +1186,6 @@ class Participant:
         """Wait until the participant is disconnected and its connection tasks (sockets,
         supervisor) have exited. Handler tasks may still be finishing."""
         await self._stopped.wait()
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _single(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
@@ -1913,7 +1216,7 @@ async def connect(
     wall_clock: WallClock | None = None,
     connect_participant: bool | None = None,
     history: bool = False,
-    config: ParticipantConfig = ParticipantConfig(),
+    config: ParticipantConfig = DEFAULT_CONFIG,
     rng: random.Random | None = None,
     on_state_change: Callable[[StateChange], None] | None = None,
     cursor: CursorHandle | None = None,

@@ -4,7 +4,9 @@
 receives (deduplication, revisions of items that change in place, streaming replies) and
 keeps the acknowledgement state a :class:`~participant.cursor.Cursor` is made of.
 :mod:`participant.core.plan` holds the pure plans (renewal deadlines, gap fill start and
-filters, transcript paging bounds) that :mod:`participant.actor` executes.
+filters, transcript paging bounds) and :mod:`participant.core.delivery` the gap fills owed
+(coalesced requests, refills of dropped items, each socket's fill gate), which
+:mod:`participant.actor` executes.
 """
 
 from .log import ItemLog, fingerprint

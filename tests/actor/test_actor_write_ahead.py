@@ -50,12 +50,9 @@ async def test_an_item_handed_out_just_before_a_crash_comes_again_marked(
     chat = await rig.emu.start_chat()
     agent = await rig.emu.add_participant(chat.contact_id)
     handle = CrashableCursor()
-    (sent,) = await rig.send_messages(chat.contact_id, agent.participant_id, ["m0"])
     config = ParticipantConfig(iterate=consumer == "iterator")
     with pytest.raises(Crash):
-        async with rig.connect(
-            chat.participant_token, cursor=handle, history=True, config=config
-        ) as p:
+        async with rig.connect(chat.participant_token, cursor=handle, config=config) as p:
             got = trio.Event()
             if consumer == "handler":
 
@@ -65,6 +62,8 @@ async def test_an_item_handed_out_just_before_a_crash_comes_again_marked(
                     got.set()
                     await trio.sleep_forever()
 
+            (sent,) = await rig.send_messages(chat.contact_id, agent.participant_id, ["m0"])
+            if consumer == "handler":
                 await got.wait()
             else:
                 async for item in p:
@@ -103,3 +102,23 @@ async def test_write_ahead_saves_are_coalesced_when_the_store_is_slow(
                     break
     assert got == sent
     assert handle.saves <= 12  # not one write per item
+
+
+async def test_leaving_while_a_save_is_in_flight_still_saves_the_last_acknowledgement(
+    autojump_clock: trio.testing.MockClock, rig: Rig
+) -> None:
+    chat = await rig.emu.start_chat()
+    agent = await rig.emu.add_participant(chat.contact_id)
+    handle = CrashableCursor(delay=5.0)  # slower than closing the socket
+    sent = await rig.send_messages(chat.contact_id, agent.participant_id, ["m0", "m1", "m2"])
+    sent = sent[:2]
+    async with rig.connect(chat.participant_token, cursor=handle, history=True) as p:
+        got: list[str] = []
+        async for item in p:  # each __anext__ acknowledges the last: a save in flight
+            if isinstance(item, TextMessage):
+                got.append(str(item.id))
+                if len(got) == 2:
+                    break
+    assert got == sent
+    saved = handle.cursor
+    assert saved is not None and saved.acked_id == sent[1]  # m1, acknowledged on exit

@@ -1,0 +1,249 @@
+"""Delivery decisions of a participant, sans-IO: which gap fills are owed, how requests
+coalesce, where each fill starts, what a socket holds behind its fill (issue 11).
+
+Plain Python, no trio, no I/O; times are floats passed in (epoch seconds of the items'
+AbsoluteTime, the wall clock). The trio shell (:mod:`participant.actor`) executes: it
+runs one filler task while :attr:`Fills.running`, fetches the pages of each
+:class:`FillBatch`, delivers the items, and reports the outcome
+(:meth:`Fills.succeeded` / :meth:`Fills.gave_up`).
+
+The rules (docs/concepts.md, "Reconnection and gap fill" and "A slow consumer"):
+
+- a fill is requested by the core (a reconnect, a renewal, the history at start), or by
+  the shell when a live item was lost (no room for it, an undecodable frame): requests
+  made while a fill runs are coalesced into one more fill after it, with the largest
+  overlap requested; a history request covers any gap;
+- a socket behind a fill (:class:`Gate`) holds its live items up to ``held_items_max``;
+  beyond, it drops them (``overflowed``) and one more fill after this one recovers them;
+- a fill starts ``overlap`` before the newest AbsoluteTime delivered, no later than
+  ``overlap`` before the oldest live item dropped since the last fill
+  (:meth:`Fills.dropped`), no later than where a fill that gave up started, and never
+  before the history floor (:meth:`Fills.first_subscription`); a resumed participant's
+  first fill goes FORWARD from its cursor;
+- a fill that gives up: the first time the shell reconnects and fills again from the same
+  point; the second time in a row the participant fails (the core decides, from
+  ``fill_failed``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, Generic, TypeVar
+
+from .._time import format_timestamp
+from ..model import StartPosition
+from .plan import FillPlan, fill_plan
+
+__all__ = ["FillBatch", "Fills", "Gate"]
+
+T = TypeVar("T")
+G = TypeVar("G", bound="Gate[Any]")
+
+
+class Gate(Generic[T]):
+    """One socket's fill gate: closed while a fill it waits for is owed or running.
+
+    ``held``: live items (of type ``T``) held meanwhile, delivered after the fill's;
+    ``overflowed``: an item was dropped (``held_items_max`` reached, no room in the
+    consumer, an undecodable frame), so one more fill is owed after the current one.
+    """
+
+    __slots__ = ("held", "is_open", "overflowed")
+
+    def __init__(self, *, is_open: bool = False) -> None:
+        self.is_open = is_open
+        self.held: deque[T] | None = None  # created by the first held item
+        self.overflowed = False
+
+    def hold(self, item: T, limit: int) -> bool:
+        """Hold ``item`` behind the fill: True held; False dropped (``limit`` items are
+        held, or the gate overflowed before: nothing after a dropped item is held)."""
+        held = self.held
+        if held is None:
+            held = self.held = deque()
+        if not self.overflowed and len(held) < limit:
+            held.append(item)
+            return True
+        self.overflowed = True
+        return False
+
+    def __repr__(self) -> str:
+        held = 0 if self.held is None else len(self.held)
+        return f"<Gate {'open' if self.is_open else 'closed'} held={held}>"
+
+
+class FillBatch(Generic[G]):
+    """One fill to run: the gates it releases, whether the history was owed (a resumed
+    participant's owed history is a FORWARD fill from its cursor: see ``plan``), and its
+    plan and GetTranscript filters."""
+
+    __slots__ = ("filters", "gates", "history", "plan")
+
+    def __init__(
+        self, gates: list[G], history: bool, plan: FillPlan, filters: dict[str, Any]
+    ) -> None:
+        self.gates = gates
+        self.history = history
+        self.plan = plan
+        self.filters = filters
+
+
+class Fills(Generic[G]):
+    """The gap fills a participant owes (see the module docstring).
+
+    Args:
+        gap_fill_overlap, dedupe_window, clock_skew: seconds, as
+            :class:`~participant.config.ParticipantConfig`.
+        resume_from: epoch seconds a resumed participant's first fill starts at (its
+            cursor's oldest owed point), ``None`` when not resumed.
+    """
+
+    __slots__ = (
+        "_dropped_since",
+        "_gates",
+        "_history_requested",
+        "_overlap",
+        "_requested",
+        "clock_skew",
+        "dedupe_window",
+        "floor",
+        "gap_fill_overlap",
+        "resume_from",
+        "retry_from",
+        "retry_history",
+        "running",
+    )
+
+    def __init__(
+        self,
+        *,
+        gap_fill_overlap: float,
+        dedupe_window: float,
+        clock_skew: float,
+        resume_from: float | None = None,
+    ) -> None:
+        self.gap_fill_overlap = gap_fill_overlap
+        self.dedupe_window = dedupe_window
+        self.clock_skew = clock_skew
+        self.resume_from = resume_from
+        #: Without history, a gap fill skips items older than this (epoch seconds): the
+        #: first subscription's wall clock less ``clock_skew``; ``None`` before it.
+        self.floor: float | None = None
+        #: A fill gave up: the next one starts no later than this / loads the history.
+        self.retry_from: float | None = None
+        self.retry_history = False
+        #: A filler task is running (the shell's; it loops while :meth:`take` gives).
+        self.running = False
+        self._gates: list[G] | None = None
+        self._requested = False
+        self._history_requested = False
+        self._overlap = 0.0
+        self._dropped_since: float | None = None
+
+    def first_subscription(self, wall: float, *, history: bool) -> None:
+        """The participant's first subscription, at ``wall`` (epoch seconds): fixes the
+        floor (none with ``history`` or when resumed)."""
+        if history or self.resume_from is not None:
+            self.floor = -math.inf
+        else:
+            self.floor = wall - self.clock_skew
+
+    def request(self, gate: G, *, history: bool = False, overlap: float = 0.0) -> bool:
+        """A fill that releases ``gate`` when done; True when the shell must start the
+        filler (none is running)."""
+        if self._gates is None:
+            self._gates = []
+        self._gates.append(gate)
+        if history:
+            self._history_requested = True
+        else:
+            self._requested = True
+            self._overlap = max(self._overlap, overlap)
+        if self.running:
+            return False
+        self.running = True
+        return True
+
+    def refill(self, gate: G) -> bool:
+        """Something of ``gate``'s socket was lost: close it behind a fill from the last
+        delivered item (or the oldest dropped one) less ``gap_fill_overlap``; a gate
+        already closed gets one more fill after its own. True: start the filler."""
+        gate.overflowed = True
+        if not gate.is_open:
+            return False
+        gate.is_open = False
+        return self.request(gate, overlap=self.gap_fill_overlap)
+
+    def dropped(self, absolute_time: float | None) -> None:
+        """A live item of that AbsoluteTime (epoch seconds; ``None`` unknown) was
+        dropped: the next fill starts no later than ``overlap`` before it."""
+        if absolute_time is not None and (
+            self._dropped_since is None or absolute_time < self._dropped_since
+        ):
+            self._dropped_since = absolute_time
+
+    @property
+    def pending(self) -> bool:
+        """A fill is owed (requested and not yet taken)."""
+        return self._requested or self._history_requested
+
+    def take(self, *, newest: float | None, wall: float) -> FillBatch[G]:
+        """The next fill of the coalesced requests (call while :attr:`pending`):
+        ``newest`` the newest AbsoluteTime delivered (epoch seconds, ``None``: none),
+        ``wall`` the wall clock. Its gates' ``overflowed`` are reset: this fill recovers
+        what they dropped so far."""
+        history = self._history_requested or self.retry_history
+        overlap, self._overlap = self._overlap, 0.0
+        self._requested = self._history_requested = False
+        gates, self._gates = self._gates or [], None
+        dropped, self._dropped_since = self._dropped_since, None
+        for gate in gates:
+            gate.overflowed = False
+        owed_history = history
+        resume = self.resume_from
+        if history and resume is not None:  # resuming from a cursor: FORWARD from it
+            history, overlap = False, self.gap_fill_overlap
+        plan = fill_plan(
+            history=history,
+            overlap=overlap,
+            floor=self.floor,
+            newest=newest if resume is None else resume,
+            wall=wall,
+            dedupe_window=self.dedupe_window,
+            retry_from=self.retry_from,
+            dropped=dropped,
+        )
+        filters: dict[str, Any] = {"scan_direction": plan.scan_direction, "sort_order": "ASCENDING"}
+        if not plan.history:
+            filters["start_position"] = StartPosition(absolute_time=format_timestamp(plan.start))
+        return FillBatch(gates, owed_history, plan, filters)
+
+    def succeeded(self) -> None:
+        """The batch's pages were fetched: no retry is owed any more."""
+        self.retry_from = None
+        self.retry_history = False
+        self.resume_from = None
+
+    def gave_up(self, batch: FillBatch[G]) -> bool:
+        """The batch could not be fetched: the next fill starts where it did. True the
+        first time (since the last success), False when a retry had failed before. Its
+        gates' held items are dropped (their sockets are replaced)."""
+        first = self.retry_from is None and not self.retry_history
+        if batch.history:
+            self.retry_history = True
+        elif self.retry_from is None:
+            self.retry_from = batch.plan.start
+        for gate in batch.gates:
+            gate.held = None
+        return first
+
+    def release(self, gate: G) -> bool:
+        """After the fill and the delivery of ``gate``'s held items: open it, or (it
+        overflowed) close it behind one more fill. True: start the filler."""
+        gate.held = None
+        if gate.overflowed:
+            gate.overflowed = False
+            return self.request(gate, overlap=self.gap_fill_overlap)
+        gate.is_open = True
+        return False
