@@ -284,6 +284,7 @@ class Participant(CursorKeeping):
         "_credentials",
         "_end_pending",
         "_ended",
+        "_entered",
         "_failure",
         "_feeds",
         "_fills",
@@ -349,6 +350,10 @@ class Participant(CursorKeeping):
         self._not_full: trio.lowlevel.ParkingLot | None = None  # producers wait here
         self._iterators_waiting = 0  # tasks parked in _not_empty
         self._producers_waiting = 0  # tasks parked in _not_full
+        # False until connect() hands the participant to the program's block: nothing is
+        # delivered before (no room), so handlers registered at the top of the block see
+        # the history and every live item (those arriving earlier are refilled).
+        self._entered = False
         self._taken = 0  # items taken since the iterator's last schedule point
         # pending: socket items were buffered without waking the iterator (see _offer)
         self._waker = _Waker(self)
@@ -636,6 +641,8 @@ class Participant(CursorKeeping):
     def _caught_up(self) -> bool:
         """The consumer has room again: its buffer at most half full and, with handlers,
         a free slot in their pool."""
+        if not self._entered:
+            return False
         capacity, buffer = self._capacity, self._buffer
         if capacity is not None and buffer is not None and len(buffer) > capacity // 2:
             return False
@@ -678,6 +685,8 @@ class Participant(CursorKeeping):
         buffer = self._buffer
         if capacity is not None and not force and buffer is not None and len(buffer) >= capacity:
             return None
+        if not self._entered and not force:
+            return None  # not handed to the program yet: its handlers are not registered
         matching = self._matching(item) if self._handlers else None
         if matching and not force and self._handler_tasks >= self.config.handler_concurrency:
             return None  # the handler pool is full: wait like for room in the buffer
@@ -1164,6 +1173,14 @@ class Participant(CursorKeeping):
         self._nursery = nursery
         await nursery.start(self._run_connection, name=_CONNECTION_TASK)
 
+    def _enter(self) -> None:
+        """Handed to the program (the last step before :func:`connect`'s block runs, with
+        no schedule point after it): delivery starts; producers waiting for it go on."""
+        self._entered = True
+        if self._producers_waiting:
+            assert self._not_full is not None
+            self._not_full.unpark_all()
+
     async def _close(self, reason: str) -> None:
         """Close the current socket cleanly (bounded, shielded) and go to disconnected."""
         current = self._core.sock
@@ -1308,6 +1325,7 @@ async def connect(
         async with trio.open_nursery() as nursery:
             await participant._start(nursery)
             try:
+                participant._enter()
                 yield participant
             except BaseException as exc:
                 body_error = exc
