@@ -25,8 +25,12 @@ def new_id() -> str:
 
 
 def new_secret(nbytes: int = 48) -> str:
-    """An opaque token (URL-safe)."""
-    return secrets.token_urlsafe(nbytes)
+    """An opaque token (URL-safe), starting with a letter or digit as the service's tokens
+    do: one starting with "-" would read as an option on a command line."""
+    while True:
+        token = secrets.token_urlsafe(nbytes)
+        if token[0].isalnum():
+            return token
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')

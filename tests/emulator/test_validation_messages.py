@@ -46,3 +46,11 @@ async def test_long_values_are_cut(emulator: Emulator, emulator_chat: StartedCha
                             {"ContentType": "x" * 500, "Content": "hi"})
     message = answer.json()["message"]
     assert "Value '" + "x" * 200 + "...' at 'contentType'" in message
+
+
+def test_emulator_tokens_never_start_like_a_command_line_option() -> None:
+    # secrets.token_urlsafe starts with "-" about once in 64; such a token broke
+    # `participant chat --participant-token TOKEN` (argparse took it for an option)
+    from participant.emulator._wire import new_secret
+
+    assert all(new_secret()[0].isalnum() for _ in range(2000))
