@@ -116,13 +116,30 @@ def rows() -> list[list[str]]:
             "bare client sending the same heartbeat every 10 s, same run",
         ]
     )
+    big = ("scale_10k_tls", "scale_10k") if load("scale_10k") or load("scale_10k_tls") else None
+    if big is not None:
+        out.append(
+            [
+                "idle CPU per participant at 10,000, participant / bare (idling apart)",
+                "-",
+                *_pair(
+                    *big,
+                    lambda d: (
+                        f"{scale_max(d)['library']['cpu_ratio_to_bare']:.2f} x "
+                        f"({scale_max(d)['library']['cpu_ms_per_min_idle']:.2f} / "
+                        f"{scale_max(d)['bare']['cpu_ms_per_min_idle']:.2f} ms/min)"
+                    ),
+                ),
+                "bare client sending the same heartbeat every 10 s, same run",
+            ]
+        )
     out.append(
         [
             "RSS per idle subscribed participant",
             "≤ 40 KiB at 10,000",
             *_pair(
-                "scale_tls",
-                "scale",
+                "scale_10k_tls" if load("scale_10k_tls") else "scale_tls",
+                "scale_10k" if load("scale_10k") else "scale",
                 lambda d: (
                     f"{scale_max(d)['library']['rss_bytes_per_participant'] / 1024:.1f} KiB "
                     f"at {scale_max(d)['n']:,} (bare "
@@ -262,7 +279,7 @@ def latest_sections() -> dict[str, str]:
         )
     out["REST"] = "\n\n".join(parts)
     parts = []
-    for name in ("scale_tls", "scale"):
+    for name in ("scale_10k_tls", "scale_10k", "scale_tls", "scale"):
         d = load(name)
         if not d:
             continue
