@@ -98,6 +98,9 @@ _SUBSCRIBE_FRAME: Final = json.dumps(
 _HEARTBEAT_FRAME: Final = json.dumps({"topic": TOPIC_HEARTBEAT}, separators=(",", ":"))
 
 _PING_FRAME: Final = json.dumps({"topic": TOPIC_PING}, separators=(",", ":"))
+# A heartbeat tick woken this much (seconds) after its time finds the process, not the
+# socket, behind: it is not counted against the socket (see ChatSocket._tick).
+_LATE_TICK: Final = 1.0
 _BAD_FRAME_LOG_INTERVAL: Final = 10.0
 """A socket logs at most one bad-frame WARNING per this many seconds."""
 
@@ -501,9 +504,16 @@ class ChatSocket:
     async def _tick(self) -> None:
         """The heartbeat and ping, when due. A heartbeat still unanswered at the next tick
         means the socket is dead, unless the reader was blocked handing an item to a slow
-        sink since the last tick (it could not read the echo): then it gets another tick."""
+        sink since the last tick, or this tick woke over ``_LATE_TICK`` (1 s) late (the
+        process was not running): either way it could not read the echo, and the socket
+        gets another tick."""
         now = trio.current_time()
         if now >= self._next_beat:
+            # A tick that wakes over _LATE_TICK late means this process was not running (a
+            # long GC pass, a starved CPU): the echo may be queued unread, so the socket gets
+            # one more tick, like a stalled reader. Without this, one 10 s stall of a
+            # process with many chats declared their live sockets dead at once.
+            late = now - self._next_beat > _LATE_TICK
             self._next_beat = now + self._config.heartbeat_interval
             if not self._heartbeat_outstanding:
                 self._stalled = False
@@ -512,7 +522,7 @@ class ChatSocket:
                     await self._send(_HEARTBEAT_FRAME)
                 except SubscribeError:
                     return  # lost (or closing): the next read ends the task
-            elif self._stalled or self._delivering:
+            elif self._stalled or self._delivering or late:
                 self._stalled = False
             else:
                 self._mark_lost("heartbeat unanswered")

@@ -528,3 +528,40 @@ async def test_a_peer_gone_while_the_sink_blocks_is_found_by_the_next_heartbeat(
     assert trio.current_time() - opened == pytest.approx(10.0)
     await sock.done.wait()
     assert not sink.items
+
+
+async def _late_first_tick(clock: trio.testing.MockClock) -> None:
+    """The process stops for 6 s just before the first tick (due 10 s after the first
+    heartbeat): the tick wakes 5 s late and runs before anything else."""
+    await trio.sleep(9.0)
+    clock.jump(6.0)
+    await trio.testing.wait_all_tasks_blocked()
+
+
+async def test_a_tick_that_wakes_late_does_not_count_the_unread_echo(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    fake_server.answer_heartbeats = False
+    sock, conn = await open_socket(nursery, fake_server, Sink(), heartbeat_interval=10.0)
+    await conn.wait_for("aws/heartbeat", 1)
+    await _late_first_tick(autojump_clock)
+    # the echo comes now: while the process stood still it could not have been read
+    await conn.send_raw(json.dumps({"topic": "aws/heartbeat"}))
+    fake_server.answer_heartbeats = True
+    await conn.wait_for("aws/heartbeat", 4)
+    assert not sock.lost.is_set()
+    await sock.aclose()
+
+
+async def test_a_late_tick_is_forgiven_once_then_a_dead_socket_is_lost(
+    autojump_clock: trio.testing.MockClock, fake_server: FakeServer, nursery: trio.Nursery
+) -> None:
+    fake_server.answer_heartbeats = False
+    start = trio.current_time()
+    sock, conn = await open_socket(nursery, fake_server, Sink(), heartbeat_interval=10.0)
+    await conn.wait_for("aws/heartbeat", 1)
+    await _late_first_tick(autojump_clock)
+    assert not sock.lost.is_set()
+    await sock.lost.wait()
+    assert sock.lost_reason == "heartbeat unanswered"
+    assert trio.current_time() - start == pytest.approx(25.0)  # the on-time tick after it
