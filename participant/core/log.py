@@ -52,6 +52,7 @@ import hashlib
 import json
 from collections import OrderedDict
 from datetime import datetime
+from itertools import islice
 from typing import Final, Literal
 
 import attrs
@@ -622,17 +623,24 @@ class ItemLog:
         if times:
             # Acknowledgements come (nearly) in AbsoluteTime order, so the oldest entries
             # are at the front: drop them there (O(dropped), not a rebuild every 64 acks).
+            # One pass collects them: a fresh iter() per deletion would rescan the holes
+            # deleted entries leave at the front of a dict (O(holes) each, until it is
+            # resized), which made this prune the bulk of acked() past max_ids.
             horizon = format_timestamp(parse_timestamp(min(times)) - self.reach)
-            while acked:
-                first_id, first = next(iter(acked.items()))
+            drop: list[str] = []
+            for first_id, first in acked.items():
                 at = first.absolute_time
                 if isinstance(first, Item):
                     at = canonical_time(at)
                 if (at or "") >= horizon:
                     break
+                drop.append(first_id)
+            for first_id in drop:
                 del acked[first_id]
-        while len(acked) > self.max_ids:
-            del acked[next(iter(acked))]
+        excess = len(acked) - self.max_ids
+        if excess > 0:
+            for first_id in list(islice(acked, excess)):
+                del acked[first_id]
 
     def snapshot(
         self, *, contact_id: str | None = None, participant_id: str | None = None

@@ -375,6 +375,17 @@ def test_acked_items_are_pruned_to_the_reach_before_the_oldest_owed() -> None:
     assert cursor.unacked == ()
 
 
+def test_acked_items_within_reach_are_capped_at_max_ids_newest_kept() -> None:
+    # all 300 within reach (10 ms apart): the cap, not the horizon, prunes; the oldest go
+    # first, in acknowledgement order (also across the prunes every 64 acks)
+    log = ItemLog(window=600, max_ids=10, reach=5)
+    for i in range(300):
+        log.acked(_deliver(log, message(f"m{i}", i / 100)))
+        if i in (63, 64, 200):
+            assert len(log.snapshot().acked) == 10
+    assert [e.id for e in log.snapshot().acked] == [f"m{i}" for i in range(290, 300)]
+
+
 def test_unacked_items_keep_the_acked_ones_after_them() -> None:
     log = ItemLog(window=600, max_ids=1000, reach=5)
     _deliver(log, message("slow", 0))  # a handler still busy with it
