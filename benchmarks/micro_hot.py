@@ -16,14 +16,23 @@ TextMessage items, 1 ms apart):
 
     python benchmarks/micro_hot.py            # decode, log, canonical_time
     python benchmarks/micro_hot.py --wake     # and the two wakes
+    python benchmarks/micro_hot.py --instructions   # instructions per item instead
+                                                    # (cachegrind; noise-free, ~1 min)
+
+``--instructions`` runs each scenario once in a child under ``valgrind --tool=cachegrind``
+with all ``N`` items and once with none (same set-up), and prints the difference / N.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -126,13 +135,39 @@ async def _wake_single() -> float:
         return time.perf_counter() - start
 
 
+def _instructions(name: str, n: int) -> int:
+    out = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+         sys.executable, str(Path(__file__).resolve()), "--child", name, "--n", str(n)],
+        capture_output=True, text=True, check=True,
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{out.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
 def main() -> None:
+    global N
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--wake", action="store_true", help="also time the two wakes")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per item under cachegrind instead")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     frames = [loads(text) for text in chat_frames(N)]
     items = [decode_chat_frame(frame) for frame in frames]
+    if args.child:  # one scenario over the first --n items
+        N = args.n
+        _scenarios(frames[:N], items[:N])[args.child]()
+        return
+    if args.instructions:
+        for name in _scenarios(frames, items):
+            per = (_instructions(name, N) - _instructions(name, 0)) / N
+            print(f"{name:46s} {per:8.0f} instructions/item", flush=True)
+        return
     for name, fn in _scenarios(frames, items).items():
         print(f"{name:46s} {_best(fn, args.repeat):8.0f} ns/item")
     if args.wake:
