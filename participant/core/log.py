@@ -591,7 +591,13 @@ class ItemLog:
         entry: CursorItem | Item
         if item.message_metadata is None and not item.attachments and item_id not in self._tracks:
             # a plain item (nearly all): its entry is made from the item by snapshot()
-            entry, revision, at = item, item.revision, canonical_time(item.absolute_time)
+            entry, revision = item, item.revision
+            # accept() remembered canonical_time(item.absolute_time), which is that very
+            # string when it was canonical already (the service's form): then it is the
+            # answer (every value in _seen is canonical), without parsing it again
+            at = self._seen.get(item_id)
+            if at is not item.absolute_time:
+                at = canonical_time(item.absolute_time)
         else:
             entry = self._entry(item, item_id)
             revision, at = entry.revision, entry.absolute_time
