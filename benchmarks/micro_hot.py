@@ -159,20 +159,25 @@ def main() -> None:
     args = parser.parse_args()
     frames = [loads(text) for text in chat_frames(N)]
     items = [decode_chat_frame(frame) for frame in frames]
+    wakes = {"wake: ParkingLot park/unpark_all": _wake_lot,
+             "wake: wait_task_rescheduled/reschedule": _wake_single}
     if args.child:  # one scenario over the first --n items
         N = args.n
-        _scenarios(frames[:N], items[:N])[args.child]()
+        if args.child in wakes:
+            trio.run(wakes[args.child])
+        else:
+            _scenarios(frames[:N], items[:N])[args.child]()
         return
     if args.instructions:
-        for name in _scenarios(frames, items):
+        names = list(_scenarios(frames, items)) + (list(wakes) if args.wake else [])
+        for name in names:
             per = (_instructions(name, N) - _instructions(name, 0)) / N
             print(f"{name:46s} {per:8.0f} instructions/item", flush=True)
         return
     for name, fn in _scenarios(frames, items).items():
         print(f"{name:46s} {_best(fn, args.repeat):8.0f} ns/item")
     if args.wake:
-        for name, wake in (("wake: ParkingLot park/unpark_all", _wake_lot),
-                           ("wake: wait_task_rescheduled/reschedule", _wake_single)):
+        for name, wake in wakes.items():
             best = min(trio.run(wake) for _ in range(args.repeat)) / N * 1e9
             print(f"{name:46s} {best:8.0f} ns/item")
 
