@@ -52,6 +52,7 @@ import hashlib
 import json
 from collections import OrderedDict
 from datetime import datetime
+from itertools import islice
 from typing import Final, Literal
 
 import attrs
@@ -590,7 +591,13 @@ class ItemLog:
         entry: CursorItem | Item
         if item.message_metadata is None and not item.attachments and item_id not in self._tracks:
             # a plain item (nearly all): its entry is made from the item by snapshot()
-            entry, revision, at = item, item.revision, canonical_time(item.absolute_time)
+            entry, revision = item, item.revision
+            # accept() remembered canonical_time(item.absolute_time), which is that very
+            # string when it was canonical already (the service's form): then it is the
+            # answer (every value in _seen is canonical), without parsing it again
+            at = self._seen.get(item_id)
+            if at is not item.absolute_time:
+                at = canonical_time(item.absolute_time)
         else:
             entry = self._entry(item, item_id)
             revision, at = entry.revision, entry.absolute_time
@@ -622,17 +629,24 @@ class ItemLog:
         if times:
             # Acknowledgements come (nearly) in AbsoluteTime order, so the oldest entries
             # are at the front: drop them there (O(dropped), not a rebuild every 64 acks).
+            # One pass collects them: a fresh iter() per deletion would rescan the holes
+            # deleted entries leave at the front of a dict (O(holes) each, until it is
+            # resized), which made this prune the bulk of acked() past max_ids.
             horizon = format_timestamp(parse_timestamp(min(times)) - self.reach)
-            while acked:
-                first_id, first = next(iter(acked.items()))
+            drop: list[str] = []
+            for first_id, first in acked.items():
                 at = first.absolute_time
                 if isinstance(first, Item):
                     at = canonical_time(at)
                 if (at or "") >= horizon:
                     break
+                drop.append(first_id)
+            for first_id in drop:
                 del acked[first_id]
-        while len(acked) > self.max_ids:
-            del acked[next(iter(acked))]
+        excess = len(acked) - self.max_ids
+        if excess > 0:
+            for first_id in list(islice(acked, excess)):
+                del acked[first_id]
 
     def snapshot(
         self, *, contact_id: str | None = None, participant_id: str | None = None

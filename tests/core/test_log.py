@@ -375,6 +375,17 @@ def test_acked_items_are_pruned_to_the_reach_before_the_oldest_owed() -> None:
     assert cursor.unacked == ()
 
 
+def test_acked_items_within_reach_are_capped_at_max_ids_newest_kept() -> None:
+    # all 300 within reach (10 ms apart): the cap, not the horizon, prunes; the oldest go
+    # first, in acknowledgement order (also across the prunes every 64 acks)
+    log = ItemLog(window=600, max_ids=10, reach=5)
+    for i in range(300):
+        log.acked(_deliver(log, message(f"m{i}", i / 100)))
+        if i in (63, 64, 200):
+            assert len(log.snapshot().acked) == 10
+    assert [e.id for e in log.snapshot().acked] == [f"m{i}" for i in range(290, 300)]
+
+
 def test_unacked_items_keep_the_acked_ones_after_them() -> None:
     log = ItemLog(window=600, max_ids=1000, reach=5)
     _deliver(log, message("slow", 0))  # a handler still busy with it
@@ -717,3 +728,41 @@ def test_acked_plain_items_give_the_same_cursor_entries_as_in_place_ones() -> No
     assert entry == CursorItem(id="old", absolute_time=T0, revision=1, complete=True)
     restored = ItemLog.restore(log.snapshot(), window=600, max_ids=1000, reach=60)
     assert restored.accept(short) is None
+
+
+@pytest.mark.parametrize(
+    ("wire_time", "canonical"),
+    [
+        ("2026-12-01T10:00:05.250Z", "2026-12-01T10:00:05.250Z"),  # the service's form
+        ("2026-12-01T10:00:05.25Z", "2026-12-01T10:00:05.250Z"),
+        ("2026-12-01T11:00:05.250+01:00", "2026-12-01T10:00:05.250Z"),
+        ("2026-13-01T10:00:05.250Z", None),  # well shaped, not a time
+        (None, None),
+    ],
+)
+def test_acked_time_is_canonical_whatever_the_wire_form(
+    wire_time: str | None, canonical: str | None
+) -> None:
+    # acked() reuses the canonical AbsoluteTime accept() remembered when it is the wire
+    # string itself; every other form is made canonical again
+    log = new_log()
+    log.acked(_deliver(log, message("old", 1)))
+    item = parse_item({"Id": "m", "Type": "MESSAGE", "ContentType": "text/plain",
+                       "Content": "hi"} | ({"AbsoluteTime": wire_time} if wire_time else {}))
+    log.acked(_deliver(log, item))
+    expected = canonical if canonical is not None else at(1)
+    assert log.acked_time == expected
+    entry = {e.id: e for e in log.snapshot().acked}["m"]
+    assert entry.absolute_time == canonical
+
+
+def test_acked_after_restore_uses_the_items_own_time() -> None:
+    # after restore() the log remembers the cursor's time of an owed Id; a repeat that
+    # carries another AbsoluteTime is acknowledged at its own (canonical) time
+    log = new_log()
+    _deliver(log, message("m", 3))
+    resumed = ItemLog.restore(log.snapshot(), window=600, max_ids=1000, reach=5)
+    again = resumed.accept(message("m", 4))
+    assert again is not None and again.redelivered
+    resumed.acked(again)
+    assert resumed.acked_time == canonical_time(again.absolute_time) == at(4)
