@@ -113,6 +113,10 @@ async def pump_server(n: int, ca_file: str | None) -> None:
                 await stream.send_all(data)
 
         async def pump() -> None:
+            # Items start once the client's connect() block runs: the library delivers
+            # nothing before that (what came earlier is refilled from GetTranscript, and
+            # the pump's items are in no transcript), so the pump gives it 0.5 s.
+            await trio.sleep(0.5)
             for c in blob_chunks:
                 await send(c)
 
