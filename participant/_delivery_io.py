@@ -253,14 +253,20 @@ class Delivering(Observing):
     async def _wait_caught_up(self) -> None:
         """Wait until :meth:`_caught_up` (or the participant is disconnected)."""
         while not self._caught_up() and self._core.state != _DISCONNECTED:
-            self._wake_iterator()
-            if self._not_full is None:
-                self._not_full = trio.lowlevel.ParkingLot()
-            self._producers_waiting += 1
-            try:
-                await self._not_full.park()
-            finally:
-                self._producers_waiting -= 1
+            await self._wait_for_room()
+
+    async def _wait_for_room(self) -> None:
+        """A producer (the gap fill task) waits once: until the iterator takes an item, a
+        handler finishes, delivery starts or the participant stops. The iterator is
+        woken first: never wait for room while it sleeps."""
+        self._wake_iterator()
+        if self._not_full is None:
+            self._not_full = trio.lowlevel.ParkingLot()
+        self._producers_waiting += 1
+        try:
+            await self._not_full.park()
+        finally:
+            self._producers_waiting -= 1
 
     def _wake_iterator(self) -> None:
         """Wake the waiting iterator now (a socket reader went idle, or a producer must
@@ -323,11 +329,4 @@ class Delivering(Observing):
             accepted = self._offer(item)
             if accepted is not None:
                 return accepted
-            self._wake_iterator()  # never wait for room while the iterator sleeps
-            if self._not_full is None:
-                self._not_full = trio.lowlevel.ParkingLot()
-            self._producers_waiting += 1
-            try:
-                await self._not_full.park()
-            finally:
-                self._producers_waiting -= 1
+            await self._wait_for_room()
