@@ -28,7 +28,7 @@ from participant.model import ChatEnded, Item
 from participant.socket import ChatSocket, Flag
 
 if TYPE_CHECKING:
-    from participant.actor import Participant
+    from participant._connecting import Connecting
 
 __all__ = ["Delivering", "epoch"]
 
@@ -61,7 +61,7 @@ class _Gate(Gate[Item]):
 
     sock: ChatSocket  # set once the socket is open
 
-    def __init__(self, participant: Participant, *, is_open: bool) -> None:
+    def __init__(self, participant: Connecting, *, is_open: bool) -> None:
         super().__init__(is_open=is_open)
         self._participant = participant
 
