@@ -69,6 +69,14 @@ class Connecting(Filling):
     _connector: WebSocketConnector
     _participant_token: str
 
+    def _init_connecting(self) -> None:
+        """No connection yet."""
+        self._connected_once = False
+        self._credentials = None
+        self._last_connect_error = None
+        self._renew_reason = ""
+        self._sockets_opened = 0
+
     async def _attempt(self, action: Attempt) -> None:
         """CreateParticipantConnection and open the websocket; feed the outcome."""
         if action.delay > 0:

@@ -15,6 +15,7 @@ consumer: never a reader, never the supervisor.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from typing import TYPE_CHECKING, Final, Self
 
@@ -22,6 +23,7 @@ import trio
 
 from participant._observe import Observing
 from participant._time import parse_timestamp
+from participant.config import ParticipantConfig
 from participant.core.delivery import Fills, Gate
 from participant.machine import State
 from participant.model import ChatEnded, Item
@@ -130,6 +132,25 @@ class Delivering(Observing):
     _fills: Fills[_Gate]
     _stopped: Flag
     error: BaseException | None
+
+    def _init_delivery(self, config: ParticipantConfig) -> None:
+        """Nothing buffered (the buffer is created with the first item, the parking lots
+        by the first task that parks), nobody waiting, not handed to the program yet."""
+        self._buffer = None
+        self._capacity = config.max_buffered_items if config.iterate else None
+        self._not_empty = None
+        self._not_full = None
+        self._iterators_waiting = 0
+        self._producers_waiting = 0
+        # False until connect() hands the participant to the program's block: nothing is
+        # delivered before (no room), so handlers registered at the top of the block see
+        # the history and every live item (those arriving earlier are refilled).
+        self._entered = False
+        self._taken = 0
+        self._waker = _Waker(self)
+        self._wake_batch = min(_WAKE_BATCH, config.max_buffered_items)
+        self._held_logged_at = -math.inf
+        self._end_pending = None
 
     if TYPE_CHECKING:
 

@@ -44,6 +44,13 @@ class Observing(CursorKeeping):
     _producers_waiting: int
     _not_full: trio.lowlevel.ParkingLot | None
 
+    def _init_observing(self) -> None:
+        """No listener, feed or handler yet (the lists are created on first use)."""
+        self._handler_tasks = 0
+        self._handlers = None
+        self._state_listeners = None
+        self._feeds = None
+
     @property
     def state(self) -> State:
         """The current :class:`~participant.machine.State`."""

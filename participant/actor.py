@@ -73,7 +73,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -81,13 +80,9 @@ from typing import Any, Final
 import httpx
 import trio
 
-from participant._actor_support import (
-    ChangeFeed,
-    ReceiptCoalescer,
-)
-from participant._calls import _Credentials, describe
+from participant._calls import describe
 from participant._connecting import Connecting
-from participant._delivery_io import _WAKE_BATCH, _Gate, _Waker
+from participant._delivery_io import _Gate
 from participant._observe import ItemHandler
 from participant._time import WallClock, format_timestamp, system_clock
 from participant.api import ParticipantClient
@@ -214,23 +209,10 @@ class Participant(Connecting):
         self.config = config
         self._rng = rng or _RNG
         self.stats = ParticipantStats()
-        # Delivery (see _offer/_emit): accepted items wait in _buffer for the iterator
-        # (created with the first item).
-        self._buffer: deque[Item] | None = None
-        self._capacity: int | None = config.max_buffered_items if config.iterate else None
-        # created by the first task that parks:
-        self._not_empty: trio.lowlevel.ParkingLot | None = None  # the iterator waits here
-        self._not_full: trio.lowlevel.ParkingLot | None = None  # producers wait here
-        self._iterators_waiting = 0  # tasks parked in _not_empty
-        self._producers_waiting = 0  # tasks parked in _not_full
-        # False until connect() hands the participant to the program's block: nothing is
-        # delivered before (no room), so handlers registered at the top of the block see
-        # the history and every live item (those arriving earlier are refilled).
-        self._entered = False
-        self._taken = 0  # items taken since the iterator's last schedule point
-        # pending: socket items were buffered without waking the iterator (see _offer)
-        self._waker = _Waker(self)
-        self._wake_batch = min(_WAKE_BATCH, config.max_buffered_items)
+        self._init_delivery(config)
+        self._init_observing()
+        self._init_calls()
+        self._init_connecting()
         # What to deliver of each item (duplicates, revisions) and what was acknowledged.
         self._log = ItemLog(
             config.dedupe_window,
@@ -274,11 +256,7 @@ class Participant(Connecting):
         self._core.outbox = []
         self._action_scope: trio.CancelScope | None = None
         self._failure: BaseException | None = None  # the error a FAILED transition reports
-        self._replies: dict[str, int] | None = None  # replies sent per item Id
         self._view: TranscriptView | None = None
-        self._sockets_opened = 0
-        self._credentials: _Credentials | None = None
-        self._renew_reason = ""
         self._wakeup = Flag()
         # Gap fill (see _filler): what is owed, coalesced; the plans (sans-IO core).
         self._fills: Fills[_Gate] = Fills(
@@ -287,26 +265,11 @@ class Participant(Connecting):
             clock_skew=config.clock_skew,
             resume_from=resume_from,
         )
-        self._held_logged_at = -math.inf
-        self._handler_tasks = 0  # running handler tasks (<= config.handler_concurrency)
-        self._handlers: list[tuple[type[Item] | str, ItemHandler]] | None = None
-        self._state_listeners: list[Callable[[StateChange], None]] | None = None
-        self._feeds: list[ChangeFeed] | None = None
         self._nursery: trio.Nursery | None = None
         self._conn_nursery: trio.Nursery | None = None
-        self._connected_once = False
-        self._last_connect_error: BaseException | None = None
-        # Own ParticipantId (see participant_id): learnt from the echo of a sent item.
-        self._participant_id: str | None = None
-        self._sends_in_flight = 0
-        self._own_ids: OrderedDict[str, None] | None = None  # created by the first send
-        self._recent_ids: OrderedDict[str, str | None] | None = None
-        self._end_pending: str | None = None
         self._ended = False
         #: The fatal error that disconnected the participant, if any.
         self.error: BaseException | None = None
-        self._last_typing: float | None = None
-        self._receipts: ReceiptCoalescer | None = None
         self._stopped = Flag()
 
     def __repr__(self) -> str:
