@@ -92,6 +92,16 @@ class ParticipantCalls:
     _last_typing: float | None
     _receipts: ReceiptCoalescer | None
 
+    def _init_calls(self) -> None:
+        """Nothing sent yet; the own ParticipantId unknown (see ``participant_id``)."""
+        self._replies = None  # replies sent per item Id
+        self._participant_id = None
+        self._sends_in_flight = 0
+        self._own_ids = None  # created by the first send
+        self._recent_ids = None
+        self._last_typing = None
+        self._receipts = None
+
     def _reply_token(self, item: Item) -> str:
         """The ClientToken of the next reply to ``item``: derived from (ContactId, the
         item's Id, the reply's index among the replies to it), so a resumed program that

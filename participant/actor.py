@@ -70,30 +70,24 @@ Guarantees and policies (docs/concepts.md has the timelines):
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import random
-from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from functools import partial
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import httpx
 import trio
 
-from participant._actor_support import (
-    ChangeFeed,
-    ReceiptCoalescer,
-)
-from participant._backoff import backoff_delay
-from participant._calls import _Credentials, describe
-from participant._cursor_io import CursorKeeping
-from participant._time import WallClock, format_timestamp, parse_timestamp, system_clock
+from participant._calls import describe
+from participant._connecting import Connecting
+from participant._delivery_io import _Gate
+from participant._observe import ItemHandler
+from participant._time import WallClock, format_timestamp, system_clock
 from participant.api import ParticipantClient
 from participant.config import ParticipantConfig, ParticipantStats
-from participant.core.delivery import FillBatch, Fills, Gate
+from participant.core.delivery import Fills
 from participant.core.log import ItemLog
 from participant.core.machine import (
     Abort,
@@ -111,33 +105,22 @@ from participant.core.machine import (
     Subscribe,
 )
 from participant.core.machine import Event as CoreEvent
-from participant.core.plan import Pager, RenewalPlan, renewal_plan
 from participant.cursor import Cursor, CursorHandle
 from participant.errors import (
-    AccessDeniedException,
-    CertificateError,
     InvalidParameterError,
-    ServiceError,
     TransportError,
 )
 from participant.machine import State, StateChange, Trigger
 from participant.model import (
-    ChatEnded,
     ChatItemType,
     ContentType,
-    CreateParticipantConnectionResponse,
     Item,
-    SendEventResponse,
-    SendMessageResponse,
     parse_item,
 )
 from participant.socket import (
-    ChatSocket,
     Flag,
-    SocketOpenError,
     WebSocketConnector,
     default_connector,
-    serve_socket,
 )
 from participant.view import TranscriptView
 
@@ -151,88 +134,12 @@ __all__ = [
 
 log = logging.getLogger("participant.actor")
 
-ItemHandler = Callable[[Any], Awaitable[None] | None]
-"""A handler: called with each matching item; may be a plain or an async function."""
-
-H = TypeVar("H", bound=ItemHandler)
-_R = TypeVar("_R", SendMessageResponse, SendEventResponse)
-
-_SCHEDULE_EVERY: Final = 32
-"""The iterator yields to the scheduler at least once per this many items."""
-_WAKE_BATCH: Final = 32
-"""A waiting iterator is woken at the latest when this many socket items are buffered."""
-
 _RNG: Final = random.Random()
 DEFAULT_CONFIG: Final = ParticipantConfig()
 """The :class:`ParticipantConfig` :func:`connect` uses when given none."""
-_DISCONNECTED: Final = State.DISCONNECTED.value
 
 # Task names given to trio (else it formats one string per task spawned).
 _CONNECTION_TASK: Final = "participant.actor.Participant._run_connection"
-_SOCKET_TASK: Final = "participant.socket.serve_socket"
-_FILLER_TASK: Final = "participant.actor.Participant._filler"
-
-
-def _epoch(absolute_time: str | None) -> float | None:
-    if absolute_time is None:
-        return None
-    try:
-        return parse_timestamp(absolute_time)
-    except ValueError:
-        return None
-
-
-def _sort_key(item: Item) -> float:
-    at = _epoch(item.absolute_time)
-    return -math.inf if at is None else at
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Worth another connection attempt: a retryable service error, or any transport
-    failure (a network error, or an answer that did not come from the service such as
-    a firewall's bare 403 or a captive portal: it may clear up) except a certificate
-    that fails verification (retrying cannot fix it)."""
-    if isinstance(exc, CertificateError):
-        return False
-    if isinstance(exc, ServiceError):
-        return exc.retryable
-    return isinstance(exc, (TransportError, httpx.TransportError, OSError))
-
-
-def _fill_retryable(exc: BaseException) -> bool:
-    """Worth another GetTranscript attempt of the same fill (else the fill gives up at
-    once: a captive portal's HTML 200, a proxy's 407, a paging cycle)."""
-    if isinstance(exc, (ServiceError, TransportError)):
-        return exc.retryable
-    return isinstance(exc, (httpx.TransportError, OSError))
-
-
-class _Gate(Gate[Item]):
-    """A socket's fill gate (:class:`participant.core.delivery.Gate`) and its item sink:
-    live items that arrive while it is closed are held (up to ``held_items_max``) and
-    delivered after the fill's; beyond that they are dropped and a further fill recovers
-    them. The reader never waits on a gate."""
-
-    __slots__ = ("_participant", "sock")
-
-    sock: ChatSocket  # set once the socket is open
-
-    def __init__(self, participant: Participant, *, is_open: bool) -> None:
-        super().__init__(is_open=is_open)
-        self._participant = participant
-
-    def __call__(self, item: Item) -> None:
-        """The socket's item sink (one object per socket instead of a partial)."""
-        self._participant._on_socket_item(self, item)
-
-    def lost(self, sock: ChatSocket) -> None:
-        """The socket's loss callback."""
-        self._participant._on_socket_lost(self, sock)
-
-    def bad_frame(self) -> None:
-        """The socket skipped an ``aws/chat`` frame it could not decode: the item it
-        carried is fetched again from the transcript."""
-        self._participant._refill(self)
 
 
 def _gate(handle: object) -> _Gate:
@@ -241,23 +148,7 @@ def _gate(handle: object) -> _Gate:
     return handle
 
 
-class _Waker:
-    """The sockets' :class:`~participant.socket.IdleHook`: ``pending`` while socket items
-    were buffered without waking the iterator; called when a reader has no further frame
-    ready, it wakes the iterator. So a burst of frames costs one wake-up of the consumer
-    task, not one per item."""
-
-    __slots__ = ("_participant", "pending")
-
-    def __init__(self, participant: Participant) -> None:
-        self._participant = participant
-        self.pending = False
-
-    def __call__(self) -> None:
-        self._participant._wake_iterator()
-
-
-class Participant(CursorKeeping):
+class Participant(Connecting):
     """One participant of one chat, as a trio actor. Create with :func:`connect`.
 
     Consume items with ``async for item in participant`` (typed :class:`Item` subclasses,
@@ -273,42 +164,19 @@ class Participant(CursorKeeping):
     __slots__ = (
         "_action_scope",
         "_actions",
-        "_buffer",
-        "_capacity",
         "_client",
         "_conn_nursery",
         "_connect_participant",
-        "_connected_once",
         "_connector",
         "_core",
-        "_credentials",
-        "_end_pending",
         "_ended",
-        "_entered",
-        "_failure",
-        "_feeds",
-        "_fills",
-        "_handler_tasks",
-        "_handlers",
-        "_held_logged_at",
         "_history",
         "_implicit_ack",
-        "_iterators_waiting",
-        "_last_connect_error",
         "_log",
-        "_not_empty",
-        "_not_full",
         "_nursery",
         "_participant_token",
-        "_producers_waiting",
-        "_renew_reason",
         "_rng",
-        "_sockets_opened",
-        "_state_listeners",
         "_stopped",
-        "_taken",
-        "_wake_batch",
-        "_waker",
         "_wakeup",
         "_wall_clock",
         "config",
@@ -341,23 +209,10 @@ class Participant(CursorKeeping):
         self.config = config
         self._rng = rng or _RNG
         self.stats = ParticipantStats()
-        # Delivery (see _offer/_emit): accepted items wait in _buffer for the iterator
-        # (created with the first item).
-        self._buffer: deque[Item] | None = None
-        self._capacity: int | None = config.max_buffered_items if config.iterate else None
-        # created by the first task that parks:
-        self._not_empty: trio.lowlevel.ParkingLot | None = None  # the iterator waits here
-        self._not_full: trio.lowlevel.ParkingLot | None = None  # producers wait here
-        self._iterators_waiting = 0  # tasks parked in _not_empty
-        self._producers_waiting = 0  # tasks parked in _not_full
-        # False until connect() hands the participant to the program's block: nothing is
-        # delivered before (no room), so handlers registered at the top of the block see
-        # the history and every live item (those arriving earlier are refilled).
-        self._entered = False
-        self._taken = 0  # items taken since the iterator's last schedule point
-        # pending: socket items were buffered without waking the iterator (see _offer)
-        self._waker = _Waker(self)
-        self._wake_batch = min(_WAKE_BATCH, config.max_buffered_items)
+        self._init_delivery(config)
+        self._init_observing()
+        self._init_calls()
+        self._init_connecting()
         # What to deliver of each item (duplicates, revisions) and what was acknowledged.
         self._log = ItemLog(
             config.dedupe_window,
@@ -401,11 +256,7 @@ class Participant(CursorKeeping):
         self._core.outbox = []
         self._action_scope: trio.CancelScope | None = None
         self._failure: BaseException | None = None  # the error a FAILED transition reports
-        self._replies: dict[str, int] | None = None  # replies sent per item Id
         self._view: TranscriptView | None = None
-        self._sockets_opened = 0
-        self._credentials: _Credentials | None = None
-        self._renew_reason = ""
         self._wakeup = Flag()
         # Gap fill (see _filler): what is owed, coalesced; the plans (sans-IO core).
         self._fills: Fills[_Gate] = Fills(
@@ -414,26 +265,11 @@ class Participant(CursorKeeping):
             clock_skew=config.clock_skew,
             resume_from=resume_from,
         )
-        self._held_logged_at = -math.inf
-        self._handler_tasks = 0  # running handler tasks (<= config.handler_concurrency)
-        self._handlers: list[tuple[type[Item] | str, ItemHandler]] | None = None
-        self._state_listeners: list[Callable[[StateChange], None]] | None = None
-        self._feeds: list[ChangeFeed] | None = None
         self._nursery: trio.Nursery | None = None
         self._conn_nursery: trio.Nursery | None = None
-        self._connected_once = False
-        self._last_connect_error: BaseException | None = None
-        # Own ParticipantId (see participant_id): learnt from the echo of a sent item.
-        self._participant_id: str | None = None
-        self._sends_in_flight = 0
-        self._own_ids: OrderedDict[str, None] | None = None  # created by the first send
-        self._recent_ids: OrderedDict[str, str | None] | None = None
-        self._end_pending: str | None = None
         self._ended = False
         #: The fatal error that disconnected the participant, if any.
         self.error: BaseException | None = None
-        self._last_typing: float | None = None
-        self._receipts: ReceiptCoalescer | None = None
         self._stopped = Flag()
 
     def __repr__(self) -> str:
@@ -441,74 +277,6 @@ class Participant(CursorKeeping):
             f"<Participant {self._core.state} delivered={self.stats.items_delivered} "
             f"renewals={self.stats.renewals} reconnects={self.stats.reconnects}>"
         )
-
-    # ---- observation -----------------------------------------------------------------
-
-    @property
-    def state(self) -> State:
-        """The current :class:`~participant.machine.State`."""
-        return self._core.current
-
-    def on_state_change(self, fn: Callable[[StateChange], None]) -> Callable[[StateChange], None]:
-        """Register ``fn(change)``, called synchronously on every transition (usable as a
-        decorator). An exception in ``fn`` is logged and ignored."""
-        if self._state_listeners is None:
-            self._state_listeners = []
-        self._state_listeners.append(fn)
-        return fn
-
-    def state_changes(self) -> ChangeFeed:
-        """An async iterator of the :class:`StateChange` from now on; it ends after the
-        change to ``disconnected``. Keeps ``config.state_feed_size`` unread changes (older
-        ones are discarded and counted in ``feed.missed``)."""
-        feed = ChangeFeed(self.config.state_feed_size, self._feeds_remove)
-        if self._core.current is State.DISCONNECTED:
-            feed.end()
-        else:
-            if self._feeds is None:
-                self._feeds = []
-            self._feeds.append(feed)
-        return feed
-
-    def _feeds_remove(self, feed: ChangeFeed) -> None:
-        if self._feeds is not None and feed in self._feeds:
-            self._feeds.remove(feed)
-
-    def _on_state_change(self, change: StateChange) -> None:
-        log.info(
-            "participant %s -> %s (%s)%s",
-            change.old,
-            change.new,
-            change.reason or change.trigger,
-            "" if change.delay is None else f", next attempt in {change.delay:.2f} s",
-        )
-        for fn in list(self._state_listeners or ()):
-            try:
-                fn(change)
-            except Exception:
-                log.exception("state change listener %r failed", fn)
-        for feed in list(self._feeds or ()):
-            feed.push(change)
-            if change.new is State.DISCONNECTED:
-                feed.end()
-
-    def on(self, key: type[Item] | str) -> Callable[[H], H]:
-        """Decorator: run ``fn(item)`` for each item that is an instance of ``key`` (an
-        :class:`Item` class) or whose ``content_type`` equals ``key`` (a str).
-
-        Each call runs as its own task in the actor's nursery; an exception is logged with
-        the item's Id and counted in ``stats.handler_errors``.
-        """
-        if not (isinstance(key, str) or (isinstance(key, type) and issubclass(key, Item))):
-            raise InvalidParameterError("key", "an Item subclass or a ContentType string")
-
-        def register(fn: H) -> H:
-            if self._handlers is None:
-                self._handlers = []
-            self._handlers.append((key, fn))
-            return fn
-
-        return register
 
     @property
     def participant_id(self) -> str | None:
@@ -524,256 +292,6 @@ class Participant(CursorKeeping):
         orders are matched. It then stays set for the participant's life.
         """
         return self._participant_id
-
-    def __aiter__(self) -> Participant:
-        return self
-
-    async def __anext__(self) -> Item:
-        """The next item, waiting for one; ends when the participant is disconnected.
-
-        Checkpoints: every call is a cancellation point; when items are already
-        buffered it yields to the scheduler only every ``_SCHEDULE_EVERY`` (32) items,
-        so a consumer drains a burst without a task switch per item while other tasks
-        still run at least that often (a call that has to wait always yields).
-        """
-        if self._capacity is None:
-            raise RuntimeError("iteration is off (ParticipantConfig.iterate=False)")
-        if self._taken >= _SCHEDULE_EVERY:
-            self._taken = 0
-            await trio.lowlevel.checkpoint()
-        else:
-            await trio.lowlevel.checkpoint_if_cancelled()
-        last = self._last_yielded
-        if last is not None:  # asking for the next item acknowledges the last one
-            self._last_yielded = None
-            self._acknowledge(last)
-        buffer = self._buffer
-        while not buffer:
-            if self._core.state == _DISCONNECTED:
-                await self._stopped.wait()
-                if self.error is not None:
-                    raise self.error
-                raise StopAsyncIteration
-            self._taken = 0
-            if self._not_empty is None:
-                self._not_empty = trio.lowlevel.ParkingLot()
-            self._iterators_waiting += 1
-            try:
-                await self._not_empty.park()
-            finally:
-                self._iterators_waiting -= 1
-            buffer = self._buffer
-        if self._cursor_handle is not None:  # write-ahead: on record before handed out
-            seq = self.stats.items_delivered - len(buffer) + 1
-            if seq > self._saved_seq:
-                await self._wait_saved(seq)
-        self._taken += 1
-        item = buffer.popleft()
-        if self._producers_waiting:
-            assert self._not_full is not None
-            self._not_full.unpark_all()
-        if self._implicit_ack:
-            # Acknowledged by the next __anext__; recorded as delivered-not-acknowledged
-            # only if a cursor is taken meanwhile (cursor()): one log call per item.
-            self._last_yielded = item
-        else:
-            self._log.delivered(item)
-        return item
-
-    # ---- delivery --------------------------------------------------------------------
-    #
-    # Every item, from a socket or from gap fill, goes through _offer: deduplicated by Id,
-    # then accepted (Id marked seen, counted, handlers started, appended to the buffer of
-    # the iterator) in one synchronous step, or refused for lack of room with nothing
-    # changed. A socket reader refused for room drops the item (_drop) and a refill
-    # recovers it; the gap fill task waits (_emit) and offers again. Once accepted, an
-    # item belongs to the actor, not to the socket it came from. Only the gap fill task
-    # ever waits for the consumer: never a reader, never the supervisor.
-
-    def _on_socket_item(self, gate: _Gate, item: Item) -> None:
-        """The sockets' item sink; never waits, so the reader keeps reading heartbeat
-        echoes whatever the consumer does. While the socket's gap fill runs the item is
-        held; with no room for it (a slow consumer, a full handler pool) it is dropped
-        and a refill recovers it once the consumer has caught up (see :meth:`_drop`)."""
-        self.stats.items_received += 1
-        if not gate.is_open:
-            self._hold(gate, item)
-        elif self._offer(item, batch=True) is None:
-            self._drop(gate, item)
-        elif self._end_pending is not None:
-            self._end_if_pending()
-
-    def _drop(self, gate: _Gate, item: Item) -> None:
-        """No room for a live item: drop it and every later one of its socket (closed
-        behind a refill, so the order has no seam) until a fill from the oldest dropped
-        item (less ``gap_fill_overlap``) has recovered them. The fill waits for the
-        consumer to catch up before it fetches (:meth:`_filler`)."""
-        self._note_dropped(item)
-        self._refill(gate)
-
-    def _refill(self, gate: _Gate) -> None:
-        """Something of ``gate``'s socket was lost (an item dropped, an undecodable frame):
-        a fill recovers it (:meth:`participant.core.delivery.Fills.refill`)."""
-        if self._fills.refill(gate):
-            self._start_filler()
-
-    def _note_dropped(self, item: Item) -> None:
-        """Count a dropped live item, remember the oldest AbsoluteTime dropped (the next
-        fill starts no later), log at most once per 10 s (never the item's text)."""
-        self.stats.live_items_dropped += 1
-        self._fills.dropped(_epoch(item.absolute_time))
-        now = trio.current_time()
-        if now >= self._held_logged_at + 10.0:
-            self._held_logged_at = now
-            log.warning(
-                "no room for live items (a slow consumer, a full handler pool, or "
-                "held_items_max behind a gap fill): dropping them until a fill from the "
-                "transcript recovers them (%d dropped so far)",
-                self.stats.live_items_dropped,
-            )
-
-    def _hold(self, gate: _Gate, item: Item) -> None:
-        """Hold a live item behind its socket's gap fill, or drop it when the gate is
-        full or overflowed (a further fill recovers it)."""
-        if not gate.hold(item, self.config.held_items_max):
-            self._note_dropped(item)
-
-    def _caught_up(self) -> bool:
-        """The consumer has room again: its buffer at most half full and, with handlers,
-        a free slot in their pool."""
-        if not self._entered:
-            return False
-        capacity, buffer = self._capacity, self._buffer
-        if capacity is not None and buffer is not None and len(buffer) > capacity // 2:
-            return False
-        return not self._handlers or self._handler_tasks < self.config.handler_concurrency
-
-    async def _wait_caught_up(self) -> None:
-        """Wait until :meth:`_caught_up` (or the participant is disconnected)."""
-        while not self._caught_up() and self._core.state != _DISCONNECTED:
-            self._wake_iterator()
-            if self._not_full is None:
-                self._not_full = trio.lowlevel.ParkingLot()
-            self._producers_waiting += 1
-            try:
-                await self._not_full.park()
-            finally:
-                self._producers_waiting -= 1
-
-    def _wake_iterator(self) -> None:
-        """Wake the waiting iterator now (a socket reader went idle, or a producer must
-        wait for room)."""
-        self._waker.pending = False
-        if self._iterators_waiting:
-            assert self._not_empty is not None
-            self._not_empty.unpark_all()
-
-    def _offer(self, item: Item, *, force: bool = False, batch: bool = False) -> bool | None:
-        """Accept ``item`` now: True accepted, False dropped (a duplicate, or the
-        participant is disconnected), None no room in the buffer (nothing changed).
-        ``force`` accepts even into a full buffer or once disconnected (the terminal
-        synthetic ChatEnded, delivered as the participant ends).
-        ``batch`` (socket items): a waiting iterator is woken when the reader goes idle
-        (:class:`_Waker`) or ``_WAKE_BATCH`` items are buffered, not per item."""
-        if self._core.state == _DISCONNECTED and not force:
-            return False
-        log = self._log
-        if log.is_known_duplicate(item):
-            self.stats.duplicates_dropped += 1
-            return False
-        capacity = self._capacity
-        buffer = self._buffer
-        if capacity is not None and not force and buffer is not None and len(buffer) >= capacity:
-            return None
-        if not self._entered and not force:
-            return None  # not handed to the program yet: its handlers are not registered
-        matching = self._matching(item) if self._handlers else None
-        if matching and not force and self._handler_tasks >= self.config.handler_concurrency:
-            return None  # the handler pool is full: wait like for room in the buffer
-        delivered = log.accept(item)  # the item, a revision of it, or None
-        if delivered is None:
-            self.stats.duplicates_dropped += 1  # a duplicate, or a chunk held back
-            return False
-        item = delivered
-        self.stats.items_delivered += 1
-        if self._view is not None:
-            self._view.apply(item)
-        if self._participant_id is None and (self._sends_in_flight or self._own_ids):
-            self._watch_identity(item)
-        if isinstance(item, ChatEnded) and self._end_pending is None:
-            self._end_pending = "end: chat.ended"
-        if matching:
-            self._dispatch(matching, item)
-        if capacity is not None:
-            if buffer is None:
-                buffer = self._buffer = deque()
-            buffer.append(item)
-            if self._iterators_waiting:
-                if batch and len(buffer) < self._wake_batch:
-                    self._waker.pending = True
-                else:
-                    self._wake_iterator()
-        return True
-
-    async def _emit(self, item: Item) -> bool:
-        """Deliver ``item``, waiting for room; True if accepted, False if dropped."""
-        while True:
-            accepted = self._offer(item)
-            if accepted is not None:
-                return accepted
-            self._wake_iterator()  # never wait for room while the iterator sleeps
-            if self._not_full is None:
-                self._not_full = trio.lowlevel.ParkingLot()
-            self._producers_waiting += 1
-            try:
-                await self._not_full.park()
-            finally:
-                self._producers_waiting -= 1
-
-    def _matching(self, item: Item) -> list[ItemHandler] | None:
-        out: list[ItemHandler] | None = None
-        for key, fn in self._handlers or ():
-            if (isinstance(key, str) and item.content_type == key) or (
-                isinstance(key, type) and isinstance(item, key)
-            ):
-                if out is None:
-                    out = []
-                out.append(fn)
-        return out
-
-    def _dispatch(self, handlers: list[ItemHandler], item: Item) -> None:
-        nursery = self._nursery
-        if nursery is None:
-            return
-        self._handler_tasks += 1
-        self._log.delivered(item)  # on record for the write-ahead save
-        nursery.start_soon(self._run_handlers, handlers, item, self.stats.items_delivered)
-
-    async def _run_handlers(self, handlers: list[ItemHandler], item: Item, seq: int) -> None:
-        """One task of the pool: ``item`` (the ``seq``-th accepted) to its matching
-        handlers, in registration order, once a saved cursor has it on record
-        (write-ahead, with a cursor handle); acknowledged (implicit ack) when they
-        returned."""
-        try:
-            if self._cursor_handle is not None and seq > self._saved_seq:
-                await self._wait_saved(seq)
-            for fn in handlers:
-                try:
-                    result = fn(item)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception:
-                    self.stats.handler_errors += 1
-                    log.exception(
-                        "handler %s failed on item %s", getattr(fn, "__name__", fn), item.id
-                    )
-            if self._implicit_ack:
-                self._acknowledge(item)
-        finally:
-            self._handler_tasks -= 1
-            if self._producers_waiting:
-                assert self._not_full is not None
-                self._not_full.unpark_all()
 
     def _end_if_pending(self) -> None:
         if self._end_pending is not None:
@@ -885,117 +403,6 @@ class Participant(CursorKeeping):
         if event is CoreEvent.RENEWAL_DONE:
             self._feed(self._core.renewal_done, "renewal: new socket subscribed, old one closed")
 
-    async def _attempt(self, action: Attempt) -> None:
-        """CreateParticipantConnection and open the websocket; feed the outcome."""
-        if action.delay > 0:
-            await trio.sleep(action.delay)
-        gate = _Gate(self, is_open=not action.gate)
-        try:
-            response, at = await self._create_connection()
-            gate.sock = await self._open(response, at, gate)
-        except Exception as exc:
-            if isinstance(exc, AccessDeniedException):  # modelled: bad token / chat over
-                self._failure = exc
-                self._feed(
-                    self._core.access_denied,
-                    "end: AccessDeniedException on CreateParticipantConnection",
-                )
-                return
-            if not _is_transient(exc):
-                raise
-            self._last_connect_error = exc
-            self.stats.failed_attempts += 1
-            log.warning("connection attempt failed: %s", describe(exc))
-            self._feed(self._core.attempt_failed, f"connect failed: {describe(exc)}")
-            return
-        plan = self._adopt(response, at)
-        self._feed(self._core.socket_opened, gate, plan.renew_at, plan.for_token, "websocket open")
-
-    async def _subscribe(self, gate: _Gate) -> None:
-        sock = gate.sock
-        try:
-            await sock.subscribe()
-        except TransportError as exc:
-            self._last_connect_error = exc
-            await sock.aclose()
-            self.stats.failed_attempts += 1
-            log.warning("subscribe failed: %s", exc)
-            self._feed(self._core.attempt_failed, f"subscribe failed: {exc}")
-            return
-        self._feed(self._core.subscribed, gate, trio.current_time(), "subscribed to aws/chat")
-        if sock.lost.is_set():  # lost before it became current
-            self._on_socket_lost(gate, sock)
-
-    def _on_socket_lost(self, gate: _Gate, sock: ChatSocket) -> None:
-        self._feed(self._core.socket_lost, gate, trio.current_time(), f"drop: {sock.lost_reason}")
-
-    def _backoff(self, attempt: int) -> float:
-        c = self.config
-        return backoff_delay(
-            attempt,
-            initial=c.backoff_initial,
-            maximum=c.backoff_max,
-            multiplier=c.backoff_multiplier,
-            rng=self._rng,
-        )
-
-    async def _create_connection(self) -> tuple[CreateParticipantConnectionResponse, float]:
-        connect_participant = self._connect_participant
-        if connect_participant is None and not self._connected_once:
-            connect_participant = True
-        response = await self._client.create_participant_connection(
-            self._participant_token, connect_participant=connect_participant
-        )
-        self._connected_once = True
-        return response, trio.current_time()
-
-    def _adopt(self, response: CreateParticipantConnectionResponse, at: float) -> RenewalPlan:
-        ws = response.websocket
-        creds = response.connection_credentials
-        assert ws is not None and creds is not None and creds.connection_token is not None
-        c = self.config
-        plan = renewal_plan(
-            at=at,
-            wall=self._wall_clock(),
-            connection_expiry=_epoch(ws.connection_expiry),
-            token_expiry=_epoch(creds.expiry),
-            margin=c.renewal_margin,
-            fraction=c.renewal_fraction,
-        )
-        self._credentials = _Credentials(
-            creds.connection_token, plan.connection_expiry, plan.token_expiry
-        )
-        self._renew_reason = plan.reason
-        return plan
-
-    async def _open(
-        self, response: CreateParticipantConnectionResponse, at: float, gate: _Gate
-    ) -> ChatSocket:
-        ws = response.websocket
-        creds = response.connection_credentials
-        if ws is None or not ws.url or creds is None or not creds.connection_token:
-            raise TransportError("CreateParticipantConnection returned no Websocket URL or token")
-        nursery = self._conn_nursery
-        assert nursery is not None
-        self._sockets_opened += 1
-        with trio.move_on_at(at + self.config.url_window) as window:
-            sock: ChatSocket = await nursery.start(
-                partial(
-                    serve_socket,
-                    ws.url,
-                    connector=self._connector,
-                    on_item=gate,
-                    on_lost=gate.lost,
-                    on_idle=self._waker,
-                    config=self.config.socket,
-                    name=f"ws{self._sockets_opened}",
-                ),
-                name=_SOCKET_TASK,
-            )
-        if window.cancelled_caught:
-            raise SocketOpenError("websocket URL not opened within its window; not used")
-        return sock
-
     def _deliver_chat_ended(self) -> None:
         wire = {
             "Id": None,
@@ -1008,110 +415,6 @@ class Participant(CursorKeeping):
         item = parse_item({k: v for k, v in wire.items() if v is not None})
         self._offer(item, force=True)  # terminal: never waits for room
         self._end_pending = None
-
-    # ---- gap fill --------------------------------------------------------------------
-
-    def _start_filler(self) -> None:
-        nursery = self._conn_nursery
-        assert nursery is not None
-        nursery.start_soon(self._filler, name=_FILLER_TASK)
-
-    async def _filler(self) -> None:
-        """The one fill task: runs the fills :attr:`_fills` owes, one at a time, until
-        none is owed (coalesced: requests made meanwhile become one more fill)."""
-        fills = self._fills
-        try:
-            while fills.pending:
-                # Fetch only once the consumer has room: what a stalled consumer missed
-                # is fetched when it can take it, and in one fill, not one per stall tick.
-                await self._wait_caught_up()
-                batch = fills.take(newest=self._log.newest, wall=self._wall_clock())
-                if await self._fill(batch):
-                    for gate in batch.gates:
-                        held = gate.held
-                        while held:
-                            await self._emit(held.popleft())
-                        fills.release(gate)
-                self._end_if_pending()
-        finally:
-            fills.running = False
-
-    async def _fill(self, batch: FillBatch[_Gate]) -> bool:
-        """Gap fill (or history): page GetTranscript, deliver in AbsoluteTime order.
-        Waits for room in the buffer like a socket reader (it runs in its own task).
-
-        Transient errors are retried ``fill_max_attempts`` times with backoff. A fill
-        that gives up returns False after :meth:`_fill_gave_up` (reconnect, then fill
-        again from the same point, or end the participant)."""
-        plan = batch.plan
-        attempt = 0
-        while True:
-            try:
-                items = await self._fetch(batch.filters)
-                break
-            except Exception as exc:
-                # AccessDenied here means the ConnectionToken no longer works (it expired or
-                # was revoked), not that the chat is over: only CreateParticipantConnection
-                # says that (protocol: errors that are not the service's). Like any fill that
-                # cannot go on, it reconnects - a new ConnectionToken - and fills again.
-                attempt += 1
-                if not _fill_retryable(exc) or attempt >= self.config.fill_max_attempts:
-                    self._fill_gave_up(exc, batch)
-                    return False
-                delay = self._backoff(attempt - 1)
-                log.warning("gap fill failed (%s); retry in %.2f s", describe(exc), delay)
-                await trio.sleep(delay)
-        self._fills.succeeded()
-        self._feed(self._core.fill_done)
-        delivered = 0
-        for item in items:
-            if not plan.keeps(_epoch(item.absolute_time), item.related_contact_id):
-                continue
-            if await self._emit(item):
-                delivered += 1
-        if batch.history:
-            self.stats.history_items += delivered
-        else:
-            self.stats.gap_fills += 1
-            self.stats.gap_filled_items += delivered
-            if delivered:
-                log.info("gap fill delivered %d missed item(s)", delivered)
-        return True
-
-    def _fill_gave_up(self, exc: BaseException, batch: FillBatch[_Gate]) -> None:
-        """Tell the fills (the next one starts where this one did) and the core: the
-        first time it replaces the socket, the second time it fails."""
-        self.stats.failed_fills += 1
-        if self._fills.gave_up(batch):
-            log.warning("gap fill failed (%s); reconnecting to fill again", describe(exc))
-        else:
-            log.error("gap fill failed again after a reconnect: %s", describe(exc))
-        self._failure = exc
-        self._feed(self._core.fill_failed, f"gap fill failed: {type(exc).__name__}")
-
-    async def _fetch(self, filters: dict[str, Any]) -> list[Item]:
-        """All GetTranscript pages of one fill, sorted by AbsoluteTime, bounded by a
-        :class:`~participant.core.plan.Pager` (raises TranscriptPagingError). Each page
-        uses the current ConnectionToken (a renewal may replace it mid-fill)."""
-        c = self.config
-        pager = Pager(max_pages=c.transcript_max_pages, max_items=c.transcript_max_items)
-        items: list[Item] = []
-        next_token: str | None = None
-        while True:
-            creds = self._credentials
-            assert creds is not None
-            page = await self._client.get_transcript(
-                creds.connection_token,
-                max_results=c.transcript_page_size,
-                next_token=next_token,
-                **filters,
-            )
-            items.extend(page.transcript or ())
-            next_token = pager.page(page.next_token, len(page.transcript or ()))
-            if next_token is None:
-                break
-        items.sort(key=_sort_key)
-        return items
 
     # ---- life ------------------------------------------------------------------------
 
