@@ -386,3 +386,30 @@ def _emulator_child(
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+async def websocket_urls(endpoint: Endpoint, tokens: Sequence[str], concurrency: int) -> list[str]:
+    """The bare baselines' CreateParticipantConnection (plain httpx, ``concurrency`` in
+    flight, verified against the endpoint's CA): one websocket URL per ParticipantToken."""
+    import httpx
+    import trio
+
+    urls: list[str] = []
+    context = endpoint.ssl_context()
+    async with httpx.AsyncClient(base_url=endpoint.url, timeout=60, verify=context or True) as h:
+        limit = trio.Semaphore(concurrency)
+
+        async def create(token: str) -> None:
+            async with limit:
+                r = await h.post(
+                    "/participant/connection",
+                    headers={"X-Amz-Bearer": token},
+                    json={"Type": ["WEBSOCKET"]},
+                )
+                r.raise_for_status()
+                urls.append(r.json()["Websocket"]["Url"])
+
+        async with trio.open_nursery() as nursery:
+            for token in tokens:
+                nursery.start_soon(create, token)
+    return urls

@@ -47,6 +47,7 @@ from _common import (
     emulator_in_process,
     percentile,
     table,
+    websocket_urls,
     write_result,
 )
 
@@ -312,30 +313,13 @@ def _actor_stats(participants: list[Any]) -> dict[str, int]:
 
 
 async def run_bare(emulator: Emulator, which: int, rate: float, seconds: float) -> dict[str, Any]:
-    import httpx
     import trio_websocket
 
     ep = emulator.endpoint
     context = ep.ssl_context()
     got = Collector()
-    urls: list[str] = []
     t0 = time.perf_counter()
-    async with httpx.AsyncClient(base_url=ep.url, timeout=60, verify=context or True) as h:
-        limit = trio.Semaphore(CONCURRENCY)
-
-        async def create(token: str) -> None:
-            async with limit:
-                r = await h.post(
-                    "/participant/connection",
-                    headers={"X-Amz-Bearer": token},
-                    json={"Type": ["WEBSOCKET"]},
-                )
-                r.raise_for_status()
-                urls.append(r.json()["Websocket"]["Url"])
-
-        async with trio.open_nursery() as nursery:
-            for token in emulator.tokens[which]:
-                nursery.start_soon(create, token)
+    urls = await websocket_urls(ep, emulator.tokens[which], CONCURRENCY)
 
     limit = trio.Semaphore(CONCURRENCY)
 

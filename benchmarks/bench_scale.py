@@ -65,6 +65,7 @@ from _common import (
     median,
     profile_layers,
     table,
+    websocket_urls,
     write_result,
 )
 
@@ -457,7 +458,6 @@ async def child_library(
 
 
 async def child_bare(endpoint: Endpoint, tokens: list[str]) -> None:
-    import httpx
     import trio_websocket
 
     context = endpoint.ssl_context()
@@ -466,24 +466,8 @@ async def child_bare(endpoint: Endpoint, tokens: list[str]) -> None:
     # CreateParticipantConnection for all first (timed, 20 at a time: the pool's keep-alive),
     # so the HTTP garbage is not counted as websocket memory (the emulator's URL open
     # window is lifted for this benchmark)
-    urls: list[str] = []
     t0 = time.perf_counter()
-    async with httpx.AsyncClient(base_url=endpoint.url, timeout=60, verify=context or True) as h:
-        limit = trio.Semaphore(20)
-
-        async def create(token: str) -> None:
-            async with limit:
-                r = await h.post(
-                    "/participant/connection",
-                    headers={"X-Amz-Bearer": token},
-                    json={"Type": ["WEBSOCKET"]},
-                )
-                r.raise_for_status()
-                urls.append(r.json()["Websocket"]["Url"])
-
-        async with trio.open_nursery() as nursery:
-            for token in tokens:
-                nursery.start_soon(create, token)
+    urls = await websocket_urls(endpoint, tokens, 20)
     urls_s = time.perf_counter() - t0
     del tokens
     progress(f"bare: {n} URLs in {urls_s:.1f} s")
