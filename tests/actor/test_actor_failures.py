@@ -362,10 +362,6 @@ async def test_backoff_grows_when_each_new_connection_drops_at_once(
 # ---- only a modelled AccessDeniedException ends the chat ---------------------------------
 
 
-@pytest.mark.skipif(
-    not hasattr(errors, "HTTPStatusError"),
-    reason="the REST branch's HTTPStatusError (a bare 403 is not AccessDeniedException)",
-)
 async def test_a_bare_403_on_reconnect_is_a_transport_error_not_the_end_of_the_chat(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

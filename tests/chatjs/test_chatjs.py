@@ -27,7 +27,7 @@ import attrs
 import pytest
 import trio
 
-from participant.emulator import Emulator, EmulatorConfig, EmulatorServer, StartedChat, serve
+from participant.emulator import EmulatorConfig, EmulatorServer, StartedChat, serve
 
 HERE = Path(__file__).parent
 DRIVER = HERE / "driver.js"
@@ -499,11 +499,6 @@ async def test_chatjs_customer_chat(loopback: EmulatorServer, chatjs_modules: Pa
         assert emu.transcript(cid)[-1]["ContentType"] == CT_ENDED
 
 
-@pytest.mark.skipif(
-    not hasattr(Emulator, "send_streamed_reply"),
-    reason="Emulator.send_streamed_reply (streamed bot replies, branch emu) is not on this "
-    "branch yet",
-)
 async def test_chatjs_streamed_bot_reply(loopback: EmulatorServer, chatjs_modules: Path) -> None:
     """A streamed reply (protocol.md §9): chatjs stitches the chunks of one Id into one
     growing message, ends with the completed item, and getTranscript holds only that."""

@@ -12,7 +12,6 @@ SQLite and PostgreSQL, against the loopback emulator's transcript.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import random
@@ -22,10 +21,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
 import trio
 
-import participant
 from participant.emulator import Emulator, EmulatorServer
 from participant.store import open_store
 
@@ -33,12 +30,6 @@ from .conftest import Chat, new_chat
 from .workers import ROOT, WorkerProcess
 
 TTL = 1.0
-
-needs_cursor = pytest.mark.skipif(
-    "cursor" not in inspect.signature(participant.connect).parameters,
-    reason="needs the actor's resume from a cursor (connect(..., cursor=...), docs/concepts.md)",
-)
-
 
 def handled(log_path: Path) -> list[dict[str, Any]]:
     if not log_path.exists():
@@ -138,7 +129,6 @@ async def test_sigkill_takeover(
     assert {(s.epoch, s.owner) for s in statuses} == {(2, None)}  # b released at SIGTERM
 
 
-@needs_cursor
 async def test_busy_chats_survive_seeded_kills(
     emulator_server: EmulatorServer, store_url: str, tmp_path: Path
 ) -> None:
@@ -200,7 +190,6 @@ async def test_busy_chats_survive_seeded_kills(
     assert max(epochs) >= 2  # the kills did take chats away from their holder
 
 
-@needs_cursor
 async def test_resume_by_hand_after_kill(
     emulator_server: EmulatorServer, tmp_path: Path
 ) -> None:
