@@ -316,11 +316,6 @@ class Fleet:
             picked up.
         fence_with_store: check the store before every send (default); ``False`` checks
             only the local lease deadline.
-        write_ahead: save the chat's cursor (fenced) before each handler call, the item
-            in it as delivered but not acknowledged (default): an item handled before a
-            crash then comes again marked ``redelivered``. ``False`` saves a store write
-            per item; the actor still saves after acknowledgements, but an item handled
-            just before a crash may then come again unmarked.
         connect: the function opening a participant (default :func:`participant.connect`);
             called as ``connect(participant_token, **connect_kwargs)`` plus ``cursor=`` (the
             store's cursor handle for the chat, fenced by its lease) when it accepts one.
@@ -351,7 +346,6 @@ class Fleet:
         retry_after: float | None = None,
         claim_interval: float | None = None,
         fence_with_store: bool = True,
-        write_ahead: bool = True,
         connect: ConnectFn = connect,
         connect_kwargs: dict[str, Any] | None = None,
         on_event: Callable[[FleetEvent], None] | None = None,
@@ -381,7 +375,6 @@ class Fleet:
             min(self.lease_ttl / 3, 2.0) if claim_interval is None else claim_interval,
         )
         self.fence_with_store = fence_with_store
-        self.write_ahead = write_ahead
         self._connect = connect
         self._connect_kwargs = dict(connect_kwargs or {})
         try:
@@ -609,13 +602,11 @@ class Fleet:
 
     async def _deliver(self, held: _Held, participant: Participant) -> None:
         assert self.handler is not None
-        write_ahead = held.cursor if self.write_ahead else None
+        # The actor saves the cursor write-ahead (the item on record as delivered, not
+        # acknowledged, before the iterator hands it out), so after a crash an item
+        # handled here comes again marked redelivered.
         async for item in participant:
             held.newest = item.absolute_time or held.newest
-            if write_ahead is not None:
-                # the item is delivered, not acknowledged: on record before the handler
-                # acts on it, so after a crash it comes again marked redelivered
-                await write_ahead.save(participant.cursor())
             await self.handler(FleetChat(self, held, participant, item), item)
             await participant.ack(item)
             held.acked = (item.id, item.absolute_time)
