@@ -1,7 +1,8 @@
-"""Small parts of the actor: state-change feed, receipts (the seen-Id window became
-:class:`participant.core.log.ItemLog`).
+"""Small parts of the actor that hold none of its state: the state-change feed
+(:class:`ChangeFeed`) and the receipt coalescer (:class:`ReceiptCoalescer`).
 
-Private to :mod:`participant.actor`; documented there.
+Private: documented on :class:`~participant.actor.Participant` (``state_changes``,
+``send_receipt``).
 """
 
 from __future__ import annotations

@@ -50,6 +50,20 @@ class CursorKeeping(ParticipantCalls):
     _saved_seq: int
     _saving: bool
 
+    def _init_cursor(self, handle: CursorHandle | None, contact: str | None) -> None:
+        """Nothing yielded, acknowledged or saved yet; ``handle`` is where the cursor is
+        saved (``None``: nowhere), ``contact`` the ContactId if a resumed cursor had it."""
+        self._last_yielded = None  # acknowledged by the next __anext__ (implicit ack)
+        self._cursor_handle = handle
+        self._cursor_dirty = False
+        self._saving = False
+        # Write-ahead: the items accepted (stats.items_delivered) when the last completed
+        # save's snapshot was taken; the iterator and handlers wait here for theirs.
+        self._saved_seq = 0
+        self._saved_lot = None
+        self._contact = contact  # else learnt from the items
+        self._view = None
+
     def _acknowledge(self, item: Item) -> None:
         self._log.acked(item)
         if self._contact is None:
@@ -68,9 +82,13 @@ class CursorKeeping(ParticipantCalls):
         record as delivered (one save covers every item buffered when it is taken)."""
         self._request_save()
         while self._saved_seq < seq:
-            if self._saved_lot is None:
-                self._saved_lot = trio.lowlevel.ParkingLot()
-            await self._saved_lot.park()
+            await self._park_until_saved()
+
+    async def _park_until_saved(self) -> None:
+        """Wait for the save in flight to end (completed, failed or cancelled)."""
+        if self._saved_lot is None:
+            self._saved_lot = trio.lowlevel.ParkingLot()
+        await self._saved_lot.park()
 
     async def _save_cursor(self) -> None:
         """Save the cursor after acknowledgements and before items are handed out
@@ -111,9 +129,7 @@ class CursorKeeping(ParticipantCalls):
         if self._cursor_handle is not None and self._cursor_dirty:
             with trio.CancelScope(shield=True):
                 while self._saving:  # a save in flight: it would be cancelled with us
-                    if self._saved_lot is None:
-                        self._saved_lot = trio.lowlevel.ParkingLot()
-                    await self._saved_lot.park()
+                    await self._park_until_saved()
                 if self._cursor_dirty:
                     self._cursor_dirty = False
                     await self._cursor_handle.save(self.cursor())

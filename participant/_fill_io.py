@@ -20,7 +20,8 @@ from participant._backoff import backoff_delay
 from participant._calls import describe
 from participant._delivery_io import Delivering, _Gate, epoch
 from participant._time import WallClock
-from participant.core.delivery import FillBatch
+from participant.config import ParticipantConfig
+from participant.core.delivery import FillBatch, Fills
 from participant.core.plan import Pager
 from participant.errors import ServiceError, TransportError
 from participant.model import Item
@@ -60,6 +61,17 @@ class Filling(Delivering):
     if TYPE_CHECKING:
 
         def _feed(self, event: Callable[..., None], *args: Any) -> None: ...
+
+    def _init_filling(self, config: ParticipantConfig, resume_from: float | None) -> None:
+        """No fill owed yet but the first one's plan: ``resume_from`` (epoch seconds) is
+        where a first fill resumed from a cursor starts."""
+        self._failure = None  # the error a FAILED transition reports
+        self._fills = Fills(
+            gap_fill_overlap=config.gap_fill_overlap,
+            dedupe_window=config.dedupe_window,
+            clock_skew=config.clock_skew,
+            resume_from=resume_from,
+        )
 
     def _start_filler(self) -> None:
         nursery = self._conn_nursery

@@ -158,6 +158,11 @@ class Observing(CursorKeeping):
                 self._acknowledge(item)
         finally:
             self._handler_tasks -= 1
-            if self._producers_waiting:
-                assert self._not_full is not None
-                self._not_full.unpark_all()
+            self._wake_producers()
+
+    def _wake_producers(self) -> None:
+        """Room was made (a handler slot freed, or delivery started): the producers
+        waiting for it go on."""
+        if self._producers_waiting:
+            assert self._not_full is not None
+            self._not_full.unpark_all()

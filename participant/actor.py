@@ -1,71 +1,21 @@
 """The participant actor: one chat participant as a trio actor (issue 4).
 
 ``async with connect(participant_token, ...) as participant:`` yields a :class:`Participant`
-once its websocket is subscribed. The actor owns one nursery; inside it run the websocket
-reader and heartbeat (:mod:`participant.socket`), the supervisor (renewal timer and reconnect
-loop, which also runs gap fill) and the item handlers. Its life is the state machine of
-:mod:`participant.machine`. Leaving the block, cancelling the surrounding scope, the chat
-ending or :meth:`Participant.disconnect` all end in state ``disconnected`` with no task left.
+once its websocket is subscribed. The participant's life is the state machine of the
+sans-IO core (:mod:`participant.core.machine`; public names in :mod:`participant.machine`).
+This module is the shell around it: :class:`Participant` feeds the core its events,
+executes the actions it emits and runs the connection task (first connection, supervisor,
+close and stop). The rest of the actor is private, one job a module: :func:`connect` and
+its exception passing (``participant._session``) and the participant's slotted bases:
+connection attempts (``_connecting``), gap fill (``_fill_io``), the iterator and its buffer
+(``_delivery_io``), observation and handlers (``_observe``), acknowledgement and the cursor
+(``_cursor_io``), the REST methods (``_calls``); settings and counters are in
+:mod:`participant.config`.
 
-Guarantees and policies (docs/concepts.md has the timelines):
-
-- **Renewal, make-before-break** ([protocol](protocol.md#tokens-and-lifetimes)): at
-  ``ConnectionExpiry`` minus a margin and at the ConnectionToken ``Expiry`` minus a
-  margin, CreateParticipantConnection is called again with the ParticipantToken; the new
-  URL is opened within ``ParticipantConfig.url_window`` seconds of the response (else it
-  is never used and a new one is fetched), subscribed, and only then is the old socket
-  closed. The margin is ``min(renewal_margin, renewal_fraction * lifetime)``.
-- **Reconnection**: a socket closed, failing or with a heartbeat unanswered at the next tick
-  is lost; the actor backs off exponentially with jitter (``backoff_initial`` 1 s doubling
-  to ``backoff_max`` 30 s, each delay drawn from ``[d/2, d]``), fetches a new URL and
-  resubscribes. ThrottlingException, 5xx and network errors are retried this way; the
-  backoff starts afresh only after a connection stayed up ``backoff_reset_after``.
-  Only a modelled AccessDeniedException while reconnecting means the chat ended: a
-  synthetic :class:`~participant.model.ChatEnded` item is delivered and the state becomes
-  ``disconnected``. Other non-retryable errors end the participant with ``error`` set.
-- **Gap fill and exactly-once**: after every unplanned reconnect GetTranscript is paged
-  FORWARD from ``gap_fill_overlap`` (5 s) before the newest AbsoluteTime seen, and by
-  default after each planned renewal from ``renewal_fill_overlap`` (1 s) before it (with
-  make-before-break only items still unread in the old socket can be missing, and they
-  are newer than what it delivered). The items are delivered in AbsoluteTime order,
-  before any item the new socket carried meanwhile (its items are held, up to
-  ``held_items_max``, until the fill is done; beyond that they are dropped and one more
-  fill recovers them: the reader never waits for a fill, so the heartbeat watchdog runs).
-  The fill runs in its own task; fills requested while one runs are coalesced into one
-  more. Transient errors are retried ``fill_max_attempts`` times; a fill that gives up
-  (or meets a non-retryable answer, or pages without end:
-  :class:`~participant.errors.TranscriptPagingError`)
-  replaces the socket and fills again from the same point; a second failure in a row
-  ends the participant with ``error`` set. Without ``history`` it never delivers items
-  older than the first subscription (less ``clock_skew``: the items' AbsoluteTime is the service's
-  clock). Items are deduplicated by Id: the Ids of items within ``dedupe_window``
-  seconds of the newest AbsoluteTime are remembered; beyond ``dedupe_max_ids`` the
-  oldest are forgotten, but never one within gap fill's reach, so a gap fill can never
-  deliver an item twice (memory: ``max(dedupe_max_ids, rate * gap_fill_overlap) + 64``
-  Ids: old Ids are dropped every 64 items).
-  AbsoluteTimes all come from the service's clock, so the overlaps only cover items the
-  service delivered out of order.
-- **Slow consumer: the reader never waits, nothing is lost.** Items go to the iterator
-  through a buffer of ``max_buffered_items``. An item is accepted (its Id marked seen,
-  counted, buffered) in one step only when there is room. A live item without room (or
-  without a free handler slot) is dropped, counted in ``stats.live_items_dropped``, and
-  its socket's later items are held behind a refill that starts, once the consumer has
-  caught up, from the oldest dropped AbsoluteTime less ``gap_fill_overlap``: each item
-  arrives once, in order. The websocket reader thus keeps reading heartbeat echoes, so
-  the watchdog detects a dead socket during any stall; only the gap fill task waits for
-  room. The supervisor never waits for the consumer, so renewals and reconnects go on
-  while it does not read. A program that only uses handlers sets ``iterate=False``
-  (then nothing is buffered for the iterator).
-- **First connection**: transient errors are retried with backoff for at most
-  ``connect_timeout`` seconds (30 s), then :func:`connect` raises the last error.
-- **Own ParticipantId**: :attr:`Participant.participant_id`, learnt from the echo of the
-  first message or event this participant sends.
-- **Handlers** registered with :meth:`Participant.on` run on a bounded pool in the actor's
-  nursery (one task per item, at most ``handler_concurrency``; the actor waits when it is
-  full); a failing handler is logged with the item's Id and never stops the actor.
-- **Failures surface**: a fatal error after start is raised by the iterator and out of
-  the :func:`connect` block (cancelling its body); the body's own exceptions leave the
-  block unchanged.
+The guarantees and policies (renewal make-before-break, reconnection and backoff, gap fill
+and exactly-once delivery, a slow consumer, the first connection, the own ParticipantId,
+handlers, how failures surface) are described, with their timelines and settings, in
+[concepts](concepts.md#state-machine).
 """
 
 from __future__ import annotations
@@ -73,21 +23,19 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any, Final
 
-import httpx
 import trio
 
 from participant._calls import describe
 from participant._connecting import Connecting
 from participant._delivery_io import _Gate
 from participant._observe import ItemHandler
-from participant._time import WallClock, format_timestamp, system_clock
+from participant._session import DEFAULT_CONFIG, connect, single_leaf
+from participant._time import WallClock, format_timestamp
 from participant.api import ParticipantClient
 from participant.config import ParticipantConfig, ParticipantStats
-from participant.core.delivery import Fills
 from participant.core.log import ItemLog
 from participant.core.machine import (
     Abort,
@@ -106,25 +54,13 @@ from participant.core.machine import (
 )
 from participant.core.machine import Event as CoreEvent
 from participant.cursor import Cursor, CursorHandle
-from participant.errors import (
-    InvalidParameterError,
-    TransportError,
-)
-from participant.machine import State, StateChange, Trigger
-from participant.model import (
-    ChatItemType,
-    ContentType,
-    Item,
-    parse_item,
-)
-from participant.socket import (
-    Flag,
-    WebSocketConnector,
-    default_connector,
-)
-from participant.view import TranscriptView
+from participant.errors import InvalidParameterError, TransportError
+from participant.machine import State, Trigger
+from participant.model import ChatItemType, ContentType, parse_item
+from participant.socket import Flag, WebSocketConnector
 
 __all__ = [
+    "DEFAULT_CONFIG",
     "ItemHandler",
     "Participant",
     "ParticipantConfig",
@@ -135,8 +71,6 @@ __all__ = [
 log = logging.getLogger("participant.actor")
 
 _RNG: Final = random.Random()
-DEFAULT_CONFIG: Final = ParticipantConfig()
-"""The :class:`ParticipantConfig` :func:`connect` uses when given none."""
 
 # Task names given to trio (else it formats one string per task spawned).
 _CONNECTION_TASK: Final = "participant.actor.Participant._run_connection"
@@ -213,35 +147,19 @@ class Participant(Connecting):
         self._init_observing()
         self._init_calls()
         self._init_connecting()
-        # What to deliver of each item (duplicates, revisions) and what was acknowledged.
-        self._log = ItemLog(
+        # What to deliver of each item (duplicates, revisions) and what was acknowledged;
+        # from a cursor: skip what it acknowledged, redeliver what it did not.
+        settings = (
             config.dedupe_window,
             config.dedupe_max_ids,
-            reach=max(config.gap_fill_overlap, config.renewal_fill_overlap),
-            streaming=config.streaming,
+            max(config.gap_fill_overlap, config.renewal_fill_overlap),
+            config.streaming,
         )
+        self._log = ItemLog(*settings) if cursor is None else ItemLog.restore(cursor, *settings)
         self._implicit_ack = config.ack == "implicit"
-        self._last_yielded: Item | None = None  # acknowledged by the next __anext__
-        self._cursor_handle = cursor_handle
-        self._cursor_dirty = False
-        self._saving = False
-        # Write-ahead: the items accepted (stats.items_delivered) when the last completed
-        # save's snapshot was taken; the iterator and handlers wait here for theirs.
-        self._saved_seq = 0
-        self._saved_lot: trio.lowlevel.ParkingLot | None = None
-        self._contact: str | None = None  # ContactId, learnt from the items (for the cursor)
+        self._init_cursor(cursor_handle, None if cursor is None else cursor.contact_id)
         resume_from: float | None = None  # a resumed first fill starts here
-        if cursor is not None:
-            # Resume: skip what was acknowledged, redeliver what was not, and fill FORWARD
-            # from the cursor before any live item.
-            self._log = ItemLog.restore(
-                cursor,
-                config.dedupe_window,
-                config.dedupe_max_ids,
-                reach=max(config.gap_fill_overlap, config.renewal_fill_overlap),
-                streaming=config.streaming,
-            )
-            self._contact = cursor.contact_id
+        if cursor is not None:  # fill FORWARD from the cursor before any live item
             resume = self._log.resume_from
             resume_from = wall_clock() if resume is None else resume
             history = True
@@ -255,16 +173,8 @@ class Participant(Connecting):
         ]
         self._core.outbox = []
         self._action_scope: trio.CancelScope | None = None
-        self._failure: BaseException | None = None  # the error a FAILED transition reports
-        self._view: TranscriptView | None = None
         self._wakeup = Flag()
-        # Gap fill (see _filler): what is owed, coalesced; the plans (sans-IO core).
-        self._fills: Fills[_Gate] = Fills(
-            gap_fill_overlap=config.gap_fill_overlap,
-            dedupe_window=config.dedupe_window,
-            clock_skew=config.clock_skew,
-            resume_from=resume_from,
-        )
+        self._init_filling(config, resume_from)
         self._nursery: trio.Nursery | None = None
         self._conn_nursery: trio.Nursery | None = None
         self._ended = False
@@ -385,8 +295,10 @@ class Participant(Connecting):
                         await self._subscribe(_gate(action.sock))
                     elif isinstance(action, Close):
                         await _gate(action.sock).sock.aclose()
-                        if action.then is not None:
-                            self._checkpoint_free_feed(action.then)
+                        # Unless interrupted meanwhile (then the result is stale).
+                        if action.then is CoreEvent.RENEWAL_DONE and self._action_scope is scope:
+                            reason = "renewal: new socket subscribed, old one closed"
+                            self._feed(self._core.renewal_done, reason)
                     else:
                         self._wakeup = Flag()
                         scope.deadline = action.until
@@ -397,22 +309,16 @@ class Participant(Connecting):
             if isinstance(action, Sleep) and not interrupted:  # the timer fired, or woken
                 self._feed(self._core.tick, trio.current_time(), self._renew_reason)
 
-    def _checkpoint_free_feed(self, event: CoreEvent) -> None:
-        if self._action_scope is None:
-            return  # interrupted meanwhile: the result is stale
-        if event is CoreEvent.RENEWAL_DONE:
-            self._feed(self._core.renewal_done, "renewal: new socket subscribed, old one closed")
-
     def _deliver_chat_ended(self) -> None:
-        wire = {
-            "Id": None,
-            "AbsoluteTime": format_timestamp(self._wall_clock()),
-            "Type": ChatItemType.CHAT_ENDED,
-            "ContentType": ContentType.CHAT_ENDED,
-            "ParticipantRole": "SYSTEM",
-            "Synthetic": True,
-        }
-        item = parse_item({k: v for k, v in wire.items() if v is not None})
+        item = parse_item(
+            {
+                "AbsoluteTime": format_timestamp(self._wall_clock()),
+                "Type": ChatItemType.CHAT_ENDED,
+                "ContentType": ContentType.CHAT_ENDED,
+                "ParticipantRole": "SYSTEM",
+                "Synthetic": True,
+            }
+        )
         self._offer(item, force=True)  # terminal: never waits for room
         self._end_pending = None
 
@@ -461,7 +367,7 @@ class Participant(Connecting):
                     self._fail(exc)
                 nursery.cancel_scope.cancel()
         except Exception as group:  # a task of the connection failed: a bug, not a loss
-            single = _single(group) if isinstance(group, BaseExceptionGroup) else group
+            single = single_leaf(group) if isinstance(group, BaseExceptionGroup) else group
             self._fail(single if single is not None else group)
         finally:
             self._conn_nursery = None
@@ -480,9 +386,7 @@ class Participant(Connecting):
         """Handed to the program (the last step before :func:`connect`'s block runs, with
         no schedule point after it): delivery starts; producers waiting for it go on."""
         self._entered = True
-        if self._producers_waiting:
-            assert self._not_full is not None
-            self._not_full.unpark_all()
+        self._wake_producers()
 
     async def _close(self, reason: str) -> None:
         """Close the current socket cleanly (bounded, shielded) and go to disconnected."""
@@ -506,148 +410,3 @@ class Participant(Connecting):
         """Wait until the participant is disconnected and its connection tasks (sockets,
         supervisor) have exited. Handler tasks may still be finishing."""
         await self._stopped.wait()
-
-
-def _single(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    leaves: list[BaseException] = []
-
-    def walk(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for inner in exc.exceptions:
-                walk(inner)
-        else:
-            leaves.append(exc)
-
-    walk(group)
-    return leaves[0] if len(leaves) == 1 else None
-
-
-@asynccontextmanager
-async def connect(
-    participant_token: str,
-    *,
-    region: str | None = None,
-    endpoint_url: str | None = None,
-    use_fips_endpoint: bool | None = None,
-    use_dualstack_endpoint: bool | None = None,
-    client: ParticipantClient | None = None,
-    http_transport: httpx.AsyncBaseTransport | None = None,
-    websocket_connector: WebSocketConnector | None = None,
-    wall_clock: WallClock | None = None,
-    connect_participant: bool | None = None,
-    history: bool = False,
-    config: ParticipantConfig = DEFAULT_CONFIG,
-    rng: random.Random | None = None,
-    on_state_change: Callable[[StateChange], None] | None = None,
-    cursor: CursorHandle | None = None,
-) -> AsyncIterator[Participant]:
-    """Connect a participant and yield it once its websocket is subscribed.
-
-    Args:
-        participant_token: from StartChatContact (secret; never logged).
-        region: AWS region of the service endpoint, for the :class:`ParticipantClient`
-            built when ``client`` is not given (that one is closed on exit; a given one
-            is not).
-        endpoint_url: base URL of the service (e.g. an emulator), for that client.
-        use_fips_endpoint, use_dualstack_endpoint: the region's FIPS and/or dual-stack
-            (IPv6) endpoint, for that client (:class:`ParticipantClient`'s arguments of
-            the same names; ``None``: from ``AWS_USE_FIPS_ENDPOINT`` /
-            ``AWS_USE_DUALSTACK_ENDPOINT``). Not with ``client`` (set them on it) nor
-            with a custom ``endpoint_url``.
-        client: a :class:`ParticipantClient` to use (shared by many participants).
-        http_transport: an ``httpx`` transport for the built client (e.g. in memory).
-        websocket_connector: opens websockets (default: TCP/TLS via trio-websocket).
-        wall_clock: epoch seconds now (default ``time.time``); it turns ConnectionExpiry
-            and Expiry into deadlines. Under MockClock use :func:`participant._time.trio_clock`.
-        connect_participant: ConnectParticipant of CreateParticipantConnection. ``None``
-            (default): True on the first call (the customer side of a streaming chat and
-            agents using this API need it; it replaces connection.acknowledged), omitted
-            on renewals. ``True``/``False``: sent on every call.
-        history: start with the chat's transcript (paged GetTranscript), then continue
-            live without a seam.
-        config: :class:`ParticipantConfig`.
-        rng: the random source of the backoff jitter (default: a module-level
-            ``random.Random``); pass a seeded one for reproducible delays in tests.
-        on_state_change: called with every :class:`StateChange` from the very first
-            one (token -> connected -> subscribed happen before ``connect`` yields), as
-            :meth:`Participant.on_state_change` registers it.
-        cursor: a :class:`~participant.cursor.CursorHandle` to resume from: its cursor is
-            loaded first; if there is one the participant fills FORWARD from it before
-            any live item, delivers every later item once and marks ``redelivered`` the
-            items delivered but not acknowledged before. The cursor is saved after
-            acknowledgements, before an item is handed to the program (write-ahead:
-            an item handled just before a crash comes again marked ``redelivered``;
-            coalesced, one save in flight) and on exit (docs/concepts.md).
-
-    Raises:
-        InvalidParameterError: ``use_fips_endpoint`` / ``use_dualstack_endpoint`` given
-            with ``client`` or with a custom endpoint; a bad ``region`` or
-            ``endpoint_url`` (:class:`ParticipantClient`).
-        AccessDeniedException: the ParticipantToken is not valid (bad, or the chat over).
-        ServiceError, TransportError: a non-retryable error on the first connection, or
-            the last transient one when no connection succeeded within
-            ``config.connect_timeout`` seconds (e.g. TransportError for a refused or
-            unreachable endpoint, ThrottlingException).
-    """
-    owned = client is None
-    if client is None:
-        client = ParticipantClient(
-            region=region,
-            endpoint_url=endpoint_url,
-            use_fips_endpoint=use_fips_endpoint,
-            use_dualstack_endpoint=use_dualstack_endpoint,
-            transport=http_transport,
-        )
-    else:
-        for name, value in (
-            ("use_fips_endpoint", use_fips_endpoint),
-            ("use_dualstack_endpoint", use_dualstack_endpoint),
-        ):
-            if value is not None:
-                raise InvalidParameterError(name, "None with client (set it on the client)")
-    saved = None if cursor is None else await cursor.load()
-    participant = Participant(
-        participant_token,
-        cursor=saved,
-        cursor_handle=cursor,
-        client=client,
-        connector=websocket_connector or default_connector,
-        wall_clock=wall_clock or system_clock,
-        connect_participant=connect_participant,
-        history=history,
-        config=config,
-        rng=rng,
-    )
-    if on_state_change is not None:
-        participant.on_state_change(on_state_change)
-    # The body's exception is caught inside the nursery and re-raised after it, so it
-    # leaves unchanged (never wrapped in the nursery's group, context intact); a fatal
-    # error of the participant cancels the body and comes out of the nursery instead.
-    body_error: BaseException | None = None
-    try:
-        async with trio.open_nursery() as nursery:
-            await participant._start(nursery)
-            try:
-                participant._enter()
-                yield participant
-            except BaseException as exc:
-                body_error = exc
-            finally:
-                await participant._close("closed by the program")
-                await participant._flush_cursor(acknowledge_last=body_error is None)
-                nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        fatal = participant.error
-        if fatal is None or _single(group) is not fatal:
-            raise
-        error: BaseException = fatal
-    else:
-        if body_error is None:
-            return
-        error = body_error
-    finally:
-        participant._finish(Trigger.CLOSED, "closed by the program")
-        if owned:
-            with trio.CancelScope(shield=True):
-                await client.aclose()
-    raise error

@@ -52,7 +52,8 @@ class ParticipantConfig:
             one event per this.
         receipt_hold, receipt_window: receipt coalescing (0.3 s, 5 s:
             [protocol](protocol.md#items)).
-        dedupe_window, dedupe_max_ids: the remembered Ids (see the module docstring).
+        dedupe_window, dedupe_max_ids: the remembered Ids (docs/concepts.md,
+            "Reconnection and gap fill": exactly once).
         gap_fill_overlap: after an unplanned reconnect, gap fill starts this long before
             the newest AbsoluteTime seen (< ``dedupe_window``).
         gap_fill_after_renewal: also fill after a planned renewal (covers items still in

@@ -20,7 +20,12 @@ from participant.model import ChatEnded, Item, TextMessage
 
 from .conftest import Rig
 
-ACTOR_FILES = ("participant/actor.py", "participant/socket.py", "participant/_actor_support.py")
+ACTOR_FILES = (
+    "participant/actor.py",
+    "participant/socket.py",
+    "participant/_actor_support.py",
+    "participant/_fill_io.py",
+)
 
 
 def actor_tasks() -> list[str]:
