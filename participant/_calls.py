@@ -102,10 +102,15 @@ class ParticipantCalls:
         self._last_typing = None
         self._receipts = None
 
-    def _reply_token(self, item: Item) -> str:
-        """The ClientToken of the next reply to ``item``: derived from (ContactId, the
-        item's Id, the reply's index among the replies to it), so a resumed program that
-        sends the same reply again creates no second message."""
+    def _client_token(self, client_token: str | None, item: Item | None) -> str | None:
+        """The ClientToken of a send: ``client_token``, or (not both) that of the next
+        reply to ``item`` (``in_reply_to``): derived from (ContactId, the item's Id, the
+        reply's index among the replies to it), so a resumed program that sends the same
+        reply again creates no second message."""
+        if item is None:
+            return client_token
+        if client_token is not None:
+            raise InvalidParameterError("client_token", "absent with in_reply_to")
         if not isinstance(item, Item) or not item.id:
             raise InvalidParameterError("in_reply_to", "a delivered Item with an Id")
         replies = self._replies
@@ -201,10 +206,7 @@ class ParticipantCalls:
         :class:`InvalidParameterError` for both ``client_token`` and ``in_reply_to``, and
         the errors of :meth:`ParticipantClient.send_message`.
         """
-        if in_reply_to is not None:
-            if client_token is not None:
-                raise InvalidParameterError("client_token", "absent with in_reply_to")
-            client_token = self._reply_token(in_reply_to)
+        client_token = self._client_token(client_token, in_reply_to)
         token = self._token()
         view = self._view
         if view is not None:
@@ -238,10 +240,7 @@ class ParticipantCalls:
 
         Returns the event's ``id`` and ``absolute_time``; raises like :meth:`send_message`.
         """
-        if in_reply_to is not None:
-            if client_token is not None:
-                raise InvalidParameterError("client_token", "absent with in_reply_to")
-            client_token = self._reply_token(in_reply_to)
+        client_token = self._client_token(client_token, in_reply_to)
         call = self._client.send_event(
             self._token(), content_type=content_type, content=content, client_token=client_token
         )
