@@ -8,13 +8,14 @@ Private: documented on :class:`~participant.actor.Participant` (``state_changes`
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import attrs
 import trio
 
+from participant._feed import Feed
 from participant.machine import StateChange
 
 log = logging.getLogger("participant.actor")
@@ -22,49 +23,13 @@ log = logging.getLogger("participant.actor")
 ReceiptKind = Literal["delivered", "read"]
 
 
-class ChangeFeed:
+class ChangeFeed(Feed[StateChange]):
     """An async iterator of :class:`StateChange` for one observer.
 
     Keeps at most ``maxlen`` unread changes; when an observer falls further behind, the
     oldest unread ones are discarded and counted in :attr:`missed` (state changes are a
     status feed; items are never dropped this way). Ends after the terminal change.
     """
-
-    def __init__(self, maxlen: int, on_close: Callable[[ChangeFeed], None]) -> None:
-        self._queue: deque[StateChange] = deque()
-        self._maxlen = maxlen
-        self._wakeup = trio.Event()
-        self._ended = False
-        self._on_close = on_close
-        self.missed = 0
-
-    def push(self, change: StateChange) -> None:
-        if len(self._queue) >= self._maxlen:
-            self._queue.popleft()
-            self.missed += 1
-        self._queue.append(change)
-        self._wakeup.set()
-
-    def end(self) -> None:
-        self._ended = True
-        self._wakeup.set()
-
-    def __aiter__(self) -> ChangeFeed:
-        return self
-
-    async def __anext__(self) -> StateChange:
-        while not self._queue:
-            if self._ended:
-                self._on_close(self)
-                raise StopAsyncIteration
-            self._wakeup = trio.Event()
-            await self._wakeup.wait()
-        return self._queue.popleft()
-
-    def aclose_nowait(self) -> None:
-        self._ended = True
-        self._queue.clear()
-        self._on_close(self)
 
 
 @attrs.define

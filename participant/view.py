@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections import deque
 from collections.abc import Iterator
 from typing import Final, Protocol
 
 import attrs
-import trio
 
+from ._feed import Feed
 from .core.log import canonical_time
 from .model.items import (
     Item,
@@ -102,7 +101,7 @@ class ViewChange:
     client_token: str | None = None
 
 
-class ViewChanges:
+class ViewChanges(Feed[ViewChange]):
     """An async iterator of :class:`ViewChange` for one observer (from
     :meth:`TranscriptView.changes`).
 
@@ -113,40 +112,13 @@ class ViewChanges:
     """
 
     def __init__(self, view: TranscriptView, maxlen: int) -> None:
+        super().__init__(maxlen)
         self._view = view
-        self._queue: deque[ViewChange] = deque()
-        self._maxlen = maxlen
-        self._wakeup = trio.Event()
-        self._ended = False
-        #: Changes discarded because more than ``maxlen`` were unread.
-        self.missed = 0
-
-    def _push(self, change: ViewChange) -> None:
-        if len(self._queue) >= self._maxlen:
-            self._queue.popleft()
-            self.missed += 1
-        self._queue.append(change)
-        self._wakeup.set()
-
-    def _end(self) -> None:
-        self._ended = True
-        self._wakeup.set()
-
-    def __aiter__(self) -> ViewChanges:
-        return self
-
-    async def __anext__(self) -> ViewChange:
-        while not self._queue:
-            if self._ended:
-                raise StopAsyncIteration
-            self._wakeup = trio.Event()
-            await self._wakeup.wait()
-        return self._queue.popleft()
 
     async def aclose(self) -> None:
         """Stop observing: the iterator ends once the changes already queued are read."""
         self._view._feeds.discard(self)
-        self._end()
+        self.end()
 
 
 _NO_TIME: Final = "\uffff"  # sorts after every AbsoluteTime: a send not yet answered
@@ -225,7 +197,7 @@ class TranscriptView:
             raise ValueError(f"maxlen must be >= 1, got {maxlen}")
         feed = ViewChanges(self, maxlen)
         if self._closed:
-            feed._end()
+            feed.end()
         else:
             self._feeds.add(feed)
         return feed
@@ -235,13 +207,13 @@ class TranscriptView:
         actor calls this when the participant is disconnected). The view stays readable."""
         self._closed = True
         for feed in self._feeds:
-            feed._end()
+            feed.end()
         self._feeds.clear()
 
     def _emit(self, kind: str, entry: ViewEntry) -> ViewChange:
         change = ViewChange(kind, entry.item, entry.status, entry.client_token)
         for feed in self._feeds:
-            feed._push(change)
+            feed.push(change)
         return change
 
     # ---- updating --------------------------------------------------------------------
