@@ -17,7 +17,9 @@ transient answers of something that is not the service (408, 429, 500, 502-504 w
 with exponential backoff and equal jitter (:class:`RetryPolicy`, the library's one
 backoff rule in :mod:`participant._backoff`; sleeps with ``trio.sleep`` so ``MockClock``
 drives them), honouring a ``Retry-After`` header on 429 and 503 answers. Each attempt has
-a total deadline and each response body a size cap; bodies are never decompressed.
+a total deadline and each response body a size cap; bodies are never decompressed. At
+most ``max_in_flight`` requests of a client are on its transport at once (100, the
+default pool's size); the others wait in the client (:data:`DEFAULT_MAX_IN_FLIGHT`).
 :meth:`ParticipantClient.iter_transcript_pages` is the one, bounded, transcript pager.
 The endpoint follows boto3's conventions (:func:`endpoint_for_region`).
 
@@ -86,6 +88,7 @@ __all__ = [
     "DEFAULT_CONNECTION_TYPES",
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_TRANSCRIPT_ITEMS",
     "DEFAULT_MAX_TRANSCRIPT_PAGES",
@@ -128,6 +131,12 @@ than ``max_keepalive_connections`` (busy ones included), so with fewer a burst o
 requests (many participants reconnecting at once) closes each connection as it finishes
 and opens a new one (a TCP and a TLS handshake) for the next queued request: 300
 connects instead of 100 for 900 requests 300 at a time (docs/benchmarks.md, Scale)."""
+
+DEFAULT_MAX_IN_FLIGHT: Final = DEFAULT_LIMITS.max_connections
+"""Requests one :class:`ParticipantClient` has on its transport at once by default (100,
+the pool's ``max_connections``): the others wait their turn in the client, first come
+first served, instead of in the connection pool's queue, which httpcore scans on every
+release (quadratic in a burst: thousands of participants reconnecting at once)."""
 
 DEFAULT_ATTEMPT_TIMEOUT: Final = 30.0
 """Seconds: the total deadline of one attempt of an operation (request sent and the
@@ -541,6 +550,15 @@ class ParticipantClient:
             :class:`~participant.errors.ResponseTooLargeError` at once (not retried).
         transfer_timeout, max_download_bytes: the same for attachment uploads and
             downloads (:data:`DEFAULT_TRANSFER_TIMEOUT`, :data:`DEFAULT_MAX_DOWNLOAD_BYTES`).
+        max_in_flight: most requests of this client on the transport at once (an integer
+            >= 1, or None: no bound); default :data:`DEFAULT_MAX_IN_FLIGHT`, the default
+            pool's 100 connections (give your transport's ``max_connections``, and divide
+            it when several clients share one transport). Each attempt takes a slot for
+            its request and response and gives it back before any backoff sleep, so a
+            retrying call never holds one while it waits. Further requests wait in the
+            client, first come first served; the wait is part of the attempt: bounded by
+            ``attempt_timeout`` and by the ``pool`` timeout (as httpx's wait for a pooled
+            connection: ``httpx.PoolTimeout``, retried like any timeout).
 
     Bodies are read raw: every request sends ``Accept-Encoding: identity`` and a
     response with another ``Content-Encoding`` is refused
@@ -584,6 +602,7 @@ class ParticipantClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_in_flight: int | None = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         for name, seconds in (
             ("attempt_timeout", attempt_timeout),
@@ -597,6 +616,15 @@ class ParticipantClient:
         ):
             if not (isinstance(size, int) and not isinstance(size, bool) and size >= 1):
                 raise InvalidParameterError(name, "an integer >= 1 (bytes)", f"got {size!r}")
+        if max_in_flight is not None and not (
+            isinstance(max_in_flight, int) and not isinstance(max_in_flight, bool)
+            and max_in_flight >= 1
+        ):
+            raise InvalidParameterError(
+                "max_in_flight", "an integer >= 1 or None", f"got {max_in_flight!r}"
+            )
+        self.max_in_flight: int | None = max_in_flight
+        self._slots = None if max_in_flight is None else trio.Semaphore(max_in_flight)
         self.attempt_timeout: float = attempt_timeout
         self.max_response_bytes: int = max_response_bytes
         self.transfer_timeout: float = transfer_timeout
@@ -615,7 +643,9 @@ class ParticipantClient:
             if "{" not in op.path
         }
         # the per-attempt timeouts, as httpx transports read them from request extensions
-        self._extensions: dict[str, Any] = {"timeout": httpx.Timeout(timeout).as_dict()}
+        timeouts = httpx.Timeout(timeout)
+        self._extensions: dict[str, Any] = {"timeout": timeouts.as_dict()}
+        self._pool_timeout = math.inf if timeouts.pool is None else timeouts.pool
         self._owns_transport = transport is None
         self._transport: httpx.AsyncBaseTransport = transport or default_transport(
             self.endpoint_url
@@ -678,13 +708,35 @@ class ParticipantClient:
             )
         scope = trio.CancelScope(deadline=trio.current_time() + deadline)
         with scope:
-            response = await self._transport.handle_async_request(request)
+            slots = self._slots
+            if slots is not None:
+                await self._take_slot(slots)
             try:
-                body = await self._read(operation, url, response, limit, setting)
+                response = await self._transport.handle_async_request(request)
+                try:
+                    body = await self._read(operation, url, response, limit, setting)
+                finally:
+                    await response.aclose()
+                return response, body
             finally:
-                await response.aclose()
-            return response, body
+                if slots is not None:
+                    slots.release()
         raise trio.TooSlowError  # the scope was cancelled by its deadline
+
+    async def _take_slot(self, slots: trio.Semaphore) -> None:
+        """One of the ``max_in_flight`` slots, waiting (FIFO) at most the pool timeout."""
+        try:
+            slots.acquire_nowait()  # the common case: no checkpoint, as without a bound
+            return
+        except trio.WouldBlock:
+            pass
+        with trio.move_on_after(self._pool_timeout):
+            await slots.acquire()
+            return
+        raise httpx.PoolTimeout(
+            f"no free request slot within {self._pool_timeout:g} s "
+            f"(max_in_flight={self.max_in_flight} requests on the transport)"
+        )
 
     @staticmethod
     async def _read(

@@ -1089,3 +1089,142 @@ def test_fips_or_dualstack_with_a_custom_endpoint_is_refused(
         with pytest.raises(InvalidParameterError) as info:
             ParticipantClient(endpoint_url="http://127.0.0.1:9", **{option: True})
         assert info.value.field == option
+
+
+# ---------------------------------------------------------------- requests in flight
+
+
+class InFlight:
+    """An async MockTransport handler: each request takes ``seconds`` (trio.sleep, so the
+    MockClock drives it); counts the requests inside it at once."""
+
+    def __init__(self, seconds: float = 1.0, first: httpx.Response | None = None) -> None:
+        self.seconds = seconds
+        self.first = first  # the answer to the first request, at once
+        self.now = self.most = 0
+        self.entered: list[tuple[float, str]] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.entered.append((trio.current_time(), json.loads(request.content)["Content"]))
+        if self.first is not None:
+            first, self.first = self.first, None
+            return first
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            await trio.sleep(self.seconds)
+        finally:
+            self.now -= 1
+        return httpx.Response(200, json={"Id": "m1", "AbsoluteTime": "2024-01-01T00:00:00.000Z"})
+
+
+def in_flight_client(handler: InFlight, **kw: Any) -> ParticipantClient:
+    return ParticipantClient(endpoint_url=ENDPOINT, transport=httpx.MockTransport(handler), **kw)
+
+
+async def send(client: ParticipantClient, content: str, done: list[str] | None = None) -> None:
+    await client.send_message(CONNECTION_TOKEN, content_type="text/plain", content=content)
+    if done is not None:
+        done.append(content)
+
+
+async def asked(client: ParticipantClient, content: str, done: list[str] | None = None, *,
+                task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """``send``, for ``nursery.start``: it returns once the request is on the transport or
+    waits for a slot (the call runs to there without a checkpoint), so calls ask in order."""
+    task_status.started()
+    await send(client, content, done)
+
+
+async def asked_and_failed(client: ParticipantClient, content: str, *,
+                           task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    task_status.started()
+    with pytest.raises(errors.TimeoutException):
+        await send(client, content)
+
+
+async def test_at_most_max_in_flight_requests_are_on_the_transport(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    handler = InFlight(seconds=1.0)
+    done: list[str] = []
+    async with in_flight_client(handler, max_in_flight=5) as client:
+        assert client.max_in_flight == 5
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            for i in range(50):
+                await nursery.start(asked, client, f"m{i}", done)
+        elapsed = trio.current_time() - start
+    assert handler.most == 5 and len(done) == 50
+    assert elapsed == pytest.approx(10.0)  # 50 requests of 1 s, 5 at a time
+    # first come first served: the n-th second's five are the n-th five to ask (trio runs
+    # the five it wakes together in an order of its own)
+    assert sorted((t, int(c[1:]) // 5) for t, c in handler.entered) == [
+        (float(i // 5), i // 5) for i in range(50)]
+    async with in_flight_client(handler, max_in_flight=None) as client:
+        async with trio.open_nursery() as nursery:
+            for i in range(200):
+                nursery.start_soon(send, client, f"u{i}")
+    assert handler.most == 200
+
+
+def test_the_default_bound_is_the_pool_size_and_bad_bounds_are_refused() -> None:
+    assert participant.api.DEFAULT_MAX_IN_FLIGHT == DEFAULT_LIMITS.max_connections == 100
+    assert ParticipantClient(endpoint_url=ENDPOINT).max_in_flight == 100
+    for bad in (0, -1, 1.5, True, "10"):
+        with pytest.raises(InvalidParameterError, match="max_in_flight"):
+            ParticipantClient(endpoint_url=ENDPOINT, max_in_flight=bad)  # type: ignore[arg-type]
+
+
+async def test_a_retrying_call_gives_its_slot_back_while_it_sleeps(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    throttled = error_response("ThrottlingException", 429)
+    throttled.headers["Retry-After"] = "2"
+    handler = InFlight(seconds=1.0, first=throttled)
+    done: list[str] = []
+    async with in_flight_client(handler, max_in_flight=1) as client:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(asked, client, "a", done)
+            await nursery.start(asked, client, "b", done)
+    # a: throttled at 0, sleeps 2 s without its slot; b runs 0..1; a's retry at 2..3
+    assert handler.entered == [(0.0, "a"), (0.0, "b"), (2.0, "a")]
+    assert done == ["b", "a"] and handler.most == 1
+
+
+async def test_waiting_for_a_slot_is_bounded_by_the_attempt_and_pool_timeouts(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    handler = InFlight(seconds=100.0)
+    once = RetryPolicy(max_attempts=1)
+    for timeout, waited, cause in ((10.0, 7.0, trio.TooSlowError), (httpx.Timeout(10.0, pool=2.0),
+                                                                       2.0, httpx.PoolTimeout)):
+        async with in_flight_client(handler, max_in_flight=1, retry=once, attempt_timeout=7.0,
+                                    timeout=timeout) as client:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(asked_and_failed, client, "slow")  # the slot, 7 s
+                start = trio.current_time()
+                with pytest.raises(errors.TimeoutException) as info:
+                    await send(client, "waiting")
+                assert trio.current_time() - start == pytest.approx(waited)
+                assert isinstance(info.value.__cause__, cause)
+                nursery.cancel_scope.cancel()
+    assert "no free request slot within 2 s (max_in_flight=1" in str(info.value)
+    assert [c for _, c in handler.entered] == ["slow", "slow"]  # "waiting" never sent
+
+
+async def test_a_cancelled_wait_or_call_leaks_no_slot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    handler = InFlight(seconds=1.0)
+    async with in_flight_client(handler, max_in_flight=2) as client:
+        async with trio.open_nursery() as nursery:
+            for i in range(6):  # 2 on the transport, 4 waiting: all cancelled at 0.5 s
+                await nursery.start(asked, client, f"c{i}")
+            await trio.sleep(0.5)
+            nursery.cancel_scope.cancel()
+        handler.most = 0
+        async with trio.open_nursery() as nursery:
+            for i in range(4):
+                nursery.start_soon(send, client, f"d{i}")
+    assert handler.most == 2  # both slots came back
