@@ -121,6 +121,9 @@ async def serve(
     hconfig.errorlog = errorlog
     hconfig.graceful_timeout = 0.5
     hconfig.read_timeout = max(1, math.ceil(emulator.config.connection_idle_timeout))
+    # an idle keep-alive connection too (hypercorn's default closes it after 5 s: a client
+    # that reuses it just then, e.g. in a long burst, gets a reset or no answer)
+    hconfig.keep_alive_timeout = hconfig.read_timeout
     hconfig.websocket_max_message_size = emulator.config.max_frame_bytes
     ca_pem: bytes | None = None
     with tempfile.TemporaryDirectory(prefix="participant-emulator-") as secrets_dir:
