@@ -14,12 +14,12 @@ header value with CR/LF or non-ASCII characters included), authenticates with th
 (once per logical call: retries reuse it), and retries ThrottlingException, 5xx answers,
 transient answers of something that is not the service (408, 429, 500, 502-504 without
 ``x-amzn-ErrorType``: :class:`~participant.errors.HTTPStatusError`) and transport errors
-with exponential backoff and equal jitter (:class:`RetryPolicy`, the library's one
-backoff rule in :mod:`participant._backoff`; sleeps with ``trio.sleep`` so ``MockClock``
-drives them), honouring a ``Retry-After`` header on 429 and 503 answers. Each attempt has
-a total deadline and each response body a size cap; bodies are never decompressed. At
-most ``max_in_flight`` requests of a client are on its transport at once (100, the
-default pool's size); the others wait in the client (:data:`DEFAULT_MAX_IN_FLIGHT`).
+with exponential backoff and full jitter as the AWS SDKs' standard retry mode (longer
+for throttling: :class:`RetryPolicy`; sleeps with ``trio.sleep`` so ``MockClock`` drives
+them), honouring ``x-amz-retry-after`` and, on 429 and 503 answers, ``Retry-After``. Each
+attempt has a total deadline and each response body a size cap; bodies are never
+decompressed. At most ``max_in_flight`` requests of a client are on its transport at once
+(100, the default pool's size); the others wait in the client (:data:`DEFAULT_MAX_IN_FLIGHT`).
 :meth:`ParticipantClient.iter_transcript_pages` is the one, bounded, transcript pager.
 The endpoint follows boto3's conventions (:func:`endpoint_for_region`).
 
@@ -50,7 +50,7 @@ import attrs
 import httpx
 import trio
 
-from ._backoff import backoff_delay
+from ._backoff import backoff_cap, full_jitter_delay
 from .errors import (
     CertificateError,
     ConnectError,
@@ -158,6 +158,16 @@ _JSON_CONTENT_TYPE: Final = "application/json"
 _BASE_HEADERS: Final = ((b"User-Agent", USER_AGENT.encode()), (b"Accept-Encoding", b"identity"))
 _JSON_HEADERS: Final = (*_BASE_HEADERS, (b"Content-Type", _JSON_CONTENT_TYPE.encode()))
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
+# the error codes botocore's standard retry mode counts as throttling (ThrottledRetryableChecker);
+# the Participant Service's own is ThrottlingException, storage (S3) answers SlowDown
+_THROTTLING_CODES: Final = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException",
+    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "EC2ThrottledException",
+})
+_AMZ_RETRY_AFTER_MORE: Final = 5.0  # seconds an x-amz-retry-after may add to the drawn delay
 _NOT_IN_BODY: Final = frozenset({"ConnectionToken", "ParticipantToken", "ViewToken"})
 _OPS: Final = OPERATIONS
 # one encoder/decoder for every call: json.dumps with separators= builds a new encoder
@@ -360,36 +370,46 @@ def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
 
 @attrs.frozen
 class RetryPolicy:
-    """Retries of throttled (429), failed (5xx) and network-failed requests.
+    """Retries of throttled (429), failed (5xx) and network-failed requests, with the
+    backoff of the AWS SDKs' standard retry mode (botocore's ``ExponentialBackoff``).
 
     Attributes:
         max_attempts: total attempts per call, first one included (>= 1).
-        base_delay: seconds; the cap of the n-th retry's delay is
-            ``min(max_delay, base_delay * 2 ** (n - 1))``.
-        max_delay: seconds; the largest cap.
+        base_delay: seconds; after a failure that is not throttling (a 5xx, a network
+            error, a timeout) the cap of the n-th retry's delay is
+            ``min(max_delay, base_delay * 2 ** (n - 1))``: 0.05, 0.1, 0.2 s by default.
+        max_delay: seconds; the largest cap (20, the SDKs').
+        throttling_base_delay: seconds; the same for throttling (HTTP 429 or
+            ThrottlingException): 1, 2, 4 s by default, the SDKs' throttling scale, so
+            that a crowd throttled at once (many participants reconnecting) spreads out.
 
-    The actual delay is drawn uniformly from ``[cap/2, cap]`` ("equal jitter", the
-    library's one backoff rule, shared with the actor's reconnects), except after a 429
-    or 503 answer carrying a ``Retry-After`` header: then the delay is the header's
-    (seconds or HTTP-date), at most ``max_delay``.
+    The delay is drawn uniformly from ``[0, cap)`` ("full jitter", as the SDKs), except
+    when the answer says how long to wait: an ``x-amz-retry-after`` header (milliseconds,
+    as the SDKs read it) makes it that long, but at least the drawn delay and at most 5 s
+    more; a ``Retry-After`` header on a 429 or 503 answer (seconds or HTTP-date) makes it
+    the header's, at most ``max_delay``. Not the SDKs': ``max_attempts`` is 4 (theirs 3),
+    and there is no retry quota.
     """
 
     max_attempts: int = attrs.field(default=4, validator=_at_least_one)
-    base_delay: float = attrs.field(default=0.2, validator=_positive)
-    max_delay: float = attrs.field(default=5.0, validator=_positive)
+    base_delay: float = attrs.field(default=0.05, validator=_positive)
+    max_delay: float = attrs.field(default=20.0, validator=_positive)
+    throttling_base_delay: float = attrs.field(default=1.0, validator=_positive)
 
-    def cap(self, retry: int) -> float:
-        """The upper bound (seconds) of the delay before retry number ``retry`` (1-based)."""
-        return float(min(self.max_delay, self.base_delay * 2.0 ** (retry - 1)))
+    def cap(self, retry: int, *, throttled: bool = False) -> float:
+        """The upper bound (seconds) of the delay before retry number ``retry`` (1-based)
+        after a throttling answer (``throttled``) or another failure."""
+        base = self.throttling_base_delay if throttled else self.base_delay
+        return backoff_cap(retry - 1, initial=base, multiplier=2.0, maximum=self.max_delay)
 
-    def delay(self, retry: int, random: Callable[[], float]) -> float:
-        """The delay (seconds) before retry number ``retry``; ``random()`` in [0, 1)."""
-        return backoff_delay(
-            retry - 1,
-            initial=self.base_delay,
-            multiplier=2.0,
-            maximum=self.max_delay,
-            rng=_Draw(random),
+    def delay(
+        self, retry: int, random: Callable[[], float], *, throttled: bool = False
+    ) -> float:
+        """The delay (seconds) before retry number ``retry``, ``random() * cap``;
+        ``random()`` in [0, 1)."""
+        base = self.throttling_base_delay if throttled else self.base_delay
+        return full_jitter_delay(
+            retry - 1, initial=base, multiplier=2.0, maximum=self.max_delay, rng=_Draw(random)
         )
 
 
@@ -477,6 +497,17 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
+
+
+def _amz_retry_after(value: str | None) -> float | None:
+    """Seconds from an ``x-amz-retry-after`` header (whole milliseconds >= 0, as botocore
+    reads it), or None for an absent or unreadable one."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:  # "-5", "1.5", "" too
+        return None
+    return int(value) / 1000.0
 
 
 def _environment_proxy(url: str) -> str | None:
@@ -788,6 +819,8 @@ class ParticipantClient:
         attempt = 1
         while True:
             retry_after: float | None = None
+            sdk_retry_after: float | None = None
+            throttled = False
             try:
                 response, body = await self._attempt(
                     operation, method, url, content, headers, transfer
@@ -838,11 +871,15 @@ class ParticipantClient:
                     log.debug("%s: %s after %d attempt(s)", operation, _code(error), attempt)
                     raise error
                 reason = f"{_code(error)} (HTTP {status})"
+                throttled = status == 429 or _code(error) in _THROTTLING_CODES
+                sdk_retry_after = _amz_retry_after(response.headers.get("x-amz-retry-after"))
                 if status in _RETRY_AFTER_STATUSES:
                     retry_after = retry_after_seconds(response.headers.get("retry-after"))
-            if retry_after is None:
-                delay = policy.delay(attempt, self._random)
-            else:
+            delay = policy.delay(attempt, self._random, throttled=throttled)
+            if sdk_retry_after is not None:  # as the SDKs: [drawn, drawn + 5 s]
+                delay = max(delay, min(sdk_retry_after, delay + _AMZ_RETRY_AFTER_MORE))
+                reason += f", x-amz-retry-after {sdk_retry_after:g} s"
+            elif retry_after is not None:
                 delay = min(policy.max_delay, retry_after)
                 reason += f", Retry-After {retry_after:g} s"
             log.info("%s: %s; retry %d in %.3f s", operation, reason, attempt, delay)

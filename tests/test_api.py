@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import participant.api
 from participant import errors
-from participant._backoff import backoff_delay
+from participant._backoff import backoff_cap, backoff_delay, full_jitter_delay
 from participant.api import (
     DEFAULT_LIMITS,
     USER_AGENT,
@@ -205,34 +205,63 @@ async def test_transport_errors_become_transport_error(
     assert CONNECTION_TOKEN not in str(info.value)
 
 
-async def test_backoff_is_equal_jitter_and_capped(autojump_clock: trio.testing.MockClock) -> None:
-    draws = iter([0.5, 1.0, 0.25, 1.0, 1.0])
-    policy = RetryPolicy(max_attempts=6, base_delay=0.2, max_delay=0.5)
-    recorder = Recorder(error_response("ThrottlingException", 429))
+@pytest.mark.parametrize(
+    ("answer", "caps"),
+    [  # the caps of the SDKs' standard mode: throttling from 1 s, other failures from 50 ms
+        (lambda: error_response("ThrottlingException", 429), [1.0, 2.0, 4.0, 8.0, 16.0, 20.0]),
+        (lambda: httpx.Response(429), [1.0, 2.0, 4.0, 8.0, 16.0, 20.0]),  # a bare 429 too
+        (lambda: error_response("InternalServerException", 500),
+         [0.05, 0.1, 0.2, 0.4, 0.8, 1.6]),
+        (lambda: httpx.Response(502), [0.05, 0.1, 0.2, 0.4, 0.8, 1.6]),
+    ],
+)
+async def test_backoff_is_full_jitter_longer_for_throttling_and_capped(
+    answer: Callable[[], httpx.Response], caps: list[float],
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    draws = [0.5, 0.999, 0.25, 0.0, 0.75, 0.5]
+    source = iter(draws)
     stamps: list[float] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def respond(request: httpx.Request) -> httpx.Response:
         stamps.append(trio.current_time())
-        return error_response("ThrottlingException", 429)
+        return answer()
 
-    recorder.answers = [answer]
-    async with client_for(recorder, retry=policy, random=lambda: next(draws)) as client:
-        with pytest.raises(errors.ThrottlingException):
+    policy = RetryPolicy(max_attempts=7)
+    assert (policy.base_delay, policy.throttling_base_delay, policy.max_delay) == (0.05, 1, 20)
+    async with client_for(Recorder(respond), retry=policy, random=lambda: next(source)) as client:
+        with pytest.raises((errors.ServiceError, errors.HTTPStatusError)):
             await call(client, "SendMessage")
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    # caps: 0.2, 0.4, 0.5 (max), 0.5, 0.5; delay = cap/2 + draw * cap/2
-    assert gaps == pytest.approx([0.15, 0.4, 0.3125, 0.5, 0.5])
+    assert gaps == pytest.approx([draw * cap for draw, cap in zip(draws, caps, strict=True)])
 
 
 @settings(max_examples=50)
-@given(st.integers(1, 30), st.floats(0.001, 2), st.floats(0.001, 30), st.floats(0, 0.999))
-def test_retry_delay_bounds(retry: int, base: float, cap: float, draw: float) -> None:
-    policy = RetryPolicy(base_delay=base, max_delay=cap)
-    delay = policy.delay(retry, lambda: draw)
-    d = min(cap, base * 2 ** (retry - 1))
-    assert d / 2 - 1e-12 <= delay <= d + 1e-12
-    assert delay == backoff_delay(retry - 1, initial=base, multiplier=2.0, maximum=cap,
-                                  rng=types.SimpleNamespace(random=lambda: draw))
+@given(st.integers(1, 30), st.floats(0.001, 2), st.floats(0.001, 30), st.floats(0, 0.999),
+       st.booleans())
+def test_retry_delay_bounds(retry: int, base: float, cap: float, draw: float,
+                            throttled: bool) -> None:
+    policy = RetryPolicy(base_delay=base, max_delay=cap, throttling_base_delay=2 * base)
+    delay = policy.delay(retry, lambda: draw, throttled=throttled)
+    d = min(cap, (2 * base if throttled else base) * 2 ** (retry - 1))
+    assert policy.cap(retry, throttled=throttled) == pytest.approx(d)
+    assert 0 <= delay <= d * draw + 1e-12
+    assert delay == full_jitter_delay(retry - 1, initial=2 * base if throttled else base,
+                                      multiplier=2.0, maximum=cap,
+                                      rng=types.SimpleNamespace(random=lambda: draw))
+
+
+@settings(max_examples=50)
+@given(st.integers(-3, 200), st.floats(0.001, 5), st.floats(1.0, 1e6), st.floats(0.001, 60),
+       st.floats(0, 0.999))
+def test_the_actors_backoff_is_equal_jitter(attempt: int, initial: float, multiplier: float,
+                                            maximum: float, draw: float) -> None:
+    rng = types.SimpleNamespace(random=lambda: draw)
+    d = backoff_cap(attempt, initial=initial, multiplier=multiplier, maximum=maximum)
+    assert d <= maximum
+    delay = backoff_delay(attempt, initial=initial, multiplier=multiplier, maximum=maximum,
+                          rng=rng)
+    assert delay == pytest.approx(d / 2 + draw * d / 2)
 
 
 def test_retry_policy_rejects_bad_values() -> None:
@@ -627,8 +656,8 @@ async def test_logs_never_contain_tokens(caplog: pytest.LogCaptureFixture,
         (429, "ThrottlingException", "0", 0.0),
         (429, "ThrottlingException", "120", 5.0),  # bounded by max_delay
         (503, "InternalServerException", "Thu, 01 Jan 1970 00:00:02 GMT", None),  # HTTP-date
-        (429, "ThrottlingException", "soon", 0.15),  # unreadable: jitter (0.1 + 0.5 * 0.1)
-        (500, "InternalServerException", "3", 0.15),  # not 429/503: jitter
+        (429, "ThrottlingException", "soon", 0.5),  # unreadable: jitter, 0.5 * 1 s throttled
+        (500, "InternalServerException", "3", 0.1),  # not 429/503: jitter (0.5 * 0.2 s)
     ],
 )
 async def test_retry_after_is_honoured_on_429_and_503(
@@ -641,22 +670,29 @@ async def test_retry_after_is_honoured_on_429_and_503(
 ) -> None:
     # an HTTP-date is relative to the wall clock: pin it to 0.5 s after the epoch
     monkeypatch.setattr(participant.api, "time", types.SimpleNamespace(time=lambda: 0.5))
+    policy = RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=5.0)
+    gap = await gap_after(error_name, status, {"Retry-After": header}, policy)
+    assert gap == pytest.approx(1.5 if expected_gap is None else expected_gap)
+
+
+async def gap_after(error_name: str, status: int, headers: dict[str, str],
+                    policy: RetryPolicy) -> float:
+    """Seconds between a SendMessage answered by this error (with ``headers``) and its
+    retry, which succeeds; the jitter draws 0.5."""
     stamps: list[float] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         stamps.append(trio.current_time())
         if len(stamps) == 1:
             response = error_response(error_name, status)
-            response.headers["Retry-After"] = header
+            response.headers.update(headers)
             return response
         return httpx.Response(200, json={"Id": "m1", "AbsoluteTime": "t"})
 
-    policy = RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=5.0)
     async with client_for(Recorder(answer), retry=policy, random=lambda: 0.5) as client:
         result = await call(client, "SendMessage")
     assert result.id == "m1" and len(stamps) == 2
-    gap = stamps[1] - stamps[0]
-    assert gap == pytest.approx(1.5 if expected_gap is None else expected_gap)
+    return stamps[1] - stamps[0]
 
 
 @pytest.mark.parametrize(
@@ -677,6 +713,36 @@ async def test_retry_after_is_honoured_on_429_and_503(
 )
 def test_retry_after_seconds(value: str | None, expected: float | None) -> None:
     assert retry_after_seconds(value, now=10.0) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "error_name", "header", "expected_gap"),
+    [  # random 0.5: drawn 0.5 s after throttling (cap 1 s), 0.025 s otherwise (cap 0.05 s)
+        (429, "ThrottlingException", "3000", 3.0),  # milliseconds, as the SDKs
+        (429, "ThrottlingException", "100", 0.5),  # at least the drawn delay
+        (429, "ThrottlingException", "60000", 5.5),  # at most the drawn delay + 5 s
+        (500, "InternalServerException", "2000", 2.0),  # any retried answer
+        (429, "ThrottlingException", "1.5", 9.0),  # unreadable: Retry-After 9 s applies
+        (429, "ThrottlingException", "-100", 9.0),
+        (429, "ThrottlingException", "", 9.0),
+    ],
+)
+async def test_x_amz_retry_after_is_honoured_as_the_sdks_do(
+    status: int, error_name: str, header: str, expected_gap: float,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # the SDKs' header wins over Retry-After when it is readable
+    headers = {"x-amz-retry-after": header, "Retry-After": "9"}
+    gap = await gap_after(error_name, status, headers, RetryPolicy(max_attempts=2))
+    assert gap == pytest.approx(expected_gap)
+
+
+def test_x_amz_retry_after_reads_whole_ascii_milliseconds() -> None:
+    read = participant.api._amz_retry_after
+    assert (read("250"), read(" 0 "), read(None)) == (0.25, 0.0, None)
+    # "\xb2" (superscript two, as a header byte decodes) is a digit to str.isdigit
+    for bad in ("\xb2", "1e3", "+5", "0x10", "9" * 13):
+        assert read(bad) is None
 
 
 # ---------------------------------------------------------------- transport, headers, ownership
