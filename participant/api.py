@@ -551,11 +551,14 @@ class ParticipantClient:
             :func:`check_endpoint_url`), wins over ``region``. Default, as boto3:
             ``AWS_ENDPOINT_URL_CONNECTPARTICIPANT``, else ``AWS_ENDPOINT_URL`` (both
             ignored when ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true``).
-        use_fips_endpoint, use_dualstack_endpoint: the FIPS and/or dual-stack (IPv6)
-            endpoint of the region (``participant.connect-fips.{region}.amazonaws.com``,
-            ``participant.connect.{region}.api.aws``); default from
-            ``AWS_USE_FIPS_ENDPOINT`` / ``AWS_USE_DUALSTACK_ENDPOINT`` (``true``). Not with
-            a custom endpoint URL (as botocore's rule set).
+        use_fips_endpoint: the FIPS endpoint of the region
+            (``participant.connect-fips.{region}.amazonaws.com``); default from
+            ``AWS_USE_FIPS_ENDPOINT`` (``true``). Not with a custom endpoint URL (as
+            botocore's rule set).
+        use_dualstack_endpoint: the dual-stack (IPv4 and IPv6) endpoint of the region
+            (``participant.connect.{region}.api.aws``; with ``use_fips_endpoint``:
+            ``participant.connect-fips.{region}.api.aws``); default from
+            ``AWS_USE_DUALSTACK_ENDPOINT`` (``true``). Not with a custom endpoint URL.
         transport: an ``httpx.AsyncBaseTransport`` (e.g. the emulator's in-memory one, or
             an ``httpx.AsyncHTTPTransport`` with your own TLS, proxy or pool settings).
             **It stays yours**: :meth:`aclose` does not close it, so one transport may
@@ -579,8 +582,11 @@ class ParticipantClient:
         max_response_bytes: the largest response body of an operation
             (:data:`DEFAULT_MAX_RESPONSE_BYTES`); a larger one raises
             :class:`~participant.errors.ResponseTooLargeError` at once (not retried).
-        transfer_timeout, max_download_bytes: the same for attachment uploads and
-            downloads (:data:`DEFAULT_TRANSFER_TIMEOUT`, :data:`DEFAULT_MAX_DOWNLOAD_BYTES`).
+        transfer_timeout: seconds (> 0): the same as ``attempt_timeout`` for one attempt
+            of an attachment upload or download (:data:`DEFAULT_TRANSFER_TIMEOUT`).
+        max_download_bytes: the largest attachment download (bytes,
+            :data:`DEFAULT_MAX_DOWNLOAD_BYTES`); a larger one raises
+            :class:`~participant.errors.ResponseTooLargeError` at once.
         max_in_flight: most requests of this client on the transport at once (an integer
             >= 1, or None: no bound); default :data:`DEFAULT_MAX_IN_FLIGHT`, the default
             pool's 100 connections (give your transport's ``max_connections``, and divide
