@@ -595,7 +595,10 @@ class ParticipantClient:
             retrying call never holds one while it waits. Further requests wait in the
             client, first come first served; the wait is part of the attempt: bounded by
             ``attempt_timeout`` and by the ``pool`` timeout (as httpx's wait for a pooled
-            connection: ``httpx.PoolTimeout``, retried like any timeout).
+            connection: ``httpx.PoolTimeout``, retried like any timeout). A transport that
+            waits inside ``handle_async_request`` (pacing, as the fleet's
+            :class:`~participant.fleet.PacedTransport`) holds its slot while it waits:
+            give it None, or bound the requests below the waiting.
 
     Bodies are read raw: every request sends ``Accept-Encoding: identity`` and a
     response with another ``Content-Encoding`` is refused
