@@ -14,10 +14,12 @@ header value with CR/LF or non-ASCII characters included), authenticates with th
 (once per logical call: retries reuse it), and retries ThrottlingException, 5xx answers,
 transient answers of something that is not the service (408, 429, 500, 502-504 without
 ``x-amzn-ErrorType``: :class:`~participant.errors.HTTPStatusError`) and transport errors
-with exponential backoff and equal jitter (:class:`RetryPolicy`, the library's one
-backoff rule in :mod:`participant._backoff`; sleeps with ``trio.sleep`` so ``MockClock``
-drives them), honouring a ``Retry-After`` header on 429 and 503 answers. Each attempt has
-a total deadline and each response body a size cap; bodies are never decompressed.
+with exponential backoff and full jitter as the AWS SDKs' standard retry mode (longer
+for throttling: :class:`RetryPolicy`; sleeps with ``trio.sleep`` so ``MockClock`` drives
+them), honouring ``x-amz-retry-after`` and, on 429 and 503 answers, ``Retry-After``. Each
+attempt has a total deadline and each response body a size cap; bodies are never
+decompressed. At most ``max_in_flight`` requests of a client are on its transport at once
+(100, the default pool's size); the others wait in the client (:data:`DEFAULT_MAX_IN_FLIGHT`).
 :meth:`ParticipantClient.iter_transcript_pages` is the one, bounded, transcript pager.
 The endpoint follows boto3's conventions (:func:`endpoint_for_region`).
 
@@ -48,7 +50,7 @@ import attrs
 import httpx
 import trio
 
-from ._backoff import backoff_delay
+from ._backoff import backoff_cap, full_jitter_delay
 from .errors import (
     CertificateError,
     ConnectError,
@@ -86,6 +88,7 @@ __all__ = [
     "DEFAULT_CONNECTION_TYPES",
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_TRANSCRIPT_ITEMS",
     "DEFAULT_MAX_TRANSCRIPT_PAGES",
@@ -129,6 +132,12 @@ requests (many participants reconnecting at once) closes each connection as it f
 and opens a new one (a TCP and a TLS handshake) for the next queued request: 300
 connects instead of 100 for 900 requests 300 at a time (docs/benchmarks.md, Scale)."""
 
+DEFAULT_MAX_IN_FLIGHT: Final = DEFAULT_LIMITS.max_connections
+"""Requests one :class:`ParticipantClient` has on its transport at once by default (100,
+the pool's ``max_connections``): the others wait their turn in the client, first come
+first served, instead of in the connection pool's queue, which httpcore scans on every
+release (quadratic in a burst: thousands of participants reconnecting at once)."""
+
 DEFAULT_ATTEMPT_TIMEOUT: Final = 30.0
 """Seconds: the total deadline of one attempt of an operation (request sent and the
 whole response read), on top of httpx's per-phase ``timeout``."""
@@ -149,6 +158,16 @@ _JSON_CONTENT_TYPE: Final = "application/json"
 _BASE_HEADERS: Final = ((b"User-Agent", USER_AGENT.encode()), (b"Accept-Encoding", b"identity"))
 _JSON_HEADERS: Final = (*_BASE_HEADERS, (b"Content-Type", _JSON_CONTENT_TYPE.encode()))
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
+# the error codes botocore's standard retry mode counts as throttling (ThrottledRetryableChecker);
+# the Participant Service's own is ThrottlingException, storage (S3) answers SlowDown
+_THROTTLING_CODES: Final = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException",
+    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "EC2ThrottledException",
+})
+_AMZ_RETRY_AFTER_MORE: Final = 5.0  # seconds an x-amz-retry-after may add to the drawn delay
 _NOT_IN_BODY: Final = frozenset({"ConnectionToken", "ParticipantToken", "ViewToken"})
 _OPS: Final = OPERATIONS
 # one encoder/decoder for every call: json.dumps with separators= builds a new encoder
@@ -351,36 +370,46 @@ def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
 
 @attrs.frozen
 class RetryPolicy:
-    """Retries of throttled (429), failed (5xx) and network-failed requests.
+    """Retries of throttled (429), failed (5xx) and network-failed requests, with the
+    backoff of the AWS SDKs' standard retry mode (botocore's ``ExponentialBackoff``).
 
     Attributes:
         max_attempts: total attempts per call, first one included (>= 1).
-        base_delay: seconds; the cap of the n-th retry's delay is
-            ``min(max_delay, base_delay * 2 ** (n - 1))``.
-        max_delay: seconds; the largest cap.
+        base_delay: seconds; after a failure that is not throttling (a 5xx, a network
+            error, a timeout) the cap of the n-th retry's delay is
+            ``min(max_delay, base_delay * 2 ** (n - 1))``: 0.05, 0.1, 0.2 s by default.
+        max_delay: seconds; the largest cap (20, the SDKs').
+        throttling_base_delay: seconds; the same for throttling (HTTP 429 or
+            ThrottlingException): 1, 2, 4 s by default, the SDKs' throttling scale, so
+            that a crowd throttled at once (many participants reconnecting) spreads out.
 
-    The actual delay is drawn uniformly from ``[cap/2, cap]`` ("equal jitter", the
-    library's one backoff rule, shared with the actor's reconnects), except after a 429
-    or 503 answer carrying a ``Retry-After`` header: then the delay is the header's
-    (seconds or HTTP-date), at most ``max_delay``.
+    The delay is drawn uniformly from ``[0, cap)`` ("full jitter", as the SDKs), except
+    when the answer says how long to wait: an ``x-amz-retry-after`` header (milliseconds,
+    as the SDKs read it) makes it that long, but at least the drawn delay and at most 5 s
+    more; a ``Retry-After`` header on a 429 or 503 answer (seconds or HTTP-date) makes it
+    the header's, at most ``max_delay``. Not the SDKs': ``max_attempts`` is 4 (theirs 3),
+    and there is no retry quota.
     """
 
     max_attempts: int = attrs.field(default=4, validator=_at_least_one)
-    base_delay: float = attrs.field(default=0.2, validator=_positive)
-    max_delay: float = attrs.field(default=5.0, validator=_positive)
+    base_delay: float = attrs.field(default=0.05, validator=_positive)
+    max_delay: float = attrs.field(default=20.0, validator=_positive)
+    throttling_base_delay: float = attrs.field(default=1.0, validator=_positive)
 
-    def cap(self, retry: int) -> float:
-        """The upper bound (seconds) of the delay before retry number ``retry`` (1-based)."""
-        return float(min(self.max_delay, self.base_delay * 2.0 ** (retry - 1)))
+    def cap(self, retry: int, *, throttled: bool = False) -> float:
+        """The upper bound (seconds) of the delay before retry number ``retry`` (1-based)
+        after a throttling answer (``throttled``) or another failure."""
+        base = self.throttling_base_delay if throttled else self.base_delay
+        return backoff_cap(retry - 1, initial=base, multiplier=2.0, maximum=self.max_delay)
 
-    def delay(self, retry: int, random: Callable[[], float]) -> float:
-        """The delay (seconds) before retry number ``retry``; ``random()`` in [0, 1)."""
-        return backoff_delay(
-            retry - 1,
-            initial=self.base_delay,
-            multiplier=2.0,
-            maximum=self.max_delay,
-            rng=_Draw(random),
+    def delay(
+        self, retry: int, random: Callable[[], float], *, throttled: bool = False
+    ) -> float:
+        """The delay (seconds) before retry number ``retry``, ``random() * cap``;
+        ``random()`` in [0, 1)."""
+        base = self.throttling_base_delay if throttled else self.base_delay
+        return full_jitter_delay(
+            retry - 1, initial=base, multiplier=2.0, maximum=self.max_delay, rng=_Draw(random)
         )
 
 
@@ -470,6 +499,17 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, seconds)
 
 
+def _amz_retry_after(value: str | None) -> float | None:
+    """Seconds from an ``x-amz-retry-after`` header (whole milliseconds >= 0, as botocore
+    reads it), or None for an absent or unreadable one."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:  # "-5", "1.5", "" too
+        return None
+    return int(value) / 1000.0
+
+
 def _environment_proxy(url: str) -> str | None:
     """The proxy URL the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``,
     ``NO_PROXY``) names for ``url``, as ``httpx.AsyncClient(trust_env=True)`` would."""
@@ -511,11 +551,14 @@ class ParticipantClient:
             :func:`check_endpoint_url`), wins over ``region``. Default, as boto3:
             ``AWS_ENDPOINT_URL_CONNECTPARTICIPANT``, else ``AWS_ENDPOINT_URL`` (both
             ignored when ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true``).
-        use_fips_endpoint, use_dualstack_endpoint: the FIPS and/or dual-stack (IPv6)
-            endpoint of the region (``participant.connect-fips.{region}.amazonaws.com``,
-            ``participant.connect.{region}.api.aws``); default from
-            ``AWS_USE_FIPS_ENDPOINT`` / ``AWS_USE_DUALSTACK_ENDPOINT`` (``true``). Not with
-            a custom endpoint URL (as botocore's rule set).
+        use_fips_endpoint: the FIPS endpoint of the region
+            (``participant.connect-fips.{region}.amazonaws.com``); default from
+            ``AWS_USE_FIPS_ENDPOINT`` (``true``). Not with a custom endpoint URL (as
+            botocore's rule set).
+        use_dualstack_endpoint: the dual-stack (IPv4 and IPv6) endpoint of the region
+            (``participant.connect.{region}.api.aws``; with ``use_fips_endpoint``:
+            ``participant.connect-fips.{region}.api.aws``); default from
+            ``AWS_USE_DUALSTACK_ENDPOINT`` (``true``). Not with a custom endpoint URL.
         transport: an ``httpx.AsyncBaseTransport`` (e.g. the emulator's in-memory one, or
             an ``httpx.AsyncHTTPTransport`` with your own TLS, proxy or pool settings).
             **It stays yours**: :meth:`aclose` does not close it, so one transport may
@@ -539,8 +582,23 @@ class ParticipantClient:
         max_response_bytes: the largest response body of an operation
             (:data:`DEFAULT_MAX_RESPONSE_BYTES`); a larger one raises
             :class:`~participant.errors.ResponseTooLargeError` at once (not retried).
-        transfer_timeout, max_download_bytes: the same for attachment uploads and
-            downloads (:data:`DEFAULT_TRANSFER_TIMEOUT`, :data:`DEFAULT_MAX_DOWNLOAD_BYTES`).
+        transfer_timeout: seconds (> 0): the same as ``attempt_timeout`` for one attempt
+            of an attachment upload or download (:data:`DEFAULT_TRANSFER_TIMEOUT`).
+        max_download_bytes: the largest attachment download (bytes,
+            :data:`DEFAULT_MAX_DOWNLOAD_BYTES`); a larger one raises
+            :class:`~participant.errors.ResponseTooLargeError` at once.
+        max_in_flight: most requests of this client on the transport at once (an integer
+            >= 1, or None: no bound); default :data:`DEFAULT_MAX_IN_FLIGHT`, the default
+            pool's 100 connections (give your transport's ``max_connections``, and divide
+            it when several clients share one transport). Each attempt takes a slot for
+            its request and response and gives it back before any backoff sleep, so a
+            retrying call never holds one while it waits. Further requests wait in the
+            client, first come first served; the wait is part of the attempt: bounded by
+            ``attempt_timeout`` and by the ``pool`` timeout (as httpx's wait for a pooled
+            connection: ``httpx.PoolTimeout``, retried like any timeout). A transport that
+            waits inside ``handle_async_request`` (pacing, as the fleet's
+            :class:`~participant.fleet.PacedTransport`) holds its slot while it waits:
+            give it None, or bound the requests below the waiting.
 
     Bodies are read raw: every request sends ``Accept-Encoding: identity`` and a
     response with another ``Content-Encoding`` is refused
@@ -584,6 +642,7 @@ class ParticipantClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_in_flight: int | None = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         for name, seconds in (
             ("attempt_timeout", attempt_timeout),
@@ -597,6 +656,15 @@ class ParticipantClient:
         ):
             if not (isinstance(size, int) and not isinstance(size, bool) and size >= 1):
                 raise InvalidParameterError(name, "an integer >= 1 (bytes)", f"got {size!r}")
+        if max_in_flight is not None and not (
+            isinstance(max_in_flight, int) and not isinstance(max_in_flight, bool)
+            and max_in_flight >= 1
+        ):
+            raise InvalidParameterError(
+                "max_in_flight", "an integer >= 1 or None", f"got {max_in_flight!r}"
+            )
+        self.max_in_flight: int | None = max_in_flight
+        self._slots = None if max_in_flight is None else trio.Semaphore(max_in_flight)
         self.attempt_timeout: float = attempt_timeout
         self.max_response_bytes: int = max_response_bytes
         self.transfer_timeout: float = transfer_timeout
@@ -615,7 +683,9 @@ class ParticipantClient:
             if "{" not in op.path
         }
         # the per-attempt timeouts, as httpx transports read them from request extensions
-        self._extensions: dict[str, Any] = {"timeout": httpx.Timeout(timeout).as_dict()}
+        timeouts = httpx.Timeout(timeout)
+        self._extensions: dict[str, Any] = {"timeout": timeouts.as_dict()}
+        self._pool_timeout = math.inf if timeouts.pool is None else timeouts.pool
         self._owns_transport = transport is None
         self._transport: httpx.AsyncBaseTransport = transport or default_transport(
             self.endpoint_url
@@ -678,13 +748,35 @@ class ParticipantClient:
             )
         scope = trio.CancelScope(deadline=trio.current_time() + deadline)
         with scope:
-            response = await self._transport.handle_async_request(request)
+            slots = self._slots
+            if slots is not None:
+                await self._take_slot(slots)
             try:
-                body = await self._read(operation, url, response, limit, setting)
+                response = await self._transport.handle_async_request(request)
+                try:
+                    body = await self._read(operation, url, response, limit, setting)
+                finally:
+                    await response.aclose()
+                return response, body
             finally:
-                await response.aclose()
-            return response, body
+                if slots is not None:
+                    slots.release()
         raise trio.TooSlowError  # the scope was cancelled by its deadline
+
+    async def _take_slot(self, slots: trio.Semaphore) -> None:
+        """One of the ``max_in_flight`` slots, waiting (FIFO) at most the pool timeout."""
+        try:
+            slots.acquire_nowait()  # the common case: no checkpoint, as without a bound
+            return
+        except trio.WouldBlock:
+            pass
+        with trio.move_on_after(self._pool_timeout):
+            await slots.acquire()
+            return
+        raise httpx.PoolTimeout(
+            f"no free request slot within {self._pool_timeout:g} s "
+            f"(max_in_flight={self.max_in_flight} requests on the transport)"
+        )
 
     @staticmethod
     async def _read(
@@ -736,6 +828,8 @@ class ParticipantClient:
         attempt = 1
         while True:
             retry_after: float | None = None
+            sdk_retry_after: float | None = None
+            throttled = False
             try:
                 response, body = await self._attempt(
                     operation, method, url, content, headers, transfer
@@ -786,11 +880,15 @@ class ParticipantClient:
                     log.debug("%s: %s after %d attempt(s)", operation, _code(error), attempt)
                     raise error
                 reason = f"{_code(error)} (HTTP {status})"
+                throttled = status == 429 or _code(error) in _THROTTLING_CODES
+                sdk_retry_after = _amz_retry_after(response.headers.get("x-amz-retry-after"))
                 if status in _RETRY_AFTER_STATUSES:
                     retry_after = retry_after_seconds(response.headers.get("retry-after"))
-            if retry_after is None:
-                delay = policy.delay(attempt, self._random)
-            else:
+            delay = policy.delay(attempt, self._random, throttled=throttled)
+            if sdk_retry_after is not None:  # as the SDKs: [drawn, drawn + 5 s]
+                delay = max(delay, min(sdk_retry_after, delay + _AMZ_RETRY_AFTER_MORE))
+                reason += f", x-amz-retry-after {sdk_retry_after:g} s"
+            elif retry_after is not None:
                 delay = min(policy.max_delay, retry_after)
                 reason += f", Retry-After {retry_after:g} s"
             log.info("%s: %s; retry %d in %.3f s", operation, reason, attempt, delay)

@@ -544,8 +544,11 @@ class Fleet:
             CREATE_CONNECTION_PATH: ("CreateParticipantConnection",
                                      self.create_connection_rate),
         })
+        # max_in_flight=None: a paced request sleeps inside the transport, and holding one
+        # of the client's slots meanwhile would make every other call wait behind it
         client = ParticipantClient(region=kwargs.get("region"),
-                                   endpoint_url=kwargs.get("endpoint_url"), transport=transport)
+                                   endpoint_url=kwargs.get("endpoint_url"), transport=transport,
+                                   max_in_flight=None)
         transport.inner = kwargs.get("http_transport") or default_transport(client.endpoint_url)
         try:
             async with client:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import participant.api
 from participant import errors
-from participant._backoff import backoff_delay
+from participant._backoff import backoff_cap, backoff_delay, full_jitter_delay
 from participant.api import (
     DEFAULT_LIMITS,
     USER_AGENT,
@@ -205,34 +205,63 @@ async def test_transport_errors_become_transport_error(
     assert CONNECTION_TOKEN not in str(info.value)
 
 
-async def test_backoff_is_equal_jitter_and_capped(autojump_clock: trio.testing.MockClock) -> None:
-    draws = iter([0.5, 1.0, 0.25, 1.0, 1.0])
-    policy = RetryPolicy(max_attempts=6, base_delay=0.2, max_delay=0.5)
-    recorder = Recorder(error_response("ThrottlingException", 429))
+@pytest.mark.parametrize(
+    ("answer", "caps"),
+    [  # the caps of the SDKs' standard mode: throttling from 1 s, other failures from 50 ms
+        (lambda: error_response("ThrottlingException", 429), [1.0, 2.0, 4.0, 8.0, 16.0, 20.0]),
+        (lambda: httpx.Response(429), [1.0, 2.0, 4.0, 8.0, 16.0, 20.0]),  # a bare 429 too
+        (lambda: error_response("InternalServerException", 500),
+         [0.05, 0.1, 0.2, 0.4, 0.8, 1.6]),
+        (lambda: httpx.Response(502), [0.05, 0.1, 0.2, 0.4, 0.8, 1.6]),
+    ],
+)
+async def test_backoff_is_full_jitter_longer_for_throttling_and_capped(
+    answer: Callable[[], httpx.Response], caps: list[float],
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    draws = [0.5, 0.999, 0.25, 0.0, 0.75, 0.5]
+    source = iter(draws)
     stamps: list[float] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def respond(request: httpx.Request) -> httpx.Response:
         stamps.append(trio.current_time())
-        return error_response("ThrottlingException", 429)
+        return answer()
 
-    recorder.answers = [answer]
-    async with client_for(recorder, retry=policy, random=lambda: next(draws)) as client:
-        with pytest.raises(errors.ThrottlingException):
+    policy = RetryPolicy(max_attempts=7)
+    assert (policy.base_delay, policy.throttling_base_delay, policy.max_delay) == (0.05, 1, 20)
+    async with client_for(Recorder(respond), retry=policy, random=lambda: next(source)) as client:
+        with pytest.raises((errors.ServiceError, errors.HTTPStatusError)):
             await call(client, "SendMessage")
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    # caps: 0.2, 0.4, 0.5 (max), 0.5, 0.5; delay = cap/2 + draw * cap/2
-    assert gaps == pytest.approx([0.15, 0.4, 0.3125, 0.5, 0.5])
+    assert gaps == pytest.approx([draw * cap for draw, cap in zip(draws, caps, strict=True)])
 
 
 @settings(max_examples=50)
-@given(st.integers(1, 30), st.floats(0.001, 2), st.floats(0.001, 30), st.floats(0, 0.999))
-def test_retry_delay_bounds(retry: int, base: float, cap: float, draw: float) -> None:
-    policy = RetryPolicy(base_delay=base, max_delay=cap)
-    delay = policy.delay(retry, lambda: draw)
-    d = min(cap, base * 2 ** (retry - 1))
-    assert d / 2 - 1e-12 <= delay <= d + 1e-12
-    assert delay == backoff_delay(retry - 1, initial=base, multiplier=2.0, maximum=cap,
-                                  rng=types.SimpleNamespace(random=lambda: draw))
+@given(st.integers(1, 30), st.floats(0.001, 2), st.floats(0.001, 30), st.floats(0, 0.999),
+       st.booleans())
+def test_retry_delay_bounds(retry: int, base: float, cap: float, draw: float,
+                            throttled: bool) -> None:
+    policy = RetryPolicy(base_delay=base, max_delay=cap, throttling_base_delay=2 * base)
+    delay = policy.delay(retry, lambda: draw, throttled=throttled)
+    d = min(cap, (2 * base if throttled else base) * 2 ** (retry - 1))
+    assert policy.cap(retry, throttled=throttled) == pytest.approx(d)
+    assert 0 <= delay <= d * draw + 1e-12
+    assert delay == full_jitter_delay(retry - 1, initial=2 * base if throttled else base,
+                                      multiplier=2.0, maximum=cap,
+                                      rng=types.SimpleNamespace(random=lambda: draw))
+
+
+@settings(max_examples=50)
+@given(st.integers(-3, 200), st.floats(0.001, 5), st.floats(1.0, 1e6), st.floats(0.001, 60),
+       st.floats(0, 0.999))
+def test_the_actors_backoff_is_equal_jitter(attempt: int, initial: float, multiplier: float,
+                                            maximum: float, draw: float) -> None:
+    rng = types.SimpleNamespace(random=lambda: draw)
+    d = backoff_cap(attempt, initial=initial, multiplier=multiplier, maximum=maximum)
+    assert d <= maximum
+    delay = backoff_delay(attempt, initial=initial, multiplier=multiplier, maximum=maximum,
+                          rng=rng)
+    assert delay == pytest.approx(d / 2 + draw * d / 2)
 
 
 def test_retry_policy_rejects_bad_values() -> None:
@@ -627,8 +656,8 @@ async def test_logs_never_contain_tokens(caplog: pytest.LogCaptureFixture,
         (429, "ThrottlingException", "0", 0.0),
         (429, "ThrottlingException", "120", 5.0),  # bounded by max_delay
         (503, "InternalServerException", "Thu, 01 Jan 1970 00:00:02 GMT", None),  # HTTP-date
-        (429, "ThrottlingException", "soon", 0.15),  # unreadable: jitter (0.1 + 0.5 * 0.1)
-        (500, "InternalServerException", "3", 0.15),  # not 429/503: jitter
+        (429, "ThrottlingException", "soon", 0.5),  # unreadable: jitter, 0.5 * 1 s throttled
+        (500, "InternalServerException", "3", 0.1),  # not 429/503: jitter (0.5 * 0.2 s)
     ],
 )
 async def test_retry_after_is_honoured_on_429_and_503(
@@ -641,22 +670,29 @@ async def test_retry_after_is_honoured_on_429_and_503(
 ) -> None:
     # an HTTP-date is relative to the wall clock: pin it to 0.5 s after the epoch
     monkeypatch.setattr(participant.api, "time", types.SimpleNamespace(time=lambda: 0.5))
+    policy = RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=5.0)
+    gap = await gap_after(error_name, status, {"Retry-After": header}, policy)
+    assert gap == pytest.approx(1.5 if expected_gap is None else expected_gap)
+
+
+async def gap_after(error_name: str, status: int, headers: dict[str, str],
+                    policy: RetryPolicy) -> float:
+    """Seconds between a SendMessage answered by this error (with ``headers``) and its
+    retry, which succeeds; the jitter draws 0.5."""
     stamps: list[float] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         stamps.append(trio.current_time())
         if len(stamps) == 1:
             response = error_response(error_name, status)
-            response.headers["Retry-After"] = header
+            response.headers.update(headers)
             return response
         return httpx.Response(200, json={"Id": "m1", "AbsoluteTime": "t"})
 
-    policy = RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=5.0)
     async with client_for(Recorder(answer), retry=policy, random=lambda: 0.5) as client:
         result = await call(client, "SendMessage")
     assert result.id == "m1" and len(stamps) == 2
-    gap = stamps[1] - stamps[0]
-    assert gap == pytest.approx(1.5 if expected_gap is None else expected_gap)
+    return stamps[1] - stamps[0]
 
 
 @pytest.mark.parametrize(
@@ -677,6 +713,36 @@ async def test_retry_after_is_honoured_on_429_and_503(
 )
 def test_retry_after_seconds(value: str | None, expected: float | None) -> None:
     assert retry_after_seconds(value, now=10.0) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "error_name", "header", "expected_gap"),
+    [  # random 0.5: drawn 0.5 s after throttling (cap 1 s), 0.025 s otherwise (cap 0.05 s)
+        (429, "ThrottlingException", "3000", 3.0),  # milliseconds, as the SDKs
+        (429, "ThrottlingException", "100", 0.5),  # at least the drawn delay
+        (429, "ThrottlingException", "60000", 5.5),  # at most the drawn delay + 5 s
+        (500, "InternalServerException", "2000", 2.0),  # any retried answer
+        (429, "ThrottlingException", "1.5", 9.0),  # unreadable: Retry-After 9 s applies
+        (429, "ThrottlingException", "-100", 9.0),
+        (429, "ThrottlingException", "", 9.0),
+    ],
+)
+async def test_x_amz_retry_after_is_honoured_as_the_sdks_do(
+    status: int, error_name: str, header: str, expected_gap: float,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # the SDKs' header wins over Retry-After when it is readable
+    headers = {"x-amz-retry-after": header, "Retry-After": "9"}
+    gap = await gap_after(error_name, status, headers, RetryPolicy(max_attempts=2))
+    assert gap == pytest.approx(expected_gap)
+
+
+def test_x_amz_retry_after_reads_whole_ascii_milliseconds() -> None:
+    read = participant.api._amz_retry_after
+    assert (read("250"), read(" 0 "), read(None)) == (0.25, 0.0, None)
+    # "\xb2" (superscript two, as a header byte decodes) is a digit to str.isdigit
+    for bad in ("\xb2", "1e3", "+5", "0x10", "9" * 13):
+        assert read(bad) is None
 
 
 # ---------------------------------------------------------------- transport, headers, ownership
@@ -1089,3 +1155,142 @@ def test_fips_or_dualstack_with_a_custom_endpoint_is_refused(
         with pytest.raises(InvalidParameterError) as info:
             ParticipantClient(endpoint_url="http://127.0.0.1:9", **{option: True})
         assert info.value.field == option
+
+
+# ---------------------------------------------------------------- requests in flight
+
+
+class InFlight:
+    """An async MockTransport handler: each request takes ``seconds`` (trio.sleep, so the
+    MockClock drives it); counts the requests inside it at once."""
+
+    def __init__(self, seconds: float = 1.0, first: httpx.Response | None = None) -> None:
+        self.seconds = seconds
+        self.first = first  # the answer to the first request, at once
+        self.now = self.most = 0
+        self.entered: list[tuple[float, str]] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.entered.append((trio.current_time(), json.loads(request.content)["Content"]))
+        if self.first is not None:
+            first, self.first = self.first, None
+            return first
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            await trio.sleep(self.seconds)
+        finally:
+            self.now -= 1
+        return httpx.Response(200, json={"Id": "m1", "AbsoluteTime": "2024-01-01T00:00:00.000Z"})
+
+
+def in_flight_client(handler: InFlight, **kw: Any) -> ParticipantClient:
+    return ParticipantClient(endpoint_url=ENDPOINT, transport=httpx.MockTransport(handler), **kw)
+
+
+async def send(client: ParticipantClient, content: str, done: list[str] | None = None) -> None:
+    await client.send_message(CONNECTION_TOKEN, content_type="text/plain", content=content)
+    if done is not None:
+        done.append(content)
+
+
+async def asked(client: ParticipantClient, content: str, done: list[str] | None = None, *,
+                task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """``send``, for ``nursery.start``: it returns once the request is on the transport or
+    waits for a slot (the call runs to there without a checkpoint), so calls ask in order."""
+    task_status.started()
+    await send(client, content, done)
+
+
+async def asked_and_failed(client: ParticipantClient, content: str, *,
+                           task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    task_status.started()
+    with pytest.raises(errors.TimeoutException):
+        await send(client, content)
+
+
+async def test_at_most_max_in_flight_requests_are_on_the_transport(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    handler = InFlight(seconds=1.0)
+    done: list[str] = []
+    async with in_flight_client(handler, max_in_flight=5) as client:
+        assert client.max_in_flight == 5
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            for i in range(50):
+                await nursery.start(asked, client, f"m{i}", done)
+        elapsed = trio.current_time() - start
+    assert handler.most == 5 and len(done) == 50
+    assert elapsed == pytest.approx(10.0)  # 50 requests of 1 s, 5 at a time
+    # first come first served: the n-th second's five are the n-th five to ask (trio runs
+    # the five it wakes together in an order of its own)
+    assert sorted((t, int(c[1:]) // 5) for t, c in handler.entered) == [
+        (float(i // 5), i // 5) for i in range(50)]
+    async with in_flight_client(handler, max_in_flight=None) as client:
+        async with trio.open_nursery() as nursery:
+            for i in range(200):
+                nursery.start_soon(send, client, f"u{i}")
+    assert handler.most == 200
+
+
+def test_the_default_bound_is_the_pool_size_and_bad_bounds_are_refused() -> None:
+    assert participant.api.DEFAULT_MAX_IN_FLIGHT == DEFAULT_LIMITS.max_connections == 100
+    assert ParticipantClient(endpoint_url=ENDPOINT).max_in_flight == 100
+    for bad in (0, -1, 1.5, True, "10"):
+        with pytest.raises(InvalidParameterError, match="max_in_flight"):
+            ParticipantClient(endpoint_url=ENDPOINT, max_in_flight=bad)  # type: ignore[arg-type]
+
+
+async def test_a_retrying_call_gives_its_slot_back_while_it_sleeps(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    throttled = error_response("ThrottlingException", 429)
+    throttled.headers["Retry-After"] = "2"
+    handler = InFlight(seconds=1.0, first=throttled)
+    done: list[str] = []
+    async with in_flight_client(handler, max_in_flight=1) as client:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(asked, client, "a", done)
+            await nursery.start(asked, client, "b", done)
+    # a: throttled at 0, sleeps 2 s without its slot; b runs 0..1; a's retry at 2..3
+    assert handler.entered == [(0.0, "a"), (0.0, "b"), (2.0, "a")]
+    assert done == ["b", "a"] and handler.most == 1
+
+
+async def test_waiting_for_a_slot_is_bounded_by_the_attempt_and_pool_timeouts(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    handler = InFlight(seconds=100.0)
+    once = RetryPolicy(max_attempts=1)
+    for timeout, waited, cause in ((10.0, 7.0, trio.TooSlowError), (httpx.Timeout(10.0, pool=2.0),
+                                                                       2.0, httpx.PoolTimeout)):
+        async with in_flight_client(handler, max_in_flight=1, retry=once, attempt_timeout=7.0,
+                                    timeout=timeout) as client:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(asked_and_failed, client, "slow")  # the slot, 7 s
+                start = trio.current_time()
+                with pytest.raises(errors.TimeoutException) as info:
+                    await send(client, "waiting")
+                assert trio.current_time() - start == pytest.approx(waited)
+                assert isinstance(info.value.__cause__, cause)
+                nursery.cancel_scope.cancel()
+    assert "no free request slot within 2 s (max_in_flight=1" in str(info.value)
+    assert [c for _, c in handler.entered] == ["slow", "slow"]  # "waiting" never sent
+
+
+async def test_a_cancelled_wait_or_call_leaks_no_slot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    handler = InFlight(seconds=1.0)
+    async with in_flight_client(handler, max_in_flight=2) as client:
+        async with trio.open_nursery() as nursery:
+            for i in range(6):  # 2 on the transport, 4 waiting: all cancelled at 0.5 s
+                await nursery.start(asked, client, f"c{i}")
+            await trio.sleep(0.5)
+            nursery.cancel_scope.cancel()
+        handler.most = 0
+        async with trio.open_nursery() as nursery:
+            for i in range(4):
+                nursery.start_soon(send, client, f"d{i}")
+    assert handler.most == 2  # both slots came back

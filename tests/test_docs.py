@@ -21,16 +21,39 @@ from participant.emulator import EmulatorServer
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Warnings whose cause is a docstring another branch owns, until it is fixed there (the
+# Google style has one name per parameter: "a, b: ..." documents neither a nor b).
+KNOWN_WARNINGS = (
+    re.compile(r"griffe: participant/actor\.py:\d+: Parameter 'use_fips_endpoint, "
+               r"use_dualstack_endpoint' does not appear in the function signature"),
+    re.compile(r"griffe: participant/core/delivery\.py:\d+: Parameter 'gap_fill_overlap, "
+               r"dedupe_window, clock_skew' does not appear in the function signature"),
+)
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The site, built once, and its build's warnings. Not ``--quiet``: it hides the
+    warnings from mkdocs' strict count too (50 of them passed unseen)."""
     out = tmp_path_factory.mktemp("site")
     proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
+        [sys.executable, "-m", "mkdocs", "build", "--no-strict",
          "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out
+    warnings = re.findall(r"^WARNING\s+-\s+(.*)$", proc.stdout + proc.stderr, re.M)
+    return out, warnings
+
+
+@pytest.fixture(scope="module")
+def site(build: tuple[Path, list[str]]) -> Path:
+    return build[0]
+
+
+def test_docs_build_without_warnings(build: tuple[Path, list[str]]) -> None:
+    unexpected = [w for w in build[1] if not any(k.fullmatch(w) for k in KNOWN_WARNINGS)]
+    assert unexpected == []
 
 
 def test_docs_build_strict_with_every_nav_page(site: Path) -> None:

@@ -9,6 +9,7 @@ import argparse
 import logging
 import math
 import os
+import signal
 import ssl
 import sys
 import tempfile
@@ -101,7 +102,9 @@ async def serve(
     ``tls``: serve https/wss with a certificate from a new throwaway CA (trustme); clients
     trust it through :meth:`EmulatorServer.ssl_context` or ``EmulatorServer.ca_pem``.
     Requires hypercorn and trustme (``pip install participant[emulator]``). Raises
-    OSError when the address cannot be bound (port in use, unknown host).
+    OSError when the address cannot be bound (port in use, unknown host). A Ctrl-C while
+    serving ends the block with KeyboardInterrupt (in an exception group), wherever it
+    landed: hypercorn's own Ctrl-C shutdown, which returns quietly, is turned into one.
     """
     try:
         import hypercorn.config
@@ -118,6 +121,9 @@ async def serve(
     hconfig.errorlog = errorlog
     hconfig.graceful_timeout = 0.5
     hconfig.read_timeout = max(1, math.ceil(emulator.config.connection_idle_timeout))
+    # an idle keep-alive connection too (hypercorn's default closes it after 5 s: a client
+    # that reuses it just then, e.g. in a long burst, gets a reset or no answer)
+    hconfig.keep_alive_timeout = hconfig.read_timeout
     hconfig.websocket_max_message_size = emulator.config.max_frame_bytes
     ca_pem: bytes | None = None
     with tempfile.TemporaryDirectory(prefix="participant-emulator-") as secrets_dir:
@@ -126,9 +132,21 @@ async def serve(
             pem_path = _write_private(os.path.join(secrets_dir, "server.pem"), server_pem)
             hconfig.certfile = hconfig.keyfile = pem_path
         async with emulator.run(), trio.open_nursery() as nursery:
-            binds: list[str] = await nursery.start(
-                partial(hypercorn.trio.serve, emulator.app, hconfig, mode="asgi")  # type: ignore[arg-type]
-            )
+
+            async def hypercorn_serve(task_status: trio.TaskStatus[list[str]]) -> None:
+                await hypercorn.trio.serve(
+                    emulator.app,  # type: ignore[arg-type]
+                    hconfig,
+                    mode="asgi",
+                    task_status=task_status,
+                )
+                # With no shutdown trigger, hypercorn returns on its own only after it
+                # caught a KeyboardInterrupt raised in one of its tasks (its Ctrl-C
+                # shutdown): hand the Ctrl-C on, or the block would go on with no server.
+                if not nursery.cancel_scope.cancel_called:
+                    raise KeyboardInterrupt
+
+            binds: list[str] = await nursery.start(hypercorn_serve)
             endpoint = binds[0]
             emulator.endpoint_url = endpoint
             bound_port = int(endpoint.rsplit(":", 1)[1])
@@ -284,25 +302,37 @@ def run_emulator_cli(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     started: list[EmulatorServer] = []
 
+    interrupted: list[int] = []
+
     async def run() -> None:
-        async with trio.open_nursery() as nursery:
-            started.append(
-                await nursery.start(
-                    partial(
-                        main,
-                        args.host,
-                        args.port,
-                        config_from_args(args),
-                        tls=args.tls,
-                        ca_file=args.ca_file,
+        # Ctrl-C is a signal read by a task, not a KeyboardInterrupt raised in whichever
+        # task runs when it lands (a dependency's task may swallow it: hypercorn does).
+        with trio.open_signal_receiver(signal.SIGINT) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def stop_on_ctrl_c() -> None:
+                    async for signum in signals:
+                        interrupted.append(signum)
+                        nursery.cancel_scope.cancel()
+
+                nursery.start_soon(stop_on_ctrl_c)
+                started.append(
+                    await nursery.start(
+                        partial(
+                            main,
+                            args.host,
+                            args.port,
+                            config_from_args(args),
+                            tls=args.tls,
+                            ca_file=args.ca_file,
+                        )
                     )
                 )
-            )
 
     try:
         trio.run(run)
     except BaseException as exc:
-        if _leaf(exc, KeyboardInterrupt) is not None:
+        if _leaf(exc, KeyboardInterrupt) is not None:  # before the signal receiver
             return 130
         error = _leaf(exc, OSError)
         if not isinstance(error, OSError) or started:
@@ -313,4 +343,4 @@ def run_emulator_cli(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
+    return 130 if interrupted else 0
