@@ -75,11 +75,12 @@ async def connect(
             built when ``client`` is not given (that one is closed on exit; a given one
             is not).
         endpoint_url: base URL of the service (e.g. an emulator), for that client.
-        use_fips_endpoint, use_dualstack_endpoint: the region's FIPS and/or dual-stack
-            (IPv6) endpoint, for that client (:class:`ParticipantClient`'s arguments of
-            the same names; ``None``: from ``AWS_USE_FIPS_ENDPOINT`` /
-            ``AWS_USE_DUALSTACK_ENDPOINT``). Not with ``client`` (set them on it) nor
-            with a custom ``endpoint_url``.
+        use_fips_endpoint: the region's FIPS endpoint, for that client
+            (:class:`ParticipantClient`'s argument of the same name; ``None``: from
+            ``AWS_USE_FIPS_ENDPOINT``). Not with ``client`` (set it on it) nor with a
+            custom ``endpoint_url``.
+        use_dualstack_endpoint: the same for the dual-stack (IPv6) endpoint
+            (``AWS_USE_DUALSTACK_ENDPOINT``).
         client: a :class:`ParticipantClient` to use (shared by many participants).
         http_transport: an ``httpx`` transport for the built client (e.g. in memory).
         websocket_connector: opens websockets (default: TCP/TLS via trio-websocket).

@@ -24,8 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # Warnings whose cause is a docstring another branch owns, until it is fixed there (the
 # Google style has one name per parameter: "a, b: ..." documents neither a nor b).
 KNOWN_WARNINGS = (
-    re.compile(r"griffe: participant/actor\.py:\d+: Parameter 'use_fips_endpoint, "
-               r"use_dualstack_endpoint' does not appear in the function signature"),
     re.compile(r"griffe: participant/core/delivery\.py:\d+: Parameter 'gap_fill_overlap, "
                r"dedupe_window, clock_skew' does not appear in the function signature"),
 )
