@@ -605,7 +605,7 @@ async def test_over_the_default_connector_the_idle_hook_runs_per_network_read_no
 ) -> None:
     # Real loopback TCP, the default connector: its watched transport tells the socket
     # when trio-websocket's reader is back on the network, so a burst of 300 frames
-    # (about 60 KB, some 15 reads of 4 KiB) costs a few hook calls, not one per frame -
+    # (about 60 KB: a few network reads) costs a few hook calls, not one per frame -
     # and the last frame of the burst still gets one (it is not left waiting).
     from participant.socket import default_connector
 
