@@ -68,8 +68,16 @@ class _Gate(Gate[Item]):
         self._participant = participant
 
     def __call__(self, item: Item) -> None:
-        """The socket's item sink (one object per socket instead of a partial)."""
-        self._participant._on_socket_item(self, item)
+        """The socket's item sink (one object per socket instead of a partial): see
+        :meth:`Delivering._on_socket_item`, inlined here (one call fewer per item)."""
+        participant = self._participant
+        participant.stats.items_received += 1
+        if not self.is_open:
+            participant._hold(self, item)
+        elif participant._offer(item, batch=True) is None:
+            participant._drop(self, item)
+        elif participant._end_pending is not None:
+            participant._end_if_pending()
 
     def lost(self, sock: ChatSocket) -> None:
         """The socket's loss callback."""
@@ -237,17 +245,12 @@ class Delivering(Observing):
         return item
 
     def _on_socket_item(self, gate: _Gate, item: Item) -> None:
-        """The sockets' item sink; never waits, so the reader keeps reading heartbeat
-        echoes whatever the consumer does. While the socket's gap fill runs the item is
-        held; with no room for it (a slow consumer, a full handler pool) it is dropped
-        and a refill recovers it once the consumer has caught up (see :meth:`_drop`)."""
-        self.stats.items_received += 1
-        if not gate.is_open:
-            self._hold(gate, item)
-        elif self._offer(item, batch=True) is None:
-            self._drop(gate, item)
-        elif self._end_pending is not None:
-            self._end_if_pending()
+        """The sockets' item sink (what ``gate(item)`` does); never waits, so the reader
+        keeps reading heartbeat echoes whatever the consumer does. While the socket's
+        gap fill runs the item is held; with no room for it (a slow consumer, a full
+        handler pool) it is dropped and a refill recovers it once the consumer has
+        caught up (see :meth:`_drop`)."""
+        gate(item)
 
     def _drop(self, gate: _Gate, item: Item) -> None:
         """No room for a live item: drop it and every later one of its socket (closed
@@ -328,18 +331,29 @@ class Delivering(Observing):
         if self._core.state == _DISCONNECTED and not force:
             return False
         log = self._log
-        if log.is_known_duplicate(item):
-            self.stats.duplicates_dropped += 1
-            return False
         capacity = self._capacity
         buffer = self._buffer
-        if capacity is not None and not force and buffer is not None and len(buffer) >= capacity:
-            return None
-        if not self._entered and not force:
-            return None  # not handed to the program yet: its handlers are not registered
-        matching = self._matching(item) if self._handlers else None
-        if matching and not force and self._handler_tasks >= self.config.handler_concurrency:
-            return None  # the handler pool is full: wait like for room in the buffer
+        matching = None
+        if not force:
+            if (
+                (capacity is not None and buffer is not None and len(buffer) >= capacity)
+                # not handed to the program yet: its handlers are not registered
+                or not self._entered
+                or (
+                    self._handlers
+                    and (matching := self._matching(item))
+                    # the handler pool is full: wait like for room in the buffer
+                    and self._handler_tasks >= self.config.handler_concurrency
+                )
+            ):
+                # No room: a known duplicate is dropped all the same (accept() would
+                # drop it), anything else waits for room (None, nothing changed).
+                if log.is_known_duplicate(item):
+                    self.stats.duplicates_dropped += 1
+                    return False
+                return None
+        elif self._handlers:
+            matching = self._matching(item)
         delivered = log.accept(item)  # the item, a revision of it, or None
         if delivered is None:
             self.stats.duplicates_dropped += 1  # a duplicate, or a chunk held back
