@@ -206,18 +206,21 @@ def websocket_connector(ssl_context: ssl.SSLContext | None = None) -> WebSocketC
 
 class _Watched(trio.abc.Stream):
     """The TCP stream under a websocket opened by :func:`websocket_connector` (under
-    TLS, if any): ``waiting`` while trio-websocket's reader reads or writes it, i.e.
-    once that reader has handed on every frame it received (its loop reads the network
-    only then); entering a read or write calls the socket's :class:`IdleHook` when it is
-    ``pending``. So the socket learns when it has no further frame ready without a
-    cancel scope or a private attribute (see :meth:`ChatSocket._run`)."""
+    TLS, if any): ``waiting`` counts the reads and writes in progress, and trio-websocket's
+    reader reads the network only once it has handed on every frame it received (a write
+    of its is a pong or a close reply); entering a read or write calls the socket's
+    :class:`IdleHook` when it is ``pending``. So the socket learns when it has no
+    further frame ready without a cancel scope or a private attribute (see
+    :meth:`ChatSocket._run`). A count, not a flag: a heartbeat written while the
+    reader waits must not look like the reader being busy once the write is done (a
+    write while the reader is busy only costs a needless call of the hook)."""
 
     __slots__ = ("_stream", "hook", "waiting")
 
     def __init__(self, stream: trio.SocketStream) -> None:
         self._stream = stream
         self.hook: IdleHook | None = None  # set by the ChatSocket
-        self.waiting = False
+        self.waiting = 0
 
     @property
     def socket(self) -> trio.socket.SocketType:
@@ -225,7 +228,7 @@ class _Watched(trio.abc.Stream):
         return self._stream.socket
 
     def _idle(self) -> None:
-        self.waiting = True
+        self.waiting += 1
         hook = self.hook
         if hook is not None and hook.pending:
             hook()
@@ -235,14 +238,14 @@ class _Watched(trio.abc.Stream):
         try:
             return await self._stream.receive_some(max_bytes)
         finally:
-            self.waiting = False
+            self.waiting -= 1
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         self._idle()
         try:
             await self._stream.send_all(data)
         finally:
-            self.waiting = False
+            self.waiting -= 1
 
     async def wait_send_all_might_not_block(self) -> None:
         await self._stream.wait_send_all_might_not_block()
@@ -578,7 +581,7 @@ class ChatSocket:
                         if (
                             on_idle is not None
                             and on_idle.pending
-                            and (watched is None or watched.waiting)
+                            and (watched is None or watched.waiting > 0)
                         ):
                             on_idle()
                         message = await ws.get_message()

@@ -646,3 +646,28 @@ async def test_over_the_default_connector_the_idle_hook_runs_per_network_read_no
         await sock.aclose()
     for listener in listeners:
         await listener.aclose()
+
+
+async def test_a_write_while_the_reader_waits_leaves_the_transport_marked_waiting(
+    nursery: trio.Nursery,
+) -> None:
+    # The watched transport counts reads and writes in progress: a heartbeat written
+    # while trio-websocket's reader waits for the network must not make the socket
+    # believe that reader busy (it would not wake its consumer for a frame taken then).
+    from participant.socket import _Watched
+
+    ours, peer = trio.testing.memory_stream_pair()
+    watched = _Watched(ours)  # type: ignore[arg-type]  # any trio Stream works
+    got: list[bytes | bytearray] = []
+
+    async def read() -> None:
+        got.append(await watched.receive_some())
+
+    nursery.start_soon(read)
+    await trio.testing.wait_all_tasks_blocked()
+    assert watched.waiting == 1
+    await watched.send_all(b"heartbeat")
+    assert watched.waiting == 1  # the read still waits
+    await peer.send_all(b"frame")
+    await trio.testing.wait_all_tasks_blocked()
+    assert got == [b"frame"] and watched.waiting == 0
