@@ -221,7 +221,9 @@ async def bare_typed_loop(url: str, n: int) -> dict[str, float]:
 
 async def socket_only(url: str, n: int) -> dict[str, float]:
     """participant.socket.serve_socket with an ``on_item`` callback: the socket layer
-    (reader, heartbeat, typed decode) without the actor (dedupe, channel, iterator)."""
+    (reader, heartbeat, typed decode) without the actor (dedupe, buffer, iterator). The
+    callback is a plain function returning None, as the actor's sink is: an async one
+    would make the reader await each item (the socket's waiting-sink path)."""
     from functools import partial
 
     from participant.model import Item
@@ -231,7 +233,7 @@ async def socket_only(url: str, n: int) -> dict[str, float]:
     got = 0
     t0 = cpu0 = wall = cpu = 0.0
 
-    async def on_item(item: Item) -> None:
+    def on_item(item: Item) -> None:
         nonlocal got, t0, cpu0, wall, cpu
         got += 1
         if got == 1:

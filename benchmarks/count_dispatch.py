@@ -14,6 +14,8 @@ each batch of tasks in random order, so how frames and tasks interleave varies a
 
     python benchmarks/count_dispatch.py              # 8,000 items (about a minute)
     python benchmarks/count_dispatch.py --items 1000
+    python benchmarks/count_dispatch.py --socket-only   # and the socket layer alone
+                                                        # (serve_socket, no actor)
 
 Needs ``valgrind`` on PATH.
 """
@@ -36,11 +38,16 @@ CLIENTS = {
     "participant (actor, async for)": "library",
     "bare trio-websocket + json.loads x2 (baseline)": "bare",
 }
+SOCKET_ONLY = "participant.socket only (on_item callback, no actor)"
 
 
 def _child(which: str, url: str, n: int) -> None:
     die_with_parent()
-    client = {"library": bench_dispatch.library, "bare": bench_dispatch.bare_loop}[which]
+    client = {
+        "library": bench_dispatch.library,
+        "bare": bench_dispatch.bare_loop,
+        "socket": bench_dispatch.socket_only,
+    }[which]
     trio.run(client, url, WARM_UP)
     if n:
         trio.run(client, url, n)
@@ -79,6 +86,9 @@ def main() -> None:
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--url", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--socket-only", action="store_true", help="also count participant.socket alone"
+    )
     args = parser.parse_args()
     if args.child:
         _child(args.child, args.url, args.n)
@@ -89,7 +99,8 @@ def main() -> None:
     proc, url = bench_dispatch.start_pump(max(args.items, WARM_UP), None)  # plain ws
     per_item: dict[str, float] = {}
     try:
-        for name, which in CLIENTS.items():
+        clients = {**CLIENTS, **({SOCKET_ONLY: "socket"} if args.socket_only else {})}
+        for name, which in clients.items():
             print(f"{name}: counting...", file=sys.stderr, flush=True)
             empty = _instructions(which, url, 0)
             full = _instructions(which, url, args.items)

@@ -4,7 +4,8 @@ ns per item (best of ``--repeat``) for the frames of ``bench_dispatch.py`` (dist
 TextMessage items, 1 ms apart):
 
 - ``decode_chat_frame``: a parsed frame (``{"topic", "content": <JSON str>}``) to an item,
-  and ``json.loads`` of the same content strings (the bare loop's second decode) for scale;
+  and ``json.loads`` / ``participant.model.loads`` of the same content strings (the bare
+  loop's second decode; the library's) for scale;
 - ``ItemLog`` as the actor uses it with ``ack="implicit"`` (``is_known_duplicate``,
   ``accept``, then ``acked`` of the previous item) with the actor's defaults
   (window 600 s, max_ids 2048, reach 5 s);
@@ -65,6 +66,12 @@ def _scenarios(frames: list[dict[str, Any]], items: list[Item]) -> dict[str, Cal
             json.loads(content)
         return time.perf_counter() - start
 
+    def model_loads() -> float:
+        start = time.perf_counter()
+        for content in contents:
+            loads(content)
+        return time.perf_counter() - start
+
     def log_implicit() -> float:
         log = ItemLog(600.0, 2048, 5.0)
         duplicate, accept, acked = log.is_known_duplicate, log.accept, log.acked
@@ -86,6 +93,7 @@ def _scenarios(frames: list[dict[str, Any]], items: list[Item]) -> dict[str, Cal
     return {
         "decode_chat_frame": decode,
         "json.loads(content) (bare loop's 2nd decode)": json_loads,
+        "model.loads(content) (the library's JSON entry)": model_loads,
         "ItemLog implicit ack (dup+accept+acked)": log_implicit,
         "canonical_time": canonical,
     }

@@ -68,8 +68,16 @@ class _Gate(Gate[Item]):
         self._participant = participant
 
     def __call__(self, item: Item) -> None:
-        """The socket's item sink (one object per socket instead of a partial)."""
-        self._participant._on_socket_item(self, item)
+        """The socket's item sink (one object per socket instead of a partial): see
+        :meth:`Delivering._on_socket_item`, inlined here (one call fewer per item)."""
+        participant = self._participant
+        participant.stats.items_received += 1
+        if not self.is_open:
+            participant._hold(self, item)
+        elif participant._offer(item, batch=True) is None:
+            participant._drop(self, item)
+        elif participant._end_pending is not None:
+            participant._end_if_pending()
 
     def lost(self, sock: ChatSocket) -> None:
         """The socket's loss callback."""
@@ -97,6 +105,37 @@ class _Waker:
         self._participant._wake_iterator()
 
 
+class _Sleepers:
+    """The tasks waiting for an item (the iterator: nearly always one), woken all at once
+    by :meth:`unpark_all`; :class:`trio.lowlevel.ParkingLot`'s ``park`` / ``unpark_all``
+    on a plain list (``wait_task_rescheduled`` / ``reschedule``, trio's public low-level
+    API), cheaper per wake-up: the iterator is woken about once per burst of frames."""
+
+    __slots__ = ("tasks",)
+
+    def __init__(self) -> None:
+        self.tasks: list[trio.lowlevel.Task] = []
+
+    async def park(self) -> None:
+        """Wait until :meth:`unpark_all` (a checkpoint: cancellable while waiting)."""
+        task = trio.lowlevel.current_task()
+        self.tasks.append(task)
+
+        def abort(_raise_cancel: object) -> trio.lowlevel.Abort:
+            self.tasks.remove(task)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def unpark_all(self) -> None:
+        """Wake every waiting task."""
+        tasks = self.tasks
+        if tasks:
+            self.tasks = []
+            for task in tasks:
+                trio.lowlevel.reschedule(task)
+
+
 class Delivering(Observing):
     """The iterator and the buffer to it (a base of
     :class:`~participant.actor.Participant`, on top of :class:`Observing`: one slotted
@@ -108,7 +147,6 @@ class Delivering(Observing):
         "_end_pending",
         "_entered",
         "_held_logged_at",
-        "_iterators_waiting",
         "_not_empty",
         "_not_full",
         "_producers_waiting",
@@ -121,8 +159,7 @@ class Delivering(Observing):
     _capacity: int | None  # max_buffered_items; None: iteration is off
     _entered: bool  # handed to the program's block: delivery may start
     _held_logged_at: float
-    _iterators_waiting: int  # tasks parked in _not_empty
-    _not_empty: trio.lowlevel.ParkingLot | None  # the iterator waits here
+    _not_empty: _Sleepers  # the iterator waits here
     _not_full: trio.lowlevel.ParkingLot | None  # producers wait here
     _producers_waiting: int  # tasks parked in _not_full
     _taken: int  # items taken since the iterator's last schedule point
@@ -134,13 +171,13 @@ class Delivering(Observing):
     error: BaseException | None
 
     def _init_delivery(self, config: ParticipantConfig) -> None:
-        """Nothing buffered (the buffer is created with the first item, the parking lots
-        by the first task that parks), nobody waiting, not handed to the program yet."""
+        """Nothing buffered (the buffer is created with the first item, the producers'
+        parking lot by the first producer that parks), nobody waiting, not handed to the
+        program yet."""
         self._buffer = None
         self._capacity = config.max_buffered_items if config.iterate else None
-        self._not_empty = None
+        self._not_empty = _Sleepers()
         self._not_full = None
-        self._iterators_waiting = 0
         self._producers_waiting = 0
         # False until connect() hands the participant to the program's block: nothing is
         # delivered before (no room), so handlers registered at the top of the block see
@@ -188,13 +225,7 @@ class Delivering(Observing):
                     raise self.error
                 raise StopAsyncIteration
             self._taken = 0
-            if self._not_empty is None:
-                self._not_empty = trio.lowlevel.ParkingLot()
-            self._iterators_waiting += 1
-            try:
-                await self._not_empty.park()
-            finally:
-                self._iterators_waiting -= 1
+            await self._not_empty.park()
             buffer = self._buffer
         if self._cursor_handle is not None:  # write-ahead: on record before handed out
             seq = self.stats.items_delivered - len(buffer) + 1
@@ -214,17 +245,12 @@ class Delivering(Observing):
         return item
 
     def _on_socket_item(self, gate: _Gate, item: Item) -> None:
-        """The sockets' item sink; never waits, so the reader keeps reading heartbeat
-        echoes whatever the consumer does. While the socket's gap fill runs the item is
-        held; with no room for it (a slow consumer, a full handler pool) it is dropped
-        and a refill recovers it once the consumer has caught up (see :meth:`_drop`)."""
-        self.stats.items_received += 1
-        if not gate.is_open:
-            self._hold(gate, item)
-        elif self._offer(item, batch=True) is None:
-            self._drop(gate, item)
-        elif self._end_pending is not None:
-            self._end_if_pending()
+        """The sockets' item sink (what ``gate(item)`` does); never waits, so the reader
+        keeps reading heartbeat echoes whatever the consumer does. While the socket's
+        gap fill runs the item is held; with no room for it (a slow consumer, a full
+        handler pool) it is dropped and a refill recovers it once the consumer has
+        caught up (see :meth:`_drop`)."""
+        gate(item)
 
     def _drop(self, gate: _Gate, item: Item) -> None:
         """No room for a live item: drop it and every later one of its socket (closed
@@ -293,9 +319,7 @@ class Delivering(Observing):
         """Wake the waiting iterator now (a socket reader went idle, or a producer must
         wait for room)."""
         self._waker.pending = False
-        if self._iterators_waiting:
-            assert self._not_empty is not None
-            self._not_empty.unpark_all()
+        self._not_empty.unpark_all()
 
     def _offer(self, item: Item, *, force: bool = False, batch: bool = False) -> bool | None:
         """Accept ``item`` now: True accepted, False dropped (a duplicate, or the
@@ -307,18 +331,29 @@ class Delivering(Observing):
         if self._core.state == _DISCONNECTED and not force:
             return False
         log = self._log
-        if log.is_known_duplicate(item):
-            self.stats.duplicates_dropped += 1
-            return False
         capacity = self._capacity
         buffer = self._buffer
-        if capacity is not None and not force and buffer is not None and len(buffer) >= capacity:
-            return None
-        if not self._entered and not force:
-            return None  # not handed to the program yet: its handlers are not registered
-        matching = self._matching(item) if self._handlers else None
-        if matching and not force and self._handler_tasks >= self.config.handler_concurrency:
-            return None  # the handler pool is full: wait like for room in the buffer
+        matching = None
+        if not force:
+            if (
+                (capacity is not None and buffer is not None and len(buffer) >= capacity)
+                # not handed to the program yet: its handlers are not registered
+                or not self._entered
+                or (
+                    self._handlers
+                    and (matching := self._matching(item))
+                    # the handler pool is full: wait like for room in the buffer
+                    and self._handler_tasks >= self.config.handler_concurrency
+                )
+            ):
+                # No room: a known duplicate is dropped all the same (accept() would
+                # drop it), anything else waits for room (None, nothing changed).
+                if log.is_known_duplicate(item):
+                    self.stats.duplicates_dropped += 1
+                    return False
+                return None
+        elif self._handlers:
+            matching = self._matching(item)
         delivered = log.accept(item)  # the item, a revision of it, or None
         if delivered is None:
             self.stats.duplicates_dropped += 1  # a duplicate, or a chunk held back
@@ -337,7 +372,7 @@ class Delivering(Observing):
             if buffer is None:
                 buffer = self._buffer = deque()
             buffer.append(item)
-            if self._iterators_waiting:
+            if self._not_empty.tasks:
                 if batch and len(buffer) < self._wake_batch:
                     self._waker.pending = True
                 else:

@@ -565,3 +565,109 @@ async def test_a_late_tick_is_forgiven_once_then_a_dead_socket_is_lost(
     await sock.lost.wait()
     assert sock.lost_reason == "heartbeat unanswered"
     assert trio.current_time() - start == pytest.approx(25.0)  # the on-time tick after it
+
+
+async def _burst_server(frames: list[str], listeners: list[trio.SocketListener]) -> None:
+    """A websocket server on loopback (wsproto over TCP): accepts one client, answers its
+    subscribe and heartbeats, and writes ``frames`` as ONE write after the subscribe
+    reply: a burst that reaches the client in a few network reads."""
+    import wsproto
+    import wsproto.events as ev
+
+    stream = await listeners[0].accept()
+    conn = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    while True:
+        data = await stream.receive_some(65536)
+        if not data:
+            return
+        conn.receive_data(data)
+        for event in conn.events():
+            if isinstance(event, ev.Request):
+                await stream.send_all(conn.send(ev.AcceptConnection()))
+            elif isinstance(event, ev.TextMessage):
+                topic = json.loads(event.data).get("topic")
+                if topic == "aws/heartbeat":
+                    await stream.send_all(conn.send(ev.TextMessage(data=event.data)))
+                elif topic == "aws/subscribe":
+                    ack = {"topic": "aws/subscribe", "content": {"status": "success"}}
+                    burst = conn.send(ev.TextMessage(data=json.dumps(ack)))
+                    for frame in frames:
+                        burst += conn.send(ev.TextMessage(data=frame))
+                    await stream.send_all(burst)
+            elif isinstance(event, ev.CloseConnection):
+                await stream.send_all(conn.send(event.response()))
+                await stream.aclose()
+                return
+
+
+async def test_over_the_default_connector_the_idle_hook_runs_per_network_read_not_per_frame(
+    nursery: trio.Nursery,
+) -> None:
+    # Real loopback TCP, the default connector: its watched transport tells the socket
+    # when trio-websocket's reader is back on the network, so a burst of 300 frames
+    # (about 60 KB: a few network reads) costs a few hook calls, not one per frame -
+    # and the last frame of the burst still gets one (it is not left waiting).
+    from participant.socket import default_connector
+
+    n = 300
+    frames = [
+        json.dumps({"topic": "aws/chat", "content": json.dumps(text_item(i))}) for i in range(n)
+    ]
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    nursery.start_soon(_burst_server, frames, listeners)
+    sink = BatchingSink()
+    hook_called = trio.Event()
+
+    class Hook(IdleRecorder):
+        def __call__(self) -> None:
+            nonlocal hook_called
+            super().__call__()
+            hook_called.set()
+            hook_called = trio.Event()
+
+    sink.hook = Hook(sink)
+    with trio.fail_after(20):  # a guard against hanging, not a timing assertion
+        sock = await nursery.start(
+            partial(
+                serve_socket,
+                f"ws://127.0.0.1:{port}/connect?AuthToken=secret",
+                connector=default_connector,
+                on_item=sink,
+                on_idle=sink.hook,
+            )
+        )
+        await sock.subscribe()
+        while not (sink.hook.calls and sink.hook.calls[-1] == n):
+            await hook_called.wait()
+        assert [i.id for i in sink.items] == [f"m{i}" for i in range(n)]
+        assert not sink.hook.pending
+        assert len(sink.hook.calls) < n // 4, sink.hook.calls  # not per frame
+        await sock.aclose()
+    for listener in listeners:
+        await listener.aclose()
+
+
+async def test_a_write_while_the_reader_waits_leaves_the_transport_marked_waiting(
+    nursery: trio.Nursery,
+) -> None:
+    # The watched transport counts reads and writes in progress: a heartbeat written
+    # while trio-websocket's reader waits for the network must not make the socket
+    # believe that reader busy (it would not wake its consumer for a frame taken then).
+    from participant.socket import _Watched
+
+    ours, peer = trio.testing.memory_stream_pair()
+    watched = _Watched(ours)  # type: ignore[arg-type]  # any trio Stream works
+    got: list[bytes | bytearray] = []
+
+    async def read() -> None:
+        got.append(await watched.receive_some())
+
+    nursery.start_soon(read)
+    await trio.testing.wait_all_tasks_blocked()
+    assert watched.waiting == 1
+    await watched.send_all(b"heartbeat")
+    assert watched.waiting == 1  # the read still waits
+    await peer.send_all(b"frame")
+    await trio.testing.wait_all_tasks_blocked()
+    assert got == [b"frame"] and watched.waiting == 0
