@@ -93,8 +93,9 @@ class Fills(Generic[G]):
     """The gap fills a participant owes (see the module docstring).
 
     Args:
-        gap_fill_overlap, dedupe_window, clock_skew: seconds, as
-            :class:`~participant.config.ParticipantConfig`.
+        gap_fill_overlap: seconds, as :class:`~participant.config.ParticipantConfig`.
+        dedupe_window: seconds, as :class:`~participant.config.ParticipantConfig`.
+        clock_skew: seconds, as :class:`~participant.config.ParticipantConfig`.
         resume_from: epoch seconds a resumed participant's first fill starts at (its
             cursor's oldest owed point), ``None`` when not resumed.
     """
