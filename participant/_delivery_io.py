@@ -27,7 +27,7 @@ from participant.config import ParticipantConfig
 from participant.core.delivery import Fills, Gate
 from participant.machine import State
 from participant.model import ChatEnded, Item
-from participant.socket import ChatSocket, Flag
+from participant.socket import ChatSocket, Flag, wait_in
 
 if TYPE_CHECKING:
     from participant._connecting import Connecting
@@ -118,14 +118,7 @@ class _Sleepers:
 
     async def park(self) -> None:
         """Wait until :meth:`unpark_all` (a checkpoint: cancellable while waiting)."""
-        task = trio.lowlevel.current_task()
-        self.tasks.append(task)
-
-        def abort(_raise_cancel: object) -> trio.lowlevel.Abort:
-            self.tasks.remove(task)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        await wait_in(self.tasks)
 
     def unpark_all(self) -> None:
         """Wake every waiting task."""
@@ -234,8 +227,7 @@ class Delivering(Observing):
         self._taken += 1
         item = buffer.popleft()
         if self._producers_waiting:
-            assert self._not_full is not None
-            self._not_full.unpark_all()
+            self._wake_producers()
         if self._implicit_ack:
             # Acknowledged by the next __anext__; recorded as delivered-not-acknowledged
             # only if a cursor is taken meanwhile (cursor()): one log call per item.

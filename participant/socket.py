@@ -278,6 +278,22 @@ class SubscribeError(TransportError):
     ([protocol](protocol.md#the-websocket))."""
 
 
+async def wait_in(waiters: list[trio.lowlevel.Task]) -> None:
+    """Wait in ``waiters`` (a list of tasks) until a waker takes this task out of it and
+    reschedules it (:func:`trio.lowlevel.reschedule`); cancelled meanwhile, the task
+    removes itself. The wait of :class:`Flag` and of the actor's iterator: trio's public
+    low-level API, lighter than a :class:`trio.lowlevel.ParkingLot` per waiter."""
+    task = trio.lowlevel.current_task()
+    waiters.append(task)
+
+    def abort(_raise_cancel: object) -> trio.lowlevel.Abort:
+        if task in waiters:  # still listed: nobody rescheduled it
+            waiters.remove(task)
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    await trio.lowlevel.wait_task_rescheduled(abort)
+
+
 class Flag:
     """A set-once event with :class:`trio.Event`'s ``set``, ``is_set`` and ``wait``.
 
@@ -309,19 +325,10 @@ class Flag:
         if self._flag:
             await trio.lowlevel.checkpoint()
             return
-        task = trio.lowlevel.current_task()
         waiters = self._waiters
         if waiters is None:
             waiters = self._waiters = []
-        waiters.append(task)
-
-        def abort(_raise_cancel: object) -> trio.lowlevel.Abort:
-            current = self._waiters
-            if current is not None and task in current:
-                current.remove(task)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        await wait_in(waiters)
 
     def __repr__(self) -> str:
         return f"<Flag {'set' if self._flag else 'unset'}>"
