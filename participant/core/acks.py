@@ -126,9 +126,12 @@ class Acknowledgements:
     def _init_acks(self) -> None:
         """Nothing delivered, nothing acknowledged."""
         self._unacked: dict[str, Item] = {}  # delivered, not acknowledged
-        # acknowledged: a CursorItem, or the Item itself for a plain one (no MessageMetadata,
-        # no attachments, not tracked), made a CursorItem by snapshot() only
-        self._acked: dict[str, CursorItem | Item] = {}
+        # acknowledged: a CursorItem, or for a plain item at revision 1 (no MessageMetadata,
+        # no attachments, not tracked: nearly all) only its canonical AbsoluteTime ("" for
+        # none), made a CursorItem by snapshot(). Not the item itself: keeping up to
+        # max_ids whole items alive made each new one land in cold memory (about 15 % of
+        # dispatch throughput, docs/benchmarks.md)
+        self._acked: dict[str, CursorItem | str] = {}
         self._acks = 0
         #: Newest acknowledged item (by AbsoluteTime): its Id and canonical AbsoluteTime.
         self.acked_id: str | None = None
@@ -223,16 +226,17 @@ class Acknowledgements:
         item_id = item.id
         if item_id is None:
             return
-        entry: CursorItem | Item
+        entry: CursorItem | str
         if item.message_metadata is None and not item.attachments and item_id not in self._tracks:
-            # a plain item (nearly all): its entry is made from the item by snapshot()
-            entry, revision = item, item.revision
-            # accept() remembered canonical_time(item.absolute_time), which is that very
-            # string when it was canonical already (the service's form): then it is the
-            # answer (every value in _seen is canonical), without parsing it again
+            # a plain item (nearly all): accept() remembered canonical_time(AbsoluteTime),
+            # which is that very string when it was canonical already (the service's
+            # form): then it is the answer (every value in _seen is canonical), without
+            # parsing it again
             at = self._seen.get(item_id)
             if at is not item.absolute_time:
                 at = canonical_time(item.absolute_time)
+            revision = item.revision
+            entry = (at or "") if revision == 1 else _plain_entry(item_id, at, revision)
         else:
             entry = self._entry(item, item_id)
             revision, at = entry.revision, entry.absolute_time
@@ -270,9 +274,7 @@ class Acknowledgements:
             horizon = format_timestamp(parse_timestamp(min(times)) - self.reach)
             drop: list[str] = []
             for first_id, first in acked.items():
-                at = first.absolute_time
-                if isinstance(first, Item):
-                    at = canonical_time(at)
+                at = first if isinstance(first, str) else first.absolute_time
                 if (at or "") >= horizon:
                     break
                 drop.append(first_id)
@@ -312,10 +314,11 @@ class Acknowledgements:
             acked_id=self.acked_id,
             acked_time=self.acked_time,
             acked=tuple(
-                _plain_entry(e) if isinstance(e, Item) else e for e in self._acked.values()
+                _plain_entry(i, e or None, 1) if isinstance(e, str) else e
+                for i, e in self._acked.items()
             ),
             unacked=tuple(e for e in unacked.values() if e.id not in self._acked
-                          or self._acked[e.id].revision < e.revision),
+                          or _revision(self._acked[e.id]) < e.revision),
             unacked_from=min(low) if low else None,
             unacked_until=max(high) if high else None,
             streams=streams,
@@ -360,7 +363,7 @@ class Acknowledgements:
                 continue  # a reply in progress continues from its stream state
             owed_track = self._tracks.get(entry.id)
             acked = self._acked.get(entry.id)
-            if acked is not None and acked.revision >= entry.revision:
+            if acked is not None and _revision(acked) >= entry.revision:
                 continue  # acknowledged meanwhile
             # as if that revision had been delivered: accept() delivers its repeat again
             self._seen[entry.id] = canonical_time(entry.absolute_time)
@@ -376,13 +379,13 @@ class Acknowledgements:
         self.acked_time = canonical_time(cursor.acked_time)
 
 
-def _plain_entry(item: Item) -> CursorItem:
+def _plain_entry(item_id: str, at: str | None, revision: int) -> CursorItem:
     """The cursor entry of an acknowledged plain item (no MessageMetadata, no attachments:
-    complete, not in place, no fingerprint); what :meth:`ItemLog._entry` gives for it."""
-    assert item.id is not None
-    return CursorItem(
-        id=item.id,
-        absolute_time=canonical_time(item.absolute_time),
-        revision=item.revision,
-        complete=True,
-    )
+    complete, not in place, no fingerprint) with canonical AbsoluteTime ``at``; what
+    :meth:`Acknowledgements._entry` gives for it."""
+    return CursorItem(id=item_id, absolute_time=at, revision=revision, complete=True)
+
+
+def _revision(entry: CursorItem | str) -> int:
+    """The revision an acknowledgement entry records (a bare AbsoluteTime: 1)."""
+    return 1 if isinstance(entry, str) else entry.revision

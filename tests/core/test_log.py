@@ -5,6 +5,8 @@ Plain synchronous tests: the log has no trio and no I/O.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +316,25 @@ def test_snapshot_holds_acked_unacked_and_streams() -> None:
     log.acked(two)
     assert log.snapshot().acked_id == "m2"
     assert Cursor.from_json(cursor.to_json()) == cursor
+
+
+def test_an_acknowledged_plain_item_is_not_kept_alive() -> None:
+    """The log keeps an acknowledged plain item's Id and AbsoluteTime, not the item (its
+    content and every other field): a busy chat would otherwise hold up to max_ids whole
+    items. Its cursor entry is the same."""
+    log = new_log()
+    item = log.accept(message("m1", 1, "some text"))
+    assert item is not None
+    log.acked(item)
+    gone = weakref.ref(item)
+    del item
+    gc.collect()
+    assert gone() is None
+    [entry] = log.snapshot().acked
+    assert (entry.id, entry.absolute_time, entry.revision, entry.fingerprint) == (
+        "m1", at(1), 1, None)
+    assert entry.complete and not entry.in_place
+    assert log.accept(message("m1", 1, "some text")) is None  # still a duplicate
 
 
 def test_restore_skips_acked_redelivers_unacked_and_continues_a_stream() -> None:
