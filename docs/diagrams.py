@@ -118,8 +118,8 @@ def draw_states(out: Path) -> Path:
             _arrow(ax, source, dest, "", color="#aaaaaa", zorder=0.5)
             if not terminal_label_done:
                 ax.text(POSITIONS[dest][0] + HALF_W + 0.15, POSITIONS[dest][1],
-                        "\n".join(triggers) + "\n(from every live state)", ha="left", va="center", fontsize=9,
-                        color="#777777", style="italic")
+                        "\n".join(triggers) + "\n(from every live state)", ha="left",
+                        va="center", fontsize=9, color="#777777", style="italic")
                 terminal_label_done = True
         elif source == dest:  # a loop, on the right of the box
             x, y = POSITIONS[source]
