@@ -128,9 +128,8 @@ class Acknowledgements:
         self._unacked: dict[str, Item] = {}  # delivered, not acknowledged
         # acknowledged: a CursorItem, or for a plain item at revision 1 (no MessageMetadata,
         # no attachments, not tracked: nearly all) only its canonical AbsoluteTime ("" for
-        # none), made a CursorItem by snapshot(). Not the item itself: keeping up to
-        # max_ids whole items alive made each new one land in cold memory (about 15 % of
-        # dispatch throughput, docs/benchmarks.md)
+        # none), made a CursorItem by snapshot(). Not the item itself: that kept up to
+        # max_ids whole items alive (about 1.4 MB more for a busy chat, docs/benchmarks.md)
         self._acked: dict[str, CursorItem | str] = {}
         self._acks = 0
         #: Newest acknowledged item (by AbsoluteTime): its Id and canonical AbsoluteTime.
