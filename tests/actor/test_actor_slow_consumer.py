@@ -52,6 +52,44 @@ async def test_a_stalled_consumer_never_blocks_the_reader_and_every_item_arrives
             assert [str(i.id) for i in await take_texts(p, 1)] == more
 
 
+async def test_a_refill_after_drops_repeats_nothing_beyond_dedupe_max_ids(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # 100 items delivered live (five times dedupe_max_ids), then 50 sent while nobody
+    # reads: 46 dropped. The refill starts gap_fill_overlap (5 s) before the oldest
+    # dropped one, so the transcript gives all 150 again: the 104 delivered ones are
+    # still known (Ids within reach of the newest are never forgotten) and none of
+    # them comes twice.
+    async with open_rig(EmulatorConfig(rate_limits=False)) as rig:
+        chat = await rig.emu.start_chat()
+        agent = await rig.emu.add_participant(chat.contact_id)
+        await trio.sleep(60)
+        config = ParticipantConfig(max_buffered_items=4, dedupe_max_ids=20, gap_fill_overlap=5.0)
+        async with rig.connect(chat.participant_token, config=config) as p:
+            sent: list[str] = []
+            got: list[str] = []
+
+            async def send(count: int) -> None:
+                for _ in range(count):
+                    wire = await rig.emu.send_message_as(
+                        chat.contact_id, agent.participant_id, content=f"m{len(sent)}"
+                    )
+                    sent.append(str(wire["Id"]))
+                    await trio.sleep(0.02)
+
+            for _ in range(25):
+                await send(4)
+                got += [str(item.id) for item in await take_texts(p, 4)]
+            assert p.stats.live_items_dropped == 0
+            await send(50)
+            assert p.stats.live_items_dropped == 46
+            got += [str(item.id) for item in await take_texts(p, 50)]
+            assert got == sent  # every one once, in order
+            assert p.stats.duplicates_dropped >= 100  # the refill did fetch them again
+            more = await rig.send_messages(chat.contact_id, agent.participant_id, ["live"])
+            assert [str(i.id) for i in await take_texts(p, 1)] == more
+
+
 async def test_a_dead_socket_is_detected_while_the_consumer_is_stalled(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
