@@ -262,7 +262,10 @@ class Delivering(Observing):
         """Count a dropped live item, remember the oldest AbsoluteTime dropped (the next
         fill starts no later), log at most once per 10 s (never the item's text)."""
         self.stats.live_items_dropped += 1
-        self._fills.dropped(epoch(item.absolute_time))
+        at = epoch(item.absolute_time)
+        self._fills.dropped(at)
+        if item.id is not None and self._log.beyond_reach(at):
+            self._fills.recover(item.id)  # a late revision: the fill fetches it by Id
         now = trio.current_time()
         if now >= self._held_logged_at + 10.0:
             self._held_logged_at = now

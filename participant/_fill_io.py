@@ -125,12 +125,18 @@ class Filling(Delivering):
                 await trio.sleep(delay)
         self._fills.succeeded()
         self._feed(self._core.fill_done)
-        delivered = 0
+        delivered = skipped = 0
+        item_log, recover = self._log, batch.recover
         for item in items:
             if not plan.keeps(epoch(item.absolute_time), item.related_contact_id):
                 continue
+            if recover is not None and item_log.forgot(item) and item.id not in recover:
+                skipped += 1  # delivered long ago (its Id forgotten); only `recover` was lost
+                continue
             if await self._emit(item):
                 delivered += 1
+        if skipped:
+            log.debug("gap fill skipped %d item(s) older than the Ids remembered", skipped)
         if batch.history:
             self.stats.history_items += delivered
         else:

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from .._time import format_timestamp
 from ..model import StartPosition
 from .plan import FillPlan, fill_plan
 
-__all__ = ["FillBatch", "Fills", "Gate"]
+__all__ = ["MAX_RECOVER", "FillBatch", "Fills", "Gate"]
 
 T = TypeVar("T")
 G = TypeVar("G", bound="Gate[Any]")
@@ -73,20 +73,33 @@ class Gate(Generic[T]):
         return f"<Gate {'open' if self.is_open else 'closed'} held={held}>"
 
 
+MAX_RECOVER: Final = 1024
+"""Ids of late revisions dropped (:meth:`Fills.recover`) one fill recovers by Id at most;
+beyond, that fill delivers every item the log forgot (at least once, never lost)."""
+
+
 class FillBatch(Generic[G]):
     """One fill to run: the gates it releases, whether the history was owed (a resumed
-    participant's owed history is a FORWARD fill from its cursor: see ``plan``), and its
-    plan and GetTranscript filters."""
+    participant's owed history is a FORWARD fill from its cursor: see ``plan``), its plan
+    and GetTranscript filters, and ``recover``: the Ids it recovers among the items the
+    log forgot (:meth:`~participant.core.log.ItemLog.forgot`; it skips the others), or
+    ``None`` when it must deliver them all (more than :data:`MAX_RECOVER` were owed)."""
 
-    __slots__ = ("filters", "gates", "history", "plan")
+    __slots__ = ("filters", "gates", "history", "plan", "recover")
 
     def __init__(
-        self, gates: list[G], history: bool, plan: FillPlan, filters: dict[str, Any]
+        self,
+        gates: list[G],
+        history: bool,
+        plan: FillPlan,
+        filters: dict[str, Any],
+        recover: frozenset[str] | None = frozenset(),
     ) -> None:
         self.gates = gates
         self.history = history
         self.plan = plan
         self.filters = filters
+        self.recover = recover
 
 
 class Fills(Generic[G]):
@@ -105,6 +118,7 @@ class Fills(Generic[G]):
         "_gates",
         "_history_requested",
         "_overlap",
+        "_recover",
         "_requested",
         "clock_skew",
         "dedupe_window",
@@ -141,6 +155,7 @@ class Fills(Generic[G]):
         self._history_requested = False
         self._overlap = 0.0
         self._dropped_since: float | None = None
+        self._recover: set[str] | None = set()  # None: more than MAX_RECOVER
 
     def first_subscription(self, wall: float, *, history: bool) -> None:
         """The participant's first subscription, at ``wall`` (epoch seconds): fixes the
@@ -184,6 +199,16 @@ class Fills(Generic[G]):
         ):
             self._dropped_since = absolute_time
 
+    def recover(self, item_id: str) -> None:
+        """A live item dropped for lack of room is older than the Ids the log always
+        keeps (a late revision: an attachment verdict, a completed reply): the next fill
+        delivers that Id even if the log forgot it, and skips the other items it forgot."""
+        recover = self._recover
+        if recover is not None:
+            recover.add(item_id)
+            if len(recover) > MAX_RECOVER:
+                self._recover = None
+
     @property
     def pending(self) -> bool:
         """A fill is owed (requested and not yet taken)."""
@@ -199,6 +224,7 @@ class Fills(Generic[G]):
         self._requested = self._history_requested = False
         gates, self._gates = self._gates or [], None
         dropped, self._dropped_since = self._dropped_since, None
+        recover, self._recover = self._recover, set()
         for gate in gates:
             gate.overflowed = False
         owed_history = history
@@ -218,7 +244,9 @@ class Fills(Generic[G]):
         filters: dict[str, Any] = {"scan_direction": plan.scan_direction, "sort_order": "ASCENDING"}
         if not plan.history:
             filters["start_position"] = StartPosition(absolute_time=format_timestamp(plan.start))
-        return FillBatch(gates, owed_history, plan, filters)
+        return FillBatch(
+            gates, owed_history, plan, filters, None if recover is None else frozenset(recover)
+        )
 
     def succeeded(self) -> None:
         """The batch's pages were fetched: no retry is owed any more."""

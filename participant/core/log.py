@@ -102,6 +102,7 @@ class ItemLog(Acknowledgements):
         "_seen",
         "_tracks",
         "duplicates",
+        "forgotten_until",
         "held",
         "max_ids",
         "newest_time",
@@ -136,6 +137,9 @@ class ItemLog(Acknowledgements):
         self.newest_time: str | None = None
         self._newest_epoch: tuple[str, float] | None = None
         self._adds = 0
+        #: Newest canonical AbsoluteTime of an Id :meth:`prune` forgot (``None``: none):
+        #: an unknown Id no later than this may have been delivered (:meth:`forgot`).
+        self.forgotten_until: str | None = None
         #: Items :meth:`accept` dropped as duplicates (or stale), and held back.
         self.duplicates = 0
         self.held = 0
@@ -168,6 +172,25 @@ class ItemLog(Acknowledgements):
         known = [canonical_time(t) for t in times]
         present = [t for t in known if t is not None]
         return parse_timestamp(min(present)) if present else None
+
+    def forgot(self, item: Item) -> bool:
+        """True when the log cannot tell whether ``item`` was delivered: its Id is not
+        remembered and its AbsoluteTime is no later than that of an Id :meth:`prune`
+        forgot (``window`` or ``max_ids``). A gap fill skips such items unless it is
+        recovering that very Id (a late revision dropped for lack of room)."""
+        until = self.forgotten_until
+        if until is None or item.id is None or item.id in self._seen:
+            return False
+        at = canonical_time(item.absolute_time)
+        return at is not None and at <= until
+
+    def beyond_reach(self, absolute_time: float | None) -> bool:
+        """True when ``absolute_time`` (epoch seconds) is more than ``reach`` before the
+        newest AbsoluteTime accepted: a fill from there may meet Ids the log forgot."""
+        newest = self.newest
+        return absolute_time is not None and newest is not None and (
+            absolute_time < newest - self.reach
+        )
 
     def __len__(self) -> int:
         """Ids remembered."""
@@ -393,6 +416,7 @@ class ItemLog(Acknowledgements):
         # The oldest entry is popped, and put back in front when it is to be kept: one C
         # call per Id forgotten (a peek with next(iter(seen.items())) took three).
         pop = seen.popitem
+        forgotten = self.forgotten_until
         if newest is not None:
             horizon = format_timestamp(newest - self.window)
             while seen:
@@ -401,6 +425,8 @@ class ItemLog(Acknowledgements):
                     seen[first_id] = first
                     seen.move_to_end(first_id, last=False)
                     break
+                if forgotten is None or first > forgotten:
+                    forgotten = first
                 if tracks:
                     tracks.pop(first_id, None)
         max_ids = self.max_ids
@@ -412,8 +438,11 @@ class ItemLog(Acknowledgements):
                     seen[first_id] = first  # within gap fill's reach: kept
                     seen.move_to_end(first_id, last=False)
                     break
+                if first is not None and (forgotten is None or first > forgotten):
+                    forgotten = first
                 if tracks:
                     tracks.pop(first_id, None)
+        self.forgotten_until = forgotten
 
     @classmethod
     def restore(

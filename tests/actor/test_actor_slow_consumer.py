@@ -18,7 +18,7 @@ from participant.actor import ParticipantConfig
 from participant.api import ParticipantClient, RetryPolicy
 from participant.emulator import Emulator, EmulatorConfig
 from participant.machine import State, StateChange
-from participant.model import Item
+from participant.model import AttachmentMessage, Item, TextMessage
 
 from .conftest import Rig, open_rig, take_texts
 from .test_actor_delivery import until
@@ -88,6 +88,58 @@ async def test_a_refill_after_drops_repeats_nothing_beyond_dedupe_max_ids(
             assert p.stats.duplicates_dropped >= 100  # the refill did fetch them again
             more = await rig.send_messages(chat.contact_id, agent.participant_id, ["live"])
             assert [str(i.id) for i in await take_texts(p, 1)] == more
+
+
+async def test_a_late_verdict_dropped_for_lack_of_room_repeats_nothing_the_log_forgot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # An attachment's scan verdict comes 100 s after the attachment, under its Id and
+    # AbsoluteTime, while the consumer's buffer is full: it is dropped, and the refill
+    # starts gap_fill_overlap before that AbsoluteTime. The 90 messages of those 100 s
+    # were delivered, and with dedupe_window=30 the log no longer knows the older ones:
+    # none may come twice, and the verdict must arrive.
+    emulator_config = EmulatorConfig(
+        rate_limits=False, attachment_scan_delay=100.0, attachment_scan_verdict="APPROVED"
+    )
+    async with open_rig(emulator_config) as rig:
+        chat = await rig.emu.start_chat()
+        agent = await rig.emu.add_participant(chat.contact_id)
+        config = ParticipantConfig(max_buffered_items=2, dedupe_window=30.0)
+        async with rig.connect(chat.participant_token, config=config) as p:
+            await p.send_attachment(
+                b"%PDF-1.4 x", attachment_name="a.pdf", content_type="application/pdf"
+            )
+            async for item in p:
+                if isinstance(item, AttachmentMessage):
+                    attachment = item
+                    break
+            assert not attachment.complete  # IN_PROGRESS
+            sent: list[str] = []
+            got: list[str] = []
+            for n in range(90):
+                await trio.sleep(1)
+                sent += await rig.send_messages(chat.contact_id, agent.participant_id, [f"m{n}"])
+                got += [str(i.id) for i in await take_texts(p, 1)]
+            stalled = await rig.send_messages(chat.contact_id, agent.participant_id, ["s0", "s1"])
+            await trio.sleep(20)  # the verdict comes meanwhile: no room for it
+            assert p.stats.live_items_dropped >= 1
+            last = await rig.send_messages(chat.contact_id, agent.participant_id, ["end"])
+            verdicts: list[AttachmentMessage] = []
+            with trio.fail_after(60):
+                async for item in p:
+                    if isinstance(item, TextMessage):
+                        got.append(str(item.id))
+                        if got[-1] == last[0]:
+                            break
+                    elif isinstance(item, AttachmentMessage):
+                        verdicts.append(item)
+            assert p.stats.gap_fills >= 1
+            assert got == sent + stalled + last  # every message once
+            # The verdict, once. Its revision starts again at 1: after dedupe_window the
+            # log no longer knows the Id's first revision (docs/concepts.md, "Revisions").
+            assert [(v.id, v.revision, v.complete) for v in verdicts] == [
+                (attachment.id, 1, True)]
+            assert [a.status for a in verdicts[0].attachments or ()] == ["APPROVED"]
 
 
 async def test_a_dead_socket_is_detected_while_the_consumer_is_stalled(

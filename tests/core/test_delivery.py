@@ -9,7 +9,7 @@ from pathlib import Path
 
 import participant.core.delivery
 from participant._time import parse_timestamp
-from participant.core.delivery import Fills, Gate
+from participant.core.delivery import MAX_RECOVER, Fills, Gate
 
 
 def fills(**kwargs: float | None) -> Fills[Gate[str]]:
@@ -61,6 +61,21 @@ def test_a_refill_starts_from_the_oldest_dropped_item_and_reopens_only_after() -
     assert not gate.overflowed  # this fill recovers what was dropped so far
     f.succeeded()
     assert f.release(gate) is False and gate.is_open
+
+
+def test_a_fill_recovers_the_late_revisions_dropped_and_only_those() -> None:
+    f = fills()
+    f.first_subscription(1000.0, history=False)
+    gate: Gate[str] = Gate(is_open=True)
+    assert f.take(newest=None, wall=1000.0).recover == frozenset()  # nothing owed by Id
+    f.recover("verdict")
+    f.refill(gate)
+    assert f.take(newest=1100.0, wall=1200.0).recover == frozenset({"verdict"})
+    assert f.take(newest=1100.0, wall=1200.0).recover == frozenset()  # taken once
+    for n in range(MAX_RECOVER + 1):
+        f.recover(f"late-{n}")
+    assert f.take(newest=1100.0, wall=1200.0).recover is None  # too many: deliver all
+    assert f.take(newest=1100.0, wall=1200.0).recover == frozenset()
 
 
 def test_a_gate_that_overflowed_during_its_fill_gets_one_more() -> None:

@@ -140,6 +140,23 @@ def test_max_ids_never_forgets_an_id_within_reach() -> None:
     assert "m0" not in log and len(log) <= 50 + 64
 
 
+def test_forgot_is_true_only_for_unknown_ids_no_later_than_one_forgotten() -> None:
+    log = ItemLog(window=10, max_ids=1000, reach=5)
+    assert not log.forgot(message("old", 0))  # nothing forgotten yet
+    for n in range(64):  # the 64th new Id prunes: Ids before second 90 are forgotten
+        log.accept(message(f"m{n}", n * 1.6))
+    assert log.forgotten_until is not None and log.forgotten_until < at(90)
+    assert "m0" not in log and "m63" in log
+    assert log.forgot(message("m0", 0))  # forgotten: the log cannot tell
+    assert log.forgot(message("never-seen", 1))  # as old: cannot tell either
+    assert not log.forgot(message("m63", 63 * 1.6))  # remembered
+    assert not log.forgot(message("new", 100.0))  # newer than anything forgotten
+    assert not log.forgot(parse_item({"Type": "MESSAGE", "Content": "x"}))  # no Id
+    newest = parse_timestamp(at(63 * 1.6))
+    assert log.beyond_reach(newest - 5.5) and not log.beyond_reach(newest - 4.5)
+    assert not log.beyond_reach(None)
+
+
 def test_a_pruned_track_is_forgotten_with_its_id() -> None:
     log = ItemLog(window=10, max_ids=1000, reach=5)
     log.accept(attachment("a", "IN_PROGRESS", 0))
