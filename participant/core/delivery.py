@@ -255,14 +255,20 @@ class Fills(Generic[G]):
         self.resume_from = None
 
     def gave_up(self, batch: FillBatch[G]) -> bool:
-        """The batch could not be fetched: the next fill starts where it did. True the
-        first time (since the last success), False when a retry had failed before. Its
-        gates' held items are dropped (their sockets are replaced)."""
+        """The batch could not be fetched: the next fill starts where it did and
+        recovers the same Ids. True the first time (since the last success), False when
+        a retry had failed before. Its gates' held items are dropped (their sockets are
+        replaced)."""
         first = self.retry_from is None and not self.retry_history
         if batch.history:
             self.retry_history = True
         elif self.retry_from is None:
             self.retry_from = batch.plan.start
+        if batch.recover is None:  # the retry recovers what this one was to recover
+            self._recover = None
+        else:
+            for item_id in batch.recover:
+                self.recover(item_id)
         for gate in batch.gates:
             gate.held = None
         return first

@@ -76,6 +76,10 @@ def test_a_fill_recovers_the_late_revisions_dropped_and_only_those() -> None:
         f.recover(f"late-{n}")
     assert f.take(newest=1100.0, wall=1200.0).recover is None  # too many: deliver all
     assert f.take(newest=1100.0, wall=1200.0).recover == frozenset()
+    f.recover("again")
+    failed = f.take(newest=1100.0, wall=1200.0)
+    f.gave_up(failed)  # the retry recovers the same Ids
+    assert f.take(newest=1100.0, wall=1200.0).recover == frozenset({"again"})
 
 
 def test_a_gate_that_overflowed_during_its_fill_gets_one_more() -> None:
