@@ -85,7 +85,9 @@ class _Gate(Gate[Item]):
 
     def bad_frame(self) -> None:
         """The socket skipped an ``aws/chat`` frame it could not decode: the item it
-        carried is fetched again from the transcript."""
+        carried is fetched again from the transcript (its Id unknown: that fill delivers
+        every item, even one the log forgot)."""
+        self._participant._fills.recover_unknown()
         self._participant._refill(self)
 
 
@@ -264,8 +266,8 @@ class Delivering(Observing):
         self.stats.live_items_dropped += 1
         at = epoch(item.absolute_time)
         self._fills.dropped(at)
-        if item.id is not None and self._log.beyond_reach(at):
-            self._fills.recover(item.id)  # a late revision: the fill fetches it by Id
+        if item.id is not None:
+            self._fills.recover(item.id)  # delivered by the refill even if long forgotten
         now = trio.current_time()
         if now >= self._held_logged_at + 10.0:
             self._held_logged_at = now

@@ -74,7 +74,7 @@ class Gate(Generic[T]):
 
 
 MAX_RECOVER: Final = 1024
-"""Ids of late revisions dropped (:meth:`Fills.recover`) one fill recovers by Id at most;
+"""Ids of dropped live items (:meth:`Fills.recover`) one fill recovers by Id at most;
 beyond, that fill delivers every item the log forgot (at least once, never lost)."""
 
 
@@ -200,14 +200,20 @@ class Fills(Generic[G]):
             self._dropped_since = absolute_time
 
     def recover(self, item_id: str) -> None:
-        """A live item dropped for lack of room is older than the Ids the log always
-        keeps (a late revision: an attachment verdict, a completed reply): the next fill
-        delivers that Id even if the log forgot it, and skips the other items it forgot."""
+        """A live item was dropped for lack of room: the next fill delivers that Id even
+        if the log forgot it meanwhile (a late revision carries an AbsoluteTime from long
+        before; a delayed fill starts behind a newest AbsoluteTime that moved on), and
+        skips the other items the log forgot (delivered long ago)."""
         recover = self._recover
         if recover is not None:
             recover.add(item_id)
             if len(recover) > MAX_RECOVER:
                 self._recover = None
+
+    def recover_unknown(self) -> None:
+        """An item was lost whose Id is not known (an undecodable frame): the next fill
+        delivers every item, even those the log forgot (at least once, never lost)."""
+        self._recover = None
 
     @property
     def pending(self) -> bool:

@@ -177,20 +177,13 @@ class ItemLog(Acknowledgements):
         """True when the log cannot tell whether ``item`` was delivered: its Id is not
         remembered and its AbsoluteTime is no later than that of an Id :meth:`prune`
         forgot (``window`` or ``max_ids``). A gap fill skips such items unless it is
-        recovering that very Id (a late revision dropped for lack of room)."""
+        recovering that very Id (an item dropped for lack of room: a late revision, or
+        one whose fill was delayed while the newest AbsoluteTime moved on)."""
         until = self.forgotten_until
         if until is None or item.id is None or item.id in self._seen:
             return False
         at = canonical_time(item.absolute_time)
         return at is not None and at <= until
-
-    def beyond_reach(self, absolute_time: float | None) -> bool:
-        """True when ``absolute_time`` (epoch seconds) is more than ``reach`` before the
-        newest AbsoluteTime accepted: a fill from there may meet Ids the log forgot."""
-        newest = self.newest
-        return absolute_time is not None and newest is not None and (
-            absolute_time < newest - self.reach
-        )
 
     def __len__(self) -> int:
         """Ids remembered."""

@@ -80,6 +80,9 @@ def test_a_fill_recovers_the_late_revisions_dropped_and_only_those() -> None:
     failed = f.take(newest=1100.0, wall=1200.0)
     f.gave_up(failed)  # the retry recovers the same Ids
     assert f.take(newest=1100.0, wall=1200.0).recover == frozenset({"again"})
+    f.recover("known")
+    f.recover_unknown()  # an undecodable frame: its Id is not known
+    assert f.take(newest=1100.0, wall=1200.0).recover is None
 
 
 def test_a_gate_that_overflowed_during_its_fill_gets_one_more() -> None:

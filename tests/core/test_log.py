@@ -152,9 +152,6 @@ def test_forgot_is_true_only_for_unknown_ids_no_later_than_one_forgotten() -> No
     assert not log.forgot(message("m63", 63 * 1.6))  # remembered
     assert not log.forgot(message("new", 100.0))  # newer than anything forgotten
     assert not log.forgot(parse_item({"Type": "MESSAGE", "Content": "x"}))  # no Id
-    newest = parse_timestamp(at(63 * 1.6))
-    assert log.beyond_reach(newest - 5.5) and not log.beyond_reach(newest - 4.5)
-    assert not log.beyond_reach(None)
 
 
 def test_a_pruned_track_is_forgotten_with_its_id() -> None:
