@@ -264,10 +264,7 @@ class Delivering(Observing):
         """Count a dropped live item, remember the oldest AbsoluteTime dropped (the next
         fill starts no later), log at most once per 10 s (never the item's text)."""
         self.stats.live_items_dropped += 1
-        at = epoch(item.absolute_time)
-        self._fills.dropped(at)
-        if item.id is not None:
-            self._fills.recover(item.id)  # delivered by the refill even if long forgotten
+        self._fills.dropped(epoch(item.absolute_time), item.id)
         now = trio.current_time()
         if now >= self._held_logged_at + 10.0:
             self._held_logged_at = now

@@ -74,7 +74,7 @@ class Gate(Generic[T]):
 
 
 MAX_RECOVER: Final = 1024
-"""Ids of dropped live items (:meth:`Fills.recover`) one fill recovers by Id at most;
+"""Ids of dropped live items (:meth:`Fills.dropped`) one fill recovers by Id at most;
 beyond, that fill delivers every item the log forgot (at least once, never lost)."""
 
 
@@ -191,19 +191,23 @@ class Fills(Generic[G]):
         gate.is_open = False
         return self.request(gate, overlap=self.gap_fill_overlap)
 
-    def dropped(self, absolute_time: float | None) -> None:
-        """A live item of that AbsoluteTime (epoch seconds; ``None`` unknown) was
-        dropped: the next fill starts no later than ``overlap`` before it."""
+    def dropped(self, absolute_time: float | None, item_id: str | None = None) -> None:
+        """A live item of that AbsoluteTime (epoch seconds; ``None`` unknown) and Id was
+        dropped for lack of room: the next fill starts no later than ``overlap`` before
+        it, and delivers that Id even if the log forgot it meanwhile (a late revision
+        carries an AbsoluteTime from long before; a delayed fill starts behind a newest
+        AbsoluteTime that moved on). The other items the log forgot it skips (delivered
+        long ago)."""
         if absolute_time is not None and (
             self._dropped_since is None or absolute_time < self._dropped_since
         ):
             self._dropped_since = absolute_time
+        if item_id is not None:
+            self._recover_id(item_id)
 
-    def recover(self, item_id: str) -> None:
-        """A live item was dropped for lack of room: the next fill delivers that Id even
-        if the log forgot it meanwhile (a late revision carries an AbsoluteTime from long
-        before; a delayed fill starts behind a newest AbsoluteTime that moved on), and
-        skips the other items the log forgot (delivered long ago)."""
+    def _recover_id(self, item_id: str) -> None:
+        """The next fill delivers ``item_id`` even if the log forgot it (at most
+        :data:`MAX_RECOVER` such Ids, beyond which it delivers every item)."""
         recover = self._recover
         if recover is not None:
             recover.add(item_id)
@@ -274,7 +278,7 @@ class Fills(Generic[G]):
             self._recover = None
         else:
             for item_id in batch.recover:
-                self.recover(item_id)
+                self._recover_id(item_id)
         for gate in batch.gates:
             gate.held = None
         return first

@@ -68,19 +68,19 @@ def test_a_fill_recovers_the_late_revisions_dropped_and_only_those() -> None:
     f.first_subscription(1000.0, history=False)
     gate: Gate[str] = Gate(is_open=True)
     assert f.take(newest=None, wall=1000.0).recover == frozenset()  # nothing owed by Id
-    f.recover("verdict")
+    f.dropped(None, "verdict")
     f.refill(gate)
     assert f.take(newest=1100.0, wall=1200.0).recover == frozenset({"verdict"})
     assert f.take(newest=1100.0, wall=1200.0).recover == frozenset()  # taken once
     for n in range(MAX_RECOVER + 1):
-        f.recover(f"late-{n}")
+        f.dropped(None, f"late-{n}")
     assert f.take(newest=1100.0, wall=1200.0).recover is None  # too many: deliver all
     assert f.take(newest=1100.0, wall=1200.0).recover == frozenset()
-    f.recover("again")
+    f.dropped(None, "again")
     failed = f.take(newest=1100.0, wall=1200.0)
     f.gave_up(failed)  # the retry recovers the same Ids
     assert f.take(newest=1100.0, wall=1200.0).recover == frozenset({"again"})
-    f.recover("known")
+    f.dropped(None, "known")
     f.recover_unknown()  # an undecodable frame: its Id is not known
     assert f.take(newest=1100.0, wall=1200.0).recover is None
 
